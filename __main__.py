@@ -1,0 +1,20 @@
+"""The saas Pulumi program: validate the stack config, compose the environment, export its outputs.
+
+Nothing else lives here; the components in ``components/`` do the work (DESIGN.md section 2).
+"""
+
+import pulumi
+
+from components.config import stack_config_from_pulumi
+from components.platform import Platform, PlatformArgs
+
+config = stack_config_from_pulumi()  # raises StackConfigError before any resource is registered
+
+platform = Platform("platform", PlatformArgs(config=config))
+
+pulumi.export("environment", config.environment)
+pulumi.export("tenants", config.tenant_ids)
+pulumi.export("kmsKeyArn", platform.kms_key_arn)
+pulumi.export("alarmTopicArn", platform.alarm_topic_arn)
+pulumi.export("tableNames", platform.table_names)
+pulumi.export("tableArns", platform.table_arns)

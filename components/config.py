@@ -1,0 +1,346 @@
+"""The stack configuration contract: one typed model for the ``saas:`` namespace (DESIGN.md section 4).
+
+``load_stack_config`` parses the flat ``{"saas:key": "<string>"}`` map Pulumi hands a program, validates it
+against :class:`StackConfig` and, on any problem, raises :class:`~components.errors.StackConfigError`
+naming the stack file and *every* bad key, before any resource is registered.
+
+Strictness depends on the environment. Defaults are the strict ones (MFA ``ON``, ``protect: true``);
+``dev`` and ``staging`` may relax them only by saying so in their file, and ``prod`` may not relax them at
+all: prod demands ``identity.mfa: "ON"``, ``protect: true`` and an explicit ``retentionDays``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
+
+import pulumi
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.errors import StackConfigError
+from components.naming import (
+    DEFAULT_NAME_PREFIX,
+    NAME_PREFIX_RE,
+    SYSTEM_TENANT,
+    TENANT_ID_RE,
+    Environment,
+    physical_names,
+)
+
+NAMESPACE: Final = "saas"
+REGION_RE: Final = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+MSK_CLUSTER_ARN_RE: Final = re.compile(
+    r"arn:aws:kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):cluster/[A-Za-z0-9-]{1,64}/[0-9a-f-]{36}(-\d+)?"
+)
+KAFKA_TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
+EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+STACK_REF_RE: Final = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+SMS_ROLE_ARN_RE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+Tier = Literal["basic", "standard", "premium"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=False
+    )
+
+
+def _environment(info: ValidationInfo) -> str | None:
+    ctx = info.context or {}
+    env = ctx.get("environment")
+    return env if isinstance(env, str) else None
+
+
+class TenantConfig(_Model):
+    """One customer tenant (``saas:tenants[i]``). The ``system`` tenant is implicit and reserved."""
+
+    id: Annotated[str, StringConstraints(pattern=f"^(?:{TENANT_ID_RE.pattern})$")] = Field(
+        description="Tenant id: lowercase, starts with a letter, 2-31 characters of [a-z0-9-]."
+    )
+    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    tier: Tier = "standard"
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == SYSTEM_TENANT:
+            raise ValueError(f"{SYSTEM_TENANT!r} is reserved for the platform's system tenant; pick another id")
+        if value.endswith("-") or "--" in value:
+            raise ValueError(f"{value!r} must not end with '-' or contain '--' (it is embedded in resource names)")
+        return value
+
+    @property
+    def name(self) -> str:
+        """The display name, defaulting to the id."""
+        return self.display_name or self.id
+
+
+class IdentityConfig(_Model):
+    """``saas:identity``: who owns the per-tenant user pools and how they authenticate (DESIGN.md section 5)."""
+
+    mode: Literal["own", "shared"] = "own"
+    source_stack: str | None = Field(default=None, validate_default=True)
+    mfa: Literal["ON", "OPTIONAL"] = Field(default="ON", validate_default=True)
+    feature_plan: Literal["ESSENTIALS", "PLUS"] = "ESSENTIALS"
+    sms_role_arn: str | None = None
+    """IAM role Cognito assumes to send SMS MFA codes. SMS MFA is offered only when this is set."""
+
+    @field_validator("source_stack")
+    @classmethod
+    def _source_stack_matches_mode(cls, value: str | None, info: ValidationInfo) -> str | None:
+        mode = info.data.get("mode")
+        if mode == "shared" and not value:
+            raise ValueError("required when mode is 'shared': the owning stack as <org>/<project>/<stack>")
+        if mode == "own" and value:
+            raise ValueError("only allowed when mode is 'shared'; remove it or set mode: shared")
+        if value and not STACK_REF_RE.fullmatch(value):
+            raise ValueError(f"must be a fully qualified stack name <org>/<project>/<stack>; got {value!r}")
+        return value
+
+    @field_validator("mfa")
+    @classmethod
+    def _prod_mfa(cls, value: str, info: ValidationInfo) -> str:
+        if _environment(info) == "prod" and value != "ON":
+            raise ValueError("prod requires mfa: \"ON\" (quote it: unquoted ON is a YAML boolean)")
+        return value
+
+    @field_validator("sms_role_arn")
+    @classmethod
+    def _sms_role(cls, value: str | None) -> str | None:
+        if value is not None and not SMS_ROLE_ARN_RE.fullmatch(value):
+            raise ValueError(f"must be an IAM role ARN (arn:aws:iam::<account>:role/<name>); got {value!r}")
+        return value
+
+
+class MskConfig(_Model):
+    """``saas:msk``: the Kafka source of the image pipeline (seed 001, design 2)."""
+
+    cluster_arn: str | None = None
+    create: bool = Field(default=False, validate_default=True)
+    topics: list[Annotated[str, StringConstraints(pattern=f"^(?:{KAFKA_TOPIC_RE.pattern})$")]] = Field(min_length=1)
+
+    @field_validator("cluster_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not MSK_CLUSTER_ARN_RE.fullmatch(value):
+            raise ValueError(
+                "must be an MSK cluster ARN arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>; " f"got {value!r}"
+            )
+        return value
+
+    @field_validator("create")
+    @classmethod
+    def _exactly_one_source(cls, value: bool, info: ValidationInfo) -> bool:
+        arn = info.data.get("cluster_arn")
+        if value and arn:
+            raise ValueError("set either clusterArn (existing cluster) or create: true, not both")
+        if not value and not arn and "cluster_arn" in info.data:
+            raise ValueError("set clusterArn to an existing cluster, or create: true for a dev serverless cluster")
+        if value and _environment(info) not in (None, "dev"):
+            raise ValueError("create: true is for dev only; staging and prod consume an existing cluster (clusterArn)")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _unique_topics(cls, value: list[str]) -> list[str]:
+        dupes = sorted({t for t in value if value.count(t) > 1})
+        if dupes:
+            raise ValueError(f"duplicate topics: {dupes}")
+        return value
+
+
+class AlarmsConfig(_Model):
+    """``saas:alarms``: where alarms (Lambda errors, DLQ depth, DynamoDB throttles) are sent."""
+
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_RE.fullmatch(value):
+            raise ValueError(f"must be an email address; got {value!r}")
+        return value
+
+
+class StackConfig(_Model):
+    """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
+
+    environment: Environment
+    tenants: list[TenantConfig] = Field(min_length=1)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    retention_days: int | None = Field(default=None, validate_default=True)
+    """Days raw/processed objects and job metadata live (S3 expiration, DynamoDB TTL)."""
+    msk: MskConfig | None = None
+    alarms: AlarmsConfig
+    protect: bool = Field(default=True, validate_default=True)
+    """Deletion protection and retain-on-delete for stateful resources."""
+    name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{NAME_PREFIX_RE.pattern})$")] = DEFAULT_NAME_PREFIX
+    tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
+    region: str = Field(default="", exclude=True)
+    """From ``aws:region``; not part of the ``saas:`` namespace."""
+
+    @field_validator("tenants")
+    @classmethod
+    def _unique_tenants(cls, value: list[TenantConfig]) -> list[TenantConfig]:
+        ids = [t.id for t in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate tenant ids: {dupes}; each tenant must appear once")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int | None, info: ValidationInfo) -> int:
+        if value is None:
+            if _environment(info) == "prod":
+                raise ValueError("prod requires retentionDays to be set explicitly (days objects and job metadata live)")
+            return 7
+        if not 1 <= value <= 3650:
+            raise ValueError(f"must be between 1 and 3650 days; got {value}")
+        return value
+
+    @field_validator("protect")
+    @classmethod
+    def _prod_protect(cls, value: bool, info: ValidationInfo) -> bool:
+        if _environment(info) == "prod" and not value:
+            raise ValueError("prod requires protect: true (deletion protection on stateful resources)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in value if k.startswith(("aws:", "saas:")) or not 1 <= len(k) <= 128)
+        if bad:
+            raise ValueError(f"tag keys {bad} are reserved (aws:, saas:) or longer than 128 characters")
+        return value
+
+    @property
+    def tenant_ids(self) -> list[str]:
+        """Customer tenant ids in config order (the system tenant is not included)."""
+        return [t.id for t in self.tenants]
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+def _decode(value: Any) -> Any:
+    """Undo the CLI's encoding: objects and lists arrive as JSON text, scalars as plain strings."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _key(loc: tuple[int | str, ...], *, raw_last: bool = False) -> str:
+    """``("tenants", 0, "display_name")`` -> ``saas:tenants[0].displayName`` (the YAML spelling)."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+            continue
+        name = part if (raw_last and i == len(loc) - 1) else to_camel(part)
+        parts.append(name if i == 0 else f".{name}")
+    return f"{NAMESPACE}:{''.join(parts)}"
+
+
+_KNOWN_KEYS: Final = sorted(f.alias or n for n, f in StackConfig.model_fields.items() if n != "region")
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (not part of the config contract; check the spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if err["type"] == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        return f"{err.get('input')!r} does not match {pattern!r}"
+    return msg
+
+
+def load_stack_config(raw: Mapping[str, Any], stack: str, stack_file: str | None = None) -> StackConfig:
+    """Validate the flat config map of a stack and return the typed model.
+
+    ``raw`` is keyed like the CLI's (``saas:tenants``, ``aws:region``); values may be the CLI's strings (JSON
+    text for objects) or already-decoded Python values. Raises :class:`StackConfigError` listing every bad key.
+    """
+    stack_file = stack_file or f"Pulumi.{stack}.yaml"
+    problems: list[tuple[str, str]] = []
+    data: dict[str, Any] = {}
+    for key, value in raw.items():
+        ns, _, name = key.partition(":")
+        if ns == NAMESPACE:
+            data[name] = _decode(value)
+    region = raw.get("aws:region")
+    if not isinstance(region, str) or not region:
+        problems.append(("aws:region", "required key is missing (the AWS region this stack deploys to)"))
+    elif not REGION_RE.fullmatch(region):
+        problems.append(("aws:region", f"{region!r} is not an AWS region name like 'ap-southeast-1'"))
+    env = data.get("environment")
+    context = {"environment": env if env in ("dev", "staging", "prod") else None}
+    if "region" in data:
+        problems.append((f"{NAMESPACE}:region", "unknown key; the region is read from aws:region"))
+        data.pop("region")
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate({**data, "region": region or ""}, context=context)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = _key(err["loc"], raw_last=err["type"] == "extra_forbidden")
+            msg = _message(err)
+            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+                msg += f"; known keys: {', '.join(_KNOWN_KEYS)}"
+            problems.append((key, msg))
+    if config is not None:
+        problems.extend(_semantic_problems(config))
+    if problems:
+        raise StackConfigError(stack_file, problems)
+    assert config is not None
+    return config
+
+
+def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if config.msk and config.msk.cluster_arn:
+        match = MSK_CLUSTER_ARN_RE.fullmatch(config.msk.cluster_arn)
+        if match and match["region"] != config.region:
+            problems.append(
+                ("saas:msk.clusterArn", f"cluster is in {match['region']} but the stack deploys to {config.region}")
+            )
+    tenant_keys = {f"saas:tenants[{i}].id": t.id for i, t in enumerate(config.tenants)}
+    seen: set[str] = set()
+    for limit in physical_names(config.name_prefix, config.environment, tenant_keys):
+        if len(limit.name) > limit.limit and (limit.key, limit.kind) not in seen:
+            seen.add((limit.key, limit.kind))  # type: ignore[arg-type]
+            problems.append(
+                (
+                    limit.key,
+                    f"makes the {limit.kind} name {limit.name!r} {len(limit.name)} characters long; "
+                    f"AWS allows {limit.limit}. Shorten it.",
+                )
+            )
+    return problems
+
+
+def stack_config_from_pulumi() -> StackConfig:
+    """Read and validate the running program's config (call it before registering any resource)."""
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict[str, Any] = dict(runtime_config.get_config_env())
+    raw.update(runtime_config.CONFIG.get())
+    return load_stack_config(raw, pulumi.get_stack())

@@ -1,0 +1,155 @@
+"""Names, tags and AWS physical-name limits (DESIGN.md section 3).
+
+Every physical name the design fixes is built here, so the stack-config check (``components.config``) and
+the components that create the resources agree on the exact string and its length limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Environment = Literal["dev", "staging", "prod"]
+
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "staging", "prod")
+ENV_SUFFIX: Final[Mapping[str, str]] = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
+
+TENANT_ID_RE: Final = re.compile(r"[a-z][a-z0-9-]{1,30}")
+"""Tenant ids: lowercase, start with a letter, 2-31 characters (DESIGN.md section 3)."""
+SYSTEM_TENANT: Final = "system"
+"""Reserved id of the platform owner's tenant (seed 004: "System Admin Tenant")."""
+
+NAME_PREFIX_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}")
+DEFAULT_NAME_PREFIX: Final = "AIML-SaaS"
+
+POOL_TABLES: Final[tuple[str, ...]] = (
+    "Employment",
+    "TenantJob",
+    "WorkSchedule",
+    "PIM",
+    "Leave",
+    "TimeAttendance",
+    "Payroll",
+)
+"""Seed 004's shared (pool-model) tables, before the environment suffix."""
+
+TAG_TENANT: Final = "saas:tenant"
+TAG_ENVIRONMENT: Final = "saas:environment"
+TAG_COMPONENT: Final = "saas:component"
+
+# AWS limits on physical names (the documented maximum lengths).
+IAM_ROLE_NAME_MAX: Final = 64
+LAMBDA_FUNCTION_NAME_MAX: Final = 64
+SCHEDULE_NAME_MAX: Final = 64
+DYNAMODB_TABLE_NAME_MAX: Final = 255
+USER_POOL_NAME_MAX: Final = 128
+IDENTITY_POOL_NAME_MAX: Final = 128
+
+
+def env_suffix(environment: str) -> str:
+    """``dev`` -> ``Dev`` (DESIGN.md section 3)."""
+    return ENV_SUFFIX[environment]
+
+
+def table_name(base: str, environment: str) -> str:
+    """Physical pool-table name: ``EmploymentDev``, ``TenantJobProd``."""
+    return f"{base}{env_suffix(environment)}"
+
+
+def scheduler_name(prefix: str, environment: str) -> str:
+    """``AIML-SaaS-Scheduler-Dev``."""
+    return f"{prefix}-Scheduler-{env_suffix(environment)}"
+
+
+def runner_function_name(prefix: str, runner: str, environment: str) -> str:
+    """``AIML-SaaS-Job-Runner-Dev`` for runner ``Job-Runner``."""
+    return f"{prefix}-{runner}-{env_suffix(environment)}"
+
+
+def tenant_role_name(prefix: str, tenant_id: str, role: str, environment: str) -> str:
+    """``AIML-SaaS-acme-TenantAdminRole-Dev``; ``role`` is one of seed 004's role names."""
+    return f"{prefix}-{tenant_id}-{role}-{env_suffix(environment)}"
+
+
+def system_role_name(prefix: str, role: str, environment: str) -> str:
+    """``AIML-SaaS-SystemAdminRole-Dev``."""
+    return f"{prefix}-{role}-{env_suffix(environment)}"
+
+
+def user_pool_name(prefix: str, tenant_id: str) -> str:
+    """One user pool per tenant, shared by all environments: ``AIML-SaaS-acme``."""
+    return f"{prefix}-{tenant_id}"
+
+
+def identity_pool_name(prefix: str, tenant_id: str, environment: str) -> str:
+    """``AIML-SaaS-acme-Dev``."""
+    return f"{prefix}-{tenant_id}-{env_suffix(environment)}"
+
+
+TENANT_ROLES: Final[tuple[str, ...]] = ("TenantAdminRole", "TenantUserRole")
+SYSTEM_ROLES: Final[tuple[str, ...]] = ("SystemAdminRole", "SystemSuperuserRole", "SystemSupportRole")
+RUNNERS: Final[tuple[str, ...]] = (
+    "Job-Runner",
+    "AttGen-System",
+    "AttGen-Tenant",
+    "Employee-Earn-AL",
+    "CRUD-Item",
+    "Tenant-Notification-Dispatcher",
+)
+
+
+@dataclass(frozen=True)
+class NameLimit:
+    """A physical name this design fixes, its AWS limit, and the config key that drives its length."""
+
+    kind: str
+    name: str
+    limit: int
+    key: str
+
+
+def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str]) -> list[NameLimit]:
+    """Every fixed physical name of a stack, with its limit.
+
+    ``tenant_ids`` maps the config key of each tenant id (``saas:tenants[0].id``) to the id. The system
+    tenant is included under ``saas:namePrefix`` because only the prefix varies its names.
+    """
+    names: list[NameLimit] = []
+    names.extend(
+        NameLimit("DynamoDB table", table_name(base, environment), DYNAMODB_TABLE_NAME_MAX, "saas:environment")
+        for base in POOL_TABLES
+    )
+    names.append(NameLimit("Scheduler schedule", scheduler_name(prefix, environment), SCHEDULE_NAME_MAX, "saas:namePrefix"))
+    names.extend(
+        NameLimit("Lambda function", runner_function_name(prefix, r, environment), LAMBDA_FUNCTION_NAME_MAX, "saas:namePrefix")
+        for r in RUNNERS
+    )
+    names.extend(
+        NameLimit("IAM role", system_role_name(prefix, r, environment), IAM_ROLE_NAME_MAX, "saas:namePrefix")
+        for r in SYSTEM_ROLES
+    )
+    all_tenants = {"saas:namePrefix": SYSTEM_TENANT, **tenant_ids}
+    for key, tenant in all_tenants.items():
+        names.extend(
+            NameLimit("IAM role", tenant_role_name(prefix, tenant, r, environment), IAM_ROLE_NAME_MAX, key)
+            for r in TENANT_ROLES
+        )
+        names.append(NameLimit("Cognito user pool", user_pool_name(prefix, tenant), USER_POOL_NAME_MAX, key))
+        names.append(
+            NameLimit("Cognito identity pool", identity_pool_name(prefix, tenant, environment), IDENTITY_POOL_NAME_MAX, key)
+        )
+    return names
+
+
+def tags(
+    environment: str, component: str, tenant: str | None = None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags every resource carries: ``saas:environment``, ``saas:component`` and, per tenant, ``saas:tenant``."""
+    out = dict(extra or {})
+    out[TAG_ENVIRONMENT] = environment
+    out[TAG_COMPONENT] = component
+    if tenant is not None:
+        out[TAG_TENANT] = tenant
+    return out

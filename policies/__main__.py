@@ -1,0 +1,22 @@
+"""Entry point the Pulumi CLI runs for ``pulumi preview --policy-pack policies``.
+
+The only place that constructs ``PolicyPack``: its constructor starts the analyzer's gRPC server and
+blocks, so nothing else may import this module.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so `policies.*` and `components.*` import
+
+from pulumi_policy import PolicyPack  # noqa: E402
+
+from policies.pack import DEFAULT_ENFORCEMENT, INITIAL_CONFIG, PACK_NAME, POLICIES  # noqa: E402
+
+PolicyPack(
+    name=PACK_NAME,
+    policies=POLICIES,
+    enforcement_level=DEFAULT_ENFORCEMENT,
+    initial_config=INITIAL_CONFIG,
+    description="Tenant-isolation and secure-default guardrails for the saas platform components.",
+)

@@ -1,0 +1,74 @@
+"""Helpers shared by the rule modules: pure functions over the engine's camelCase property maps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "aws:kms/key:Key",
+        "aws:dynamodb/table:Table",
+        "aws:sns/topic:Topic",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cognito/userPool:UserPool",
+        "aws:cognito/identityPool:IdentityPool",
+        "aws:iam/role:Role",
+        "aws:iam/policy:Policy",
+        "aws:lambda/function:Function",
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "aws:s3/bucket:Bucket",
+        "aws:sqs/queue:Queue",
+        "aws:apigateway/restApi:RestApi",
+        "aws:apigateway/stage:Stage",
+        "aws:apigateway/usagePlan:UsagePlan",
+        "aws:msk/serverlessCluster:ServerlessCluster",
+        "aws:verifiedpermissions/policyStore:PolicyStore",
+        "aws:ec2/securityGroup:SecurityGroup",
+    }
+)
+"""Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""
+
+
+def as_list(value: Any) -> list[Any]:
+    """IAM lets ``Action``, ``Resource`` and condition values be a string or a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def parse_json_document(value: Any) -> dict[str, Any] | None:
+    """A policy document property (JSON text, or already a dict); ``None`` if absent or not JSON."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        try:
+            doc = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+        return doc if isinstance(doc, dict) else None
+    return None
+
+
+def statements(doc: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The statements of an IAM-style policy document (``Statement`` may be one object or a list)."""
+    for st in as_list(doc.get("Statement")):
+        if isinstance(st, dict):
+            yield st
+
+
+def get_path(props: Mapping[str, Any], *path: str | int) -> Any:
+    """``get_path(props, "serverSideEncryption", "enabled")``; ``None`` when any step is missing."""
+    cur: Any = props
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(cur, list) or len(cur) <= step:
+                return None
+            cur = cur[step]
+        else:
+            if not isinstance(cur, Mapping) or step not in cur:
+                return None
+            cur = cur[step]
+    return cur

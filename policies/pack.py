@@ -1,0 +1,25 @@
+"""The policy pack's contents: its name, every policy, and the defaults. Definitions only.
+
+``policies/__main__.py`` is the only place that builds ``PolicyPack`` (its constructor serves gRPC and
+blocks). The offline plan evaluates the same list through pulumi-policy's analyzer
+(``policies.offline.evaluate_run``). Add a rule module's ``POLICIES`` list here to ship it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pulumi_policy import EnforcementLevel, Policy
+
+from policies import storage, tagging
+
+PACK_NAME: Final = "saas-guardrails"
+DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
+"""Fail closed: a rule that does not say otherwise blocks the deployment."""
+
+POLICIES: Final[list[Policy]] = [
+    *storage.POLICIES,
+    *tagging.POLICIES,
+]
+
+INITIAL_CONFIG: Final[dict[str, Any]] = {}

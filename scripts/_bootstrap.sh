@@ -1,0 +1,36 @@
+# Sourced by scripts/plan and scripts/test: create or refresh the project's virtualenv at .venv.
+# Needs only a Python >= 3.11 on PATH (or $PYTHON) and access to the package index.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+find_python() {
+  if [[ -n "${PYTHON:-}" ]]; then echo "$PYTHON"; return; fi
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "error: need Python >= 3.11 on PATH (or set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+}
+
+stamp_of() { (cat "$ROOT/pyproject.toml"; "$1" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1; }
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  PY="$(find_python)"
+  echo "bootstrap: creating $VENV with $PY" >&2
+  "$PY" -m venv "$VENV"
+fi
+want="$(stamp_of "$VENV/bin/python")"
+if [[ "$(cat "$VENV/.bootstrap-stamp" 2>/dev/null)" != "$want" ]]; then
+  echo "bootstrap: installing the project and its dev tools into .venv (first run takes a few minutes)" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]" >&2
+  echo "$want" > "$VENV/.bootstrap-stamp"
+fi
+export PATH="$VENV/bin:$PATH"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+cd "$ROOT"
