@@ -153,3 +153,18 @@ def tags(
     if tenant is not None:
         out[TAG_TENANT] = tenant
     return out
+
+
+# S3 key layout (ISOLATION.md invariants 38-40): the tenant id is always its own path segment.
+DOCUMENT_ROOT: Final = "tenants"
+"""Document bucket keys: ``tenants/<tenantId>/...``; tenant roles reach only their own prefix."""
+
+
+def document_prefix(tenant_id: str) -> str:
+    """``tenants/acme/`` - the tenant's prefix in the document bucket."""
+    return f"{DOCUMENT_ROOT}/{tenant_id}/"
+
+
+def raw_image_key(tenant_id: str, image_id: str) -> str:
+    """``acme/raw/<imageId>`` - where the MSK consumer stores an image in the raw bucket (seed 001)."""
+    return f"{tenant_id}/raw/{image_id}"

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from components.lambda_function import HandlerLayer, HandlerLayerArgs
 from components.naming import POOL_TABLES, env_suffix, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
@@ -74,6 +75,8 @@ class Platform(pulumi.ComponentResource):
     """
 
     kms_key_arn: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+    handler_layer_arn: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
     tables: dict[str, PoolTable]
     table_names: dict[str, pulumi.Output[str]]
@@ -131,7 +134,10 @@ class Platform(pulumi.ComponentResource):
             )
             for base in POOL_TABLES
         }
+        layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
         self.kms_key_arn = key.arn
+        self.account_id = identity.account_id
+        self.handler_layer_arn = layer.arn
         self.alarm_topic_arn = topic.arn
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
