@@ -31,9 +31,9 @@ from pydantic.alias_generators import to_camel
 from components.errors import StackConfigError
 from components.naming import (
     DEFAULT_NAME_PREFIX,
+    ENVIRONMENTS,
     NAME_PREFIX_RE,
     SYSTEM_TENANT,
-    ENVIRONMENTS,
     TENANT_ID_RE,
     Environment,
     physical_names,
