@@ -141,19 +141,24 @@ def _diff(locked: dict[str, Any], declared: dict[str, Any]) -> tuple[list[str], 
     return replacing, in_place
 
 
-def read_lock(path: Path = LOCK_PATH) -> dict[str, Any]:
+def read_lock(path: Path | None = None) -> dict[str, Any]:
+    path = LOCK_PATH if path is None else path
     if not path.exists():
         return {}
     data = json.loads(path.read_text())
     return data if isinstance(data, dict) else {}
 
 
-def check_schema_contract(schema: UserPoolSchema = USER_POOL_SCHEMA, lock_path: Path = LOCK_PATH) -> None:
-    """Fail unless ``schema`` is exactly the schema committed in the lock.
+def check_schema_contract(schema: UserPoolSchema | None = None, lock_path: Path | None = None) -> None:
+    """Fail unless ``schema`` (default :data:`USER_POOL_SCHEMA`) is exactly the schema committed in the lock
+    (default :data:`LOCK_PATH`; both are read when called, so tests can substitute them).
 
     Raises:
         UserPoolSchemaChangeError: naming each difference and what it does to the deployed pools.
     """
+    module = sys.modules[__name__]
+    schema = schema or module.USER_POOL_SCHEMA
+    lock_path = lock_path or module.LOCK_PATH
     lock = read_lock(lock_path)
     declared = schema.canonical()
     if lock.get("schema") == declared and lock.get("sha256") == schema.fingerprint():
@@ -185,8 +190,10 @@ def check_schema_contract(schema: UserPoolSchema = USER_POOL_SCHEMA, lock_path: 
     )
 
 
-def write_lock(schema: UserPoolSchema = USER_POOL_SCHEMA, lock_path: Path = LOCK_PATH) -> None:
+def write_lock(schema: UserPoolSchema | None = None, lock_path: Path | None = None) -> None:
     """Record ``schema`` as the acknowledged contract."""
+    schema = schema or USER_POOL_SCHEMA
+    lock_path = lock_path or LOCK_PATH
     lock_path.write_text(
         json.dumps({"sha256": schema.fingerprint(), "schema": schema.canonical()}, indent=2, sort_keys=True) + "\n"
     )
