@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -32,6 +33,9 @@ class Context:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:AIML-SaaS-acme-PreToken-Prod"
     aws_request_id = "req-1"
+
+
+CONTEXT = cast(LambdaContext, CONTEXT)
 
 
 @pytest.fixture
@@ -85,18 +89,18 @@ def event_for(name: str, cognito: dict[str, Any], client: str, **attributes: str
 
 def test_pre_auth_allows_an_entitled_user(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
-    assert pre_authentication.lambda_handler(copy.deepcopy(event), Context()) == event
+    assert pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT) == event
 
 
 def test_pre_auth_allows_the_mobile_client_of_an_entitled_environment(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-ess-mobile-staging")
-    assert pre_authentication.lambda_handler(event, Context())["userPoolId"] == cognito["pool_id"]
+    assert pre_authentication.lambda_handler(event, CONTEXT)["userPoolId"] == cognito["pool_id"]
 
 
 def test_pre_auth_rejects_an_environment_the_user_may_not_use(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-dev")  # user: staging,prod
     with pytest.raises(SignInDenied, match="may not use the dev environment"):
-        pre_authentication.lambda_handler(event, Context())
+        pre_authentication.lambda_handler(event, CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +109,7 @@ def test_pre_auth_rejects_an_environment_the_user_may_not_use(cognito):
 def test_pre_auth_rejects_clients_it_does_not_know(cognito, client):
     event = event_for("pre_authentication.json", cognito, client)
     with pytest.raises(SignInDenied, match="unknown app client"):
-        pre_authentication.lambda_handler(event, Context())
+        pre_authentication.lambda_handler(event, CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -125,33 +129,33 @@ def test_pre_auth_rejects_clients_it_does_not_know(cognito, client):
 def test_pre_auth_rejects_users_without_a_valid_entitlement(cognito, attributes, reason):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod", **attributes)
     with pytest.raises(SignInDenied, match=reason):
-        pre_authentication.lambda_handler(event, Context())
+        pre_authentication.lambda_handler(event, CONTEXT)
 
 
 def test_pre_auth_ignores_client_supplied_validation_data(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-dev")
     event["request"]["validationData"] = {"custom:environments": "dev,staging,prod"}
     with pytest.raises(SignInDenied):
-        pre_authentication.lambda_handler(event, Context())
+        pre_authentication.lambda_handler(event, CONTEXT)
 
 
 def test_pre_auth_denies_everything_when_misconfigured(cognito, monkeypatch):
     monkeypatch.delenv("SAAS_TENANT_ID")
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     with pytest.raises(TriggerMisconfigured):
-        pre_authentication.lambda_handler(event, Context())
+        pre_authentication.lambda_handler(event, CONTEXT)
 
 
 def test_client_names_are_cached_per_container(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
-    pre_authentication.lambda_handler(copy.deepcopy(event), Context())
+    pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)
     cognito["idp"].delete_user_pool_client(
         UserPoolId=cognito["pool_id"], ClientId=cognito["clients"]["AIML-SaaS-acme-hr-admin-prod"]
     )
-    pre_authentication.lambda_handler(copy.deepcopy(event), Context())  # answered from the cache
+    pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)  # answered from the cache
     _identity.reset()
     with pytest.raises(SignInDenied, match="unknown app client"):
-        pre_authentication.lambda_handler(copy.deepcopy(event), Context())
+        pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)
 
 
 # ------------------------------------------------------------------------------------------ pre-token-generation
@@ -167,7 +171,7 @@ def claims_of(result: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
 
 def test_pre_token_adds_tenant_claims_to_id_and_access_tokens(cognito):
     event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
-    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, Context()))
+    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, CONTEXT))
     expected = {"custom:tenantId": "acme", "custom:tenantRole": "admin", "custom:environment": "prod"}
     assert id_claims == expected
     assert access_claims == expected
@@ -175,7 +179,7 @@ def test_pre_token_adds_tenant_claims_to_id_and_access_tokens(cognito):
 
 def test_pre_token_environment_claim_follows_the_client(cognito):
     event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-ess-mobile-staging")
-    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, Context()))
+    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, CONTEXT))
     assert id_claims["custom:environment"] == access_claims["custom:environment"] == "staging"
 
 
@@ -183,15 +187,15 @@ def test_pre_token_rechecks_the_environment_on_refresh(cognito):
     """Refresh skips pre-authentication (ISOLATION.md #17): the pre-token trigger must deny it itself."""
     event = event_for("pre_token_generation_v2_refresh.json", cognito, "AIML-SaaS-acme-hr-admin-dev")
     with pytest.raises(SignInDenied, match="may not use the dev environment"):
-        pre_token_generation.lambda_handler(event, Context())
+        pre_token_generation.lambda_handler(event, CONTEXT)
     allowed = event_for("pre_token_generation_v2_refresh.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
-    assert claims_of(pre_token_generation.lambda_handler(allowed, Context()))[1]["custom:environment"] == "prod"
+    assert claims_of(pre_token_generation.lambda_handler(allowed, CONTEXT))[1]["custom:environment"] == "prod"
 
 
 def test_pre_token_never_copies_claims_from_client_metadata(cognito):
     event = event_for("pre_token_generation_v2_client_metadata.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     assert event["request"]["clientMetadata"]["custom:tenantId"] == "globex"
-    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, Context()))
+    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, CONTEXT))
     assert (
         id_claims
         == access_claims
@@ -209,14 +213,14 @@ def test_pre_token_never_copies_claims_from_client_metadata(cognito):
 def test_pre_token_refuses_a_user_without_this_tenant(cognito, attributes, reason):
     event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-hr-admin-prod", **attributes)
     with pytest.raises(SignInDenied, match=reason):
-        pre_token_generation.lambda_handler(event, Context())
+        pre_token_generation.lambda_handler(event, CONTEXT)
 
 
 def test_pre_token_refuses_a_v1_event(cognito):
     event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     event["version"] = "1"
     with pytest.raises(SignInDenied, match="V2"):
-        pre_token_generation.lambda_handler(event, Context())
+        pre_token_generation.lambda_handler(event, CONTEXT)
 
 
 def test_system_tenant_roles(cognito, monkeypatch):
@@ -309,8 +313,8 @@ def test_no_malformed_event_yields_a_token_without_this_tenant(cognito, attribut
     for key in drop:
         event.pop(key, None)
     try:
-        result = pre_token_generation.lambda_handler(event, Context())
-    except Exception:  # noqa: BLE001 - any exception is a refused token, which is the safe outcome
+        result = pre_token_generation.lambda_handler(event, CONTEXT)
+    except Exception:  # any exception is a refused token, which is the safe outcome
         return
     for claims in claims_of(result):
         assert claims["custom:tenantId"] == "acme"
