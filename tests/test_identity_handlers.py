@@ -35,7 +35,7 @@ class Context:
     aws_request_id = "req-1"
 
 
-CONTEXT = cast(LambdaContext, CONTEXT)
+CONTEXT = cast(LambdaContext, Context())
 
 
 @pytest.fixture
