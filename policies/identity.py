@@ -9,13 +9,12 @@ An absent security-relevant property is a violation, never a pass (ISOLATION.md 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
-    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -23,6 +22,9 @@ from pulumi_policy import (
 )
 
 from policies._common import as_list, get_path, parse_json_document, statements
+
+Report = Callable[..., None]
+"""pulumi-policy's ``report_violation(message, urn=None)`` (its ``ReportViolation`` alias makes ``urn`` required)."""
 
 USER_POOL: Final = "aws:cognito/userPool:UserPool"
 CLIENT: Final = "aws:cognito/userPoolClient:UserPoolClient"
@@ -74,7 +76,7 @@ def _policy(name: str, description: str, level: EnforcementLevel, validate: Any)
 # --------------------------------------------------------------------------------------------- user pools (#14-20)
 
 
-def _tenant_id_immutable(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _tenant_id_immutable(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL:
         return
     attrs = [s for s in as_list(args.props.get("schemas")) if isinstance(s, Mapping) and s.get("name") == "tenantId"]
@@ -96,7 +98,7 @@ cognito_tenant_id_immutable = _policy(
 )
 
 
-def _admin_create_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _admin_create_only(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL:
         return
     if get_path(args.props, "adminCreateUserConfig", "allowAdminCreateUserOnly") is not True:
@@ -114,7 +116,7 @@ cognito_admin_create_only = _policy(
 )
 
 
-def _deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _deletion_protection(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL:
         return
     if args.props.get("deletionProtection") == "ACTIVE":
@@ -136,7 +138,7 @@ cognito_user_pool_deletion_protection = _policy(
 )
 
 
-def _pre_token_version(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _pre_token_version(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL:
         return
     lambda_config = args.props.get("lambdaConfig") or {}
@@ -173,7 +175,7 @@ cognito_pre_token_version = _policy(
 )
 
 
-def _tenant_mfa(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _tenant_mfa(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL or _tenant(args.props) == SYSTEM_TENANT:
         return
     if args.props.get("mfaConfiguration") not in ("ON", "OPTIONAL"):
@@ -191,7 +193,7 @@ cognito_user_pool_mfa = _policy(
 )
 
 
-def _system_mfa(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _system_mfa(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL or _tenant(args.props) != SYSTEM_TENANT:
         return
     if args.props.get("mfaConfiguration") != "ON":
@@ -211,7 +213,7 @@ cognito_system_pool_mfa = _policy(
 )
 
 
-def _threat_protection_plan(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _threat_protection_plan(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL:
         return
     mode = get_path(args.props, "userPoolAddOns", "advancedSecurityMode")
@@ -229,7 +231,7 @@ cognito_threat_protection_plan = _policy(
 )
 
 
-def _threat_protection_enforced(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _threat_protection_enforced(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != USER_POOL or args.props.get("userPoolTier") != "PLUS":
         return
     if _environment(args.props) == "prod" and get_path(args.props, "userPoolAddOns", "advancedSecurityMode") != (
@@ -249,7 +251,7 @@ cognito_threat_protection_enforced = _policy(
 # ------------------------------------------------------------------------------------------ app clients (#14, #21)
 
 
-def _client_write_attributes(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _client_write_attributes(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != CLIENT:
         return
     writable = args.props.get("writeAttributes")
@@ -259,7 +261,7 @@ def _client_write_attributes(args: ResourceValidationArgs, report_violation: Rep
             "custom:tenantRole); list the attributes users may change explicitly"
         )
         return
-    bad = sorted(TENANT_CLAIM_ATTRIBUTES & {str(a) for a in writable})
+    bad = sorted(TENANT_CLAIM_ATTRIBUTES & {str(a) for a in as_list(writable)})
     if bad:
         report_violation(f"app client may write {bad}; tenant claims are set by admins only - remove them")
 
@@ -272,9 +274,11 @@ cognito_client_write_attributes = _policy(
 )
 
 
-def _prevent_user_existence(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _prevent_user_existence(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type == CLIENT and args.props.get("preventUserExistenceErrors") != "ENABLED":
-        report_violation("set prevent_user_existence_errors='ENABLED' so sign-in errors do not reveal which users exist")
+        report_violation(
+            "set prevent_user_existence_errors='ENABLED' so sign-in errors do not reveal which users exist"
+        )
 
 
 cognito_client_prevent_user_existence_errors = _policy(
@@ -285,7 +289,7 @@ cognito_client_prevent_user_existence_errors = _policy(
 )
 
 
-def _token_revocation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _token_revocation(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type == CLIENT and args.props.get("enableTokenRevocation") is not True:
         report_violation("set enable_token_revocation=True so signing out revokes refresh tokens")
 
@@ -306,7 +310,7 @@ def _token_minutes(props: Mapping[str, Any], key: str, unit_key: str) -> float |
     return value * UNIT_MINUTES.get(str(unit), 60)
 
 
-def _token_validity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _token_validity(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != CLIENT:
         return
     for key, unit_key in (("accessTokenValidity", "accessToken"), ("idTokenValidity", "idToken")):
@@ -328,7 +332,7 @@ cognito_client_token_validity = _policy(
 )
 
 
-def _auth_flows(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _auth_flows(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != CLIENT:
         return
     flows = args.props.get("explicitAuthFlows")
@@ -357,7 +361,7 @@ cognito_client_auth_flows = _policy(
 # ---------------------------------------------------------------------------------------- trigger permission (#18)
 
 
-def _permission_source_arn(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _permission_source_arn(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != PERMISSION or args.props.get("principal") != COGNITO_PRINCIPAL:
         return
     source = args.props.get("sourceArn")
@@ -376,7 +380,7 @@ lambda_cognito_permission_source_arn = _policy(
 )
 
 
-def _permission_source_account(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _permission_source_account(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != PERMISSION or args.props.get("principal") != COGNITO_PRINCIPAL:
         return
     if not args.props.get("sourceAccount"):
@@ -394,7 +398,7 @@ lambda_cognito_permission_source_account = _policy(
 # ----------------------------------------------------------------------------------------- identity pools (#22-26)
 
 
-def _no_guest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _no_guest(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != IDENTITY_POOL:
         return
     if args.props.get("allowUnauthenticatedIdentities") is not False:
@@ -411,7 +415,7 @@ identity_pool_no_guest_or_classic = _policy(
 )
 
 
-def _providers(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _providers(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != IDENTITY_POOL:
         return
     providers = [p for p in as_list(args.props.get("cognitoIdentityProviders")) if isinstance(p, Mapping)]
@@ -442,7 +446,7 @@ identity_pool_cognito_provider = _policy(
 )
 
 
-def _role_mapping(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _role_mapping(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != ROLE_ATTACHMENT:
         return
     roles = args.props.get("roles")
@@ -499,7 +503,7 @@ identity_pool_role_mapping = _policy(
 )
 
 
-def _principal_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _principal_tags(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != PRINCIPAL_TAG:
         return
     if args.props.get("useDefaults") is not False:
@@ -549,7 +553,7 @@ def _function_keys(fn: PolicyResource) -> set[str]:
     return {str(fn.props[k]) for k in ("arn", "name", "qualifiedArn") if fn.props.get(k)}
 
 
-def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Report) -> None:
     pools = _of_type(args.resources, USER_POOL)
     functions = _of_type(args.resources, "aws:lambda/function:Function")
     used_by: dict[str, list[PolicyResource]] = {}
@@ -608,7 +612,7 @@ def _pool_id_of_provider(name: Any) -> str | None:
     return None
 
 
-def _identity_pool_binding(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _identity_pool_binding(args: StackValidationArgs, report_violation: Report) -> None:
     user_pools = _of_type(args.resources, USER_POOL)
     if not user_pools:
         return  # mode: shared - the pools live in the owning stack; the component binds them from its export
@@ -672,14 +676,16 @@ def _attachment_role_arns(att: PolicyResource) -> set[str]:
     return arns
 
 
-def _roles_same_tenant(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> None:
     identity_pools = {str(p.props.get("id")): p for p in _of_type(args.resources, IDENTITY_POOL)}
     roles = {str(r.props.get("arn")): r for r in _of_type(args.resources, ROLE)}
     for att in _of_type(args.resources, ROLE_ATTACHMENT):
         pool_id = str(att.props.get("identityPoolId"))
         pool = identity_pools.get(pool_id)
         if pool is None:
-            report_violation(f"role attachment for identity pool {pool_id!r}, which this stack does not create", att.urn)
+            report_violation(
+                f"role attachment for identity pool {pool_id!r}, which this stack does not create", att.urn
+            )
             continue
         tenant = _tenant(pool.props)
         for arn in sorted(_attachment_role_arns(att)):
