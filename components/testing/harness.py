@@ -141,6 +141,7 @@ class ProgramRun:
     resources: list[CapturedResource]
     outputs: dict[str, Any]
     component_outputs: dict[str, dict[str, Any]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[CapturedResource]:
         """Resources of one type token, sorted by URN (registration order is not deterministic)."""
@@ -203,6 +204,31 @@ def plain(value: Any) -> Any:
     if isinstance(value, pulumi.Archive | pulumi.Asset):
         return {"asset": type(value).__name__}
     return value
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A message the program logged through ``pulumi.log`` (what the CLI shows under Diagnostics)."""
+
+    severity: str
+    message: str
+    urn: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"severity": self.severity, "message": self.message, "urn": self.urn}
+
+
+class RecordingEngine:
+    """The engine half of the mocks: keeps ``pulumi.log`` diagnostics instead of printing them."""
+
+    _SEVERITIES = {0: "debug", 1: "info", 2: "warning", 3: "error"}
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def Log(self, request: Any) -> None:  # noqa: N802 - gRPC method name
+        severity = self._SEVERITIES.get(int(request.severity), "info")
+        self.diagnostics.append(Diagnostic(severity, request.message, request.urn or None))
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -364,6 +390,7 @@ def load_project_config(
 @contextmanager
 def _mocked_runtime(
     monitor: RecordingMonitor,
+    engine: RecordingEngine,
     *,
     project: str,
     stack: str,
@@ -375,7 +402,7 @@ def _mocked_runtime(
     pulumi_settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
-            engine=pulumi_mocks.MockEngine(None),
+            engine=engine,
             project=project,
             stack=stack,
             dry_run=preview,
@@ -419,8 +446,10 @@ def run_function(
     flat = {k: _encode(v) for k, v in (config or {}).items()}
     region = flat.get("aws:region", "ap-southeast-1")
     monitor = RecordingMonitor(mocks or AwsMocks(region=region))
+    engine = RecordingEngine()
     with _RUN_LOCK, _mocked_runtime(
         monitor,
+        engine,
         project=project,
         stack=stack,
         config=flat,
@@ -434,7 +463,9 @@ def run_function(
         except Exception as exc:
             error = exc
         _raise_first(monitor, error)
-    return ProgramRun(project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs)
+    return ProgramRun(
+        project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs, engine.diagnostics
+    )
 
 
 def run_program(
@@ -458,12 +489,14 @@ def run_program(
     cfg = load_project_config(root, stack, config)
     region = cfg.values.get("aws:region", "ap-southeast-1")
     monitor = RecordingMonitor(mocks or AwsMocks(region=region, stack_outputs=stack_outputs))
+    engine = RecordingEngine()
     sys.path.insert(0, str(root))
     cwd = os.getcwd()
     os.chdir(root)
     try:
         with _RUN_LOCK, _mocked_runtime(
             monitor,
+            engine,
             project=cfg.project,
             stack=stack,
             config=cfg.values,
@@ -480,4 +513,6 @@ def run_program(
     finally:
         os.chdir(cwd)
         sys.path.remove(str(root))
-    return ProgramRun(cfg.project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs)
+    return ProgramRun(
+        cfg.project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs, engine.diagnostics
+    )

@@ -282,12 +282,15 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.account_id = account_id
         self.stack_outputs = dict(stack_outputs or {})
         self.invokes = dict(invokes or {})
+        self.missing_stack_refs: set[str] = set()
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             ref = args.inputs.get("name", args.name)
             if ref not in self.stack_outputs:
+                with self._lock:
+                    self.missing_stack_refs.add(ref)
                 raise LookupError(
                     f"StackReference {ref!r}: no such stack in this offline run; known: {sorted(self.stack_outputs)}"
                 )
