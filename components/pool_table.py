@@ -113,9 +113,11 @@ class PoolTable(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         resource_tags = tags(args.environment, "PoolTable", extra=args.extra_tags)
-        attributes = {PARTITION_KEY, SORT_KEY} | {i.partition_key for i in args.indexes} | {
-            i.sort_key for i in args.indexes if i.sort_key
-        }
+        attributes = (
+            {PARTITION_KEY, SORT_KEY}
+            | {i.partition_key for i in args.indexes}
+            | {i.sort_key for i in args.indexes if i.sort_key}
+        )
         table = aws.dynamodb.Table(
             f"{name}-table",
             name=args.table_name,
@@ -134,7 +136,9 @@ class PoolTable(pulumi.ComponentResource):
             ]
             or None,
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=args.kms_key_arn),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
             deletion_protection_enabled=args.protect,
             stream_enabled=args.stream or None,

@@ -33,25 +33,69 @@ class Quota:
 
 
 QUOTAS: Final[tuple[Quota, ...]] = (
-    Quota("iamRoles", "IAM roles per account", ("aws:iam/role:Role",), 1000,
-          "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"),
-    Quota("iamPolicies", "IAM customer managed policies per account", ("aws:iam/policy:Policy",), 1500,
-          "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"),
-    Quota("userPools", "Cognito user pools per Region", ("aws:cognito/userPool:UserPool",), 1000,
-          "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html"),
-    Quota("identityPools", "Cognito identity pools per Region", ("aws:cognito/identityPool:IdentityPool",), 1000,
-          "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html"),
-    Quota("policyStores", "Verified Permissions policy stores per Region",
-          ("aws:verifiedpermissions/policyStore:PolicyStore",), 30000,
-          "https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/quotas.html"),
-    Quota("schedules", "EventBridge Scheduler schedules per Region", ("aws:scheduler/schedule:Schedule",), 1000000,
-          "https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html"),
-    Quota("restApis", "API Gateway REST APIs per Region", ("aws:apigateway/restApi:RestApi",), 600,
-          "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"),
-    Quota("usagePlans", "API Gateway usage plans per Region", ("aws:apigateway/usagePlan:UsagePlan",), 300,
-          "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"),
-    Quota("tables", "DynamoDB tables per Region", ("aws:dynamodb/table:Table",), 2500,
-          "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"),
+    Quota(
+        "iamRoles",
+        "IAM roles per account",
+        ("aws:iam/role:Role",),
+        1000,
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html",
+    ),
+    Quota(
+        "iamPolicies",
+        "IAM customer managed policies per account",
+        ("aws:iam/policy:Policy",),
+        1500,
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html",
+    ),
+    Quota(
+        "userPools",
+        "Cognito user pools per Region",
+        ("aws:cognito/userPool:UserPool",),
+        1000,
+        "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html",
+    ),
+    Quota(
+        "identityPools",
+        "Cognito identity pools per Region",
+        ("aws:cognito/identityPool:IdentityPool",),
+        1000,
+        "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html",
+    ),
+    Quota(
+        "policyStores",
+        "Verified Permissions policy stores per Region",
+        ("aws:verifiedpermissions/policyStore:PolicyStore",),
+        30000,
+        "https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/quotas.html",
+    ),
+    Quota(
+        "schedules",
+        "EventBridge Scheduler schedules per Region",
+        ("aws:scheduler/schedule:Schedule",),
+        1000000,
+        "https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html",
+    ),
+    Quota(
+        "restApis",
+        "API Gateway REST APIs per Region",
+        ("aws:apigateway/restApi:RestApi",),
+        600,
+        "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html",
+    ),
+    Quota(
+        "usagePlans",
+        "API Gateway usage plans per Region",
+        ("aws:apigateway/usagePlan:UsagePlan",),
+        300,
+        "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html",
+    ),
+    Quota(
+        "tables",
+        "DynamoDB tables per Region",
+        ("aws:dynamodb/table:Table",),
+        2500,
+        "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html",
+    ),
 )
 
 
@@ -87,7 +131,8 @@ def _headroom(args: StackValidationArgs, report_violation: ReportViolation) -> N
             report_violation(
                 f"{u.quota.label}: this stack creates {u.used}, over {int(HEADROOM * 100)}% of the quota {u.limit}. "
                 f"Request an increase ({u.quota.source}) and record it as quota-headroom config "
-                f'{{"{u.quota.key}": <new quota>}}, or shard tenants across accounts'
+                f'{{"{u.quota.key}": <new quota>}}, or shard tenants across accounts',
+                None,
             )
 
 

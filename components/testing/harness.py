@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import yaml
 from google.protobuf import struct_pb2
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -193,7 +194,7 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value == rpc.UNKNOWN:
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
         return "[unknown]"
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
         return {"path": value.path}
@@ -226,7 +227,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
 
-    def Log(self, request: Any) -> None:  # noqa: N802 - gRPC method name
+    def Log(self, request: Any) -> None:
         severity = self._SEVERITIES.get(int(request.severity), "info")
         self.diagnostics.append(Diagnostic(severity, request.message, request.urn or None))
 
@@ -243,7 +244,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         with self._lock:
             if urn in self._seen:
@@ -291,7 +292,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.records.append(record)
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
         if request.urn.split("::")[2] == STACK_TYPE:
             self.stack_outputs = outputs
@@ -329,8 +330,10 @@ def _check_type(type_: str, items: Mapping[str, Any] | None, value: Any) -> bool
     if type_ == "object":
         return isinstance(value, dict)
     if type_ == "array":
-        return isinstance(value, list) and items is not None and all(
-            _check_type(items.get("type", ""), items.get("items"), v) for v in value
+        return (
+            isinstance(value, list)
+            and items is not None
+            and all(_check_type(items.get("type", ""), items.get("items"), v) for v in value)
         )
     return False
 
@@ -420,6 +423,10 @@ def _mocked_runtime(
         pulumi.runtime.set_all_config({}, [])
 
 
+def _run_main(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
+
+
 def _raise_first(monitor: RecordingMonitor, exc: BaseException | None) -> None:
     dupes = [e for e in monitor.errors if isinstance(e, DuplicateUrnError)]
     if dupes:
@@ -447,15 +454,18 @@ def run_function(
     region = flat.get("aws:region", "ap-southeast-1")
     monitor = RecordingMonitor(mocks or AwsMocks(region=region))
     engine = RecordingEngine()
-    with _RUN_LOCK, _mocked_runtime(
-        monitor,
-        engine,
-        project=project,
-        stack=stack,
-        config=flat,
-        secret_keys=[],
-        preview=preview,
-        root_directory=root_directory or os.getcwd(),
+    with (
+        _RUN_LOCK,
+        _mocked_runtime(
+            monitor,
+            engine,
+            project=project,
+            stack=stack,
+            config=flat,
+            secret_keys=[],
+            preview=preview,
+            root_directory=root_directory or os.getcwd(),
+        ),
     ):
         error: BaseException | None = None
         try:
@@ -494,19 +504,22 @@ def run_program(
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        with _RUN_LOCK, _mocked_runtime(
-            monitor,
-            engine,
-            project=cfg.project,
-            stack=stack,
-            config=cfg.values,
-            secret_keys=cfg.secret_keys,
-            preview=preview,
-            root_directory=str(root),
+        with (
+            _RUN_LOCK,
+            _mocked_runtime(
+                monitor,
+                engine,
+                project=cfg.project,
+                stack=stack,
+                config=cfg.values,
+                secret_keys=cfg.secret_keys,
+                preview=preview,
+                root_directory=str(root),
+            ),
         ):
             error: BaseException | None = None
             try:
-                _sync_await(run_in_stack(lambda: runpy.run_path(str(cfg.main), run_name="__main__")))
+                _sync_await(run_in_stack(lambda: _run_main(cfg.main)))
             except Exception as exc:
                 error = exc
             _raise_first(monitor, error)

@@ -73,7 +73,11 @@ def _kms_key(c: _Ctx) -> tuple[str, State]:
 def _kms_alias(c: _Ctx) -> tuple[str, State]:
     name = c.autoname()
     target = c.inputs.get("targetKeyId", "")
-    return name, {"name": name, "arn": c.arn("kms", name), "targetKeyArn": target if str(target).startswith("arn:") else ""}
+    return name, {
+        "name": name,
+        "arn": c.arn("kms", name),
+        "targetKeyArn": target if str(target).startswith("arn:") else "",
+    }
 
 
 def _dynamodb_table(c: _Ctx) -> tuple[str, State]:
@@ -196,14 +200,19 @@ def _identity_pool(c: _Ctx) -> tuple[str, State]:
 
 def _policy_store(c: _Ctx) -> tuple[str, State]:
     store_id = c.alnum(22, upper=True)
-    return store_id, {"policyStoreId": store_id, "arn": c.arn("verifiedpermissions", f"policy-store/{store_id}", region=False)}
+    return store_id, {
+        "policyStoreId": store_id,
+        "arn": c.arn("verifiedpermissions", f"policy-store/{store_id}", region=False),
+    }
 
 
 def _avp_child(id_key: str) -> Callable[[_Ctx], tuple[str, State]]:
     def build(c: _Ctx) -> tuple[str, State]:
         child_id = c.alnum(22, upper=True)
         store = c.inputs.get("policyStoreId", "store")
-        return f"{store},{child_id}" if id_key != "schema" else str(store), {id_key: child_id} if id_key != "schema" else {}
+        return f"{store},{child_id}" if id_key != "schema" else str(store), {
+            id_key: child_id
+        } if id_key != "schema" else {}
 
     return build
 
@@ -318,7 +327,11 @@ class AwsMocks(pulumi.runtime.Mocks):
             }
         return "", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.invoke(args), []
+
+    def invoke(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """The result of one invoke (override this, not ``call``, to add tokens)."""
         token = args.token
         if token in self.invokes:
             return self.invokes[token](args.args)
@@ -330,8 +343,13 @@ class AwsMocks(pulumi.runtime.Mocks):
                 "id": self.account_id,
             }
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region,
-                    "endpoint": f"ec2.{self.region}.amazonaws.com", "description": self.region}
+            return {
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+                "description": self.region,
+            }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         raise UnmockedInvokeError(

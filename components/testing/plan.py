@@ -29,7 +29,7 @@ import pulumi
 from rich.console import Console
 from rich.table import Table
 
-from components.testing.harness import STACK_TYPE, CapturedResource, ProgramRun, load_project_config, plain, run_program
+from components.testing.harness import STACK_TYPE, CapturedResource, ProgramRun, load_project_config, run_program
 from components.testing.mocks import AwsMocks
 from components.testing.policy import PolicyReport
 
@@ -179,8 +179,14 @@ def _quota_rows(run: ProgramRun, policy_config: Mapping[str, Any] | None) -> lis
     increases = dict((policy_config or {}).get("quota-headroom", {}))
     increases.pop("enforcementLevel", None)
     return [
-        {"quota": u.quota.key, "label": u.quota.label, "used": u.used, "limit": u.limit, "share": round(u.share, 4),
-         "exceeded": u.exceeded}
+        {
+            "quota": u.quota.key,
+            "label": u.quota.label,
+            "used": u.used,
+            "limit": u.limit,
+            "share": round(u.share, 4),
+            "exceeded": u.exceeded,
+        }
         for u in usage((r.type for r in run.resources), increases)
     ]
 
@@ -231,7 +237,9 @@ def render(plan: StackPlan, console: Console, *, quiet: bool = False) -> None:
             for q in plan.quotas:
                 if q["used"]:
                     share = f"{q['share']:.1%}"
-                    quotas.add_row(q["label"], str(q["used"]), str(q["limit"]), f"[red]{share}[/]" if q["exceeded"] else share)
+                    quotas.add_row(
+                        q["label"], str(q["used"]), str(q["limit"]), f"[red]{share}[/]" if q["exceeded"] else share
+                    )
             console.print(quotas)
     if report and report.violations:
         table = Table(title=f"{plan.stack}: policy violations", title_justify="left", show_lines=False)
@@ -262,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--evaluator", default="policies.offline:evaluate_run", help="module:function evaluating the policy pack"
     )
     parser.add_argument(
-        "--policy-config-dir", type=Path, default=Path("policies/config"),
+        "--policy-config-dir",
+        type=Path,
+        default=Path("policies/config"),
         help="per-stack policy config <dir>/<stack>.json, like --policy-pack-config (default: policies/config)",
     )
     parser.add_argument("--preview", action="store_true", help="run as a preview (mock-omitted outputs unknown)")
@@ -273,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--json takes one stack; use --json-dir for several")
     console = Console(highlight=False, width=160 if not sys.stdout.isatty() else None)
     program_dir = args.program_dir.resolve()
-    policy_dir = args.policy_config_dir if args.policy_config_dir.is_absolute() else program_dir / args.policy_config_dir
+    policy_dir = (
+        args.policy_config_dir if args.policy_config_dir.is_absolute() else program_dir / args.policy_config_dir
+    )
     planner = Planner(program_dir, _load_evaluator(args.evaluator), policy_dir, preview=args.preview)
     code = EXIT_OK
     for stack in args.stacks:
