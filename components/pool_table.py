@@ -103,8 +103,12 @@ class PoolTable(pulumi.ComponentResource):
         https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery.html
     """
 
+    table: aws.dynamodb.Table
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
+    """Built from known parts (region, account, name), so IAM documents that embed it are known during
+    ``pulumi preview`` and policy rules can check them (ISOLATION.md invariant 48). Depend on ``table`` when
+    ordering matters."""
     stream_arn: pulumi.Output[str] | None
     tenant_index_names: tuple[str, ...]
 
@@ -165,8 +169,11 @@ class PoolTable(pulumi.ComponentResource):
                     tags=resource_tags,
                     opts=child,
                 )
-        self.table_name = table.name
-        self.table_arn = table.arn
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.table = table
+        self.table_name = pulumi.Output.from_input(args.table_name)
+        self.table_arn = pulumi.Output.concat("arn:aws:dynamodb:", region, ":", account, ":table/", args.table_name)
         self.stream_arn = table.stream_arn if args.stream else None
         self.tenant_index_names = tuple(i.name for i in args.indexes if i.tenant_keyed)
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn})

@@ -9,7 +9,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from policies._common import get_path
+from policies._common import get_path, has_key
 
 TABLE = "aws:dynamodb/table:Table"
 KMS_KEY = "aws:kms/key:Key"
@@ -42,7 +42,7 @@ def _sse(args: ResourceValidationArgs, report_violation: ReportViolation) -> Non
             None,
         )
         return
-    if not get_path(args.props, "serverSideEncryption", "kmsKeyArn"):
+    if not has_key(args.props["serverSideEncryption"], "kmsKeyArn"):
         report_violation(
             "DynamoDB table uses the AWS-managed key aws/dynamodb; pass the environment's customer-managed key "
             "as server_side_encryption.kms_key_arn",

@@ -106,3 +106,15 @@ def test_same_project_stack_references_are_planned_first(tmp_path: Path) -> None
     b = json.loads((tmp_path / "b.json").read_text())
     assert b["outputs"]["seenPoolArn"].startswith("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_")
     assert main(["c", "--program-dir", str(program), "--quiet"]) == EXIT_ERROR  # c -> c is a cycle
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_first_preview_does_not_degrade_any_policy(stack: str, tmp_path: Path) -> None:
+    """ISOLATION.md invariant 48: rules must not turn into "can't run during preview" advisories."""
+    out = tmp_path / "p.json"
+    assert main([stack, "--program-dir", str(ROOT), "--preview", "--json", str(out), "--quiet"]) == EXIT_OK
+    doc = json.loads(out.read_text())
+    degraded = [v for v in doc["policy"]["violations"] if "during preview" in v["message"]]
+    assert degraded == []
+    unknown_ids = [r["name"] for r in doc["resources"] if r["custom"] and r["id"] is None]
+    assert unknown_ids, "the first-preview mocks should leave provider ids unknown"

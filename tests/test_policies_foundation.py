@@ -136,3 +136,9 @@ def test_quota_headroom_counts_and_honours_recorded_increases() -> None:
     assert "IAM roles per account: this stack creates 801, over 80% of the quota 1000" in report.mandatory[0].message
     raised = evaluate(run_function(roles(801)), [quota_headroom], config={"quota-headroom": {"iamRoles": 5000}})
     assert raised.violations == []
+
+
+def test_sse_rule_runs_during_preview_when_the_key_arn_is_unknown() -> None:
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
+    props = {"serverSideEncryption": {"enabled": True, "kmsKeyArn": unknown}}
+    assert analyze_props([dynamodb_sse_kms], TABLE, props) == []

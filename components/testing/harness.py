@@ -493,12 +493,13 @@ def run_program(
         config: overrides of stack-file keys (``None`` removes a key), e.g. to test a bad value.
         mocks: defaults to :class:`~components.testing.mocks.AwsMocks` for the stack's region.
         stack_outputs: outputs of other stacks for ``StackReference`` (used when ``mocks`` is not given).
-        preview: run as a preview (outputs the mocks omit become unknown).
+        preview: run as a first preview: with the default mocks, provider-computed outputs (ids, ARNs) are
+            unknown, as in ``pulumi preview`` of a stack that does not exist yet.
     """
     root = Path(program_dir).resolve()
     cfg = load_project_config(root, stack, config)
     region = cfg.values.get("aws:region", "ap-southeast-1")
-    monitor = RecordingMonitor(mocks or AwsMocks(region=region, stack_outputs=stack_outputs))
+    monitor = RecordingMonitor(mocks or AwsMocks(region=region, stack_outputs=stack_outputs, first_preview=preview))
     engine = RecordingEngine()
     sys.path.insert(0, str(root))
     cwd = os.getcwd()

@@ -278,6 +278,9 @@ class AwsMocks(pulumi.runtime.Mocks):
         stack_outputs: outputs of referenced stacks, keyed by fully qualified stack name, for
             ``pulumi.StackReference`` (a reference to a stack not listed here fails, as it does for real).
         invokes: extra invoke handlers keyed by token, e.g. ``aws:ec2/getVpc:getVpc``.
+        first_preview: behave like the provider during the first ``pulumi preview`` of a new stack: custom
+            resources return only their inputs, so every provider-computed output (ids, ARNs) is unknown.
+            Run with ``preview=True`` to see which policies would degrade to "can't run during preview".
     """
 
     def __init__(
@@ -286,8 +289,10 @@ class AwsMocks(pulumi.runtime.Mocks):
         account_id: str = ACCOUNT_ID,
         stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
         invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] | None = None,
+        first_preview: bool = False,
     ) -> None:
         self.region = region
+        self.first_preview = first_preview
         self.account_id = account_id
         self.stack_outputs = dict(stack_outputs or {})
         self.invokes = dict(invokes or {})
@@ -306,6 +311,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             return ref, {"name": ref, "outputs": dict(self.stack_outputs[ref]), "secretOutputNames": []}
         if args.typ.startswith("awsx:"):
             return self.new_awsx_component(args)
+        if self.first_preview and args.custom is not False:
+            return "", dict(args.inputs)
         ctx = _Ctx(args.typ, args.name, args.inputs, self.region, self.account_id)
         build = RESOURCE_OUTPUTS.get(args.typ, _generic)
         id_, extra = build(ctx)

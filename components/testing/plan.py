@@ -147,7 +147,7 @@ class Planner:
             region = project_cfg.values.get("aws:region", "ap-southeast-1")
             references: dict[str, dict[str, Any]] = {}
             while True:
-                mocks = AwsMocks(region=region, stack_outputs=references)
+                mocks = AwsMocks(region=region, stack_outputs=references, first_preview=self.preview)
                 try:
                     result.run = run_program(self.program_dir, stack, mocks=mocks, preview=self.preview)
                     break
@@ -275,7 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path("policies/config"),
         help="per-stack policy config <dir>/<stack>.json, like --policy-pack-config (default: policies/config)",
     )
-    parser.add_argument("--preview", action="store_true", help="run as a preview (mock-omitted outputs unknown)")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="simulate the first preview of a new stack: provider-computed outputs (ids, ARNs) are unknown, so "
+        'policies that read them report "can\'t run during preview" (ISOLATION.md invariant 48)',
+    )
     parser.add_argument("--quiet", action="store_true", help="one line per stack plus violations")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of program errors")
     args = parser.parse_args(argv)
