@@ -156,9 +156,8 @@ def check_schema_contract(schema: UserPoolSchema | None = None, lock_path: Path 
     Raises:
         UserPoolSchemaChangeError: naming each difference and what it does to the deployed pools.
     """
-    module = sys.modules[__name__]
-    schema = schema or module.USER_POOL_SCHEMA
-    lock_path = lock_path or module.LOCK_PATH
+    schema = schema or USER_POOL_SCHEMA  # module globals are looked up now, so tests can substitute them
+    lock_path = lock_path or LOCK_PATH
     lock = read_lock(lock_path)
     declared = schema.canonical()
     if lock.get("schema") == declared and lock.get("sha256") == schema.fingerprint():

@@ -167,20 +167,6 @@ def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str])
                 "Cognito identity pool", identity_pool_name(prefix, tenant, environment), IDENTITY_POOL_NAME_MAX, key
             )
         )
-        names.extend(
-            NameLimit(
-                "Lambda function",
-                identity_trigger_function_name(prefix, tenant, trigger, environment),
-                LAMBDA_FUNCTION_NAME_MAX,
-                key,
-            )
-            for trigger in IDENTITY_TRIGGERS
-        )
-        names.extend(
-            NameLimit("Cognito app client", app_client_name(prefix, tenant, fe, env), APP_CLIENT_NAME_MAX, key)
-            for fe in FRONTENDS
-            for env in ENVIRONMENTS
-        )
     return names
 
 

@@ -20,8 +20,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
-from policies._common import as_list, get_path, parse_json_document, statements
+from policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 Report = Callable[..., None]
 """pulumi-policy's ``report_violation(message, urn=None)`` (its ``ReportViolation`` alias makes ``urn`` required)."""
@@ -50,6 +51,33 @@ COGNITO_PRINCIPAL: Final = "cognito-idp.amazonaws.com"
 MIN_TOKEN_MINUTES: Final = 5
 MAX_TOKEN_MINUTES: Final = 24 * 60
 UNIT_MINUTES: Final[Mapping[str, float]] = {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 24 * 60}
+
+
+class _Unknown:
+    """A value that is not known yet (``pulumi preview`` of a resource created in the same update)."""
+
+    def __repr__(self) -> str:
+        return "<not known yet>"
+
+
+UNKNOWN: Final = _Unknown()
+
+
+def _get(mapping: Any, key: str, default: Any = None) -> Any:
+    """``mapping.get(key)``, except that a value unknown during preview comes back as :data:`UNKNOWN`
+    instead of aborting the whole rule (pulumi-policy raises ``UnknownValueError`` on access). Rules check
+    presence and every known value; values computed by the same update (pool ids, ARNs) are checked with
+    their real values by the stack rules when ``pulumi up`` evaluates the final outputs."""
+    if not isinstance(mapping, Mapping) or not has_key(mapping, key):
+        return default
+    try:
+        return mapping[key]
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def _known(*values: Any) -> bool:
+    return not any(v is UNKNOWN for v in values)
 
 
 def _is_list(value: Any) -> bool:
@@ -364,7 +392,14 @@ cognito_client_auth_flows = _policy(
 def _permission_source_arn(args: ResourceValidationArgs, report_violation: Report) -> None:
     if args.resource_type != PERMISSION or args.props.get("principal") != COGNITO_PRINCIPAL:
         return
-    source = args.props.get("sourceArn")
+    if not has_key(args.props, "sourceArn"):
+        report_violation("Cognito may invoke this function from any user pool; set source_arn to the pool's ARN")
+        return
+    source = _get(args.props, "sourceArn")
+    if source is UNKNOWN:
+        # The ARN of a pool created in the same update is not known during preview. It is set (checked above);
+        # cognito-trigger-permission-pinned checks its exact value against the pool's outputs.
+        return
     if not isinstance(source, str) or not USER_POOL_ARN_RE.fullmatch(source):
         report_violation(
             f"Cognito may invoke this function from any user pool (source_arn={source!r}); set source_arn to the "
@@ -422,14 +457,14 @@ def _providers(args: ResourceValidationArgs, report_violation: Report) -> None:
     if not providers:
         report_violation("identity pool has no Cognito user pool provider; bind it to the tenant's user pool")
         return
-    names = {p.get("providerName") for p in providers}
-    if len(names) != 1:
+    names = {_get(p, "providerName") for p in providers}
+    if _known(*names) and len(names) != 1:
         report_violation(f"identity pool trusts {len(names)} user pools {sorted(map(str, names))}; exactly one allowed")
     for p in providers:
-        name = p.get("providerName")
-        if not isinstance(name, str) or not PROVIDER_RE.fullmatch(name):
+        name = _get(p, "providerName")
+        if name is not UNKNOWN and (not isinstance(name, str) or not PROVIDER_RE.fullmatch(name)):
             report_violation(f"provider_name {name!r} is not cognito-idp.<region>.amazonaws.com/<userPoolId>")
-        if not p.get("clientId"):
+        if not has_key(p, "clientId") or not _get(p, "clientId"):
             report_violation(f"provider {name!r} has no client_id; name each app client of this environment")
         if p.get("serverSideTokenCheck") is not True:
             report_violation(f"provider {name!r} lacks server_side_token_check=True (revoked tokens would still work)")
@@ -450,7 +485,7 @@ def _role_mapping(args: ResourceValidationArgs, report_violation: Report) -> Non
     if args.resource_type != ROLE_ATTACHMENT:
         return
     roles = args.props.get("roles")
-    if isinstance(roles, Mapping) and "unauthenticated" in roles:
+    if has_key(roles, "unauthenticated"):
         report_violation("role attachment has an 'unauthenticated' role; tenant identity pools have no guests")
     mappings = [m for m in as_list(args.props.get("roleMappings")) if isinstance(m, Mapping)]
     if not mappings:
@@ -461,7 +496,7 @@ def _role_mapping(args: ResourceValidationArgs, report_violation: Report) -> Non
         return
     privileged: set[str] = set()
     for m in mappings:
-        provider = m.get("identityProvider")
+        provider = _get(m, "identityProvider")
         if m.get("ambiguousRoleResolution") != "Deny":
             report_violation(
                 f"role mapping for {provider!r} resolves ambiguous users with {m.get('ambiguousRoleResolution')!r}; "
@@ -484,9 +519,10 @@ def _role_mapping(args: ResourceValidationArgs, report_violation: Report) -> Non
                         f"rule matches claim {r.get('claim')!r}; only admin-set, non-writable claims "
                         f"{sorted(ROLE_MAPPING_CLAIMS)} may pick a role"
                     )
-                if r.get("value") in PRIVILEGED_ROLE_VALUES and isinstance(r.get("roleArn"), str):
-                    privileged.add(r["roleArn"])
-    default = roles.get("authenticated") if isinstance(roles, Mapping) else None
+                role_arn = _get(r, "roleArn")
+                if r.get("value") in PRIVILEGED_ROLE_VALUES and isinstance(role_arn, str):
+                    privileged.add(role_arn)
+    default = _get(roles, "authenticated")
     if isinstance(default, str) and default in privileged:
         report_violation(
             f"roles.authenticated {default!r} is also the role for a privileged claim value; the default must be "
@@ -538,19 +574,26 @@ def _of_type(resources: Iterable[PolicyResource], type_: str) -> list[PolicyReso
     return [r for r in resources if r.resource_type == type_]
 
 
-def _trigger_arns(pool: PolicyResource) -> set[str]:
-    config = pool.props.get("lambdaConfig")
+def _trigger_arns(pool: PolicyResource) -> set[Any]:
+    """Function ARNs in the pool's ``lambdaConfig`` (:data:`UNKNOWN` for ones not known yet)."""
+    config = _get(pool.props, "lambdaConfig")
     if not isinstance(config, Mapping):
         return set()
-    arns = {v for k, v in config.items() if isinstance(v, str) and k != "kmsKeyId"}
-    for nested in config.values():
-        if isinstance(nested, Mapping) and isinstance(nested.get("lambdaArn"), str):
-            arns.add(nested["lambdaArn"])
+    arns: set[Any] = set()
+    for key in config:
+        value = _get(config, key)
+        if key == "kmsKeyId":
+            continue
+        if isinstance(value, Mapping):
+            value = _get(value, "lambdaArn")
+        if isinstance(value, str) or value is UNKNOWN:
+            arns.add(value)
     return arns
 
 
 def _function_keys(fn: PolicyResource) -> set[str]:
-    return {str(fn.props[k]) for k in ("arn", "name", "qualifiedArn") if fn.props.get(k)}
+    keys = {_get(fn.props, k) for k in ("arn", "name", "qualifiedArn")}
+    return {str(k) for k in keys if isinstance(k, str) and k}
 
 
 def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Report) -> None:
@@ -558,7 +601,10 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
     functions = _of_type(args.resources, "aws:lambda/function:Function")
     used_by: dict[str, list[PolicyResource]] = {}
     for pool in pools:
-        for arn in _trigger_arns(pool):
+        arns = _trigger_arns(pool)
+        if not _known(*arns):
+            return  # preview of a first deployment: evaluated on the real outputs by `pulumi up`
+        for arn in arns:
             used_by.setdefault(arn, []).append(pool)
     for arn, users in used_by.items():
         if len(users) > 1:
@@ -568,11 +614,14 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
                 users[1].urn,
             )
     for perm in _of_type(args.resources, PERMISSION):
-        if perm.props.get("principal") != COGNITO_PRINCIPAL:
+        if _get(perm.props, "principal") != COGNITO_PRINCIPAL:
             continue
-        target = str(perm.props.get("function", ""))
-        fn = next((f for f in functions if target in _function_keys(f)), None)
-        keys = _function_keys(fn) if fn else {target}
+        target, source = _get(perm.props, "function", ""), _get(perm.props, "sourceArn")
+        pool_arns = [_get(p.props, "arn") for p in pools]
+        if not _known(target, source, *pool_arns):
+            continue
+        fn = next((f for f in functions if str(target) in _function_keys(f)), None)
+        keys = _function_keys(fn) if fn else {str(target)}
         pools_using = [p for arn, ps in used_by.items() if arn in keys for p in ps]
         if not pools_using:
             report_violation(
@@ -581,10 +630,10 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
                 perm.urn,
             )
             continue
-        expected = {str(p.props.get("arn")) for p in pools_using}
-        if perm.props.get("sourceArn") not in expected:
+        expected = {str(_get(p.props, "arn")) for p in pools_using}
+        if source not in expected:
             report_violation(
-                f"permission for {target!r} has source_arn {perm.props.get('sourceArn')!r}; it must be the ARN of "
+                f"permission for {target!r} has source_arn {source!r}; it must be the ARN of "
                 f"the pool that uses the function {sorted(expected)}",
                 perm.urn,
             )
@@ -599,17 +648,19 @@ cognito_trigger_permission_pinned = StackValidationPolicy(
 )
 
 
-def _user_pool_id(pool: PolicyResource) -> str:
+def _user_pool_id(pool: PolicyResource) -> Any:
     """The pool id: the ``id`` output, or the last segment of its ARN (``...:userpool/<id>``)."""
-    if pool.props.get("id"):
-        return str(pool.props["id"])
-    return str(pool.props.get("arn", "")).rsplit("/", 1)[-1]
+    pool_id = _get(pool.props, "id")
+    if pool_id:
+        return pool_id
+    arn = _get(pool.props, "arn", "")
+    return arn if arn is UNKNOWN else str(arn).rsplit("/", 1)[-1]
 
 
-def _pool_id_of_provider(name: Any) -> str | None:
+def _pool_id_of_provider(name: Any) -> Any:
     if isinstance(name, str) and "/" in name:
         return name.rsplit("/", 1)[1]
-    return None
+    return name if name is UNKNOWN else None
 
 
 def _identity_pool_binding(args: StackValidationArgs, report_violation: Report) -> None:
@@ -617,13 +668,18 @@ def _identity_pool_binding(args: StackValidationArgs, report_violation: Report) 
     if not user_pools:
         return  # mode: shared - the pools live in the owning stack; the component binds them from its export
     pool_tenant = {_user_pool_id(p): _tenant(p.props) for p in user_pools}
-    clients_of: dict[str, set[str]] = {}
+    clients_of: dict[Any, set[Any]] = {}
     for c in _of_type(args.resources, CLIENT):
-        clients_of.setdefault(str(c.props.get("userPoolId")), set()).add(str(c.props.get("id")))
+        clients_of.setdefault(_get(c.props, "userPoolId"), set()).add(_get(c.props, "id"))
+    if UNKNOWN in pool_tenant or UNKNOWN in clients_of:
+        return  # preview of a first deployment: evaluated on the real outputs by `pulumi up`
     for ip in _of_type(args.resources, IDENTITY_POOL):
         tenant = _tenant(ip.props)
-        for provider in [p for p in as_list(ip.props.get("cognitoIdentityProviders")) if isinstance(p, Mapping)]:
-            pool_id = _pool_id_of_provider(provider.get("providerName"))
+        for provider in [p for p in as_list(_get(ip.props, "cognitoIdentityProviders")) if isinstance(p, Mapping)]:
+            pool_id = _pool_id_of_provider(_get(provider, "providerName"))
+            client_id = _get(provider, "clientId")
+            if not _known(pool_id, client_id):
+                continue
             if pool_id not in pool_tenant:
                 report_violation(
                     f"identity pool of tenant {tenant!r} trusts user pool {pool_id!r}, which this stack does not "
@@ -636,9 +692,9 @@ def _identity_pool_binding(args: StackValidationArgs, report_violation: Report) 
                     f"identity pool of tenant {tenant!r} trusts the user pool of tenant {pool_tenant[pool_id]!r}",
                     ip.urn,
                 )
-            if str(provider.get("clientId")) not in clients_of.get(pool_id, set()):
+            if client_id not in clients_of.get(pool_id, set()):
                 report_violation(
-                    f"identity pool of tenant {tenant!r} names client {provider.get('clientId')!r}, which is not an "
+                    f"identity pool of tenant {tenant!r} names client {client_id!r}, which is not an "
                     f"app client of user pool {pool_id}",
                     ip.urn,
                 )
@@ -652,8 +708,12 @@ identity_pool_tenant_binding = StackValidationPolicy(
 )
 
 
-def _trust_audiences(role: PolicyResource) -> set[str]:
-    doc = parse_json_document(role.props.get("assumeRolePolicy")) or {}
+def _trust_audiences(role: PolicyResource) -> set[str] | None:
+    """The ``cognito-identity.amazonaws.com:aud`` values a role trusts (``None`` while unknown)."""
+    policy = _get(role.props, "assumeRolePolicy")
+    if policy is UNKNOWN:
+        return None
+    doc = parse_json_document(policy) or {}
     auds: set[str] = set()
     for st in statements(doc):
         if st.get("Effect") != "Allow":
@@ -665,22 +725,26 @@ def _trust_audiences(role: PolicyResource) -> set[str]:
     return auds
 
 
-def _attachment_role_arns(att: PolicyResource) -> set[str]:
-    arns: set[str] = set()
-    roles = att.props.get("roles")
+def _attachment_role_arns(att: PolicyResource) -> set[Any]:
+    arns: set[Any] = set()
+    roles = _get(att.props, "roles")
     if isinstance(roles, Mapping):
-        arns.update(str(v) for v in roles.values())
-    for m in as_list(att.props.get("roleMappings")):
+        arns.update(_get(roles, k) for k in roles)
+    for m in as_list(_get(att.props, "roleMappings")):
         if isinstance(m, Mapping):
-            arns.update(str(r.get("roleArn")) for r in as_list(m.get("mappingRules")) if isinstance(r, Mapping))
+            rules = as_list(_get(m, "mappingRules"))
+            arns.update(_get(r, "roleArn") for r in rules if isinstance(r, Mapping))
     return arns
 
 
 def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> None:
-    identity_pools = {str(p.props.get("id")): p for p in _of_type(args.resources, IDENTITY_POOL)}
-    roles = {str(r.props.get("arn")): r for r in _of_type(args.resources, ROLE)}
+    identity_pools = {_get(p.props, "id"): p for p in _of_type(args.resources, IDENTITY_POOL)}
+    roles = {_get(r.props, "arn"): r for r in _of_type(args.resources, ROLE)}
     for att in _of_type(args.resources, ROLE_ATTACHMENT):
-        pool_id = str(att.props.get("identityPoolId"))
+        pool_id = _get(att.props, "identityPoolId")
+        arns = _attachment_role_arns(att)
+        if not _known(pool_id, *arns) or UNKNOWN in identity_pools or UNKNOWN in roles:
+            continue  # preview of a first deployment: evaluated on the real outputs by `pulumi up`
         pool = identity_pools.get(pool_id)
         if pool is None:
             report_violation(
@@ -688,7 +752,7 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
             )
             continue
         tenant = _tenant(pool.props)
-        for arn in sorted(_attachment_role_arns(att)):
+        for arn in sorted(str(a) for a in arns):
             role = roles.get(arn)
             if role is None:
                 report_violation(
@@ -703,7 +767,7 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
                     f"identity pool of tenant {tenant!r} hands out role {arn} of tenant {role_tenant!r}", att.urn
                 )
             auds = _trust_audiences(role)
-            if auds != {pool_id}:
+            if auds is not None and auds != {pool_id}:
                 report_violation(
                     f"role {arn} is handed out by identity pool {pool_id} (tenant {tenant!r}) but its trust policy "
                     f"names audiences {sorted(auds)}; it must trust exactly that pool",

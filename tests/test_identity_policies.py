@@ -464,3 +464,35 @@ def test_roles_same_tenant_flags_roles_this_stack_does_not_create():
     assert any(
         "which this stack does not create" in m for m in stack_violations(program, "identity-pool-roles-same-tenant")
     )
+
+
+# ----------------------------------------------------------------------------------------- preview unknowns
+
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi-policy's sentinel for an unknown string
+
+
+def test_unknown_pool_arn_in_preview_checks_presence_without_degrading():
+    found = analyze_props(POLICIES, PERMISSION, with_(GOOD_PERMISSION, sourceArn=UNKNOWN_STRING))
+    assert found == []
+    missing = analyze_props(POLICIES, PERMISSION, with_(GOOD_PERMISSION, sourceArn=None))
+    assert [v.policy for v in missing if v.level == "mandatory"] == ["lambda-cognito-permission-source-arn"]
+
+
+def test_unknown_provider_names_still_check_the_known_settings():
+    providers = [
+        {"providerName": UNKNOWN_STRING, "clientId": UNKNOWN_STRING, "serverSideTokenCheck": True},
+        {"providerName": UNKNOWN_STRING, "clientId": UNKNOWN_STRING, "serverSideTokenCheck": False},
+    ]
+    found = analyze_props(POLICIES, IDENTITY_POOL, with_(GOOD_IDENTITY_POOL, cognitoIdentityProviders=providers))
+    assert [v.policy for v in found] == ["identity-pool-cognito-provider"]
+    assert "server_side_token_check" in found[0].message
+    assert "during preview" not in found[0].message
+
+
+def test_unknown_role_arns_in_preview_do_not_degrade_the_mapping_rule():
+    rules = [dict(r, roleArn=UNKNOWN_STRING) for r in RULES]
+    mapping = dict(GOOD_ATTACHMENT["roleMappings"][0], identityProvider=UNKNOWN_STRING, mappingRules=rules)
+    props = with_(GOOD_ATTACHMENT, roleMappings=[mapping], roles={"authenticated": UNKNOWN_STRING})
+    assert analyze_props(POLICIES, ATTACHMENT, props) == []
+    bad = with_(props, roleMappings=[dict(mapping, ambiguousRoleResolution="AuthenticatedRole")])
+    assert [v.policy for v in analyze_props(POLICIES, ATTACHMENT, bad)] == ["identity-pool-role-mapping"]
