@@ -323,3 +323,27 @@ def test_no_malformed_event_yields_a_token_without_this_tenant(cognito, attribut
         assert isinstance(allowed, str)
         assert claims["custom:environment"] in [e.strip() for e in allowed.split(",")]
         assert claims["custom:environment"] == {"AIML-SaaS-acme-hr-admin-prod": "prod"}.get(client, "staging")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    attributes=_attributes(),
+    client=st.sampled_from(
+        ["AIML-SaaS-acme-hr-admin-prod", "AIML-SaaS-acme-hr-admin-dev", "AIML-SaaS-globex-hr-admin-prod", "x"]
+    ),
+    validation=st.one_of(
+        st.none(), st.dictionaries(st.sampled_from(["custom:environments", "custom:tenantId"]), _text)
+    ),
+)
+def test_no_malformed_event_lets_an_unentitled_user_sign_in(cognito, attributes, client, validation):
+    event = event_for("pre_authentication.json", cognito, client)
+    event["request"]["userAttributes"] = attributes
+    event["request"]["validationData"] = validation
+    try:
+        pre_authentication.lambda_handler(event, CONTEXT)
+    except Exception:  # a refused sign-in is the safe outcome
+        return
+    environment = {"AIML-SaaS-acme-hr-admin-prod": "prod", "AIML-SaaS-acme-hr-admin-dev": "dev"}[client]
+    assert attributes["custom:tenantId"] == "acme"
+    assert attributes["custom:tenantRole"] in {"admin", "user"}
+    assert environment in [e.strip() for e in str(attributes["custom:environments"]).split(",")]
