@@ -18,3 +18,15 @@ pulumi.export("kmsKeyArn", platform.kms_key_arn)
 pulumi.export("alarmTopicArn", platform.alarm_topic_arn)
 pulumi.export("tableNames", platform.table_names)
 pulumi.export("tableArns", platform.table_arns)
+pulumi.export(
+    "tenantRoleArns",
+    {t: {"admin": r.admin_role_arn, "user": r.user_role_arn} for t, r in platform.tenant_roles.items()},
+)
+pulumi.export(
+    "systemRoleArns",
+    {
+        "admin": platform.system_access.admin_role_arn,
+        "superuser": platform.system_access.superuser_role_arn,
+        "support": platform.system_access.support_role_arn,
+    },
+)

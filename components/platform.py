@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from components.config import StackConfig
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
-from components.naming import POOL_TABLES, env_suffix, tags
+from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, identity_pool_name, table_name, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
 
@@ -53,6 +54,38 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
     }
 
 
+class _StandInIdentityPool:
+    """Issue 4's stand-in for issue 3's ``TenantIdentityPool``, with the same two members.
+
+    It creates only the identity pool (no unauthenticated identities, no classic flow) and, in
+    ``attach_roles``, a role attachment whose ``authenticated`` role is the least-privileged one. It has no
+    identity provider yet (the user pools belong to issue 3), so it hands out no credentials and cannot map
+    ``custom:tenantRole`` rules or principal tags. On merge, ``TenantIdentityPool`` replaces this class.
+    """
+
+    def __init__(self, name: str, cfg: StackConfig, tenant: str, opts: pulumi.ResourceOptions) -> None:
+        self._name, self._opts = name, opts
+        self._pool = aws.cognito.IdentityPool(
+            f"{name}-identity-pool",
+            identity_pool_name=identity_pool_name(cfg.name_prefix, tenant, cfg.environment),
+            allow_unauthenticated_identities=False,
+            allow_classic_flow=False,
+            tags=tags(cfg.environment, "TenantIdentityPool", tenant=tenant, extra=cfg.tags),
+            opts=opts,
+        )
+        self.identity_pool_id: pulumi.Output[str] = self._pool.id
+
+    def attach_roles(
+        self, role_arns: dict[str, pulumi.Input[str]] | object, default_role_arn: pulumi.Input[str]
+    ) -> aws.cognito.IdentityPoolRoleAttachment:
+        return aws.cognito.IdentityPoolRoleAttachment(
+            f"{self._name}-identity-roles",
+            identity_pool_id=self._pool.id,
+            roles={"authenticated": default_role_arn},
+            opts=self._opts,
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlatformArgs:
     """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``)."""
@@ -81,6 +114,8 @@ class Platform(pulumi.ComponentResource):
     tables: dict[str, PoolTable]
     table_names: dict[str, pulumi.Output[str]]
     table_arns: dict[str, pulumi.Output[str]]
+    tenant_roles: dict[str, TenantRoles]
+    system_access: SystemAccess
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -141,6 +176,57 @@ class Platform(pulumi.ComponentResource):
         self.alarm_topic_arn = topic.arn
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
+
+        # ---- Tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ----
+        # Policies embed table ARNs built from values known at preview (partition, region, account, name),
+        # so the policy pack sees real documents in `pulumi preview` (ISOLATION.md invariant 48).
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        policy_table_arns: dict[str, pulumi.Input[str]] = {
+            base: pulumi.Output.concat(
+                "arn:", partition, ":dynamodb:", cfg.region, ":", identity.account_id, ":table/",
+                table_name(base, cfg.environment),
+            )
+            for base in POOL_TABLES
+        }
+        pools = {t: _StandInIdentityPool(f"{name}-{t}", cfg, t, child) for t in cfg.tenant_ids}
+        system_pool = _StandInIdentityPool(f"{name}-{SYSTEM_TENANT}", cfg, SYSTEM_TENANT, child)
+        self.tenant_roles = build_tenant_access(
+            f"{name}-access",
+            mode=cfg.access.mode,
+            environment=cfg.environment,
+            region=cfg.region,
+            pools=pools,
+            table_arns=policy_table_arns,
+            tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
+            document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
+            tenants_per_role=cfg.access.tenants_per_role,
+            trust_policy_max_chars=cfg.access.trust_policy_quota,
+            name_prefix=cfg.name_prefix,
+            extra_tags=cfg.tags,
+            opts=child,
+        )
+        self.system_access = SystemAccess(
+            f"{name}-system-access",
+            SystemAccessArgs(
+                environment=cfg.environment,
+                identity_pool_id=system_pool.identity_pool_id,
+                table_arns=policy_table_arns,
+                document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
+                superuser_scan=cfg.access.superuser_scan,
+                name_prefix=cfg.name_prefix,
+                extra_tags=cfg.tags,
+            ),
+            opts=child,
+        )
+        system_pool.attach_roles(
+            {
+                "admin": self.system_access.admin_role_arn,
+                "superuser": self.system_access.superuser_role_arn,
+                "support": self.system_access.support_role_arn,
+            },
+            self.system_access.support_role_arn,
+        )
+        # ---- end of issue #4 block ----
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
