@@ -64,7 +64,9 @@ DDB_RESOURCE_POLICY_MAX: Final = 20480
 TABLE_ARN_RE: Final = re.compile(
     r"arn:aws[a-z-]*:dynamodb:[a-z]{2}(?:-gov)?-[a-z]+-\d:\d{12}:table/([A-Za-z0-9_.-]{3,255})(?:/index/([A-Za-z0-9_.-]{3,255}))?"
 )
-OBJECT_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]+)/([a-z0-9_-]+)/([^/*?]+)/\*")
+OBJECT_ARN_RE: Final = re.compile(
+    r"arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]+)/([a-z0-9_-]+)/(\$\{aws:PrincipalTag/TenantId\}|[^/*?$]+)/\*"
+)
 BUCKET_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+")
 
 
@@ -139,7 +141,7 @@ def _no_scan(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> N
     for role, _tenants, d in tenant_docs(graph):
         for st in allows(d.document or {}):
             acts, _ = granted(st)
-            bad = sorted(acts & forbidden)
+            bad = sorted(acts & forbidden, key=lambda a: (not a.startswith(("dynamodb:scan", "dynamodb:partiql")), a))
             if bad:
                 report(
                     f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: grants {bad[:8]}"
