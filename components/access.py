@@ -200,7 +200,8 @@ class TenantAccessArgs:
             unknown = sorted(set(self.user_tables) - set(self.table_arns))
             if unknown or not self.user_tables:
                 raise ComponentArgError(
-                    f"user_tables must be a non-empty subset of table_arns {sorted(self.table_arns)}; got {self.user_tables}"
+                    f"user_tables must be a non-empty subset of table_arns {sorted(self.table_arns)}; "
+                    f"got {self.user_tables}"
                 )
         _check_role_names(
             [

@@ -193,7 +193,8 @@ def tenant_table_statement(
     bad = [a for a in actions if a not in TENANT_ADMIN_TABLE_ACTIONS]
     if bad or not actions:
         raise IamDocumentError(
-            f"tenant statements may only use the data-plane allowlist {list(TENANT_ADMIN_TABLE_ACTIONS)}; got {bad or actions}"
+            f"tenant statements may only use the data-plane allowlist {list(TENANT_ADMIN_TABLE_ACTIONS)}; "
+            f"got {bad or actions}"
         )
     return {
         "Sid": sid,

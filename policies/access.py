@@ -104,7 +104,7 @@ def _dynamodb_statements(doc: Mapping[str, Any]) -> list[tuple[dict[str, Any], f
 
 
 # ---- invariant 1 ---------------------------------------------------------------------------------------
-def _data_plane_only(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _data_plane_only(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, _tenants, d in tenant_docs(graph):
         if d.document is None:
             report(f"role {_name(role)}: a reachable policy is not a JSON policy document", d.urn)
@@ -112,11 +112,19 @@ def _data_plane_only(graph: Graph, _: StackValidationArgs, report: ReportViolati
         for st, ddb in _dynamodb_statements(d.document):
             sid = st.get("Sid", "<no Sid>")
             if "NotAction" in st:
-                report(f"role {_name(role)}, statement {sid}: NotAction in an Allow grants every other action; list actions", d.urn)
+                report(
+                    f"role {_name(role)}, statement {sid}: NotAction in an Allow grants every other action; "
+                    "list actions",
+                    d.urn,
+                )
                 continue
             wild = [a for a in as_list(st.get("Action")) if isinstance(a, str) and ("*" in a or "?" in a)]
             if wild:
-                report(f"role {_name(role)}, statement {sid}: wildcard actions {wild}; list the data-plane actions explicitly", d.urn)
+                report(
+                    f"role {_name(role)}, statement {sid}: wildcard actions {wild}; "
+                    "list the data-plane actions explicitly",
+                    d.urn,
+                )
             extra = sorted(ddb - DYNAMODB_DATA_PLANE)
             if extra:
                 report(
@@ -136,7 +144,7 @@ tenant_dynamodb_data_plane_only = StackValidationPolicy(
 
 
 # ---- invariant 2 ---------------------------------------------------------------------------------------
-def _no_scan(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _no_scan(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     forbidden = tenant_forbidden()
     for role, _tenants, d in tenant_docs(graph):
         for st in allows(d.document or {}):
@@ -160,7 +168,7 @@ tenant_no_scan_partiql_streams = StackValidationPolicy(
 
 
 # ---- invariants 3 and 8 --------------------------------------------------------------------------------
-def _leading_keys(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _leading_keys(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, tenants, d in tenant_docs(graph):
         segs = _segments(graph, role, tenants)
         allowed = {f"TENANT#{s}" for s in segs}
@@ -170,16 +178,25 @@ def _leading_keys(graph: Graph, _: StackValidationArgs, report: ReportViolation)
             near = [(op, k, v) for op, k, v in conds if "leadingkeys" in normalized_key(k)]
             for op, k, _v in near:
                 if k != LEADING_KEYS:
-                    report(f"{where}: condition key {k!r} is not spelled 'dynamodb:LeadingKeys'; a misspelled key is "
-                           "absent from the request and ForAllValues over an absent key is true", d.urn)
+                    report(
+                        f"{where}: condition key {k!r} is not spelled 'dynamodb:LeadingKeys'; a misspelled key is "
+                        "absent from the request and ForAllValues over an absent key is true",
+                        d.urn,
+                    )
                 elif op not in ("ForAllValues:StringEquals", "Null"):
-                    report(f"{where}: operator {op!r} on dynamodb:LeadingKeys; only ForAllValues:StringEquals is "
-                           "exact (StringLike matches prefixes, ForAnyValue passes mixed batches, IfExists/Not* "
-                           "match absent keys)", d.urn)
+                    report(
+                        f"{where}: operator {op!r} on dynamodb:LeadingKeys; only ForAllValues:StringEquals is "
+                        "exact (StringLike matches prefixes, ForAnyValue passes mixed batches, IfExists/Not* "
+                        "match absent keys)",
+                        d.urn,
+                    )
             exact = [v for op, k, v in near if op == "ForAllValues:StringEquals" and k == LEADING_KEYS]
             if not exact:
-                report(f"{where}: no ForAllValues:StringEquals dynamodb:LeadingKeys condition in the statement; "
-                       "tenant access must be limited to the tenant's partition", d.urn)
+                report(
+                    f"{where}: no ForAllValues:StringEquals dynamodb:LeadingKeys condition in the statement; "
+                    "tenant access must be limited to the tenant's partition",
+                    d.urn,
+                )
                 continue
             values = [x for v in exact for x in v]
             if len(values) != 1:
@@ -189,8 +206,11 @@ def _leading_keys(graph: Graph, _: StackValidationArgs, report: ReportViolation)
             if any(c in value for c in "*?") or ", '" in value or ",'" in value:
                 report(f"{where}: LeadingKeys value {value!r} has a wildcard or a variable default", d.urn)
             elif value not in allowed:
-                report(f"{where}: LeadingKeys value {value!r} is not this role's tenant key; expected one of "
-                       f"{sorted(allowed)} (reached from tenants {sorted(tenants)})", d.urn)
+                report(
+                    f"{where}: LeadingKeys value {value!r} is not this role's tenant key; expected one of "
+                    f"{sorted(allowed)} (reached from tenants {sorted(tenants)})",
+                    d.urn,
+                )
 
 
 tenant_leading_keys_exact = StackValidationPolicy(
@@ -203,13 +223,16 @@ tenant_leading_keys_exact = StackValidationPolicy(
 
 
 # ---- invariant 4 (SHOULD) ------------------------------------------------------------------------------
-def _null_guard(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _null_guard(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, _tenants, d in tenant_docs(graph):
         for st, _ddb in _dynamodb_statements(d.document or {}):
             guards = [v for op, k, v in statement_conditions(st) if op == "Null" and k == LEADING_KEYS]
             if [str(x).lower() for v in guards for x in v] != ["false"]:
-                report(f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: add "
-                       "\"Null\": {\"dynamodb:LeadingKeys\": \"false\"} so requests without keys are not allowed", d.urn)
+                report(
+                    f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: add "
+                    '"Null": {"dynamodb:LeadingKeys": "false"} so requests without keys are not allowed',
+                    d.urn,
+                )
 
 
 tenant_leading_keys_null_guard = StackValidationPolicy(
@@ -225,8 +248,11 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
     p = args.props
     if args.resource_type == ROLE:
         docs = [("assumeRolePolicy", p.get("assumeRolePolicy"))]
-        docs += [(f"inlinePolicies[{i}]", x.get("policy")) for i, x in enumerate(as_list(p.get("inlinePolicies")))
-                 if isinstance(x, Mapping)]
+        docs += [
+            (f"inlinePolicies[{i}]", x.get("policy"))
+            for i, x in enumerate(as_list(p.get("inlinePolicies")))
+            if isinstance(x, Mapping)
+        ]
         return docs
     if args.resource_type in (POLICY, ROLE_POLICY, DDB_RESOURCE_POLICY):
         return [("policy", p.get("policy"))]
@@ -237,10 +263,13 @@ def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for key, value in _documents(args):
         doc = parse_json_document(value)
         if doc is None:
-            report(f"{key} is missing or not a JSON policy document")
+            report(f"{key} is missing or not a JSON policy document", None)
         elif doc.get("Version") != "2012-10-17":
-            report(f"{key} has Version {doc.get('Version')!r}; set \"Version\": \"2012-10-17\" (without it policy "
-                   "variables such as ${aws:PrincipalTag/TenantId} are not substituted)")
+            report(
+                f'{key} has Version {doc.get("Version")!r}; set "Version": "2012-10-17" (without it policy '
+                "variables such as ${aws:PrincipalTag/TenantId} are not substituted)",
+                None,
+            )
 
 
 iam_policy_version = ResourceValidationPolicy(
@@ -252,26 +281,33 @@ iam_policy_version = ResourceValidationPolicy(
 
 
 # ---- invariant 6 ---------------------------------------------------------------------------------------
-def _resource_scope(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _resource_scope(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, _tenants, d in tenant_docs(graph):
         for st, _ddb in _dynamodb_statements(d.document or {}):
             where = f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}"
             if "NotResource" in st or "Resource" not in st:
-                report(f"{where}: use Resource with exact table ARNs (NotResource or no Resource reaches every table)",
-                       d.urn)
+                report(
+                    f"{where}: use Resource with exact table ARNs (NotResource or no Resource reaches every table)",
+                    d.urn,
+                )
                 continue
             for res in as_list(st.get("Resource")):
                 m = TABLE_ARN_RE.fullmatch(str(res))
                 if not m:
-                    report(f"{where}: resource {res!r} is not an exact table or index ARN (no wildcards, no table/*)",
-                           d.urn)
+                    report(
+                        f"{where}: resource {res!r} is not an exact table or index ARN (no wildcards, no table/*)",
+                        d.urn,
+                    )
                     continue
                 table = graph.tables.get(m.group(1))
                 if table is None:
                     report(f"{where}: {res!r} is not a pool table of this stack", d.urn)
                 elif m.group(2) and m.group(2) not in table.tenant_indexes:
-                    report(f"{where}: index {m.group(2)!r} of {m.group(1)} is not keyed by TenantId; tenant policies "
-                           "may name only tenant-keyed indexes", d.urn)
+                    report(
+                        f"{where}: index {m.group(2)!r} of {m.group(1)} is not keyed by TenantId; tenant policies "
+                        "may name only tenant-keyed indexes",
+                        d.urn,
+                    )
 
 
 tenant_dynamodb_resource_scope = StackValidationPolicy(
@@ -283,22 +319,31 @@ tenant_dynamodb_resource_scope = StackValidationPolicy(
 
 
 # ---- invariants 7 and 26 -------------------------------------------------------------------------------
-def _abac(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _abac(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, tenants, d in tenant_docs(graph):
         if "${aws:PrincipalTag/" not in d.text:
             continue
         variables = set(re.findall(r"\$\{aws:PrincipalTag/[^}]*\}", d.text))
         if variables != {ABAC_VARIABLE}:
-            report(f"role {_name(role)}: principal-tag variables {sorted(variables)}; only {ABAC_VARIABLE} (no "
-                   "default, exact key) is mapped by the identity pools", d.urn)
+            report(
+                f"role {_name(role)}: principal-tag variables {sorted(variables)}; only {ABAC_VARIABLE} (no "
+                "default, exact key) is mapped by the identity pools",
+                d.urn,
+            )
         if UNKNOWN_TENANT in tenants or SYSTEM_TENANT in graph.reach(role):
-            report(f"role {_name(role)}: uses {ABAC_VARIABLE} but is reachable from an identity pool that is not a "
-                   "customer tenant's pool of this stack", role.urn)
+            report(
+                f"role {_name(role)}: uses {ABAC_VARIABLE} but is reachable from an identity pool that is not a "
+                "customer tenant's pool of this stack",
+                role.urn,
+            )
         for st in cognito_statements(role.trust or {}):
             acts = {str(a).lower() for a in as_list(st.get("Action"))}
             if "sts:tagsession" not in acts or "sts:assumerolewithwebidentity" not in acts:
-                report(f"role {_name(role)}: an ABAC role's trust must allow sts:TagSession in the same statement as "
-                       "sts:AssumeRoleWithWebIdentity, or the TenantId tag never reaches the session", role.urn)
+                report(
+                    f"role {_name(role)}: an ABAC role's trust must allow sts:TagSession in the same statement as "
+                    "sts:AssumeRoleWithWebIdentity, or the TenantId tag never reaches the session",
+                    role.urn,
+                )
         for pid in sorted({*role.pools, *role.mapped_by}):
             pool = graph.pools.get(pid)
             if pool is None:
@@ -309,12 +354,16 @@ def _abac(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None
             good = [
                 urn
                 for urn, p in maps
-                if p.get("useDefaults") is False and dict(p.get("principalTags") or {}) == {"TenantId": "custom:tenantId"}
+                if p.get("useDefaults") is False
+                and dict(p.get("principalTags") or {}) == {"TenantId": "custom:tenantId"}
             ]
             if not good or len(good) != len(maps):
-                report(f"identity pool {pid} (tenant {pool.tenant}) hands out ABAC role {_name(role)} but does not map "
-                       "exactly {\"TenantId\": \"custom:tenantId\"} with use_defaults=False "
-                       "(IdentityPoolProviderPrincipalTag)", pool.urn)
+                report(
+                    f"identity pool {pid} (tenant {pool.tenant}) hands out ABAC role {_name(role)} but does not map "
+                    'exactly {"TenantId": "custom:tenantId"} with use_defaults=False '
+                    "(IdentityPoolProviderPrincipalTag)",
+                    pool.urn,
+                )
 
 
 abac_principal_tag_provenance = StackValidationPolicy(
@@ -344,8 +393,11 @@ def _single_tenant_policy(graph: Graph, args: StackValidationArgs, report: Repor
             if any(a == arn for _, a in role.attached_arns):
                 reach = graph.reach(role)
                 if reach != {tenant}:
-                    report(f"policy for TENANT#{tenant} is attached to role {_name(role)}, reachable from "
-                           f"{sorted(reach) or 'no identity pool'}; attach it only to {tenant}'s roles", r.urn)
+                    report(
+                        f"policy for TENANT#{tenant} is attached to role {_name(role)}, reachable from "
+                        f"{sorted(reach) or 'no identity pool'}; attach it only to {tenant}'s roles",
+                        r.urn,
+                    )
 
 
 tenant_policy_single_tenant = StackValidationPolicy(
@@ -362,8 +414,11 @@ def _managed_allowlist(graph: Graph, args: StackValidationArgs, report: ReportVi
     for role, _tenants in graph.tenant_roles():
         for urn, arn in role.attached_arns:
             if arn not in graph.policy_arns and arn not in allowed:
-                report(f"role {_name(role)} attaches {arn!r}, which is neither a customer-managed policy of this stack "
-                       "nor in allowedAwsManagedPolicyArns", urn)
+                report(
+                    f"role {_name(role)} attaches {arn!r}, which is neither a customer-managed policy of this stack "
+                    "nor in allowedAwsManagedPolicyArns",
+                    urn,
+                )
 
 
 tenant_role_managed_policy_allowlist = StackValidationPolicy(
@@ -399,12 +454,21 @@ def _resource_policy(graph: Graph, args: StackValidationArgs, report: ReportViol
                 else []
             )
             if "*" in refs:
-                report("DynamoDB resource policy allows Principal '*'; within an account it grants access on its own",
-                       r.urn)
-            hit = sorted(str(x) for x in refs if str(x) in identity_roles or any(str(x).endswith(f"/{n}") for n in identity_roles))
+                report(
+                    "DynamoDB resource policy allows Principal '*'; within an account it grants access on its own",
+                    r.urn,
+                )
+            hit = sorted(
+                str(x)
+                for x in refs
+                if str(x) in identity_roles or any(str(x).endswith(f"/{n}") for n in identity_roles)
+            )
             if hit:
-                report(f"DynamoDB resource policy grants identity-pool roles {hit}; tenant and system roles get "
-                       "table access only from their identity policies", r.urn)
+                report(
+                    f"DynamoDB resource policy grants identity-pool roles {hit}; tenant and system roles get "
+                    "table access only from their identity policies",
+                    r.urn,
+                )
 
 
 dynamodb_resource_policy_no_bypass = StackValidationPolicy(
@@ -416,15 +480,18 @@ dynamodb_resource_policy_no_bypass = StackValidationPolicy(
 
 
 # ---- invariant 11 --------------------------------------------------------------------------------------
-def _system_unreachable(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _system_unreachable(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     system_pools = {pid for pid, p in graph.pools.items() if p.tenant == SYSTEM_TENANT}
     for role in graph.roles:
         if not (set(role.pools) & system_pools):
             continue
         customer = sorted(p for p in role.pools if p not in system_pools)
         if customer:
-            report(f"system role {_name(role)} also trusts identity pools {customer}; system roles trust only the "
-                   "system tenant's pool", role.urn)
+            report(
+                f"system role {_name(role)} also trusts identity pools {customer}; system roles trust only the "
+                "system tenant's pool",
+                role.urn,
+            )
         for a in graph.attachments:
             if a.pool_id in system_pools:
                 continue
@@ -451,8 +518,11 @@ def _scan_exception(graph: Graph, args: StackValidationArgs, report: ReportViola
             for st in allows(d.document or {}):
                 bad = sorted(granted(st)[0] & risky)
                 if bad and not ({role.name, role.logical} & allowed):
-                    report(f"role {_name(role)} holds {bad} without a LeadingKeys scope; name it in "
-                           "system-role-scan-exception.scanAllowedRoles if this is intended", d.urn)
+                    report(
+                        f"role {_name(role)} holds {bad} without a LeadingKeys scope; name it in "
+                        "system-role-scan-exception.scanAllowedRoles if this is intended",
+                        d.urn,
+                    )
 
 
 system_role_scan_exception = StackValidationPolicy(
@@ -476,32 +546,54 @@ def _trust_shape(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not cognito:
         return
     if len(list(statements(trust))) != len(cognito):
-        report("trust policy mixes the Cognito identity principal with other statements; identity-pool roles are "
-               "trusted by cognito-identity.amazonaws.com only")
+        report(
+            "trust policy mixes the Cognito identity principal with other statements; identity-pool roles are "
+            "trusted by cognito-identity.amazonaws.com only",
+            None,
+        )
     for st in cognito:
         principal = st.get("Principal")
         if st.get("Effect") != "Allow" or principal != {"Federated": COGNITO_IDENTITY}:
-            report(f"Principal must be exactly {{\"Federated\": \"{COGNITO_IDENTITY}\"}} (no AWS, Service or '*'); "
-                   f"got {principal!r}")
+            report(
+                f'Principal must be exactly {{"Federated": "{COGNITO_IDENTITY}"}} (no AWS, Service or \'*\'); '
+                f"got {principal!r}",
+                None,
+            )
         acts = [str(a) for a in as_list(st.get("Action"))]
-        if "sts:AssumeRoleWithWebIdentity" not in acts or set(acts) - {"sts:AssumeRoleWithWebIdentity", "sts:TagSession"}:
-            report(f"Action must be sts:AssumeRoleWithWebIdentity (plus sts:TagSession for ABAC roles); got {acts}")
+        if "sts:AssumeRoleWithWebIdentity" not in acts or set(acts) - {
+            "sts:AssumeRoleWithWebIdentity",
+            "sts:TagSession",
+        }:
+            report(
+                f"Action must be sts:AssumeRoleWithWebIdentity (plus sts:TagSession for ABAC roles); got {acts}", None
+            )
         conds = statement_conditions(st)
         aud = [v for op, k, v in conds if op == "StringEquals" and k == AUD_KEY]
-        other_aud = [op for op, k, _ in conds if normalized_key(k) == AUD_KEY and (op != "StringEquals" or k != AUD_KEY)]
+        other_aud = [
+            op for op, k, _ in conds if normalized_key(k) == AUD_KEY and (op != "StringEquals" or k != AUD_KEY)
+        ]
         if other_aud or not aud:
-            report(f"trust needs StringEquals {{\"{AUD_KEY}\": <the tenant's identity pool id>}}"
-                   f"{f'; found operators {other_aud}' if other_aud else ' (missing: any identity pool could assume it)'}")
+            report(
+                f'trust needs StringEquals {{"{AUD_KEY}": <the tenant\'s identity pool id>}}'
+                f"{f'; found operators {other_aud}' if other_aud else ' (missing: any identity pool could assume it)'}",
+                None,
+            )
         values = [str(x) for v in aud for x in v]
         if any("*" in x or "?" in x or not x for x in values):
-            report(f"aud values must be literal identity pool ids; got {values}")
+            report(f"aud values must be literal identity pool ids; got {values}", None)
         if len(values) > 1 and "sts:TagSession" not in acts:
-            report(f"aud lists {len(values)} identity pools; only a shared ABAC role (sts:TagSession, policies scoped "
-                   "by ${aws:PrincipalTag/TenantId}) may be trusted by several tenants' pools")
+            report(
+                f"aud lists {len(values)} identity pools; only a shared ABAC role (sts:TagSession, policies scoped "
+                "by ${aws:PrincipalTag/TenantId}) may be trusted by several tenants' pools",
+                None,
+            )
         amr = [(op, [str(x) for x in v]) for op, k, v in conds if normalized_key(k) == AMR_KEY]
         if amr != [("ForAnyValue:StringLike", ["authenticated"])]:
-            report(f"trust needs ForAnyValue:StringLike {{\"{AMR_KEY}\": \"authenticated\"}} and nothing else on amr; "
-                   f"got {amr or 'none'}")
+            report(
+                f'trust needs ForAnyValue:StringLike {{"{AMR_KEY}": "authenticated"}} and nothing else on amr; '
+                f"got {amr or 'none'}",
+                None,
+            )
 
 
 identity_pool_role_trust = ResourceValidationPolicy(
@@ -513,25 +605,35 @@ identity_pool_role_trust = ResourceValidationPolicy(
 )
 
 
-def _trust_binding(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _trust_binding(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role in graph.roles:
         if not role.is_cognito:
             continue
         reach_by_trust = {graph.pools[p].tenant if p in graph.pools else UNKNOWN_TENANT for p in role.pools}
         unknown = sorted(p for p in role.pools if p not in graph.pools)
         if unknown:
-            report(f"role {_name(role)} trusts identity pools {unknown} that this stack does not define; a role must "
-                   "be bound to its own tenant's pool", role.urn)
+            report(
+                f"role {_name(role)} trusts identity pools {unknown} that this stack does not define; a role must "
+                "be bound to its own tenant's pool",
+                role.urn,
+            )
         tenants = reach_by_trust - {UNKNOWN_TENANT}
         if len(tenants) > 1 and not graph.is_sanctioned_abac(role):
-            report(f"role {_name(role)} is trusted by the pools of tenants {sorted(tenants)}; only a shared ABAC role "
-                   "(TagSession, no literal tenant keys, ${aws:PrincipalTag/TenantId} policies) may be", role.urn)
+            report(
+                f"role {_name(role)} is trusted by the pools of tenants {sorted(tenants)}; only a shared ABAC role "
+                "(TagSession, no literal tenant keys, ${aws:PrincipalTag/TenantId} policies) may be",
+                role.urn,
+            )
         tag_session = any(
-            "sts:tagsession" in {str(a).lower() for a in as_list(st.get("Action"))} for st in cognito_statements(role.trust or {})
+            "sts:tagsession" in {str(a).lower() for a in as_list(st.get("Action"))}
+            for st in cognito_statements(role.trust or {})
         )
         if tag_session and not role.uses_abac():
-            report(f"role {_name(role)} allows sts:TagSession but no policy uses ${{aws:PrincipalTag/TenantId}}; drop "
-                   "TagSession (a session tag would override a role tag of the same key)", role.urn)
+            report(
+                f"role {_name(role)} allows sts:TagSession but no policy uses ${{aws:PrincipalTag/TenantId}}; drop "
+                "TagSession (a session tag would override a role tag of the same key)",
+                role.urn,
+            )
         for pid in role.mapped_by:
             if pid not in role.pools:
                 report(f"identity pool {pid} maps role {_name(role)}, whose trust does not name that pool", role.urn)
@@ -546,7 +648,7 @@ tenant_role_trust_binding = StackValidationPolicy(
 )
 
 
-def _pool_maps_own_roles(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _pool_maps_own_roles(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for a in graph.attachments:
         pool = graph.pools.get(a.pool_id)
         if pool is None:
@@ -564,11 +666,17 @@ def _pool_maps_own_roles(graph: Graph, _: StackValidationArgs, report: ReportVio
                 if reach != {SYSTEM_TENANT}:
                     report(f"system pool maps role {_name(role)}, which is also reachable from {sorted(reach)}", a.urn)
             elif a.pool_id not in role.pools or SYSTEM_TENANT in reach:
-                report(f"{path}: role {_name(role)} is not one of tenant {pool.tenant}'s roles (its trust names "
-                       f"{role.pools or 'no pool'})", a.urn)
+                report(
+                    f"{path}: role {_name(role)} is not one of tenant {pool.tenant}'s roles (its trust names "
+                    f"{role.pools or 'no pool'})",
+                    a.urn,
+                )
             elif reach != {pool.tenant} and not graph.is_sanctioned_abac(role):
-                report(f"{path}: role {_name(role)} is shared with tenants {sorted(reach - {pool.tenant})} without "
-                       "being a sanctioned ABAC role", a.urn)
+                report(
+                    f"{path}: role {_name(role)} is shared with tenants {sorted(reach - {pool.tenant})} without "
+                    "being a sanctioned ABAC role",
+                    a.urn,
+                )
 
 
 identity_pool_maps_own_roles = StackValidationPolicy(
@@ -583,17 +691,24 @@ identity_pool_maps_own_roles = StackValidationPolicy(
 # ---- invariant 13 --------------------------------------------------------------------------------------
 def _size(args: ResourceValidationArgs, report: ReportViolation) -> None:
     trust_max = int(args.get_config().get("trustPolicyMaxChars", TRUST_POLICY_MAX))
-    limits = {POLICY: MANAGED_POLICY_MAX, ROLE_POLICY: INLINE_PER_ROLE_MAX, DDB_RESOURCE_POLICY: DDB_RESOURCE_POLICY_MAX}
+    limits = {
+        POLICY: MANAGED_POLICY_MAX,
+        ROLE_POLICY: INLINE_PER_ROLE_MAX,
+        DDB_RESOURCE_POLICY: DDB_RESOURCE_POLICY_MAX,
+    }
     if args.resource_type == ROLE:
         value = args.props.get("assumeRolePolicy")
         if value is not None and doc_size(value) > trust_max:
-            report(f"trust policy is {doc_size(value)} characters (whitespace excluded); the quota is {trust_max} "
-                   "(trustPolicyMaxChars: 4096 only after AWS raised it)")
+            report(
+                f"trust policy is {doc_size(value)} characters (whitespace excluded); the quota is {trust_max} "
+                "(trustPolicyMaxChars: 4096 only after AWS raised it)",
+                None,
+            )
         return
     limit = limits.get(args.resource_type)
     value = args.props.get("policy")
     if limit is not None and value is not None and doc_size(value) > limit:
-        report(f"policy is {doc_size(value)} characters (whitespace excluded); IAM/DynamoDB allow {limit}")
+        report(f"policy is {doc_size(value)} characters (whitespace excluded); IAM/DynamoDB allow {limit}", None)
 
 
 iam_policy_size = ResourceValidationPolicy(
@@ -611,11 +726,15 @@ def _role_quota(graph: Graph, args: StackValidationArgs, report: ReportViolation
     for role in graph.roles:
         inline = sum(doc_size(d.text) for d in role.docs if d.kind == "inline")
         if inline > INLINE_PER_ROLE_MAX:
-            report(f"role {_name(role)}: inline policies total {inline} characters; IAM allows {INLINE_PER_ROLE_MAX}",
-                   role.urn)
+            report(
+                f"role {_name(role)}: inline policies total {inline} characters; IAM allows {INLINE_PER_ROLE_MAX}",
+                role.urn,
+            )
         if len(role.attached_arns) > per_role:
-            report(f"role {_name(role)}: {len(role.attached_arns)} managed policies attached; the quota is {per_role}",
-                   role.urn)
+            report(
+                f"role {_name(role)}: {len(role.attached_arns)} managed policies attached; the quota is {per_role}",
+                role.urn,
+            )
 
 
 iam_role_policy_quota = StackValidationPolicy(
@@ -628,15 +747,18 @@ iam_role_policy_quota = StackValidationPolicy(
 
 
 # ---- tenant action allowlist (#1/#2 across services) and S3 (#38, #39) ---------------------------------
-def _action_allowlist(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _action_allowlist(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     ok = DYNAMODB_DATA_PLANE | S3_OBJECT_ACTIONS | S3_LIST_ACTIONS
     for role, _tenants, d in tenant_docs(graph):
         for st in allows(d.document or {}):
             acts, unknown = granted(st)
             extra = sorted(acts - ok)
             if extra or unknown or "NotAction" in st:
-                report(f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: tenant roles hold only DynamoDB "
-                       f"data-plane and S3 object/list actions; found {(unknown + extra)[:8] or ['NotAction']}", d.urn)
+                report(
+                    f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: tenant roles hold only DynamoDB "
+                    f"data-plane and S3 object/list actions; found {(unknown + extra)[:8] or ['NotAction']}",
+                    d.urn,
+                )
 
 
 tenant_role_action_allowlist = StackValidationPolicy(
@@ -647,7 +769,7 @@ tenant_role_action_allowlist = StackValidationPolicy(
 )
 
 
-def _s3_objects(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _s3_objects(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, tenants, d in tenant_docs(graph):
         segs = _segments(graph, role, tenants)
         for st in allows(d.document or {}):
@@ -660,8 +782,11 @@ def _s3_objects(graph: Graph, _: StackValidationArgs, report: ReportViolation) -
             for res in as_list(st.get("Resource")):
                 m = OBJECT_ARN_RE.fullmatch(str(res))
                 if not m or m.group(3) not in segs:
-                    report(f"{where}: object resource {res!r} is not <bucket>/<root>/<tenant>/* for this role's tenant "
-                           f"({sorted(segs)}); a '/' must separate the tenant id from '*'", d.urn)
+                    report(
+                        f"{where}: object resource {res!r} is not <bucket>/<root>/<tenant>/* for this role's tenant "
+                        f"({sorted(segs)}); a '/' must separate the tenant id from '*'",
+                        d.urn,
+                    )
             if any(normalized_key(k) == "s3:prefix" for _, k, _ in statement_conditions(st)):
                 report(f"{where}: s3:prefix never matches object actions; scope objects by resource ARN", d.urn)
 
@@ -674,7 +799,7 @@ tenant_s3_object_prefix = StackValidationPolicy(
 )
 
 
-def _s3_list(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> None:
+def _s3_list(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, tenants, d in tenant_docs(graph):
         segs = _segments(graph, role, tenants)
         for st in allows(d.document or {}):
@@ -683,8 +808,11 @@ def _s3_list(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> N
                 continue
             where = f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}"
             if acts & S3_OBJECT_ACTIONS:
-                report(f"{where}: list and object actions share a statement; the s3:prefix condition never matches "
-                       "object actions, so split them", d.urn)
+                report(
+                    f"{where}: list and object actions share a statement; the s3:prefix condition never matches "
+                    "object actions, so split them",
+                    d.urn,
+                )
             bad_res = [x for x in as_list(st.get("Resource")) if not BUCKET_ARN_RE.fullmatch(str(x))]
             if bad_res or "Resource" not in st:
                 report(f"{where}: list actions belong on the bucket ARN only; got {bad_res or 'no Resource'}", d.urn)
@@ -692,10 +820,18 @@ def _s3_list(graph: Graph, _: StackValidationArgs, report: ReportViolation) -> N
             prefixes = [(op, [str(x) for x in v]) for op, k, v in conds if normalized_key(k) == "s3:prefix"]
             values = [x for op, v in prefixes if op == "StringLike" for x in v]
             wrong_ops = [op for op, _ in prefixes if op != "StringLike"]
-            ok = {f"{root}/{s}/{tail}" for s in segs for root in {x.split("/", 1)[0] for x in values} for tail in ("", "*")}
+            ok = {
+                f"{root}/{s}/{tail}"
+                for s in segs
+                for root in {x.split("/", 1)[0] for x in values}
+                for tail in ("", "*")
+            }
             if not values or wrong_ops or any(x not in ok for x in values):
-                report(f"{where}: needs StringLike s3:prefix in {{'<root>/<tenant>/', '<root>/<tenant>/*'}} for this "
-                       f"role's tenant ({sorted(segs)}); got {prefixes or 'no s3:prefix condition'}", d.urn)
+                report(
+                    f"{where}: needs StringLike s3:prefix in {{'<root>/<tenant>/', '<root>/<tenant>/*'}} for this "
+                    f"role's tenant ({sorted(segs)}); got {prefixes or 'no s3:prefix condition'}",
+                    d.urn,
+                )
 
 
 tenant_s3_list_prefix = StackValidationPolicy(

@@ -43,9 +43,13 @@ def trust(*pool_ids: str, tag_session: bool = False) -> dict[str, Any]:
             {
                 "Effect": "Allow",
                 "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"] if tag_session else "sts:AssumeRoleWithWebIdentity",
+                "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+                if tag_session
+                else "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_ids[0] if len(pool_ids) == 1 else list(pool_ids)},
+                    "StringEquals": {
+                        "cognito-identity.amazonaws.com:aud": pool_ids[0] if len(pool_ids) == 1 else list(pool_ids)
+                    },
                     "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
                 },
             }
@@ -123,7 +127,11 @@ def _role(name: str, trust_doc: Mapping[str, Any]) -> list[Resource]:
 
 def _policy(name: str, doc: Mapping[str, Any], role: str) -> list[Resource]:
     return [
-        {"type": "aws:iam/policy:Policy", "name": f"{name}-policy", "props": {"name": name, "arn": policy_arn(name), "policy": json.dumps(doc)}},
+        {
+            "type": "aws:iam/policy:Policy",
+            "name": f"{name}-policy",
+            "props": {"name": name, "arn": policy_arn(name), "policy": json.dumps(doc)},
+        },
         {
             "type": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
             "name": f"{name}-attachment",
@@ -142,7 +150,11 @@ def pool(tenant: str) -> Resource:
             "arn": f"arn:aws:cognito-identity:{REGION}:{ACCOUNT}:identitypool/{pid}",
             "allowUnauthenticatedIdentities": False,
             "cognitoIdentityProviders": [
-                {"providerName": f"cognito-idp.{REGION}.amazonaws.com/{REGION}_{tenant}", "clientId": "c", "serverSideTokenCheck": True}
+                {
+                    "providerName": f"cognito-idp.{REGION}.amazonaws.com/{REGION}_{tenant}",
+                    "clientId": "c",
+                    "serverSideTokenCheck": True,
+                }
             ],
             "tags": {"saas:tenant": tenant},
         },
@@ -176,7 +188,12 @@ def tables() -> list[Resource]:
         {
             "type": "aws:dynamodb/table:Table",
             "name": "employment",
-            "props": {"name": "EmploymentDev", "arn": TABLE_EMPLOYMENT, "hashKey": "TenantId", "rangeKey": "EntityItem"},
+            "props": {
+                "name": "EmploymentDev",
+                "arn": TABLE_EMPLOYMENT,
+                "hashKey": "TenantId",
+                "rangeKey": "EntityItem",
+            },
         },
         {
             "type": "aws:dynamodb/table:Table",
@@ -208,7 +225,9 @@ def compliant_stack() -> list[Resource]:
     out += _role("SystemSupportRole", trust(POOLS["system"])) + _policy(
         "SystemSupportPolicy", system_doc(["dynamodb:GetItem", "dynamodb:Query"]), "SystemSupportRole"
     )
-    out.append(pool_attachment("system", "SystemSupportRole", {"admin": "SystemAdminRole", "support": "SystemSupportRole"}))
+    out.append(
+        pool_attachment("system", "SystemSupportRole", {"admin": "SystemAdminRole", "support": "SystemSupportRole"})
+    )
     return out
 
 
@@ -223,7 +242,9 @@ def abac_stack() -> list[Resource]:
         "TenantUserPolicy-S00", tenant_doc("${aws:PrincipalTag/TenantId}", USER_ACTIONS), "TenantUserRole-S00"
     )
     for t in ("acme", "globex"):
-        out.append(pool_attachment(t, "TenantUserRole-S00", {"admin": "TenantAdminRole-S00", "user": "TenantUserRole-S00"}))
+        out.append(
+            pool_attachment(t, "TenantUserRole-S00", {"admin": "TenantAdminRole-S00", "user": "TenantUserRole-S00"})
+        )
         out.append(
             {
                 "type": "aws:cognito/identityPoolProviderPrincipalTag:IdentityPoolProviderPrincipalTag",

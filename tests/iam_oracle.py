@@ -50,7 +50,9 @@ class Request:
     action: str
     resource: str = "*"
     context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
-    principal: Mapping[str, str] | None = None  # for trust policies, e.g. {"Federated": "cognito-identity.amazonaws.com"}
+    principal: Mapping[str, str] | None = (
+        None  # for trust policies, e.g. {"Federated": "cognito-identity.amazonaws.com"}
+    )
 
     def get(self, key: str) -> list[str] | None:
         for k, v in self.context.items():
@@ -124,11 +126,12 @@ def _statement_applies(st: Mapping[str, Any], request: Request) -> bool:
         if not any(request.principal.get(k) in _as_list(v) for k, v in principal.items()):
             return False
     try:
-        if "Resource" in st:
-            if not any(_wildcard(_substitute(r, request), request.resource, ignore_case=False) for r in _as_list(st["Resource"])):
-                return False
-        elif "NotResource" in st:
-            if any(_wildcard(_substitute(r, request), request.resource, ignore_case=False) for r in _as_list(st["NotResource"])):
+        if "Resource" in st or "NotResource" in st:
+            listed = any(
+                _wildcard(_substitute(r, request), request.resource, ignore_case=False)
+                for r in _as_list(st.get("Resource", st.get("NotResource")))
+            )
+            if listed != ("Resource" in st):
                 return False
         for op, block in (st.get("Condition") or {}).items():
             for key, values in block.items():

@@ -64,7 +64,10 @@ def _web_identity(action: str, pool_id: str, amr: str = "authenticated") -> Requ
         principal={"Federated": "cognito-identity.amazonaws.com"},
         context={
             "cognito-identity.amazonaws.com:aud": pool_id,
-            "cognito-identity.amazonaws.com:amr": [amr, "cognito-idp.ap-southeast-1.amazonaws.com/pool:CognitoSignIn:sub"],
+            "cognito-identity.amazonaws.com:amr": [
+                amr,
+                "cognito-idp.ap-southeast-1.amazonaws.com/pool:CognitoSignIn:sub",
+            ],
         },
     )
 
@@ -79,7 +82,10 @@ def sessions(run: ProgramRun) -> dict[str, list[Session]]:
         for name, (trust, docs) in roles.items():
             if evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id)) != "Allow":
                 continue
-            assert evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id, amr="unauthenticated")) == "Deny"
+            assert (
+                evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id, amr="unauthenticated"))
+                == "Deny"
+            )
             tags = evaluate([trust], _web_identity("sts:TagSession", pool_id)) == "Allow"
             out[tenant].append(Session(tenant, name, docs, {"aws:PrincipalTag/TenantId": tenant} if tags else {}))
     return out
@@ -87,7 +93,11 @@ def sessions(run: ProgramRun) -> dict[str, list[Session]]:
 
 def table_arns(run: ProgramRun) -> list[str]:
     arns = {
-        r for doc in _role_documents(run).values() for p in doc[1] for s in p["Statement"] for r in s.get("Resource", [])
+        r
+        for doc in _role_documents(run).values()
+        for p in doc[1]
+        for s in p["Statement"]
+        for r in s.get("Resource", [])
         if ":dynamodb:" in r and "/index/" not in r
     }
     assert arns
@@ -115,9 +125,20 @@ def check_matrix(run: ProgramRun) -> int:
     for a, b in itertools.permutations(customers, 2):
         for s in by_tenant[a]:
             for table in tables:
-                assert decide(s, "dynamodb:Query", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Allow", (s.role, table)
-                assert decide(s, "dynamodb:GetItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{b}"]}) == "Deny", (s.role, b)
-                assert decide(s, "dynamodb:BatchGetItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}", f"TENANT#{b}"]}) == "Deny"
+                assert decide(s, "dynamodb:Query", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Allow", (
+                    s.role,
+                    table,
+                )
+                assert decide(s, "dynamodb:GetItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{b}"]}) == "Deny", (
+                    s.role,
+                    b,
+                )
+                assert (
+                    decide(
+                        s, "dynamodb:BatchGetItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}", f"TENANT#{b}"]}
+                    )
+                    == "Deny"
+                )
                 assert decide(s, "dynamodb:PutItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{b}"]}) == "Deny"
                 assert decide(s, "dynamodb:Scan", table) == "Deny"
                 assert decide(s, "dynamodb:Scan", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Deny"
@@ -125,10 +146,18 @@ def check_matrix(run: ProgramRun) -> int:
                 assert decide(s, "dynamodb:GetRecords", f"{table}/stream/x") == "Deny"
                 no_tag = Session(s.tenant, s.role, s.documents, {})
                 if s.context:  # ABAC: without the tag nothing is allowed
-                    assert evaluate(no_tag.documents, Request("dynamodb:Query", table, {"dynamodb:LeadingKeys": [f"TENANT#{a}"]})) == "Deny"
+                    assert (
+                        evaluate(
+                            no_tag.documents,
+                            Request("dynamodb:Query", table, {"dynamodb:LeadingKeys": [f"TENANT#{a}"]}),
+                        )
+                        == "Deny"
+                    )
                     checks += 1
             if "Admin" in s.role:
-                assert decide(s, "dynamodb:DeleteItem", tables[0], **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Allow"
+                assert (
+                    decide(s, "dynamodb:DeleteItem", tables[0], **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Allow"
+                )
             else:
                 assert decide(s, "dynamodb:PutItem", tables[0], **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Deny"
             if has_s3:
@@ -139,7 +168,9 @@ def check_matrix(run: ProgramRun) -> int:
                 assert decide(s, "s3:ListBucket", BUCKET, **{"s3:prefix": f"tenants/{a}/"}) == "Allow"
                 assert decide(s, "s3:ListBucket", BUCKET, **{"s3:prefix": f"tenants/{b}/"}) == "Deny"
                 assert decide(s, "s3:ListBucket", BUCKET) == "Deny"
-                assert decide(s, "s3:DeleteObject", f"{BUCKET}/tenants/{a}/x") == ("Allow" if "Admin" in s.role else "Deny")
+                assert decide(s, "s3:DeleteObject", f"{BUCKET}/tenants/{a}/x") == (
+                    "Allow" if "Admin" in s.role else "Deny"
+                )
     return checks
 
 
@@ -195,7 +226,9 @@ def _program(mode: str) -> None:
             )
     SystemAccess(
         "system-access",
-        SystemAccessArgs(environment="dev", identity_pool_id=pools["system"].id, table_arns=TABLES, document_bucket_arn=BUCKET),
+        SystemAccessArgs(
+            environment="dev", identity_pool_id=pools["system"].id, table_arns=TABLES, document_bucket_arn=BUCKET
+        ),
     )
     pulumi.export("done", True)
 
@@ -218,8 +251,13 @@ def test_system_roles_cross_tenant_and_read_only_support() -> None:
         assert evaluate(roles["SystemSuperuserRole"].documents, Request("dynamodb:DeleteItem", table, key)) == "Allow"
         assert evaluate(roles["SystemSupportRole"].documents, Request("dynamodb:GetItem", table, key)) == "Allow"
         assert evaluate(roles["SystemSupportRole"].documents, Request("dynamodb:PutItem", table, key)) == "Deny"
-        assert evaluate(roles["SystemSupportRole"].documents, Request("s3:GetObject", f"{BUCKET}/tenants/{t}/x")) == "Allow"
-        assert evaluate(roles["SystemSupportRole"].documents, Request("s3:PutObject", f"{BUCKET}/tenants/{t}/x")) == "Deny"
+        assert (
+            evaluate(roles["SystemSupportRole"].documents, Request("s3:GetObject", f"{BUCKET}/tenants/{t}/x"))
+            == "Allow"
+        )
+        assert (
+            evaluate(roles["SystemSupportRole"].documents, Request("s3:PutObject", f"{BUCKET}/tenants/{t}/x")) == "Deny"
+        )
     for role in roles.values():
         assert evaluate(role.documents, Request("dynamodb:Scan", table)) == "Deny"
         assert evaluate(role.documents, Request("dynamodb:PartiQLSelect", table)) == "Deny"
@@ -235,7 +273,10 @@ def _doc(condition: dict[str, Any], actions: list[str] | str = "dynamodb:GetItem
 
 def test_oracle_misspelled_key_grants_every_tenant() -> None:
     doc = _doc({"ForAllValues:StringEquals": {"dynamodb: LeadingKeys": ["TENANT#acme"]}})
-    assert evaluate([doc], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#globex"]})) == "Allow"
+    assert (
+        evaluate([doc], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#globex"]}))
+        == "Allow"
+    )
 
 
 def test_oracle_for_any_value_passes_mixed_batches() -> None:
@@ -248,7 +289,10 @@ def test_oracle_scan_with_condition_is_vacuously_allowed_without_null_guard() ->
     doc = _doc({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#acme"]}}, ["dynamodb:Scan"])
     assert evaluate([doc], Request("dynamodb:Scan", TABLES["Leave"])) == "Allow"
     guarded = _doc(
-        {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#acme"]}, "Null": {"dynamodb:LeadingKeys": "false"}},
+        {
+            "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#acme"]},
+            "Null": {"dynamodb:LeadingKeys": "false"},
+        },
         ["dynamodb:Scan"],
     )
     assert evaluate([guarded], Request("dynamodb:Scan", TABLES["Leave"])) == "Deny"
@@ -256,7 +300,10 @@ def test_oracle_scan_with_condition_is_vacuously_allowed_without_null_guard() ->
 
 def test_oracle_string_like_prefix_collides() -> None:
     doc = _doc({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#acme*"]}})
-    assert evaluate([doc], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#acme-corp"]})) == "Allow"
+    assert (
+        evaluate([doc], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#acme-corp"]}))
+        == "Allow"
+    )
 
 
 def test_oracle_explicit_deny_wins_and_absent_variable_does_not_match() -> None:
@@ -265,7 +312,10 @@ def test_oracle_explicit_deny_wins_and_absent_variable_does_not_match() -> None:
     ctx = {"dynamodb:LeadingKeys": ["TENANT#acme"], "aws:PrincipalTag/TenantId": "acme"}
     assert evaluate([allow], Request("dynamodb:GetItem", TABLES["Leave"], ctx)) == "Allow"
     assert evaluate([allow, deny], Request("dynamodb:GetItem", TABLES["Leave"], ctx)) == "Deny"
-    assert evaluate([allow], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#acme"]})) == "Deny"
+    assert (
+        evaluate([allow], Request("dynamodb:GetItem", TABLES["Leave"], {"dynamodb:LeadingKeys": ["TENANT#acme"]}))
+        == "Deny"
+    )
 
 
 def test_oracle_refuses_what_it_does_not_implement() -> None:

@@ -140,7 +140,12 @@ def test_trust_policy_shared_needs_tag_session() -> None:
 
 
 def test_system_policies_are_cross_tenant_without_scan() -> None:
-    doc = iam.system_policy(table_arns=[EMP], table_actions=iam.SYSTEM_SUPPORT_TABLE_ACTIONS, bucket_arn=BUCKET, object_actions=("s3:GetObject",))
+    doc = iam.system_policy(
+        table_arns=[EMP],
+        table_actions=iam.SYSTEM_SUPPORT_TABLE_ACTIONS,
+        bucket_arn=BUCKET,
+        object_actions=("s3:GetObject",),
+    )
     st = doc["Statement"][0]
     assert "Condition" not in st
     assert st["Action"] == ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
@@ -191,8 +196,10 @@ def test_shard_capacity_is_exact_arithmetic() -> None:
 
 def test_largest_tenant_policy_fits_with_headroom() -> None:
     """Seven pool tables, each with two tenant-keyed indexes, plus S3: the admin policy stays under 6,144."""
-    tables = [f"arn:aws:dynamodb:ap-southeast-1:123456789012:table/{b}Staging" for b in
-              ("Employment", "TenantJob", "WorkSchedule", "PIM", "Leave", "TimeAttendance", "Payroll")]
+    tables = [
+        f"arn:aws:dynamodb:ap-southeast-1:123456789012:table/{b}Staging"
+        for b in ("Employment", "TenantJob", "WorkSchedule", "PIM", "Leave", "TimeAttendance", "Payroll")
+    ]
     doc = iam.tenant_policy(
         tenant_id="a" + "b" * 30,
         table_arns=tables,
