@@ -16,8 +16,9 @@ from functools import lru_cache
 from typing import Any, Final
 
 from parliament import UnknownActionException, UnknownPrefixException, expand_action
+from pulumi_policy import proxy
 
-from policies._common import as_list, get_path, parse_json_document, statements
+from policies._common import as_list, parse_json_document, statements
 
 ROLE: Final = "aws:iam/role:Role"
 POLICY: Final = "aws:iam/policy:Policy"
@@ -183,14 +184,53 @@ def aud_values(st: Mapping[str, Any]) -> list[str]:
     return values
 
 
+UNKNOWN_SENTINELS: Final = frozenset(
+    (
+        proxy.UNKNOWN_BOOLEAN_VALUE,
+        proxy.UNKNOWN_NUMBER_VALUE,
+        proxy.UNKNOWN_STRING_VALUE,
+        proxy.UNKNOWN_ARRAY_VALUE,
+        proxy.UNKNOWN_ASSET_VALUE,
+        proxy.UNKNOWN_ARCHIVE_VALUE,
+        proxy.UNKNOWN_OBJECT_VALUE,
+    )
+)
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value the engine cannot know during preview (pulumi-policy's sentinel strings)."""
+    return isinstance(value, str) and value in UNKNOWN_SENTINELS
+
+
+def plain_props(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The properties without pulumi-policy's unknown-checking proxies (which wrap every nested dict and
+    list): unknown values stay as sentinels (test them with :func:`is_unknown`) instead of raising, so a rule
+    judges what is known at preview and joins the rest through property dependencies."""
+    out = _unwrap(props)
+    return out if isinstance(out, Mapping) else {}
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, proxy._DictProxy):  # the proxy answers "__target" with the wrapped dict
+        value = value["__target"]
+    elif isinstance(value, proxy._ListProxy):
+        value = value["__target"]
+    if isinstance(value, Mapping):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unwrap(v) for v in value]
+    return value
+
+
 @dataclass
 class Doc:
-    """A permissions policy document reachable from a role."""
+    """A permissions policy document reachable from a role (``unknown``: not known until ``pulumi up``)."""
 
     urn: str
     kind: str  # "managed" | "inline"
     document: dict[str, Any] | None
     text: str
+    unknown: bool = False
 
 
 @dataclass
@@ -200,14 +240,15 @@ class Role:
     name: str
     arn: str
     trust: dict[str, Any] | None
+    trust_unknown: bool = False
     docs: list[Doc] = field(default_factory=list)
-    attached_arns: list[tuple[str, str]] = field(default_factory=list)  # (attachment urn, policy arn)
-    pools: list[str] = field(default_factory=list)  # aud pool ids in the trust policy
-    mapped_by: list[str] = field(default_factory=list)  # pool ids whose role attachment names this role
+    attached: list[tuple[str, str, str | None]] = field(default_factory=list)  # (attachment urn, label, policy urn)
+    pools: list[str] = field(default_factory=list)  # pool keys named in the trust policy's aud
+    mapped_by: list[str] = field(default_factory=list)  # pool keys whose role attachment names this role
 
     @property
     def is_cognito(self) -> bool:
-        return bool(self.trust and cognito_statements(self.trust))
+        return bool(self.trust and cognito_statements(self.trust)) or (self.trust_unknown and bool(self.pools))
 
     def uses_abac(self) -> bool:
         return any("${aws:PrincipalTag/" in d.text for d in self.docs)
@@ -218,17 +259,21 @@ class Role:
 
 @dataclass
 class Pool:
-    urn: str
-    pool_id: str
+    key: str  # the IdentityPool's URN
+    pool_id: str  # "" while unknown
     tenant: str
     has_providers: bool
+
+    @property
+    def label(self) -> str:
+        return self.pool_id or self.key.rsplit("::", 1)[-1]
 
 
 @dataclass
 class Attachment:
     urn: str
-    pool_id: str
-    role_refs: list[tuple[str, str]]  # (property path, role arn)
+    pool: str  # pool key
+    role_refs: list[tuple[str, str | None, str]]  # (property path, role urn or None, reference as written)
     unauthenticated: bool
 
 
@@ -247,13 +292,14 @@ class Graph:
     attachments: list[Attachment]
     principal_tags: dict[str, list[tuple[str, Mapping[str, Any]]]]
     tables: dict[str, Table]
-    policy_arns: set[str]
+    policies: dict[str, str]  # policy urn -> arn ("" while unknown)
 
-    def role(self, ref: str) -> Role | None:
-        for r in self.roles:
-            if ref in (r.arn, r.name) and ref:
-                return r
-        return None
+    def by_urn(self, urn: str | None) -> Role | None:
+        return next((r for r in self.roles if r.urn == urn), None)
+
+    def pool_label(self, key: str) -> str:
+        pool = self.pools.get(key)
+        return pool.label if pool else key.removeprefix("id:")
 
     def reach(self, role: Role) -> set[str]:
         """Tenants whose identity pool can hand out ``role`` (trust ``aud`` or a role attachment)."""
@@ -275,121 +321,189 @@ class Graph:
             if tenants:
                 yield r, tenants
 
+    def trust_allows_tag_session(self, role: Role) -> bool | None:
+        """Whether the Cognito trust statements allow sts:TagSession; ``None`` while the trust is unknown."""
+        if role.trust_unknown:
+            return None
+        stmts = cognito_statements(role.trust or {})
+        return bool(stmts) and all(
+            {"sts:assumerolewithwebidentity", "sts:tagsession"} <= {str(a).lower() for a in as_list(st.get("Action"))}
+            for st in stmts
+        )
+
     def is_sanctioned_abac(self, role: Role) -> bool:
         """A shared role: trusted only by customer pools, TagSession with the web-identity action, and
-        policies whose only tenant reference is the principal-tag variable (invariants 7, 8, 12)."""
-        if not role.trust or SYSTEM_TENANT in self.reach(role) or UNKNOWN_TENANT in self.reach(role):
+        policies whose only tenant reference is the principal-tag variable (invariants 7, 8, 12). While the
+        trust is unknown (first preview) the TagSession part is judged at ``pulumi up``."""
+        reach = self.reach(role)
+        if SYSTEM_TENANT in reach or UNKNOWN_TENANT in reach:
             return False
         if role.literal_tenants() or not role.uses_abac():
             return False
-        return all(
-            {"sts:assumerolewithwebidentity", "sts:tagsession"} <= {str(a).lower() for a in as_list(st.get("Action"))}
-            for st in cognito_statements(role.trust)
-        )
+        return self.trust_allows_tag_session(role) is not False
 
 
 def pool_id_of(props: Mapping[str, Any]) -> str:
     arn = props.get("arn")
-    if isinstance(arn, str) and "identitypool/" in arn:
+    if isinstance(arn, str) and not is_unknown(arn) and "identitypool/" in arn:
         return arn.split("identitypool/", 1)[1]
     value = props.get("id")
-    return value if isinstance(value, str) else ""
+    return value if isinstance(value, str) and not is_unknown(value) else ""
+
+
+def _deps(resource: Any, prop: str, type_: str) -> list[str]:
+    deps = getattr(resource, "property_dependencies", None) or {}
+    return [d.urn for d in deps.get(prop, []) if d.resource_type == type_]
 
 
 def build_graph(resources: Sequence[Any]) -> Graph:
-    """Join the stack's IAM and Cognito resources (``resources`` are pulumi-policy ``PolicyResource``s)."""
-    roles: list[Role] = []
-    policies: dict[str, tuple[str, Any]] = {}
+    """Join the stack's IAM and Cognito resources (``resources`` are pulumi-policy ``PolicyResource``s).
+
+    References are joined by value when known (role name or ARN, policy ARN, identity pool id) and through
+    the engine's property dependencies when the value is unknown at preview (a new pool's id, a new role's
+    ARN), so the joins hold in a first ``pulumi preview`` as well as on ``pulumi up``.
+    """
+    items = [(r, plain_props(r.props)) for r in resources]
     pools: dict[str, Pool] = {}
-    attachments: list[Attachment] = []
-    principal_tags: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    pool_by_id: dict[str, str] = {}
+    for r, p in items:
+        if r.resource_type == IDENTITY_POOL:
+            pid = pool_id_of(p)
+            tags = p.get("tags")
+            tenant = tags.get(TENANT_TAG) if isinstance(tags, Mapping) else None
+            has_providers = any(
+                p.get(k)
+                for k in (
+                    "cognitoIdentityProviders",
+                    "openidConnectProviderArns",
+                    "samlProviderArns",
+                    "supportedLoginProviders",
+                    "developerProviderName",
+                )
+            )
+            pools[r.urn] = Pool(
+                r.urn, pid, str(tenant) if tenant and not is_unknown(tenant) else UNKNOWN_TENANT, has_providers
+            )
+            if pid:
+                pool_by_id[pid] = r.urn
+
+    def pool_keys(value: Any, resource: Any, prop: str) -> list[str]:
+        if is_unknown(value):
+            return _deps(resource, prop, IDENTITY_POOL)
+        return [pool_by_id.get(str(v), f"id:{v}") for v in as_list(value)]
+
+    roles: list[Role] = []
+    policies: dict[str, str] = {}
+    policy_docs: dict[str, Any] = {}
     tables: dict[str, Table] = {}
-    role_policies: list[tuple[str, str, Any]] = []
-    role_attachments: list[tuple[str, str, str]] = []
-    for r in resources:
-        t, p = r.resource_type, r.props
+    for r, p in items:
+        t = r.resource_type
         if t == ROLE:
-            trust = parse_json_document(p.get("assumeRolePolicy"))
-            role = Role(r.urn, r.name, str(p.get("name") or ""), str(p.get("arn") or ""), trust)
-            if trust:
-                for st in cognito_statements(trust):
-                    role.pools += aud_values(st)
+            raw_trust = p.get("assumeRolePolicy")
+            unknown = is_unknown(raw_trust)
+            trust = None if unknown else parse_json_document(raw_trust)
+            name, arn = p.get("name"), p.get("arn")
+            role = Role(
+                r.urn,
+                r.name,
+                "" if is_unknown(name) else str(name or ""),
+                "" if is_unknown(arn) else str(arn or ""),
+                trust,
+                trust_unknown=unknown,
+            )
+            if unknown:
+                role.pools = _deps(r, "assumeRolePolicy", IDENTITY_POOL)
+            for st in cognito_statements(trust or {}):
+                for v in aud_values(st):
+                    role.pools.append(pool_by_id.get(v, f"id:{v}"))
             for inline in as_list(p.get("inlinePolicies")):
                 if isinstance(inline, Mapping) and inline.get("policy"):
                     role.docs.append(_doc(r.urn, "inline", inline.get("policy")))
-            for arn in as_list(p.get("managedPolicyArns")):
-                role.attached_arns.append((r.urn, str(arn)))
+            for arn_ in as_list(p.get("managedPolicyArns")):
+                role.attached.append((r.urn, str(arn_), None))
             roles.append(role)
         elif t == POLICY:
-            policies[str(p.get("arn") or f"urn:{r.urn}")] = (r.urn, p.get("policy"))
-        elif t == ROLE_POLICY:
-            role_policies.append((r.urn, str(p.get("role") or ""), p.get("policy")))
-        elif t == ROLE_POLICY_ATTACHMENT:
-            role_attachments.append((r.urn, str(p.get("role") or ""), str(p.get("policyArn") or "")))
-        elif t == POLICY_ATTACHMENT:
-            for ref in as_list(p.get("roles")):
-                role_attachments.append((r.urn, str(ref), str(p.get("policyArn") or "")))
-        elif t == IDENTITY_POOL:
-            pid = pool_id_of(p)
-            tags = p.get("tags") or {}
-            has_providers = bool(
-                p.get("cognitoIdentityProviders")
-                or p.get("openidConnectProviderArns")
-                or p.get("samlProviderArns")
-                or p.get("supportedLoginProviders")
-                or p.get("developerProviderName")
-            )
-            pools[pid] = Pool(r.urn, pid, str(tags.get(TENANT_TAG) or UNKNOWN_TENANT), has_providers)
-        elif t == POOL_ROLE_ATTACHMENT:
-            refs: list[tuple[str, str]] = []
-            role_map = p.get("roles") or {}
-            for k, v in role_map.items() if isinstance(role_map, Mapping) else []:
-                refs.append((f"roles.{k}", str(v)))
-            for i, m in enumerate(as_list(p.get("roleMappings"))):
-                for j, rule in enumerate(as_list(get_path(m, "mappingRules") if isinstance(m, Mapping) else None)):
-                    if isinstance(rule, Mapping):
-                        refs.append((f"roleMappings[{i}].mappingRules[{j}].roleArn", str(rule.get("roleArn") or "")))
-            unauth = isinstance(role_map, Mapping) and "unauthenticated" in role_map
-            attachments.append(Attachment(r.urn, str(p.get("identityPoolId") or ""), refs, unauth))
-        elif t == PRINCIPAL_TAG:
-            principal_tags.setdefault(str(p.get("identityPoolId") or ""), []).append((r.urn, p))
+            arn = p.get("arn")
+            policies[r.urn] = "" if is_unknown(arn) else str(arn or "")
+            policy_docs[r.urn] = p.get("policy")
         elif t == TABLE:
             name = str(p.get("name") or "")
-            tenant_idx = {
-                str(g.get("name"))
-                for g in as_list(p.get("globalSecondaryIndexes"))
-                if isinstance(g, Mapping) and g.get("hashKey") == PARTITION_KEY
-            } | {str(lsi.get("name")) for lsi in as_list(p.get("localSecondaryIndexes")) if isinstance(lsi, Mapping)}
-            all_idx = {
-                str(g.get("name"))
-                for g in [*as_list(p.get("globalSecondaryIndexes")), *as_list(p.get("localSecondaryIndexes"))]
-                if isinstance(g, Mapping)
+            gsis = [g for g in as_list(p.get("globalSecondaryIndexes")) if isinstance(g, Mapping)]
+            lsis = [g for g in as_list(p.get("localSecondaryIndexes")) if isinstance(g, Mapping)]
+            tenant_idx = {str(g.get("name")) for g in gsis if g.get("hashKey") == PARTITION_KEY} | {
+                str(g.get("name")) for g in lsis
             }
-            tables[name] = Table(r.urn, name, tenant_idx, all_idx)
-    graph = Graph(roles, pools, attachments, principal_tags, tables, set(policies))
-    for urn, ref, doc in role_policies:
-        role = graph.role(ref)
-        if role is not None:
-            role.docs.append(_doc(urn, "inline", doc))
-    for urn, ref, arn in role_attachments:
-        role = graph.role(ref)
-        if role is None:
-            continue
-        role.attached_arns.append((urn, arn))
+            tables[name] = Table(r.urn, name, tenant_idx, {str(g.get("name")) for g in [*gsis, *lsis]})
+    graph = Graph(roles, pools, [], {}, tables, policies)
+    policy_by_arn = {arn: urn for urn, arn in policies.items() if arn}
+
+    def role_for(value: Any, resource: Any, prop: str) -> list[Role]:
+        if is_unknown(value):
+            return [x for x in (graph.by_urn(u) for u in _deps(resource, prop, ROLE)) if x]
+        found = [x for x in roles if str(value) and str(value) in (x.name, x.arn)]
+        return found[:1]
+
+    for r, p in items:
+        t = r.resource_type
+        if t == ROLE_POLICY:
+            for role in role_for(p.get("role"), r, "role"):
+                role.docs.append(_doc(r.urn, "inline", p.get("policy")))
+        elif t in (ROLE_POLICY_ATTACHMENT, POLICY_ATTACHMENT):
+            value = p.get("policyArn")
+            if is_unknown(value):
+                targets: list[str | None] = list(_deps(r, "policyArn", POLICY)) or [None]
+                label = "(unknown until apply)"
+            else:
+                targets, label = [policy_by_arn.get(str(value or ""))], str(value or "")
+            refs = [p.get("role")] if t == ROLE_POLICY_ATTACHMENT else as_list(p.get("roles"))
+            prop = "role" if t == ROLE_POLICY_ATTACHMENT else "roles"
+            for ref in refs:
+                for role in role_for(ref, r, prop):
+                    for target in targets:
+                        role.attached.append((r.urn, label, target))
+        elif t == POOL_ROLE_ATTACHMENT:
+            keys = pool_keys(p.get("identityPoolId"), r, "identityPoolId")
+            role_map = p.get("roles")
+            refs: list[tuple[str, str | None, str]] = []
+            if is_unknown(role_map):
+                refs += [("roles", u, "(unknown)") for u in _deps(r, "roles", ROLE)]
+            elif isinstance(role_map, Mapping):
+                for k, v in role_map.items():
+                    found = role_for(v, r, "roles")
+                    refs += [(f"roles.{k}", x.urn, str(v)) for x in found] or [(f"roles.{k}", None, str(v))]
+            mappings = p.get("roleMappings")
+            if is_unknown(mappings):
+                refs += [("roleMappings", u, "(unknown)") for u in _deps(r, "roleMappings", ROLE)]
+            else:
+                for i, m in enumerate(as_list(mappings)):
+                    rules = m.get("mappingRules") if isinstance(m, Mapping) else None
+                    for j, rule in enumerate(as_list(rules)):
+                        if not isinstance(rule, Mapping):
+                            continue
+                        v = rule.get("roleArn")
+                        path = f"roleMappings[{i}].mappingRules[{j}].roleArn"
+                        found = role_for(v, r, "roleMappings")
+                        refs += [(path, x.urn, str(v)) for x in found] or [(path, None, str(v or ""))]
+            unauth = isinstance(role_map, Mapping) and "unauthenticated" in role_map
+            for key in keys or [""]:
+                graph.attachments.append(Attachment(r.urn, key, refs, unauth))
+                for _, urn, _ in refs:
+                    role = graph.by_urn(urn)
+                    if role is not None and key:
+                        role.mapped_by.append(key)
+        elif t == PRINCIPAL_TAG:
+            for key in pool_keys(p.get("identityPoolId"), r, "identityPoolId") or [""]:
+                graph.principal_tags.setdefault(key, []).append((r.urn, p))
     for role in roles:
-        for _, arn in role.attached_arns:
-            if arn in policies:
-                purn, doc = policies[arn]
-                role.docs.append(_doc(purn, "managed", doc))
-    for a in attachments:
-        for _, arn in a.role_refs:
-            role = graph.role(arn)
-            if role is not None:
-                role.mapped_by.append(a.pool_id)
+        for _, _, target in role.attached:
+            if target in policy_docs:
+                role.docs.append(_doc(target, "managed", policy_docs[target]))
     return graph
 
 
 def _doc(urn: str, kind: str, value: Any) -> Doc:
+    if is_unknown(value):
+        return Doc(urn, kind, None, "", unknown=True)
     parsed = parse_json_document(value)
     text = value if isinstance(value, str) else json.dumps(value) if value is not None else ""
     return Doc(urn, kind, parsed, text)

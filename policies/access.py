@@ -51,7 +51,9 @@ from policies._iam import (
     cognito_statements,
     doc_size,
     granted,
+    is_unknown,
     normalized_key,
+    plain_props,
     statement_conditions,
     tenant_docs,
     tenant_forbidden,
@@ -106,6 +108,8 @@ def _dynamodb_statements(doc: Mapping[str, Any]) -> list[tuple[dict[str, Any], f
 # ---- invariant 1 ---------------------------------------------------------------------------------------
 def _data_plane_only(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for role, _tenants, d in tenant_docs(graph):
+        if d.unknown:
+            continue  # judged on `pulumi up`, when the document is known
         if d.document is None:
             report(f"role {_name(role)}: a reachable policy is not a JSON policy document", d.urn)
             continue
@@ -245,7 +249,7 @@ tenant_leading_keys_null_guard = StackValidationPolicy(
 
 # ---- invariant 5 ---------------------------------------------------------------------------------------
 def _documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
-    p = args.props
+    p = plain_props(args.props)
     if args.resource_type == ROLE:
         docs = [("assumeRolePolicy", p.get("assumeRolePolicy"))]
         docs += [
@@ -261,6 +265,8 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
 
 def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for key, value in _documents(args):
+        if is_unknown(value):
+            continue  # known on `pulumi up`; the pack runs again then
         doc = parse_json_document(value)
         if doc is None:
             report(f"{key} is missing or not a JSON policy document", None)
@@ -336,19 +342,17 @@ def _abac(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> 
                 "customer tenant's pool of this stack",
                 role.urn,
             )
-        for st in cognito_statements(role.trust or {}):
-            acts = {str(a).lower() for a in as_list(st.get("Action"))}
-            if "sts:tagsession" not in acts or "sts:assumerolewithwebidentity" not in acts:
-                report(
-                    f"role {_name(role)}: an ABAC role's trust must allow sts:TagSession in the same statement as "
-                    "sts:AssumeRoleWithWebIdentity, or the TenantId tag never reaches the session",
-                    role.urn,
-                )
-        for pid in sorted({*role.pools, *role.mapped_by}):
-            pool = graph.pools.get(pid)
+        if graph.trust_allows_tag_session(role) is False:
+            report(
+                f"role {_name(role)}: an ABAC role's trust must allow sts:TagSession in the same statement as "
+                "sts:AssumeRoleWithWebIdentity, or the TenantId tag never reaches the session",
+                role.urn,
+            )
+        for key in sorted({*role.pools, *role.mapped_by}):
+            pool = graph.pools.get(key)
             if pool is None:
                 continue
-            maps = graph.principal_tags.get(pid, [])
+            maps = graph.principal_tags.get(key, [])
             if not maps and not pool.has_providers:
                 continue  # a pool without identity providers issues no authenticated credentials at all
             good = [
@@ -359,10 +363,10 @@ def _abac(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> 
             ]
             if not good or len(good) != len(maps):
                 report(
-                    f"identity pool {pid} (tenant {pool.tenant}) hands out ABAC role {_name(role)} but does not map "
+                    f"identity pool {pool.label} (tenant {pool.tenant}) hands out ABAC role {_name(role)} but does not map "
                     'exactly {"TenantId": "custom:tenantId"} with use_defaults=False '
                     "(IdentityPoolProviderPrincipalTag)",
-                    pool.urn,
+                    pool.key,
                 )
 
 
@@ -380,7 +384,8 @@ def _single_tenant_policy(graph: Graph, args: StackValidationArgs, report: Repor
     for r in args.resources:
         if r.resource_type != POLICY:
             continue
-        text = str(r.props.get("policy") or "")
+        value = plain_props(r.props).get("policy")
+        text = "" if is_unknown(value) else str(value or "")
         literal = set(TENANT_KEY_RE.findall(text))
         if not literal:
             continue
@@ -388,9 +393,8 @@ def _single_tenant_policy(graph: Graph, args: StackValidationArgs, report: Repor
             report(f"policy names several tenant keys {sorted(literal)}; one customer-managed policy per tenant", r.urn)
             continue
         (tenant,) = literal
-        arn = r.props.get("arn")
         for role in graph.roles:
-            if any(a == arn for _, a in role.attached_arns):
+            if any(target == r.urn for _, _, target in role.attached):
                 reach = graph.reach(role)
                 if reach != {tenant}:
                     report(
@@ -412,8 +416,8 @@ tenant_policy_single_tenant = StackValidationPolicy(
 def _managed_allowlist(graph: Graph, args: StackValidationArgs, report: ReportViolation) -> None:
     allowed = set(args.get_config().get("allowedAwsManagedPolicyArns", []))
     for role, _tenants in graph.tenant_roles():
-        for urn, arn in role.attached_arns:
-            if arn not in graph.policy_arns and arn not in allowed:
+        for urn, arn, target in role.attached:
+            if target is None and arn not in allowed:
                 report(
                     f"role {_name(role)} attaches {arn!r}, which is neither a customer-managed policy of this stack "
                     "nor in allowedAwsManagedPolicyArns",
@@ -440,7 +444,10 @@ def _resource_policy(graph: Graph, args: StackValidationArgs, report: ReportViol
     for r in args.resources:
         if r.resource_type != DDB_RESOURCE_POLICY:
             continue
-        doc = parse_json_document(r.props.get("policy"))
+        value = plain_props(r.props).get("policy")
+        if is_unknown(value):
+            continue  # known on `pulumi up`
+        doc = parse_json_document(value)
         if doc is None:
             report("DynamoDB resource policy is missing or not JSON", r.urn)
             continue
@@ -481,11 +488,11 @@ dynamodb_resource_policy_no_bypass = StackValidationPolicy(
 
 # ---- invariant 11 --------------------------------------------------------------------------------------
 def _system_unreachable(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
-    system_pools = {pid for pid, p in graph.pools.items() if p.tenant == SYSTEM_TENANT}
+    system_pools = {key for key, p in graph.pools.items() if p.tenant == SYSTEM_TENANT}
     for role in graph.roles:
         if not (set(role.pools) & system_pools):
             continue
-        customer = sorted(p for p in role.pools if p not in system_pools)
+        customer = sorted(graph.pool_label(p) for p in role.pools if p not in system_pools)
         if customer:
             report(
                 f"system role {_name(role)} also trusts identity pools {customer}; system roles trust only the "
@@ -493,10 +500,10 @@ def _system_unreachable(graph: Graph, _args: StackValidationArgs, report: Report
                 role.urn,
             )
         for a in graph.attachments:
-            if a.pool_id in system_pools:
+            if a.pool in system_pools:
                 continue
-            if any(graph.role(arn) is role for _, arn in a.role_refs):
-                report(f"customer identity pool {a.pool_id} maps system role {_name(role)}", a.urn)
+            if any(urn == role.urn for _, urn, _ in a.role_refs):
+                report(f"customer identity pool {graph.pool_label(a.pool)} maps system role {_name(role)}", a.urn)
 
 
 system_roles_unreachable_from_tenants = StackValidationPolicy(
@@ -539,7 +546,10 @@ system_role_scan_exception = StackValidationPolicy(
 def _trust_shape(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != ROLE:
         return
-    trust = parse_json_document(args.props.get("assumeRolePolicy"))
+    value = plain_props(args.props).get("assumeRolePolicy")
+    if is_unknown(value):
+        return  # known on `pulumi up`; the pack runs again then
+    trust = parse_json_document(value)
     if trust is None:
         return  # iam-policy-version reports a missing trust policy
     cognito = cognito_statements(trust)
@@ -610,7 +620,7 @@ def _trust_binding(graph: Graph, _args: StackValidationArgs, report: ReportViola
         if not role.is_cognito:
             continue
         reach_by_trust = {graph.pools[p].tenant if p in graph.pools else UNKNOWN_TENANT for p in role.pools}
-        unknown = sorted(p for p in role.pools if p not in graph.pools)
+        unknown = sorted(graph.pool_label(p) for p in role.pools if p not in graph.pools)
         if unknown:
             report(
                 f"role {_name(role)} trusts identity pools {unknown} that this stack does not define; a role must "
@@ -627,16 +637,19 @@ def _trust_binding(graph: Graph, _args: StackValidationArgs, report: ReportViola
         tag_session = any(
             "sts:tagsession" in {str(a).lower() for a in as_list(st.get("Action"))}
             for st in cognito_statements(role.trust or {})
-        )
+        )  # False while the trust is unknown: judged on `pulumi up`
         if tag_session and not role.uses_abac():
             report(
                 f"role {_name(role)} allows sts:TagSession but no policy uses ${{aws:PrincipalTag/TenantId}}; drop "
                 "TagSession (a session tag would override a role tag of the same key)",
                 role.urn,
             )
-        for pid in role.mapped_by:
-            if pid not in role.pools:
-                report(f"identity pool {pid} maps role {_name(role)}, whose trust does not name that pool", role.urn)
+        for key in role.mapped_by:
+            if key not in role.pools:
+                report(
+                    f"identity pool {graph.pool_label(key)} maps role {_name(role)}, whose trust does not name that pool",
+                    role.urn,
+                )
 
 
 tenant_role_trust_binding = StackValidationPolicy(
@@ -650,14 +663,17 @@ tenant_role_trust_binding = StackValidationPolicy(
 
 def _pool_maps_own_roles(graph: Graph, _args: StackValidationArgs, report: ReportViolation) -> None:
     for a in graph.attachments:
-        pool = graph.pools.get(a.pool_id)
+        pool = graph.pools.get(a.pool)
         if pool is None:
-            report(f"role attachment names identity pool {a.pool_id!r}, which this stack does not define", a.urn)
+            report(
+                f"role attachment names identity pool {graph.pool_label(a.pool)!r}, which this stack does not define",
+                a.urn,
+            )
             continue
         if a.unauthenticated:
             report("role attachment has an 'unauthenticated' role; guests get no credentials", a.urn)
-        for path, arn in a.role_refs:
-            role = graph.role(arn)
+        for path, urn, arn in a.role_refs:
+            role = graph.by_urn(urn)
             if role is None:
                 report(f"{path} = {arn!r} is not a role of this stack; mapped roles must be this tenant's roles", a.urn)
                 continue
@@ -665,10 +681,10 @@ def _pool_maps_own_roles(graph: Graph, _args: StackValidationArgs, report: Repor
             if pool.tenant == SYSTEM_TENANT:
                 if reach != {SYSTEM_TENANT}:
                     report(f"system pool maps role {_name(role)}, which is also reachable from {sorted(reach)}", a.urn)
-            elif a.pool_id not in role.pools or SYSTEM_TENANT in reach:
+            elif a.pool not in role.pools or SYSTEM_TENANT in reach:
                 report(
                     f"{path}: role {_name(role)} is not one of tenant {pool.tenant}'s roles (its trust names "
-                    f"{role.pools or 'no pool'})",
+                    f"{[graph.pool_label(p) for p in role.pools] or 'no pool'})",
                     a.urn,
                 )
             elif reach != {pool.tenant} and not graph.is_sanctioned_abac(role):
@@ -696,9 +712,10 @@ def _size(args: ResourceValidationArgs, report: ReportViolation) -> None:
         ROLE_POLICY: INLINE_PER_ROLE_MAX,
         DDB_RESOURCE_POLICY: DDB_RESOURCE_POLICY_MAX,
     }
+    props = plain_props(args.props)
     if args.resource_type == ROLE:
-        value = args.props.get("assumeRolePolicy")
-        if value is not None and doc_size(value) > trust_max:
+        value = props.get("assumeRolePolicy")
+        if value is not None and not is_unknown(value) and doc_size(value) > trust_max:
             report(
                 f"trust policy is {doc_size(value)} characters (whitespace excluded); the quota is {trust_max} "
                 "(trustPolicyMaxChars: 4096 only after AWS raised it)",
@@ -706,8 +723,10 @@ def _size(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
         return
     limit = limits.get(args.resource_type)
-    value = args.props.get("policy")
-    if limit is not None and value is not None and doc_size(value) > limit:
+    if limit is None:
+        return
+    value = props.get("policy")
+    if value is not None and not is_unknown(value) and doc_size(value) > limit:
         report(f"policy is {doc_size(value)} characters (whitespace excluded); IAM/DynamoDB allow {limit}", None)
 
 
@@ -730,9 +749,9 @@ def _role_quota(graph: Graph, args: StackValidationArgs, report: ReportViolation
                 f"role {_name(role)}: inline policies total {inline} characters; IAM allows {INLINE_PER_ROLE_MAX}",
                 role.urn,
             )
-        if len(role.attached_arns) > per_role:
+        if len(role.attached) > per_role:
             report(
-                f"role {_name(role)}: {len(role.attached_arns)} managed policies attached; the quota is {per_role}",
+                f"role {_name(role)}: {len(role.attached)} managed policies attached; the quota is {per_role}",
                 role.urn,
             )
 

@@ -23,6 +23,7 @@ from components.access import (
 from components.config import load_stack_config
 from components.errors import ComponentArgError, StackConfigError
 from components.testing.harness import ProgramRun, run_function, run_program
+from components.testing.mocks import AwsMocks
 from policies.offline import evaluate_run
 
 TABLES = {
@@ -147,7 +148,9 @@ def test_tenant_access_args_errors(kwargs: dict[str, Any], message: str) -> None
 def test_oversized_policy_fails_the_program() -> None:
     many = {"Payroll": [f"ByTenant{n:03d}" for n in range(120)]}
     # the ComponentArgError raised while serializing the policy reaches the caller wrapped by the SDK
-    with pytest.raises(ValueError, match=r"Tenant(Admin|User) policy of tenant acme is 1\d{4} characters .*IAM allows 6144"):
+    with pytest.raises(
+        ValueError, match=r"Tenant(Admin|User) policy of tenant acme is 1\d{4} characters .*IAM allows 6144"
+    ):
         run_function(
             lambda: TenantAccess("acme-access", tenant_args("acme", "ap-southeast-1:1", tenant_index_names=many))
         )
@@ -386,3 +389,57 @@ def test_stack_policies_are_known_at_preview() -> None:
     for p in run.of_type("aws:iam/policy:Policy"):
         assert isinstance(p.inputs.get("policy"), str), p.name
         assert "dynamodb" in p.inputs["policy"], p.name
+
+
+# ---- first preview: new pools' ids and new roles' ARNs are unknown; the joins still hold ------------------
+def _sabotaged() -> None:
+    pools = {t: pool(t, t) for t in ("acme", "globex", "system")}
+    access = {t: TenantAccess(f"{t}-access", tenant_args(t, pools[t].id)) for t in ("acme", "globex")}
+    system = SystemAccess(
+        "system-access", SystemAccessArgs(environment="dev", identity_pool_id=pools["system"].id, table_arns=TABLES)
+    )
+    aws.cognito.IdentityPoolRoleAttachment(
+        "acme-identity-roles",
+        identity_pool_id=pools["acme"].id,
+        roles={"authenticated": access["globex"].user_role_arn},
+    )
+    aws.cognito.IdentityPoolRoleAttachment(
+        "acme-more-roles", identity_pool_id=pools["acme"].id, roles={"authenticated": system.admin_role_arn}
+    )
+    both = pulumi.Output.all(pools["acme"].id, pools["globex"].id).apply(
+        lambda ids: {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": list(ids)},
+                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+                    },
+                }
+            ],
+        }
+    )
+    aws.iam.Role(
+        "two-tenants-role",
+        assume_role_policy=pulumi.Output.json_dumps(both),
+        tags={"saas:environment": "dev", "saas:component": "Test"},
+    )
+
+
+def test_first_preview_joins_by_dependencies_and_never_degrades() -> None:
+    run = run_function(_sabotaged, stack="dev", mocks=AwsMocks(first_preview=True), preview=True)
+    pools = run.of_type("aws:cognito/identityPool:IdentityPool")
+    assert pools and all(p.id is None for p in pools), "first preview: new pools have no id yet"
+    report = evaluate_run(run)
+    assert [v.message for v in report.violations if "during preview" in v.message] == []
+    found = {(v.policy, v.message.splitlines()[-1]) for v in report.mandatory}
+    assert any(p == "identity-pool-maps-own-roles" and "is not one of tenant acme's roles" in m for p, m in found), (
+        found
+    )
+    assert any(p == "system-roles-unreachable-from-tenants" and "maps system role" in m for p, m in found), found
+    assert any(
+        p == "tenant-role-trust-binding" and "trusted by the pools of tenants ['acme', 'globex']" in m for p, m in found
+    ), found
