@@ -211,9 +211,7 @@ def plain_props(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _unwrap(value: Any) -> Any:
-    if isinstance(value, proxy._DictProxy):  # the proxy answers "__target" with the wrapped dict
-        value = value["__target"]
-    elif isinstance(value, proxy._ListProxy):
+    if isinstance(value, proxy._DictProxy | proxy._ListProxy):  # a proxy answers "__target" with what it wraps
         value = value["__target"]
     if isinstance(value, Mapping):
         return {k: _unwrap(v) for k, v in value.items()}

@@ -432,7 +432,8 @@ def _sabotaged() -> None:
 def test_first_preview_joins_by_dependencies_and_never_degrades() -> None:
     run = run_function(_sabotaged, stack="dev", mocks=AwsMocks(first_preview=True), preview=True)
     pools = run.of_type("aws:cognito/identityPool:IdentityPool")
-    assert pools and all(p.id is None for p in pools), "first preview: new pools have no id yet"
+    assert pools
+    assert all(p.id is None for p in pools), "first preview: new pools have no id yet"
     report = evaluate_run(run)
     assert [v.message for v in report.violations if "during preview" in v.message] == []
     found = {(v.policy, v.message.splitlines()[-1]) for v in report.mandatory}
