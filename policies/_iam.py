@@ -453,9 +453,9 @@ def build_graph(resources: Sequence[Any]) -> Graph:
                 label = "(unknown until apply)"
             else:
                 targets, label = [policy_by_arn.get(str(value or ""))], str(value or "")
-            refs = [p.get("role")] if t == ROLE_POLICY_ATTACHMENT else as_list(p.get("roles"))
+            role_values = [p.get("role")] if t == ROLE_POLICY_ATTACHMENT else as_list(p.get("roles"))
             prop = "role" if t == ROLE_POLICY_ATTACHMENT else "roles"
-            for ref in refs:
+            for ref in role_values:
                 for role in role_for(ref, r, prop):
                     for target in targets:
                         role.attached.append((r.urn, label, target))
