@@ -7,6 +7,7 @@ components that own them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -15,7 +16,7 @@ import pulumi_aws as aws
 from components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from components.config import StackConfig
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
-from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, identity_pool_name, table_name, tags
+from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, identity_pool_name, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
 
@@ -76,8 +77,10 @@ class _StandInIdentityPool:
         self.identity_pool_id: pulumi.Output[str] = self._pool.id
 
     def attach_roles(
-        self, role_arns: dict[str, pulumi.Input[str]] | object, default_role_arn: pulumi.Input[str]
+        self, role_arns: Mapping[str, pulumi.Input[str]], default_role_arn: pulumi.Input[str]
     ) -> aws.cognito.IdentityPoolRoleAttachment:
+        """Only ``authenticated = default_role_arn``: without a provider there is no claim to map ``role_arns`` by."""
+        del role_arns
         return aws.cognito.IdentityPoolRoleAttachment(
             f"{self._name}-identity-roles",
             identity_pool_id=self._pool.id,
@@ -178,16 +181,7 @@ class Platform(pulumi.ComponentResource):
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
 
         # ---- Tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ----
-        # Policies embed table ARNs built from values known at preview (partition, region, account, name),
-        # so the policy pack sees real documents in `pulumi preview` (ISOLATION.md invariant 48).
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        policy_table_arns: dict[str, pulumi.Input[str]] = {
-            base: pulumi.Output.concat(
-                "arn:", partition, ":dynamodb:", cfg.region, ":", identity.account_id, ":table/",
-                table_name(base, cfg.environment),
-            )
-            for base in POOL_TABLES
-        }
+        # Platform.table_arns are built from known parts (PoolTable), so the policies are known at preview.
         pools = {t: _StandInIdentityPool(f"{name}-{t}", cfg, t, child) for t in cfg.tenant_ids}
         system_pool = _StandInIdentityPool(f"{name}-{SYSTEM_TENANT}", cfg, SYSTEM_TENANT, child)
         self.tenant_roles = build_tenant_access(
@@ -196,7 +190,7 @@ class Platform(pulumi.ComponentResource):
             environment=cfg.environment,
             region=cfg.region,
             pools=pools,
-            table_arns=policy_table_arns,
+            table_arns=self.table_arns,
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
             document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
             tenants_per_role=cfg.access.tenants_per_role,
@@ -210,7 +204,7 @@ class Platform(pulumi.ComponentResource):
             SystemAccessArgs(
                 environment=cfg.environment,
                 identity_pool_id=system_pool.identity_pool_id,
-                table_arns=policy_table_arns,
+                table_arns=self.table_arns,
                 document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
                 superuser_scan=cfg.access.superuser_scan,
                 name_prefix=cfg.name_prefix,

@@ -444,3 +444,13 @@ def test_first_preview_joins_by_dependencies_and_never_degrades() -> None:
     assert any(
         p == "tenant-role-trust-binding" and "trusted by the pools of tenants ['acme', 'globex']" in m for p, m in found
     ), found
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("mode", ["perTenant", "abac"])
+def test_first_preview_of_dev_is_clean_in_both_modes(mode: str) -> None:
+    run = run_program(
+        ".", "dev", config={"saas:access": {"mode": mode}}, mocks=AwsMocks(first_preview=True), preview=True
+    )
+    report = evaluate_run(run)
+    assert report.violations == [], [v.message for v in report.violations]
