@@ -119,6 +119,39 @@ def _tenant_document(
     )
 
 
+def _tenant_policy_output(
+    *,
+    tenant_id: str | None,
+    table_arns: Mapping[str, pulumi.Input[str]],
+    indexes: Mapping[str, Sequence[str]],
+    tables: Sequence[str] | None,
+    bucket: pulumi.Output[str] | None,
+    actions: Sequence[str],
+    objects: Sequence[str],
+    sid: str,
+    what: str,
+) -> pulumi.Output[str]:
+    """The JSON of a tenant policy (literal tenant or ABAC), size-checked once its inputs are known."""
+    bases, arns = _arn_lists(table_arns, indexes, tables)
+    inputs: list[Any] = [arns, bucket] if bucket is not None else [arns]
+    return pulumi.Output.all(*inputs).apply(
+        lambda v: _checked_json(
+            _tenant_document(
+                tenant_id=tenant_id,
+                bases=bases,
+                arns=v[0],
+                indexes=indexes,
+                table_actions=actions,
+                bucket_arn=v[1] if bucket is not None else None,
+                object_actions=objects,
+                sid=sid,
+            ),
+            iam.MANAGED_POLICY_MAX_CHARS,
+            what,
+        )
+    )
+
+
 class _RoleFactory:
     """Creates role + customer-managed policy + attachment triples under one component."""
 
@@ -256,23 +289,16 @@ class TenantAccess(pulumi.ComponentResource):
         def document(
             tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
         ) -> pulumi.Output[str]:
-            bases, arns = _arn_lists(args.table_arns, args.tenant_index_names, tables)
-            inputs: list[Any] = [arns, bucket] if bucket is not None else [arns]
-            return pulumi.Output.all(*inputs).apply(
-                lambda v: _checked_json(
-                    _tenant_document(
-                        tenant_id=t,
-                        bases=bases,
-                        arns=v[0],
-                        indexes=args.tenant_index_names,
-                        table_actions=actions,
-                        bucket_arn=v[1] if bucket is not None else None,
-                        object_actions=objects,
-                        sid=sid,
-                    ),
-                    iam.MANAGED_POLICY_MAX_CHARS,
-                    f"{sid} policy of tenant {t}",
-                )
+            return _tenant_policy_output(
+                tenant_id=t,
+                table_arns=args.table_arns,
+                indexes=args.tenant_index_names,
+                tables=tables,
+                bucket=bucket,
+                actions=actions,
+                objects=objects,
+                sid=sid,
+                what=f"{sid} policy of tenant {t}",
             )
 
         admin_role = make.role(
@@ -396,23 +422,16 @@ class SharedTenantAccess(pulumi.ComponentResource):
         def document(
             tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
         ) -> pulumi.Output[str]:
-            bases, arns = _arn_lists(args.table_arns, args.tenant_index_names, tables)
-            inputs: list[Any] = [arns, bucket] if bucket is not None else [arns]
-            return pulumi.Output.all(*inputs).apply(
-                lambda v: _checked_json(
-                    _tenant_document(
-                        tenant_id=None,
-                        bases=bases,
-                        arns=v[0],
-                        indexes=args.tenant_index_names,
-                        table_actions=actions,
-                        bucket_arn=v[1] if bucket is not None else None,
-                        object_actions=objects,
-                        sid=sid,
-                    ),
-                    iam.MANAGED_POLICY_MAX_CHARS,
-                    f"shared {sid} policy",
-                )
+            return _tenant_policy_output(
+                tenant_id=None,
+                table_arns=args.table_arns,
+                indexes=args.tenant_index_names,
+                tables=tables,
+                bucket=bucket,
+                actions=actions,
+                objects=objects,
+                sid=sid,
+                what=f"shared {sid} policy",
             )
 
         def pair(key: str, role: str, pol: str, doc: pulumi.Output[str], what: str) -> aws.iam.Role:
