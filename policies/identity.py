@@ -23,6 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from policies._common import as_list, get_path, has_key, parse_json_document, statements
+from policies._iam import Graph, build_graph
 
 Report = Callable[..., None]
 """pulumi-policy's ``report_violation(message, urn=None)`` (its ``ReportViolation`` alias makes ``urn`` required)."""
@@ -740,6 +741,17 @@ def _attachment_role_arns(att: PolicyResource) -> set[Any]:
 def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> None:
     identity_pools = {_get(p.props, "id"): p for p in _of_type(args.resources, IDENTITY_POOL)}
     roles = {_get(r.props, "arn"): r for r in _of_type(args.resources, ROLE)}
+    graph: Graph | None = None
+
+    def _sanctioned_abac(role_urn: str) -> bool:
+        """A shared ABAC role (saas:access.mode abac) may trust several customer pools: TagSession, no literal
+        tenant keys, ${aws:PrincipalTag/TenantId} policies, no system pool (ISOLATION.md #7, #8). Its binding
+        and principal-tag map are checked by the access rules (tenant-role-trust-binding, abac-principal-tag-provenance)."""
+        nonlocal graph
+        graph = graph or build_graph(args.resources)
+        found = [r for r in graph.roles if r.urn == role_urn]
+        return bool(found) and graph.is_sanctioned_abac(found[0])
+
     for att in _of_type(args.resources, ROLE_ATTACHMENT):
         pool_id = _get(att.props, "identityPoolId")
         arns = _attachment_role_arns(att)
@@ -767,10 +779,11 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
                     f"identity pool of tenant {tenant!r} hands out role {arn} of tenant {role_tenant!r}", att.urn
                 )
             auds = _trust_audiences(role)
-            if auds is not None and auds != {pool_id}:
+            if auds is not None and auds != {pool_id} and not (pool_id in auds and _sanctioned_abac(role.urn)):
                 report_violation(
                     f"role {arn} is handed out by identity pool {pool_id} (tenant {tenant!r}) but its trust policy "
-                    f"names audiences {sorted(auds)}; it must trust exactly that pool",
+                    f"names audiences {sorted(auds)}; it must trust exactly that pool (several customer pools only "
+                    "for a shared ABAC role: TagSession and ${aws:PrincipalTag/TenantId} policies)",
                     att.urn,
                 )
 

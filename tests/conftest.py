@@ -1,16 +1,52 @@
-"""Shared fixtures: the repository root and a mocks class that records every registration."""
+"""Shared fixtures: the repository root, ``run_stack`` (a real stack with the outputs of the stacks it
+references) and a mocks class that records every registration."""
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
+from components.testing.harness import ProgramRun, run_program
 from components.testing.mocks import AwsMocks
+from components.testing.plan import Planner
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def _planner(preview: bool) -> Planner:
+    """Plans referenced stacks once per process (outputs only, no policy evaluation), as ``scripts/plan`` does."""
+    return Planner(ROOT, None, preview=preview)
+
+
+def reference_outputs(stack: str, preview: bool = False) -> dict[str, dict[str, Any]]:
+    """Outputs of the stacks ``stack``'s config references (staging: ``organization/saas/prod``), secrets
+    unwrapped: the ``stack_outputs`` its ``StackReference`` reads."""
+    return _planner(preview).reference_outputs(stack)
+
+
+@functools.cache
+def _run_stack(stack: str, config_json: str, preview: bool) -> ProgramRun:
+    return run_program(
+        ROOT,
+        stack,
+        config=json.loads(config_json) if config_json else None,
+        stack_outputs=reference_outputs(stack, preview),
+        preview=preview,
+    )
+
+
+def run_stack(stack: str, config: Mapping[str, Any] | None = None, *, preview: bool = False) -> ProgramRun:
+    """Run ``__main__.py`` with ``Pulumi.<stack>.yaml`` (plus ``config`` overrides) under mocks, feeding every
+    referenced stack's planned outputs to its StackReferences. Cached per (stack, config, preview): treat the
+    returned run as read-only."""
+    return _run_stack(stack, json.dumps(config, sort_keys=True) if config else "", preview)
 
 
 class RecordingAwsMocks(AwsMocks):

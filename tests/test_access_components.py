@@ -22,9 +22,11 @@ from components.access import (
 )
 from components.config import load_stack_config
 from components.errors import ComponentArgError, StackConfigError
-from components.testing.harness import ProgramRun, run_function, run_program
+from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
+from components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
 from components.testing.mocks import AwsMocks
 from policies.offline import evaluate_run
+from tests.conftest import run_stack
 
 TABLES = {
     "Employment": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/EmploymentDev",
@@ -33,13 +35,34 @@ TABLES = {
 BUCKET = "arn:aws:s3:::saas-documents-dev"
 
 
-def pool(name: str, tenant: str) -> aws.cognito.IdentityPool:
-    return aws.cognito.IdentityPool(
-        f"{name}-pool",
-        identity_pool_name=f"{name}-dev",
-        allow_unauthenticated_identities=False,
-        allow_classic_flow=False,
-        tags={"saas:tenant": tenant, "saas:environment": "dev", "saas:component": "TenantIdentityPool"},
+KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+
+def pool(tenant: str) -> TenantIdentityPool:
+    """The tenant's real identity pool (issue 3): its own user pool, dev app clients, no guests. Its physical
+    IdentityPool resource is ``<tenant>-identity-pool``; roles are attached with ``attach_roles``."""
+    identity = TenantIdentity(
+        tenant,
+        TenantIdentityArgs(
+            tenant_id=tenant,
+            environment="dev",
+            region="ap-southeast-1",
+            kms_key_arn=KEY,
+            client_environments=("dev",),
+            mfa="ON" if tenant == "system" else "OPTIONAL",
+            protect=False,
+            account_id="123456789012",
+        ),
+    )
+    return TenantIdentityPool(
+        tenant,
+        TenantIdentityPoolArgs(
+            tenant_id=tenant,
+            environment="dev",
+            region="ap-southeast-1",
+            user_pool_id=identity.user_pool_id,
+            client_ids=identity.outputs.environment_client_ids("dev"),
+        ),
     )
 
 
@@ -49,7 +72,9 @@ def tenant_args(tenant: str, pool_id: Any, **kw: Any) -> TenantAccessArgs:
 
 def two_tenants() -> None:
     for t in ("acme", "globex"):
-        TenantAccess(f"{t}-access", tenant_args(t, pool(t, t).id, document_bucket_arn=BUCKET))
+        p = pool(t)
+        access = TenantAccess(f"{t}-access", tenant_args(t, p.identity_pool_id, document_bucket_arn=BUCKET))
+        p.attach_roles({"admin": access.admin_role_arn, "user": access.user_role_arn}, access.user_role_arn)
 
 
 def docs(run: ProgramRun, type_: str, key: str) -> dict[str, dict[str, Any]]:
@@ -58,7 +83,7 @@ def docs(run: ProgramRun, type_: str, key: str) -> dict[str, dict[str, Any]]:
 
 def test_tenant_access_defaults() -> None:
     run = run_function(two_tenants, stack="dev")
-    roles = run.of_type("aws:iam/role:Role")
+    roles = access_roles(run)
     assert sorted(r.inputs["name"] for r in roles) == [
         "AIML-SaaS-acme-TenantAdminRole-Dev",
         "AIML-SaaS-acme-TenantUserRole-Dev",
@@ -70,7 +95,7 @@ def test_tenant_access_defaults() -> None:
         assert "saas:access:TenantAccess$aws:iam/role:Role" in r.urn
         tenant = r.inputs["name"].split("-")[2]
         assert r.inputs["tags"] == {"saas:environment": "dev", "saas:component": "TenantAccess", "saas:tenant": tenant}
-        pool_id = run.named(f"{tenant}-pool").id
+        pool_id = run.named(f"{tenant}-identity-pool").id
         trust = json.loads(r.inputs["assumeRolePolicy"])["Statement"][0]
         assert trust["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": pool_id}
         assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -91,7 +116,8 @@ def test_tenant_access_defaults() -> None:
     }
     assert ("AIML-SaaS-acme-TenantAdminRole-Dev", "AIML-SaaS-acme-TenantAdminPolicy-Dev") in attachments
     assert len(attachments) == 4
-    # this program defines no tables, so the pack (rightly) refuses ARNs of tables it cannot see; nothing else
+    # this program defines no tables, so the pack (rightly) refuses ARNs of tables it cannot see; nothing else:
+    # the whole pack (identity rules included) passes on the real identity pools and their role attachments
     report = evaluate_run(run)
     assert {v.policy for v in report.mandatory} == {"tenant-dynamodb-resource-scope"}
     assert all("is not a pool table of this stack" in v.message for v in report.mandatory)
@@ -158,7 +184,7 @@ def test_oversized_policy_fails_the_program() -> None:
 
 def test_shared_access_trusts_every_shard_pool_with_tag_session() -> None:
     def program() -> None:
-        pools = [pool(t, t) for t in ("acme", "globex")]
+        pools = [pool(t) for t in ("acme", "globex")]
         SharedTenantAccess(
             "s00",
             SharedTenantAccessArgs(
@@ -166,20 +192,20 @@ def test_shared_access_trusts_every_shard_pool_with_tag_session() -> None:
                 environment="dev",
                 region="ap-southeast-1",
                 tenant_ids=("acme", "globex"),
-                identity_pool_ids=tuple(p.id for p in pools),
+                identity_pool_ids=tuple(p.identity_pool_id for p in pools),
                 table_arns=TABLES,
                 document_bucket_arn=BUCKET,
             ),
         )
 
     run = run_function(program, stack="dev")
-    roles = {r.inputs["name"]: r for r in run.of_type("aws:iam/role:Role")}
+    roles = {r.inputs["name"]: r for r in access_roles(run)}
     assert sorted(roles) == ["AIML-SaaS-TenantAdminRole-S00-Dev", "AIML-SaaS-TenantUserRole-S00-Dev"]
     st = json.loads(roles["AIML-SaaS-TenantAdminRole-S00-Dev"].inputs["assumeRolePolicy"])["Statement"][0]
     assert st["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
     assert st["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"] == [
-        run.named("acme-pool").id,
-        run.named("globex-pool").id,
+        run.named("acme-identity-pool").id,
+        run.named("globex-identity-pool").id,
     ]
     assert roles["AIML-SaaS-TenantUserRole-S00-Dev"].inputs["tags"]["saas:access-shard"] == "S00"
     policy = docs(run, "aws:iam/policy:Policy", "policy")["AIML-SaaS-TenantAdminPolicy-S00-Dev"]
@@ -203,16 +229,26 @@ def test_shared_access_refuses_more_pools_than_the_trust_policy_holds() -> None:
         SharedTenantAccessArgs(**{**args, "identity_pool_ids": ("p",)})
 
 
+def attach_system_roles(p: TenantIdentityPool, system: SystemAccess) -> None:
+    p.attach_roles(
+        {"admin": system.admin_role_arn, "superuser": system.superuser_role_arn, "support": system.support_role_arn},
+        system.support_role_arn,
+    )
+
+
 def test_system_access_roles() -> None:
     def program() -> None:
-        p = pool("system", "system")
-        SystemAccess(
+        p = pool("system")
+        system = SystemAccess(
             "system-access",
-            SystemAccessArgs(environment="dev", identity_pool_id=p.id, table_arns=TABLES, document_bucket_arn=BUCKET),
+            SystemAccessArgs(
+                environment="dev", identity_pool_id=p.identity_pool_id, table_arns=TABLES, document_bucket_arn=BUCKET
+            ),
         )
+        attach_system_roles(p, system)
 
     run = run_function(program, stack="dev")
-    roles = sorted(r.inputs["name"] for r in run.of_type("aws:iam/role:Role"))
+    roles = sorted(r.inputs["name"] for r in access_roles(run))
     assert roles == [
         "AIML-SaaS-SystemAdminRole-Dev",
         "AIML-SaaS-SystemSuperuserRole-Dev",
@@ -240,11 +276,14 @@ def test_system_access_roles() -> None:
 
 def test_superuser_scan_needs_a_named_exception() -> None:
     def program() -> None:
-        p = pool("system", "system")
-        SystemAccess(
+        p = pool("system")
+        system = SystemAccess(
             "system-access",
-            SystemAccessArgs(environment="dev", identity_pool_id=p.id, table_arns=TABLES, superuser_scan=True),
+            SystemAccessArgs(
+                environment="dev", identity_pool_id=p.identity_pool_id, table_arns=TABLES, superuser_scan=True
+            ),
         )
+        attach_system_roles(p, system)
 
     run = run_function(program, stack="dev")
     scan = docs(run, "aws:iam/policy:Policy", "policy")["AIML-SaaS-SystemSuperuserPolicy-Dev"]
@@ -344,15 +383,17 @@ def test_per_tenant_mode_refuses_more_roles_than_the_quota_headroom() -> None:
 
 
 # ---- the stacks --------------------------------------------------------------------------------------------
-OUTPUTS = {"organization/saas/prod": {}}
+def access_roles(run: ProgramRun) -> list[CapturedResource]:
+    """The roles TenantAccess/SharedTenantAccess/SystemAccess created (not e.g. Lambda execution roles)."""
+    return [r for r in run.of_type("aws:iam/role:Role") if "saas:access:" in r.urn.split("::")[2]]
 
 
 @pytest.mark.stack
 @pytest.mark.parametrize(("stack", "tenants"), [("dev", 2), ("staging", 2), ("prod", 3)])
 @pytest.mark.parametrize("mode", ["perTenant", "abac"])
 def test_stack_roles_and_zero_violations(stack: str, tenants: int, mode: str) -> None:
-    run = run_program(".", stack, config={"saas:access": {"mode": mode}}, stack_outputs=OUTPUTS)
-    roles = run.of_type("aws:iam/role:Role")
+    run = run_stack(stack, {"saas:access": {"mode": mode}})
+    roles = access_roles(run)
     assert len(roles) == (2 * tenants if mode == "perTenant" else 2) + 3
     report = evaluate_run(run)
     assert report.mandatory == [], [v.message for v in report.mandatory]
@@ -366,7 +407,7 @@ def test_stack_roles_and_zero_violations(stack: str, tenants: int, mode: str) ->
 @pytest.mark.stack
 def test_abac_shards_for_many_tenants() -> None:
     tenants = [{"id": f"tenant{n:03d}"} for n in range(40)]
-    run = run_program(".", "dev", config={"saas:tenants": tenants, "saas:access": {"mode": "abac"}})
+    run = run_stack("dev", {"saas:tenants": tenants, "saas:access": {"mode": "abac"}})
     shards = run.of_type("saas:access:SharedTenantAccess")
     assert [s.name for s in shards] == ["platform-access-s00", "platform-access-s01"]
     sizes = sorted(
@@ -375,7 +416,7 @@ def test_abac_shards_for_many_tenants() -> None:
                 "cognito-identity.amazonaws.com:aud"
             ]
         )
-        for r in run.of_type("aws:iam/role:Role")
+        for r in access_roles(run)
         if "-S0" in r.inputs["name"]
     )
     assert sizes == [9, 9, 31, 31]
@@ -393,20 +434,23 @@ def test_stack_policies_are_known_at_preview() -> None:
 
 # ---- first preview: new pools' ids and new roles' ARNs are unknown; the joins still hold ------------------
 def _sabotaged() -> None:
-    pools = {t: pool(t, t) for t in ("acme", "globex", "system")}
-    access = {t: TenantAccess(f"{t}-access", tenant_args(t, pools[t].id)) for t in ("acme", "globex")}
+    pools = {t: pool(t) for t in ("acme", "globex", "system")}
+    access = {t: TenantAccess(f"{t}-access", tenant_args(t, pools[t].identity_pool_id)) for t in ("acme", "globex")}
     system = SystemAccess(
-        "system-access", SystemAccessArgs(environment="dev", identity_pool_id=pools["system"].id, table_arns=TABLES)
+        "system-access",
+        SystemAccessArgs(environment="dev", identity_pool_id=pools["system"].identity_pool_id, table_arns=TABLES),
     )
     aws.cognito.IdentityPoolRoleAttachment(
         "acme-identity-roles",
-        identity_pool_id=pools["acme"].id,
+        identity_pool_id=pools["acme"].identity_pool_id,
         roles={"authenticated": access["globex"].user_role_arn},
     )
     aws.cognito.IdentityPoolRoleAttachment(
-        "acme-more-roles", identity_pool_id=pools["acme"].id, roles={"authenticated": system.admin_role_arn}
+        "acme-more-roles",
+        identity_pool_id=pools["acme"].identity_pool_id,
+        roles={"authenticated": system.admin_role_arn},
     )
-    both = pulumi.Output.all(pools["acme"].id, pools["globex"].id).apply(
+    both = pulumi.Output.all(pools["acme"].identity_pool_id, pools["globex"].identity_pool_id).apply(
         lambda ids: {
             "Version": "2012-10-17",
             "Statement": [

@@ -3,6 +3,7 @@ evaluated through pulumi-policy's analyzer (the engine's code path)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -11,8 +12,9 @@ import pytest
 
 from components.testing.harness import run_function
 from components.testing.policy import analyze_props, evaluate
-from policies.identity import POLICIES
+from policies.identity import POLICIES, identity_pool_roles_same_tenant
 from policies.pack import POLICIES as PACK
+from tests import _access_fixtures as fx
 
 POOL = "aws:cognito/userPool:UserPool"
 CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
@@ -496,3 +498,34 @@ def test_unknown_role_arns_in_preview_do_not_degrade_the_mapping_rule():
     assert analyze_props(POLICIES, ATTACHMENT, props) == []
     bad = with_(props, roleMappings=[dict(mapping, ambiguousRoleResolution="AuthenticatedRole")])
     assert [v.policy for v in analyze_props(POLICIES, ATTACHMENT, bad)] == ["identity-pool-role-mapping"]
+
+
+# ------------------------------------------------------- shared ABAC roles (saas:access.mode abac, issue 4)
+def _same_tenant(resources: list[dict[str, Any]]) -> list[str]:
+    return [v.message for v in fx.violations([identity_pool_roles_same_tenant], resources)]
+
+
+def test_roles_same_tenant_accepts_the_sanctioned_shared_abac_role():
+    assert _same_tenant(fx.abac_stack()) == []
+    assert _same_tenant(fx.compliant_stack()) == []
+
+
+def test_roles_same_tenant_refuses_a_multi_pool_role_without_tag_session():
+    pools = (fx.POOLS["acme"], fx.POOLS["globex"])
+    stack = fx.edit_props(
+        fx.abac_stack(),
+        "TenantUserRole-S00-role",
+        lambda p: p.update(assumeRolePolicy=json.dumps(fx.trust(*pools, tag_session=False))),
+    )
+    found = _same_tenant(stack)
+    assert any("TenantUserRole-S00" in m and "it must trust exactly that pool" in m for m in found), found
+
+
+def test_roles_same_tenant_refuses_a_multi_pool_role_with_literal_tenant_keys():
+    stack = fx.edit_props(
+        fx.abac_stack(),
+        "TenantUserPolicy-S00-policy",
+        lambda p: p.update(policy=json.dumps(fx.tenant_doc("acme", fx.USER_ACTIONS))),
+    )
+    found = _same_tenant(stack)
+    assert any("TenantUserRole-S00" in m and "it must trust exactly that pool" in m for m in found), found

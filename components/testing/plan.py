@@ -109,7 +109,7 @@ class Planner:
     def __init__(
         self,
         program_dir: Path,
-        evaluate: Evaluator,
+        evaluate: Evaluator | None,
         policy_config_dir: Path | None = None,
         *,
         preview: bool = False,
@@ -126,6 +126,18 @@ class Planner:
             return None
         path = self.policy_config_dir / f"{stack}.json"
         return json.loads(path.read_text()) if path.exists() else None
+
+    def reference_outputs(self, stack: str) -> dict[str, dict[str, Any]]:
+        """Outputs (secrets unwrapped) of every same-project stack that ``stack``'s config names
+        (``organization/<project>/<stack>``), each planned once: what ``AwsMocks(stack_outputs=...)`` needs to
+        run ``stack``. A referenced stack that fails to plan is left out (the run then fails on the reference)."""
+        project_cfg = load_project_config(self.program_dir, stack)
+        references: dict[str, dict[str, Any]] = {}
+        for ref in _referenced_stacks(project_cfg.values, project_cfg.project):
+            outputs = self._outputs_of(ref, project_cfg.project)
+            if outputs is not None:
+                references[ref] = outputs
+        return references
 
     def _outputs_of(self, ref: str, project: str) -> dict[str, Any] | None:
         parts = ref.split("/")
@@ -147,11 +159,7 @@ class Planner:
         try:
             project_cfg = load_project_config(self.program_dir, stack)
             region = project_cfg.values.get("aws:region", "ap-southeast-1")
-            references: dict[str, dict[str, Any]] = {}
-            for ref in _referenced_stacks(project_cfg.values, project_cfg.project):  # avoid a failing first run
-                outputs = self._outputs_of(ref, project_cfg.project)
-                if outputs is not None:
-                    references[ref] = outputs
+            references = self.reference_outputs(stack)  # named in config: plan them first, avoid a failing run
             while True:
                 mocks = AwsMocks(region=region, stack_outputs=references, first_preview=self.preview)
                 try:
@@ -163,8 +171,9 @@ class Planner:
                     if not missing or any(v is None for v in resolved.values()):
                         raise
                     references |= {k: v for k, v in resolved.items() if v is not None}
-            result.report = self.evaluate(result.run, self._policy_config(stack))
-            result.quotas = _quota_rows(result.run, self._policy_config(stack))
+            if self.evaluate is not None:  # None: outputs only (feeding another stack's StackReference in tests)
+                result.report = self.evaluate(result.run, self._policy_config(stack))
+                result.quotas = _quota_rows(result.run, self._policy_config(stack))
         except pulumi.RunError as exc:  # StackConfigError, ProjectConfigError, DuplicateUrnError, ...
             result.error = str(exc)
         except Exception as exc:
