@@ -1,57 +1,86 @@
 """Example: per-tenant IAM isolation in your own Pulumi program (run under mocks by tests/test_examples.py).
 
-Each tenant's identity pool hands out only that tenant's TenantAdminRole/TenantUserRole; the system tenant's
-pool hands out the three system roles. In the composed platform, issue 3's TenantIdentityPool provides the
-pools and ``attach_roles``; here plain identity pools and role attachments stand in for it.
+Each tenant gets its user pool (``TenantIdentity``) and this environment's identity pool
+(``TenantIdentityPool``); ``TenantAccess`` creates the tenant's TenantAdminRole/TenantUserRole trusted only by
+that identity pool, and ``attach_roles`` maps ``custom:tenantRole`` (``admin``/``user``) to them, with the
+user role as the least-privileged default. The system tenant's pool hands out the three ``SystemAccess``
+roles. Per-tenant roles need no principal tags (``principal_tags`` stays ``False``).
 """
 
 import pulumi
 import pulumi_aws as aws
 
 from components.access import SystemAccess, SystemAccessArgs, TenantAccess, TenantAccessArgs
-from components.naming import tags
+from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
+from components.naming import SYSTEM_TENANT, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
-key = aws.kms.Key("docs-key", enable_key_rotation=True, tags=tags("dev", "Example"))
+ENV = "dev"
+REGION = "ap-southeast-1"
+
+key = aws.kms.Key("example-key", enable_key_rotation=True, tags=tags(ENV, "Example"))
 table = PoolTable(
     "example-Leave",
-    PoolTableArgs(base_name="Leave", environment="dev", kms_key_arn=key.arn, protect=False),
+    PoolTableArgs(base_name="Leave", environment=ENV, kms_key_arn=key.arn, protect=False),
 )
+table_arns = {"Leave": table.table_arn}
 documents = "arn:aws:s3:::example-saas-documents-dev"  # your document bucket (keys tenants/<tenant>/...)
 
-pools = {
-    tenant: aws.cognito.IdentityPool(
-        f"{tenant}-identity-pool",
-        identity_pool_name=f"example-{tenant}-dev",
-        allow_unauthenticated_identities=False,
-        allow_classic_flow=False,
-        tags=tags("dev", "TenantIdentityPool", tenant=tenant),
+
+def identity_pool(tenant: str) -> TenantIdentityPool:
+    """The tenant's user pool (dev app clients only) and its dev identity pool."""
+    identity = TenantIdentity(
+        tenant,
+        TenantIdentityArgs(
+            tenant_id=tenant,
+            environment=ENV,
+            region=REGION,
+            kms_key_arn=key.arn,
+            client_environments=(ENV,),
+            mfa="ON" if tenant == SYSTEM_TENANT else "OPTIONAL",
+            protect=False,  # dev only: the default (True) keeps deletion protection and Pulumi protect on
+        ),
     )
-    for tenant in ("acme", "globex", "system")
-}
+    return TenantIdentityPool(
+        tenant,
+        TenantIdentityPoolArgs(
+            tenant_id=tenant,
+            environment=ENV,
+            region=REGION,
+            user_pool_id=identity.user_pool_id,
+            client_ids=identity.outputs.environment_client_ids(ENV),
+        ),
+    )
+
+
 for tenant in ("acme", "globex"):
+    pool = identity_pool(tenant)
     access = TenantAccess(
         f"{tenant}-access",
         TenantAccessArgs(
             tenant_id=tenant,
-            environment="dev",
-            identity_pool_id=pools[tenant].id,
-            table_arns={"Leave": table.table_arn},
+            environment=ENV,
+            identity_pool_id=pool.identity_pool_id,
+            table_arns=table_arns,
+            tenant_index_names={"Leave": table.tenant_index_names},
             document_bucket_arn=documents,
         ),
     )
-    aws.cognito.IdentityPoolRoleAttachment(
-        f"{tenant}-identity-roles",
-        identity_pool_id=pools[tenant].id,
-        roles={"authenticated": access.user_role_arn},  # the least-privileged role is the default
-    )
+    pool.attach_roles({"admin": access.admin_role_arn, "user": access.user_role_arn}, access.user_role_arn)
     pulumi.export(f"{tenant}AdminRoleArn", access.admin_role_arn)
 
+system_pool = identity_pool(SYSTEM_TENANT)
 system = SystemAccess(
     "system-access",
-    SystemAccessArgs(environment="dev", identity_pool_id=pools["system"].id, table_arns={"Leave": table.table_arn}),
+    SystemAccessArgs(
+        environment=ENV,
+        identity_pool_id=system_pool.identity_pool_id,
+        table_arns=table_arns,
+        document_bucket_arn=documents,
+    ),
 )
-aws.cognito.IdentityPoolRoleAttachment(
-    "system-identity-roles", identity_pool_id=pools["system"].id, roles={"authenticated": system.support_role_arn}
+system_pool.attach_roles(
+    {"admin": system.admin_role_arn, "superuser": system.superuser_role_arn, "support": system.support_role_arn},
+    system.support_role_arn,  # the least-privileged system role is the default
 )
 pulumi.export("systemSupportRoleArn", system.support_role_arn)

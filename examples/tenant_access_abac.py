@@ -1,65 +1,78 @@
 """Example: shared ABAC roles for many tenants (``saas:access.mode: abac``), run under mocks by the tests.
 
 One admin and one user role serve a shard of tenants; their policies use
-``TENANT#${aws:PrincipalTag/TenantId}``, and each tenant's identity pool maps ``custom:tenantId`` to the
-``TenantId`` principal tag (``IdentityPoolProviderPrincipalTag``, created by issue 3's TenantIdentityPool for
-its user-pool provider). The stand-in pools below have no identity provider, so they issue no credentials and
-need no tag map. ``build_tenant_access`` computes the shards from the trust-policy size quota.
+``TENANT#${aws:PrincipalTag/TenantId}`` and their trust allows ``sts:TagSession``. Each tenant's identity pool
+therefore maps ``custom:tenantId`` to the ``TenantId`` principal tag: ``principal_tags=True`` (only in this
+mode). ``build_tenant_access`` computes the shards from the trust-policy size quota and calls each pool's
+``attach_roles`` with its shard's roles.
 """
-
-from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from components.access import build_tenant_access
-from components.naming import tags
+from components.access import SystemAccess, SystemAccessArgs, build_tenant_access
+from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
+from components.naming import SYSTEM_TENANT, tags
+from components.pool_table import PoolTable, PoolTableArgs
+
+ENV = "dev"
+REGION = "ap-southeast-1"
+
+key = aws.kms.Key("example-key", enable_key_rotation=True, tags=tags(ENV, "Example"))
+table = PoolTable(
+    "example-Leave",
+    PoolTableArgs(base_name="Leave", environment=ENV, kms_key_arn=key.arn, protect=False),
+)
+table_arns = {"Leave": table.table_arn}
 
 
-class ExamplePool:
-    """A minimal stand-in with the interface of issue 3's TenantIdentityPool."""
+def identity_pool(tenant: str, *, principal_tags: bool) -> TenantIdentityPool:
+    """The tenant's user pool (dev app clients only) and its dev identity pool."""
+    identity = TenantIdentity(
+        tenant,
+        TenantIdentityArgs(
+            tenant_id=tenant,
+            environment=ENV,
+            region=REGION,
+            kms_key_arn=key.arn,
+            client_environments=(ENV,),
+            mfa="ON" if tenant == SYSTEM_TENANT else "OPTIONAL",
+            protect=False,  # dev only: the default (True) keeps deletion protection and Pulumi protect on
+        ),
+    )
+    return TenantIdentityPool(
+        tenant,
+        TenantIdentityPoolArgs(
+            tenant_id=tenant,
+            environment=ENV,
+            region=REGION,
+            user_pool_id=identity.user_pool_id,
+            client_ids=identity.outputs.environment_client_ids(ENV),
+            principal_tags=principal_tags,  # TenantId <- custom:tenantId for the shared ABAC roles
+        ),
+    )
 
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        self.pool = aws.cognito.IdentityPool(
-            f"{tenant}-identity-pool",
-            identity_pool_name=f"example-{tenant}-dev",
-            allow_unauthenticated_identities=False,
-            allow_classic_flow=False,
-            tags=tags("dev", "TenantIdentityPool", tenant=tenant),
-        )
-        self.identity_pool_id = self.pool.id
 
-    def attach_roles(self, role_arns: Mapping[str, pulumi.Input[str]], default_role_arn: pulumi.Input[str]) -> None:
-        aws.cognito.IdentityPoolRoleAttachment(
-            f"{self.tenant}-identity-roles", identity_pool_id=self.pool.id, roles={"authenticated": default_role_arn}
-        )
-
-
-pools = {t: ExamplePool(t) for t in ("acme", "globex", "initech")}
+pools = {t: identity_pool(t, principal_tags=True) for t in ("acme", "globex", "initech")}
 roles = build_tenant_access(
     "tenants",
     mode="abac",
-    environment="dev",
-    region="ap-southeast-1",
+    environment=ENV,
+    region=REGION,
     pools=pools,
-    table_arns={"Leave": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/LeaveDev"},
+    table_arns=table_arns,
+    tenant_index_names={"Leave": table.tenant_index_names},
     document_bucket_arn="arn:aws:s3:::example-saas-documents-dev",
 )
-aws.dynamodb.Table(
-    "leave",
-    name="LeaveDev",
-    hash_key="TenantId",
-    range_key="EntityItem",
-    billing_mode="PAY_PER_REQUEST",
-    attributes=[
-        aws.dynamodb.TableAttributeArgs(name="TenantId", type="S"),
-        aws.dynamodb.TableAttributeArgs(name="EntityItem", type="S"),
-    ],
-    point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-    server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
-        enabled=True, kms_key_arn=aws.kms.Key("leave-key", enable_key_rotation=True, tags=tags("dev", "Example")).arn
-    ),
-    tags=tags("dev", "Example"),
+
+# The system tenant keeps its own roles; its pool passes no session tags (its roles do not allow TagSession).
+system_pool = identity_pool(SYSTEM_TENANT, principal_tags=False)
+system = SystemAccess(
+    "system-access",
+    SystemAccessArgs(environment=ENV, identity_pool_id=system_pool.identity_pool_id, table_arns=table_arns),
+)
+system_pool.attach_roles(
+    {"admin": system.admin_role_arn, "superuser": system.superuser_role_arn, "support": system.support_role_arn},
+    system.support_role_arn,
 )
 pulumi.export("sharedAdminRoleArn", roles["acme"].admin_role_arn)

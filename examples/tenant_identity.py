@@ -1,13 +1,16 @@
 """Example: one tenant's identity in your own Pulumi program (run under mocks by tests/test_examples.py).
 
-The user pool (shared by every environment), its dev app clients and triggers, the dev identity pool, and
-two stand-in roles attached with ``attach_roles``. In the platform the roles come from ``TenantAccess``.
+The user pool (shared by every environment), its dev app clients and triggers, the dev identity pool, and the
+tenant's roles from ``TenantAccess`` mapped with ``attach_roles`` (``custom:tenantRole`` admin/user; the user
+role is the least-privileged default).
 """
 
 import pulumi
 import pulumi_aws as aws
 
+from components.access import TenantAccess, TenantAccessArgs
 from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
+from components.pool_table import PoolTable, PoolTableArgs
 
 TAGS = {"saas:environment": "dev", "saas:component": "Example", "saas:tenant": "acme"}
 
@@ -35,30 +38,20 @@ pool = TenantIdentityPool(
     ),
 )
 
-
-def trust(identity_pool_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Web-identity trust bound to this tenant's identity pool, with session tags for ABAC."""
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
-                    "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
-                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
-                    },
-                }
-            ],
-        }
-    )
-
-
-admin = aws.iam.Role("acme-admin", assume_role_policy=trust(pool.identity_pool_id), tags=TAGS)
-user = aws.iam.Role("acme-user", assume_role_policy=trust(pool.identity_pool_id), tags=TAGS)
-pool.attach_roles({"admin": admin.arn, "user": user.arn}, default_role_arn=user.arn)
+# The roles the identity pool hands out: TenantAccess, trusted only by this identity pool (per-tenant roles,
+# so no principal tags / sts:TagSession).
+table = PoolTable("acme-Leave", PoolTableArgs(base_name="Leave", environment="dev", kms_key_arn=key.arn, protect=False))
+access = TenantAccess(
+    "acme-access",
+    TenantAccessArgs(
+        tenant_id="acme",
+        environment="dev",
+        identity_pool_id=pool.identity_pool_id,
+        table_arns={"Leave": table.table_arn},
+        tenant_index_names={"Leave": table.tenant_index_names},
+    ),
+)
+pool.attach_roles({"admin": access.admin_role_arn, "user": access.user_role_arn}, default_role_arn=access.user_role_arn)
 
 pulumi.export("issuer", acme.issuer)
 pulumi.export("devClientIds", acme.client_ids["dev"])

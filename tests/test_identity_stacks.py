@@ -25,7 +25,7 @@ from components.identity_schema import (
 from components.naming import identity_trigger_function_name, tenant_role_name
 from components.testing.harness import ProgramRun, run_program
 from policies.offline import evaluate_run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_stack
 from tests.test_config import base
 
 POOL = "aws:cognito/userPool:UserPool"
@@ -46,8 +46,8 @@ def dev() -> ProgramRun:
 
 
 @pytest.fixture(scope="module")
-def staging(prod: ProgramRun) -> ProgramRun:
-    return run_program(ROOT, "staging", stack_outputs={"organization/saas/prod": prod.outputs})
+def staging() -> ProgramRun:
+    return run_stack("staging")  # its StackReference reads prod's planned outputs
 
 
 def per_tenant(run: ProgramRun, type_: str) -> Counter[str]:

@@ -8,9 +8,8 @@ import re
 
 import pytest
 
-from components.testing.harness import run_program
 from policies._common import TAGGABLE_TYPES
-from tests.conftest import ROOT
+from tests.conftest import run_stack
 
 
 def _accepts_tags(type_token: str) -> bool:
@@ -26,9 +25,9 @@ def test_listed_types_accept_tags(type_token: str) -> None:
     assert _accepts_tags(type_token), f"{type_token} takes no tags: remove it from TAGGABLE_TYPES"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_taggable_type_in_the_stacks_is_listed(stack: str) -> None:
-    run = run_program(ROOT, stack)
+    run = run_stack(stack)
     aws_types = {r.type for r in run.resources if r.custom and re.match(r"aws:[a-z0-9]+/", r.type)}
     missing = sorted(t for t in aws_types if t not in TAGGABLE_TYPES and _accepts_tags(t))
     assert missing == [], f"taggable types missing from policies/_common.py TAGGABLE_TYPES: {missing}"
