@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 from typing import Any
 
 import pulumi
@@ -149,3 +151,35 @@ def test_preview_leaves_unmocked_outputs_unknown() -> None:
     run = run_function(_program, mocks=NoArn(), preview=True)
     assert [r for r in run.resources if r.name == "late"] == []  # apply on an unknown does not run
     assert plain(run.named("t").inputs)["serverSideEncryption"]["kmsKeyArn"] == "[unknown]"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
+
+
+def _fails_in_outputs() -> None:
+    """Many outputs derived from one failing apply: each would echo the error from an unretrieved future."""
+    bad = pulumi.Output.from_input("x").apply(lambda _: (_ for _ in ()).throw(ValueError("deliberate")))
+    for n in range(20):
+        aws.s3.Bucket(f"b{n}", bucket=bad.apply(lambda v, n=n: f"{v}-{n}"))
+
+
+def test_a_failed_run_raises_its_error_without_asyncio_echoes() -> None:
+    records = _Records()
+    asyncio_logger = logging.getLogger("asyncio")
+    asyncio_logger.addHandler(records)
+    try:
+        for _ in range(2):  # leftovers of the first failure would surface during the second run
+            with pytest.raises(ValueError, match="deliberate"):
+                run_function(_fails_in_outputs)
+            gc.collect()
+        run_function(lambda: aws.s3.Bucket("ok", bucket="ok"))
+        gc.collect()
+    finally:
+        asyncio_logger.removeHandler(records)
+    assert [m for m in records.messages if "never retrieved" in m] == []
