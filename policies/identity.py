@@ -748,7 +748,8 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
         tenant keys, ${aws:PrincipalTag/TenantId} policies, no system pool (ISOLATION.md #7, #8). Its binding
         and principal-tag map are checked by the access rules (tenant-role-trust-binding, abac-principal-tag-provenance)."""
         nonlocal graph
-        graph = graph or build_graph(args.resources)
+        if graph is None:
+            graph = build_graph(args.resources)
         found = [r for r in graph.roles if r.urn == role_urn]
         return bool(found) and graph.is_sanctioned_abac(found[0])
 
