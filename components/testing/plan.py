@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import re
 import sys
 import time
@@ -305,9 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="one line per stack plus violations")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of program errors")
     args = parser.parse_args(argv)
-    # A run that fails (e.g. on a StackReference resolved by planning another stack, then retried) leaves SDK
-    # futures whose exceptions asyncio would print at garbage collection; the plan reports the error itself.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # A run that fails (e.g. on a StackReference resolved by planning another stack, then retried) no longer
+    # leaves asyncio "exception was never retrieved" echoes: the harness marks those SDK futures retrieved.
     if args.json and len(args.stacks) != 1:
         parser.error("--json takes one stack; use --json-dir for several")
     console = Console(highlight=False, width=160 if not sys.stdout.isatty() else None)
