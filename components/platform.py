@@ -7,12 +7,16 @@ components that own them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.api import ApiTenant, TenantApi, TenantApiArgs
+from components.authorization import TenantAuthorization, TenantAuthorizationArgs, TenantIdentityOutputs
 from components.config import StackConfig
+from components.errors import ComponentArgError
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
 from components.naming import POOL_TABLES, env_suffix, tags
 from components.pool_table import PoolTable, PoolTableArgs
@@ -55,9 +59,16 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformArgs:
-    """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``)."""
+    """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``).
+
+    ``tenant_identities`` (issue 5, until identity lands): each customer tenant's user pool id/ARN, issuer and
+    client ids (``TenantIdentity`` satisfies :class:`~components.authorization.TenantIdentityOutputs`). When
+    given, every tenant gets a ``TenantAuthorization`` and, if ``saas:api`` is set, the environment a
+    ``TenantApi``. On merge with issue 3 this is fed from the ``TenantIdentity`` components built here.
+    """
 
     config: StackConfig
+    tenant_identities: Mapping[str, TenantIdentityOutputs] | None = None
 
 
 class Platform(pulumi.ComponentResource):
@@ -135,6 +146,60 @@ class Platform(pulumi.ComponentResource):
             for base in POOL_TABLES
         }
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
+
+        # ---- Issue 5: tenant authorization (AVP store per tenant) and the tenant API with its authorizer ----
+        self.authorizations: dict[str, TenantAuthorization] = {}
+        self.api: TenantApi | None = None
+        if args.tenant_identities is not None:
+            missing = sorted(set(cfg.tenant_ids) - set(args.tenant_identities))
+            if missing:
+                raise ComponentArgError(f"tenant_identities has no identity for tenants {missing}")
+            identities = args.tenant_identities
+            clients = {t: list((identities[t].client_ids.get(cfg.environment) or {}).values()) for t in cfg.tenant_ids}
+            for tenant in cfg.tenants:
+                tenant_identity = identities[tenant.id]
+                self.authorizations[tenant.id] = TenantAuthorization(
+                    f"{name}-{tenant.id}-authz",
+                    TenantAuthorizationArgs(
+                        tenant_id=tenant.id,
+                        environment=cfg.environment,
+                        user_pool_id=tenant_identity.user_pool_id,
+                        user_pool_arn=tenant_identity.user_pool_arn,
+                        client_ids=clients[tenant.id],
+                        protect=cfg.protect,
+                        extra_tags=cfg.tags,
+                    ),
+                    opts=child,
+                )
+            if cfg.api is not None:
+                self.api = TenantApi(
+                    f"{name}-api",
+                    TenantApiArgs(
+                        environment=cfg.environment,
+                        name_prefix=cfg.name_prefix,
+                        tenants=[
+                            ApiTenant(
+                                tenant_id=t.id,
+                                tier=t.tier,
+                                issuer=identities[t.id].issuer,
+                                user_pool_id=identities[t.id].user_pool_id,
+                                client_ids=clients[t.id],
+                                policy_store_id=self.authorizations[t.id].policy_store_id,
+                                policy_store_arn=self.authorizations[t.id].policy_store_arn,
+                            )
+                            for t in cfg.tenants
+                        ],
+                        services=cfg.api.services,
+                        kms_key_arn=key.arn,
+                        layer_arn=layer.arn,
+                        tier_throttles=cfg.api.tiers,
+                        log_retention_days=cfg.api.log_retention_days,
+                        manage_account_log_role=cfg.api.manage_account_log_role,
+                        extra_tags=cfg.tags,
+                    ),
+                    opts=child,
+                )
+        # ---- end issue 5 ----
         self.kms_key_arn = key.arn
         self.account_id = identity.account_id
         self.handler_layer_arn = layer.arn

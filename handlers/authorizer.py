@@ -65,7 +65,7 @@ BEARER_RE: Final = re.compile(r"Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0
 DENIED_PRINCIPAL: Final = "denied"
 
 
-class Denied(Exception):  # noqa: N818 - a decision, not an error
+class Denied(Exception):
     """The request is denied; ``reason`` is logged (it never contains the token)."""
 
     def __init__(self, reason: str) -> None:
@@ -271,8 +271,15 @@ class TokenVerifier:
         return VerifiedToken(tenant=tenant, claims=claims)
 
 
-def avp_request(route: Route, verified: VerifiedToken, token: str, path: str, path_parameters: Mapping[str, str],
-                environment: str) -> dict[str, Any]:
+def avp_request(
+    route: Route,
+    verified: VerifiedToken,
+    *,
+    token: str,
+    path: str,
+    path_parameters: Mapping[str, str],
+    environment: str,
+) -> dict[str, Any]:
     """The ``IsAuthorizedWithToken`` parameters for this request (pure; unit-tested)."""
     tenant_id = verified.tenant.tenant_id
     if not path or len(path) > MAX_ENTITY_ID_CHARS:
@@ -367,7 +374,12 @@ class Authorizer:
             raise Denied("route is not in the route table")
         verified = self.verifier.verify(token)
         params = avp_request(
-            route, verified, token, str(event.path), event.path_parameters or {}, self.config.environment
+            route,
+            verified,
+            token=token,
+            path=str(event.path),
+            path_parameters=event.path_parameters or {},
+            environment=self.config.environment,
         )
         answer = self.avp.is_authorized_with_token(**params)
         if answer.get("decision") != "ALLOW" or answer.get("errors"):

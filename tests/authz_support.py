@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from components.cedar import default_assets
 from components.testing.avp import StoreDouble, VerifiedPermissionsDouble
@@ -52,7 +53,7 @@ def private_key(kid: str) -> rsa.RSAPrivateKey:
 
 
 def jwks(tenant: Tenant) -> dict[str, Any]:
-    public = jwt.algorithms.RSAAlgorithm.to_jwk(private_key(tenant.kid).public_key(), as_dict=True)
+    public = RSAAlgorithm.to_jwk(private_key(tenant.kid).public_key(), as_dict=True)
     return {"keys": [{**public, "kid": tenant.kid, "alg": "RS256", "use": "sig"}]}
 
 
@@ -157,3 +158,56 @@ def effect(response: dict[str, Any]) -> str:
     statements = response["policyDocument"]["Statement"]
     assert len(statements) == 1
     return statements[0]["Effect"]
+
+
+# ------------------------------------------------------------------------------------- Platform runs
+def stack_file_config(stack: str) -> dict[str, Any]:
+    import yaml
+
+    with open(f"Pulumi.{stack}.yaml", encoding="utf-8") as fh:
+        return dict(yaml.safe_load(fh)["config"])
+
+
+def pool_id(tenant_id: str) -> str:
+    """A realistic, per-tenant user pool id (what TenantIdentity would output)."""
+    return f"{REGION}_{tenant_id.capitalize()[:5]}Pool9"
+
+
+def identity_refs(tenant_ids: list[str]) -> dict[str, Any]:
+    from components.authorization import TenantIdentityRef
+
+    return {
+        t: TenantIdentityRef(
+            user_pool_id=pool_id(t),
+            user_pool_arn=f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id(t)}",
+            issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id(t)}",
+            client_ids={
+                env: {"hr-admin": f"{t[:4]}{env[:3]}hradmin{'0' * 14}", "ess-mobile": f"{t[:4]}{env[:3]}essmob{'0' * 15}"}
+                for env in ("dev", "staging", "prod")
+            },
+        )
+        for t in tenant_ids
+    }
+
+
+SERVICE_ARNS = {
+    s: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OptimalHR-{s}"
+    for s in ("employment", "pim", "meatwork", "work-schedule", "leave", "time-attendance", "overtime", "payroll",
+              "notifications", "iam", "srm")
+}
+
+
+def run_platform(stack: str, overrides: dict[str, Any] | None = None, with_identities: bool = True) -> Any:
+    """Run ``Platform`` with ``Pulumi.<stack>.yaml`` (plus overrides) and realistic tenant identities."""
+    from components.config import stack_config_from_pulumi
+    from components.platform import Platform, PlatformArgs
+    from components.testing.harness import run_function
+
+    config = {**stack_file_config(stack), **(overrides or {})}
+
+    def program() -> None:
+        cfg = stack_config_from_pulumi()
+        Platform("platform", PlatformArgs(config=cfg, tenant_identities=identity_refs(cfg.tenant_ids)
+                                          if with_identities else None))
+
+    return run_function(program, config=config, stack=stack)
