@@ -329,16 +329,21 @@ class TenantApi(pulumi.ComponentResource):
             )
             methods.extend([method, integration])
 
-        for status, kind in (("403", "ACCESS_DENIED"), ("403", "AUTHORIZER_FAILURE"),
-                             ("403", "AUTHORIZER_CONFIGURATION_ERROR"), ("401", "UNAUTHORIZED")):
+        for status, kind in (
+            ("403", "ACCESS_DENIED"),
+            ("403", "AUTHORIZER_FAILURE"),
+            ("403", "AUTHORIZER_CONFIGURATION_ERROR"),
+            ("401", "UNAUTHORIZED"),
+        ):
             methods.append(
                 aws.apigateway.Response(
                     f"{name}-{kind.lower().replace('_', '-')}",
                     rest_api_id=api.id,
                     response_type=kind,
                     status_code=status,
-                    response_templates={"application/json": json.dumps({"message": "Forbidden" if status == "403"
-                                                                         else "Unauthorized"})},
+                    response_templates={
+                        "application/json": json.dumps({"message": "Forbidden" if status == "403" else "Unauthorized"})
+                    },
                     opts=child,
                 )
             )
@@ -388,9 +393,7 @@ class TenantApi(pulumi.ComponentResource):
                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
                 opts=child,
             )
-            stage_deps.append(
-                aws.apigateway.Account(f"{name}-account", cloudwatch_role_arn=log_role.arn, opts=child)
-            )
+            stage_deps.append(aws.apigateway.Account(f"{name}-account", cloudwatch_role_arn=log_role.arn, opts=child))
         stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=api.id,

@@ -154,7 +154,7 @@ def load_assets(root: Path = CEDAR_DIR) -> CedarAssets:
         links = tuple(TemplateLink(template=str(x["template"]), group=str(x["group"])) for x in raw_links)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise CedarValidationError(
-            f"{links_path}: expected {{\"links\": [{{\"template\": <id>, \"group\": <name>}}]}}: {exc}"
+            f'{links_path}: expected {{"links": [{{"template": <id>, "group": <name>}}]}}: {exc}'
         ) from exc
     return CedarAssets(
         schema_json=schema_json,

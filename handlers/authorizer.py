@@ -311,8 +311,13 @@ def avp_request(
     }
 
 
-def policy(principal_id: str, effect: str, resource: str, context: Mapping[str, str] | None = None,
-           usage_key: str | None = None) -> dict[str, Any]:
+def policy(
+    principal_id: str,
+    effect: str,
+    resource: str,
+    context: Mapping[str, str] | None = None,
+    usage_key: str | None = None,
+) -> dict[str, Any]:
     """The authorizer's response: one statement, ``execute-api:Invoke`` on ``resource``."""
     response: dict[str, Any] = {
         "principalId": principal_id,

@@ -40,10 +40,20 @@ class Tenant:
         return f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{self.user_pool_id}"
 
 
-ACME = Tenant("acme", "ap-southeast-1_AbCdEf123", ("acmehradminclient0000000001", "acmeessmobileclient0000001"),
-              "PSACME0000000000000001", "acme-key-1")
-GLOBEX = Tenant("globex", "ap-southeast-1_GhIjKl456", ("globexhradminclient0000001", "globexessmobileclient00001"),
-                "PSGLOBEX00000000000001", "globex-key-1")
+ACME = Tenant(
+    "acme",
+    "ap-southeast-1_AbCdEf123",
+    ("acmehradminclient0000000001", "acmeessmobileclient0000001"),
+    "PSACME0000000000000001",
+    "acme-key-1",
+)
+GLOBEX = Tenant(
+    "globex",
+    "ap-southeast-1_GhIjKl456",
+    ("globexhradminclient0000001", "globexessmobileclient00001"),
+    "PSGLOBEX00000000000001",
+    "globex-key-1",
+)
 TENANTS = (ACME, GLOBEX)
 
 
@@ -86,8 +96,14 @@ def token(tenant: Tenant, sub: str, role: str = "user", **kw: Any) -> str:
     return sign(claims(tenant, sub, role, **kw), tenant)
 
 
-def event(method: str, resource: str, path: str | None = None, auth: str | None = None,
-          path_parameters: dict[str, str] | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+def event(
+    method: str,
+    resource: str,
+    path: str | None = None,
+    auth: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     path = path or resource
     hdrs: dict[str, Any] = {"Authorization": auth} if auth is not None else {}
     hdrs.update(headers or {})
@@ -126,7 +142,10 @@ def avp_double() -> VerifiedPermissionsDouble:
     assets = default_assets()
     stores = {
         t.policy_store_id: StoreDouble(
-            tenant_id=t.tenant_id, user_pool_id=t.user_pool_id, region=REGION, client_ids=frozenset(t.client_ids),
+            tenant_id=t.tenant_id,
+            user_pool_id=t.user_pool_id,
+            region=REGION,
+            client_ids=frozenset(t.client_ids),
             assets=assets,
         )
         for t in TENANTS
@@ -182,7 +201,10 @@ def identity_refs(tenant_ids: list[str]) -> dict[str, Any]:
             user_pool_arn=f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id(t)}",
             issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id(t)}",
             client_ids={
-                env: {"hr-admin": f"{t[:4]}{env[:3]}hradmin{'0' * 14}", "ess-mobile": f"{t[:4]}{env[:3]}essmob{'0' * 15}"}
+                env: {
+                    "hr-admin": f"{t[:4]}{env[:3]}hradmin{'0' * 14}",
+                    "ess-mobile": f"{t[:4]}{env[:3]}essmob{'0' * 15}",
+                }
                 for env in ("dev", "staging", "prod")
             },
         )
@@ -192,8 +214,19 @@ def identity_refs(tenant_ids: list[str]) -> dict[str, Any]:
 
 SERVICE_ARNS = {
     s: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OptimalHR-{s}"
-    for s in ("employment", "pim", "meatwork", "work-schedule", "leave", "time-attendance", "overtime", "payroll",
-              "notifications", "iam", "srm")
+    for s in (
+        "employment",
+        "pim",
+        "meatwork",
+        "work-schedule",
+        "leave",
+        "time-attendance",
+        "overtime",
+        "payroll",
+        "notifications",
+        "iam",
+        "srm",
+    )
 }
 
 
@@ -207,7 +240,9 @@ def run_platform(stack: str, overrides: dict[str, Any] | None = None, with_ident
 
     def program() -> None:
         cfg = stack_config_from_pulumi()
-        Platform("platform", PlatformArgs(config=cfg, tenant_identities=identity_refs(cfg.tenant_ids)
-                                          if with_identities else None))
+        Platform(
+            "platform",
+            PlatformArgs(config=cfg, tenant_identities=identity_refs(cfg.tenant_ids) if with_identities else None),
+        )
 
     return run_function(program, config=config, stack=stack)

@@ -86,8 +86,12 @@ class VerifiedPermissionsDouble:
     ``jwks`` maps a user pool id to its public JWKS document (what the service would fetch).
     """
 
-    def __init__(self, stores: Mapping[str, StoreDouble], jwks: Mapping[str, Mapping[str, Any]],
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        stores: Mapping[str, StoreDouble],
+        jwks: Mapping[str, Mapping[str, Any]],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.stores = dict(stores)
         self.jwks = dict(jwks)
         self.calls: list[dict[str, Any]] = []
@@ -99,7 +103,11 @@ class VerifiedPermissionsDouble:
             keys = jwt.PyJWKSet.from_dict(dict(self.jwks[store.user_pool_id]))
             key = next(k for k in keys.keys if k.key_id == header.get("kid"))
             claims = jwt.decode(
-                token, key=key, algorithms=["RS256"], audience=sorted(store.client_ids), issuer=store.issuer,
+                token,
+                key=key,
+                algorithms=["RS256"],
+                audience=sorted(store.client_ids),
+                issuer=store.issuer,
                 options={"require": ["exp", "iss", "sub", "token_use", "aud"]},
             )
         except (jwt.PyJWTError, StopIteration, KeyError) as exc:
