@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import authorization, storage, tagging
+from policies import authorization, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -21,6 +21,7 @@ POLICIES: Final[list[Policy]] = [
     *authorization.POLICIES,
     *storage.POLICIES,
     *tagging.POLICIES,
+    *quotas.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}
