@@ -8,7 +8,9 @@ The assets are files, not strings in code:
   ``Tenant``, one resource type per microservice of seed 004 and its actions, plus action groups
   (``AllActions``, ``SelfRead``, ``SelfUpdate``, ``SelfSubmit``, ``ReadActions``, ``ApproveRequests``,
   ``PayrollActions``).
-* ``policies/<id>.cedar`` - static policies, one per file; the file stem is the policy id.
+* ``policies/<id>.cedar`` - static policies, one per file; the file stem is the policy id. The string literal
+  ``"{{tenantId}}"`` is replaced by the store's tenant id (:meth:`CedarAssets.render`), so a store's static
+  policies bind it to its one tenant; the file stays valid Cedar and is validated both as written and rendered.
 * ``templates/<id>.cedar`` - policy templates with ``?principal``/``?resource`` slots.
 * ``links.json`` - the template-linked policies every tenant store gets: a template, linked to a user group of
   *that tenant's* pool (``?principal``) and to that tenant (``?resource``).
@@ -38,6 +40,7 @@ from typing import Any, Final
 import cedarpy
 
 from components.errors import ComponentArgError
+from components.naming import TENANT_ID_RE
 
 CEDAR_DIR: Final = Path(__file__).resolve().parent / "assets" / "cedar"
 NAMESPACE: Final = "OptimalHR"
@@ -46,6 +49,8 @@ GROUP_ENTITY_TYPE: Final = f"{NAMESPACE}::UserGroup"
 TENANT_ENTITY_TYPE: Final = f"{NAMESPACE}::Tenant"
 ACTION_ENTITY_TYPE: Final = f"{NAMESPACE}::Action"
 
+TENANT_PLACEHOLDER: Final = '"{{tenantId}}"'
+"""The Cedar string literal that :meth:`CedarAssets.render` replaces with the store's tenant id (quoted)."""
 MAX_TEMPLATES_PER_STORE: Final = 40
 """AVP default quota: policy templates per policy store."""
 MAX_POLICY_BYTES: Final = 10_000
@@ -112,6 +117,12 @@ class CedarAssets:
         """The (single) resource type ``action`` applies to, without the namespace."""
         types = self.schema[self.namespace]["actions"][action]["appliesTo"]["resourceTypes"]
         return str(types[0])
+
+    def render(self, policy: CedarPolicy, tenant_id: str) -> str:
+        """``policy``'s statement for ``tenant_id``'s store (the ``"{{tenantId}}"`` literal replaced)."""
+        if not TENANT_ID_RE.fullmatch(tenant_id):
+            raise CedarValidationError(f"tenant id {tenant_id!r} does not match {TENANT_ID_RE.pattern!r}")
+        return policy.statement.replace(TENANT_PLACEHOLDER, json.dumps(tenant_id))
 
     def template(self, template_id: str) -> CedarPolicy:
         for t in self.templates:
@@ -199,8 +210,13 @@ def validate_assets(assets: CedarAssets) -> None:
         problems.extend(_cedar_errors(policy, assets.schema))
         if "?principal" in policy.statement or "?resource" in policy.statement:
             problems.append(f"policy {policy.id!r}: has a slot (?principal/?resource); move it to templates/")
+        rendered = CedarPolicy(policy.id, assets.render(policy, "tenant-check"), policy.description)
+        if rendered.statement != policy.statement:
+            problems.extend(f"{e} (rendered for a tenant)" for e in _cedar_errors(rendered, assets.schema))
     for template in assets.templates:
         problems.extend(_cedar_errors(template, assets.schema))
+        if TENANT_PLACEHOLDER in template.statement:
+            problems.append(f"policy {template.id!r}: a template takes its tenant from ?resource, not a placeholder")
         if "?principal" not in template.statement and "?resource" not in template.statement:
             problems.append(f"policy {template.id!r}: a template needs a ?principal or ?resource slot")
     for policy in (*assets.policies, *assets.templates):
@@ -248,7 +264,7 @@ def tenant_policy_set(
     Linking is Cedar's own (``PolicySet.with_linked_batch``), exactly what AVP does with a template-linked
     policy; used by the tests and the AVP test double so they evaluate what the store would.
     """
-    text = "\n".join(p.statement for p in assets.policies)
+    text = "\n".join(assets.render(p, tenant_id) for p in assets.policies)
     base = cedarpy.PolicySet.from_str(text)
     for template in assets.templates:
         base = base.with_added_str(f'@id("{template.id}")\n{template.statement}')

@@ -158,6 +158,10 @@ def _policy_content(args: ResourceValidationArgs, report_violation: ReportViolat
         return
     if len(statement.encode()) > MAX_POLICY_BYTES:
         _say(report_violation, f"policy is {len(statement.encode())} bytes; AVP allows {MAX_POLICY_BYTES}")
+    if "{{tenantId}}" in statement:
+        _say(
+            report_violation, 'policy still contains the "{{tenantId}}" placeholder; render it for the store\'s tenant'
+        )
     if args.resource_type == POLICY and UNCONSTRAINED_RE.match(_strip_comments(statement)):
         _say(
             report_violation,
