@@ -366,8 +366,7 @@ class Authorizer:
         method_arn = event.method_arn
         if not isinstance(method_arn, str) or not METHOD_ARN_RE.fullmatch(method_arn):
             raise Denied("methodArn missing or malformed")
-        headers = event.headers or {}
-        values = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization"]
+        values = _authorization_values(raw_event)
         if len(values) != 1 or not isinstance(values[0], str) or len(values[0]) > MAX_TOKEN_CHARS:
             raise Denied("exactly one Authorization header with a bearer token is required")
         match = BEARER_RE.fullmatch(values[0].strip())
@@ -400,6 +399,27 @@ class Authorizer:
             context={"tenantId": verified.tenant.tenant_id, "action": route.action},
             usage_key=verified.tenant.usage_key,
         )
+
+
+def _authorization_values(raw_event: Mapping[str, Any]) -> list[Any]:
+    """Every Authorization value the request carried, from the raw (case-sensitive) ``headers`` and
+    ``multiValueHeaders``; more than one distinct value is ambiguous and denied."""
+    found: list[Any] = []
+    headers = raw_event.get("headers") or {}
+    multi = raw_event.get("multiValueHeaders") or {}
+    if not isinstance(headers, Mapping) or not isinstance(multi, Mapping):
+        raise Denied("headers are not maps")
+    found.extend(v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization")
+    for k, vs in multi.items():
+        if isinstance(k, str) and k.lower() == "authorization":
+            found.extend(vs if isinstance(vs, list) else [vs])
+    distinct: list[Any] = []
+    for value in found:
+        if value not in distinct:
+            distinct.append(value)
+    if len(found) > 1 and (len(distinct) > 1 or len([k for k in headers if str(k).lower() == "authorization"]) > 1):
+        raise Denied("more than one Authorization header")
+    return distinct
 
 
 # -------------------------------------------------------------------------------------------- Lambda entry
