@@ -328,6 +328,8 @@ def _key(loc: tuple[int | str, ...], *, raw_last: bool = False) -> str:
     """``("tenants", 0, "display_name")`` -> ``saas:tenants[0].displayName`` (the YAML spelling)."""
     parts: list[str] = []
     for i, part in enumerate(loc):
+        if part == "[key]":  # pydantic marks an invalid mapping key this way; the key itself is the location
+            continue
         if isinstance(part, int):
             parts.append(f"[{part}]")
             continue
