@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
@@ -36,7 +36,10 @@ def as_list(value: Any) -> list[Any]:
     """IAM lets ``Action``, ``Resource`` and condition values be a string or a list."""
     if value is None:
         return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+    if isinstance(value, str | bytes):
+        return [value]
+    # pulumi-policy hands lists over as a read-only Sequence proxy, not a list
+    return list(value) if isinstance(value, Sequence) else [value]
 
 
 def parse_json_document(value: Any) -> dict[str, Any] | None:

@@ -433,7 +433,7 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                 if any(a.startswith("verifiedpermissions:") for a in actions):
                     resources = as_list(st.get("Resource"))
                     bad = [x for x in resources if not (isinstance(x, str) and STORE_ARN_RE.fullmatch(x))]
-                    if bad:
+                    if bad or not resources:
                         _say(
                             report_violation,
                             f"verifiedpermissions actions on {bad}; only policy-store ARNs are allowed",
