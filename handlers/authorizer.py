@@ -35,7 +35,7 @@ import os
 import re
 import threading
 import time
-import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +180,8 @@ JwksFetcher = Callable[[str], Mapping[str, Any]]
 
 def fetch_jwks(uri: str, timeout: float = 2.0) -> Mapping[str, Any]:
     """Fetch a JWKS document over HTTPS (the default fetcher; tests inject their own)."""
+    import urllib.request  # imported on first fetch only: it is a fifth of the module's import time
+
     if not uri.startswith("https://"):
         raise Denied(f"refusing to fetch JWKS over a non-HTTPS URL: {uri}")
     with urllib.request.urlopen(uri, timeout=timeout) as resp:  # noqa: S310 - https only, checked above
@@ -230,18 +232,48 @@ class VerifiedToken:
 
 
 class TokenVerifier:
-    """Verifies an ID token of one of the configured issuers (signature, iss, exp, token_use, aud, claims)."""
+    """Verifies an ID token of one of the configured issuers (signature, iss, exp, token_use, aud, claims).
 
-    def __init__(self, config: AuthorizerConfig, jwks: JwksCache, leeway: float = 0.0) -> None:
-        self._config, self._jwks, self._leeway = config, jwks, leeway
+    A warm container sees the same token many times (one per API call until it expires), so verified tokens are
+    remembered by their exact text in a small LRU (``cache_size``) until their ``exp``; a hit re-checks only the
+    expiry. A token that failed verification is never cached.
+    """
+
+    def __init__(
+        self,
+        config: AuthorizerConfig,
+        jwks: JwksCache,
+        leeway: float = 0.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config, self._jwks, self._leeway, self._clock = config, jwks, leeway, clock
+        self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> VerifiedToken:
+        with self._lock:
+            hit = self._cache.get(token)
+            if hit is not None:
+                if float(hit.claims["exp"]) + self._leeway > self._clock():
+                    self._cache.move_to_end(token)
+                    return hit
+                del self._cache[token]
+        verified = self._verify(token)
+        with self._lock:
+            self._cache[token] = verified
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> VerifiedToken:
         try:
-            header = jwt.get_unverified_header(token)
-            # Unverified claims are used only to pick the issuer (and so the key set) to verify against.
-            unverified_iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            # Unverified header and claims are used only to pick the issuer (and so the key set) to verify against.
+            unverified = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Denied(f"malformed token: {type(exc).__name__}") from None
+        header, unverified_iss = unverified["header"], unverified["payload"].get("iss")
         if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
             raise Denied(f"token header alg/kid not acceptable (alg={header.get('alg')!r})")
         tenant = self._config.issuers.get(unverified_iss) if isinstance(unverified_iss, str) else None

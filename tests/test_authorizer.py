@@ -488,3 +488,41 @@ VALID_ADMIN_TOKEN = token(ACME, "u-1", "admin")
 AUTHORIZER_FOR_PROPERTY = build_authorizer(
     config_json(), fetch=lambda uri: jwks(ACME) if ACME.user_pool_id in uri else jwks(GLOBEX), avp=avp_double()
 )
+
+
+# ---------------------------------------------------------------------------------- verified-token cache
+def test_a_repeated_token_is_verified_once_and_only_until_it_expires(authz: Any) -> None:
+    authorizer, double, _ = authz
+    short = sign(claims(ACME, "u-1", exp=int(time.time()) + 2), ACME)
+    ev = event("GET", "/v1/me/pim", auth=bearer(short))
+    calls: list[str] = []
+    real = authorizer.verifier._verify
+
+    def counting(t: str) -> Any:
+        calls.append(t)
+        return real(t)
+
+    authorizer.verifier._verify = counting  # type: ignore[method-assign]
+    for _ in range(3):
+        assert effect(authorizer.decide(ev)) == "Allow"
+    assert len(calls) == 1
+    assert len(double.calls) == 3, "the decision itself is never cached: AVP is asked every time"
+    time.sleep(max(0.0, int(time.time()) + 2 - time.time()) + 1.05)
+    assert effect(authorizer.decide(ev)) == "Deny"
+    assert len(calls) == 2
+
+
+def test_a_rejected_token_is_not_cached(authz: Any) -> None:
+    authorizer = authz[0]
+    forged = sign(claims(ACME, "u-1", "admin"), ACME, key_of=GLOBEX)
+    for _ in range(2):
+        assert effect(authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(forged)))) == "Deny"
+    assert forged not in authorizer.verifier._cache
+
+
+def test_the_cache_is_bounded() -> None:
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    authorizer.verifier._cache_size = 3
+    for i in range(6):
+        authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, f"u-{i}"))))
+    assert len(authorizer.verifier._cache) == 3

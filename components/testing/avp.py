@@ -51,10 +51,16 @@ class StoreDouble:
     assets: CedarAssets
     links: Sequence[TemplateLink] | None = None
     policy_set: cedarpy.PolicySet | None = field(default=None, repr=False)
+    schema: cedarpy.Schema | None = field(default=None, repr=False)
 
     @property
     def issuer(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    def parsed_schema(self) -> cedarpy.Schema:
+        if self.schema is None:
+            self.schema = cedarpy.Schema.from_json_str(self.assets.schema_json)
+        return self.schema
 
     def policies(self) -> cedarpy.PolicySet:
         if self.policy_set is None:
@@ -162,7 +168,7 @@ class VerifiedPermissionsDouble:
             "resource": {"type": params["resource"]["entityType"], "id": params["resource"]["entityId"]},
             "context": context,
         }
-        result = cedarpy.is_authorized(request, store.policies(), entities, schema=store.assets.schema_json)
+        result = cedarpy.is_authorized(request, store.policies(), entities, schema=store.parsed_schema())
         if result.decision == cedarpy.Decision.NoDecision:
             raise AvpValidationError(f"request does not validate against the schema: {result.diagnostics.errors}")
         return {
