@@ -75,6 +75,7 @@ def group_may(group: str, action: str) -> bool:
 
 ASSETS = default_assets()
 POLICY_SETS = {t: tenant_policy_set(ASSETS, t, POOLS[t]) for t in POOLS}
+SCHEMA = cedarpy.Schema.from_json_str(ASSETS.schema_json)
 
 
 def decide(
@@ -111,7 +112,7 @@ def decide(
         "resource": resource,
         "context": {"environment": "dev"},
     }
-    result = cedarpy.is_authorized(request, POLICY_SETS[store], entities, schema=ASSETS.schema_json)
+    result = cedarpy.is_authorized(request, POLICY_SETS[store], entities, schema=SCHEMA)
     assert not result.diagnostics.errors or result.decision != cedarpy.Decision.Allow
     return result.decision == cedarpy.Decision.Allow
 
