@@ -4,12 +4,14 @@ network, and the AVP call answered by a double that evaluates the repository's C
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
 
-import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +36,7 @@ from tests.authz_support import (
     event,
     jwks,
     make_authorizer,
+    private_key,
     sign,
     token,
 )
@@ -148,14 +151,17 @@ def test_token_signed_with_unknown_kid_is_denied(authz: Any) -> None:
 
 def test_alg_none_and_hs256_with_the_public_key_are_denied(authz: Any) -> None:
     payload = claims(ACME, "u-1", "admin")
-    unsigned = jwt.encode(payload, None, algorithm="none", headers={"kid": ACME.kid})
-    deny_without_avp(
-        authz, event("GET", "/v1/me/pim", auth=bearer(unsigned + "x" if unsigned.endswith(".") else unsigned))
-    )
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": ACME.kid}).encode()).rstrip(b"=")
-    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=")
-    hs = f"{header.decode()}.{body.decode()}.c2lnbmF0dXJl"
-    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(hs)))
+
+    def segment(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+
+    unsigned = f"{segment({'alg': 'none', 'kid': ACME.kid})}.{segment(payload)}.x"
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(unsigned)))
+    # the classic confusion attack: HMAC-SHA256 keyed with the issuer's public key (PEM), which anyone can fetch
+    pem = private_key(ACME.kid).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    signing_input = f"{segment({'alg': 'HS256', 'kid': ACME.kid})}.{segment(payload)}"
+    mac = base64.urlsafe_b64encode(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=")
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(f"{signing_input}.{mac.decode()}")))
 
 
 def test_expired_token_is_denied(authz: Any) -> None:
@@ -502,7 +508,7 @@ def test_a_repeated_token_is_verified_once_and_only_until_it_expires(authz: Any)
         calls.append(t)
         return real(t)
 
-    authorizer.verifier._verify = counting  # type: ignore[method-assign]
+    authorizer.verifier._verify = counting
     for _ in range(3):
         assert effect(authorizer.decide(ev)) == "Allow"
     assert len(calls) == 1

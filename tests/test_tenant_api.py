@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.api import ApiTenant, TenantApi, TenantApiArgs, authorizer_config
-from components.config import load_stack_config
+from components.config import Tier, load_stack_config
 from components.errors import ComponentArgError, StackConfigError
 from components.testing.harness import ProgramRun, run_function
 from handlers.authorizer import AuthorizerConfig
@@ -23,12 +23,12 @@ STORE_ARN = {
 }
 
 
-def api_tenant(t: Any, tier: str) -> ApiTenant:
+def api_tenant(t: Any, tier: Tier) -> ApiTenant:
     return ApiTenant(
         tenant_id=t.tenant_id,
         tier=tier,
         issuer=t.issuer,
-        user_pool_id=t.user_pool_id,  # type: ignore[arg-type]
+        user_pool_id=t.user_pool_id,
         client_ids=list(t.client_ids),
         policy_store_id=t.policy_store_id,
         policy_store_arn=STORE_ARN[t.tenant_id],
