@@ -210,22 +210,47 @@ apigw_authorizer_cache = ResourceValidationPolicy(
 
 
 # ------------------------------------------------------------------------------------------ stack rules
-def _store_key(resource: PolicyResource) -> str | None:
-    store_id = resource.props.get("policyStoreId")
-    return store_id if isinstance(store_id, str) else None
+# Joins follow the engine's dependency graph (which input depends on which resource), known during preview;
+# ids and ARNs are compared only where no dependency links the resources (e.g. an id typed in by hand).
+def _deps(resource: PolicyResource, prop: str, type_: str) -> list[PolicyResource]:
+    return [d for d in resource.property_dependencies.get(prop, []) if d.resource_type == type_]
 
 
-def _stores(args: StackValidationArgs) -> dict[str, PolicyResource]:
-    return {
-        str(r.props.get("policyStoreId") or r.props.get("id")): r for r in args.resources if r.resource_type == STORE
-    }
+def _tenant(resource: PolicyResource) -> str | None:
+    tenant = (resource.props.get("tags") or {}).get("saas:tenant")
+    return tenant if isinstance(tenant, str) else None
+
+
+class _Stores:
+    """Every policy store of the stack, and which store each store-scoped resource belongs to."""
+
+    def __init__(self, args: StackValidationArgs) -> None:
+        self.stores = {r.urn: r for r in args.resources if r.resource_type == STORE}
+        self._by_id: dict[str, str] | None = None
+
+    def of(self, resource: PolicyResource) -> PolicyResource | None:
+        linked = _deps(resource, "policyStoreId", STORE)
+        if linked:
+            return self.stores.get(linked[0].urn)
+        if self._by_id is None:
+            self._by_id = {str(s.props.get("policyStoreId")): urn for urn, s in self.stores.items()}
+        urn = self._by_id.get(str(resource.props.get("policyStoreId")))
+        return self.stores.get(urn) if urn else None
+
+    def members(self, args: StackValidationArgs, type_: str) -> dict[str, list[PolicyResource]]:
+        out: dict[str, list[PolicyResource]] = defaultdict(list)
+        for r in args.resources:
+            if r.resource_type == type_:
+                store = self.of(r)
+                out[store.urn if store else ""].append(r)
+        return out
 
 
 def _per_tenant_store(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    stores = _stores(args)
+    stores = _Stores(args)
     by_tenant: dict[str, list[str]] = defaultdict(list)
-    for store_id, store in stores.items():
-        tenant = (store.props.get("tags") or {}).get("saas:tenant")
+    for store in stores.stores.values():
+        tenant = _tenant(store)
         if not tenant:
             _say(
                 report_violation,
@@ -233,37 +258,34 @@ def _per_tenant_store(args: StackValidationArgs, report_violation: ReportViolati
                 store.urn,
             )
             continue
-        by_tenant[tenant].append(store_id)
-    for tenant, ids in sorted(by_tenant.items()):
-        if len(ids) > 1:
+        by_tenant[tenant].append(store.urn)
+    for tenant, urns in sorted(by_tenant.items()):
+        if len(urns) > 1:
             _say(
                 report_violation,
-                f"tenant {tenant!r} has {len(ids)} policy stores; exactly one per tenant and environment",
+                f"tenant {tenant!r} has {len(urns)} policy stores; exactly one per tenant and environment",
             )
-    schemas: dict[str, list[PolicyResource]] = defaultdict(list)
-    for r in args.resources:
-        if r.resource_type == SCHEMA and _store_key(r):
-            schemas[str(_store_key(r))].append(r)
-    for store_id, store in stores.items():
-        found = schemas.get(store_id, [])
+    schemas = stores.members(args, SCHEMA)
+    for urn, store in stores.stores.items():
+        found = schemas.get(urn, [])
         if len(found) != 1:
             _say(report_violation, f"policy store has {len(found)} schemas; it needs exactly one", store.urn)
             continue
         namespaces = _schema_namespaces(found[0])
         if namespaces is not None and len(namespaces) != 1:
             _say(report_violation, f"schema declares namespaces {namespaces}; exactly one is expected", found[0].urn)
-    for r in args.resources:
-        if r.resource_type not in (POLICY, TEMPLATE):
-            continue
-        store_schemas = schemas.get(str(_store_key(r)), [])
-        deps = {d.urn for d in r.dependencies} | {d.urn for ds in r.property_dependencies.values() for d in ds}
-        if not store_schemas or not any(s.urn in deps for s in store_schemas):
-            _say(
-                report_violation,
-                "policy/template does not depend on its store's schema; in STRICT mode it may be created before the "
-                "schema and fail (add depends_on=[schema])",
-                r.urn,
-            )
+    for type_ in (POLICY, TEMPLATE):
+        for urn, members in stores.members(args, type_).items():
+            store_schemas = {s.urn for s in schemas.get(urn, [])}
+            for r in members:
+                deps = {d.urn for d in r.dependencies} | {d.urn for ds in r.property_dependencies.values() for d in ds}
+                if not store_schemas & deps:
+                    _say(
+                        report_violation,
+                        "policy/template does not depend on its store's schema; in STRICT mode it may be created "
+                        "before the schema and fail (add depends_on=[schema])",
+                        r.urn,
+                    )
 
 
 def _schema_namespaces(schema: PolicyResource) -> list[str] | None:
@@ -288,37 +310,42 @@ def _pool_id(arn: object) -> str | None:
 
 
 def _identity_source_per_store(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    stores = _stores(args)
-    sources: dict[str, list[PolicyResource]] = defaultdict(list)
-    for r in args.resources:
-        if r.resource_type == IDENTITY_SOURCE:
-            sources[str(_store_key(r))].append(r)
-    tenant_pools = {
-        (r.props.get("tags") or {}).get("saas:tenant"): r.props.get("arn")
-        for r in args.resources
-        if r.resource_type == USER_POOL
-    }
-    pool_owner: dict[str, str] = {}
-    for store_id, store in stores.items():
-        tenant = (store.props.get("tags") or {}).get("saas:tenant")
-        found = sources.get(store_id, [])
+    stores = _Stores(args)
+    sources = stores.members(args, IDENTITY_SOURCE)
+    bound: list[tuple[PolicyResource, PolicyResource]] = []
+    for urn, store in stores.stores.items():
+        found = sources.get(urn, [])
         if len(found) != 1:
             _say(
                 report_violation, f"policy store has {len(found)} identity sources; exactly one is required", store.urn
             )
             continue
-        arn = get_path(found[0].props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn")
+        bound.append((store, found[0]))
+        for pool in _deps(found[0], "configuration", USER_POOL):  # the pool is built in this stack
+            if _tenant(pool) != _tenant(store):
+                _say(
+                    report_violation,
+                    f"identity source of tenant {_tenant(store)!r} is bound to the user pool of "
+                    f"tenant {_tenant(pool)!r}",
+                    found[0].urn,
+                )
+    # Value checks last: with pools built in the same run, their ARNs are unknown in a first preview.
+    tenant_pools = {_tenant(r): r.props.get("arn") for r in args.resources if r.resource_type == USER_POOL}
+    pool_owner: dict[str, str] = {}
+    for store, source in bound:
+        tenant = _tenant(store)
+        arn = get_path(source.props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn")
         if tenant in tenant_pools and tenant_pools[tenant] != arn:
             _say(
                 report_violation,
-                f"identity source of tenant {tenant!r} is bound to {arn!r}, not the tenant's own pool "
-                f"{tenant_pools[tenant]!r}",
-                found[0].urn,
+                f"identity source of tenant {tenant!r} is bound to {arn!r}, not the tenant's own "
+                f"pool {tenant_pools[tenant]!r}",
+                source.urn,
             )
         if isinstance(arn, str) and tenant:
             other = pool_owner.setdefault(arn, tenant)
             if other != tenant:
-                _say(report_violation, f"tenants {other!r} and {tenant!r} share the user pool {arn}", found[0].urn)
+                _say(report_violation, f"tenants {other!r} and {tenant!r} share the user pool {arn}", source.urn)
 
 
 avp_identity_source_per_store = StackValidationPolicy(
@@ -330,37 +357,51 @@ avp_identity_source_per_store = StackValidationPolicy(
 
 
 def _same_tenant_entities(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    stores = _stores(args)
-    pools: dict[str, str | None] = {}
-    for r in args.resources:
-        if r.resource_type == IDENTITY_SOURCE:
-            arn = get_path(r.props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn")
-            pools[str(_store_key(r))] = _pool_id(arn)
-    templates: dict[str, int] = defaultdict(int)
-    for r in args.resources:
-        if r.resource_type == TEMPLATE:
-            templates[str(_store_key(r))] += 1
-        if r.resource_type not in (POLICY, TEMPLATE):
-            continue
-        store_id = str(_store_key(r))
-        store = stores.get(store_id)
-        tenant = ((store.props.get("tags") or {}) if store else {}).get("saas:tenant")
-        pool = pools.get(store_id)
-        statement = (
-            r.props.get("statement")
-            if r.resource_type == TEMPLATE
-            else get_path(r.props, "definition", "static", "statement")
-        )
-        if isinstance(statement, str):
-            for _, kind, prefix in ENTITY_LITERAL_RE.findall(_strip_comments(statement)):
-                if prefix != pool:
+    stores = _Stores(args)
+    templates = stores.members(args, TEMPLATE)
+    for urn, members in templates.items():
+        if len(members) > MAX_TEMPLATES:
+            _say(report_violation, f"store {urn} has {len(members)} templates; AVP's default quota is {MAX_TEMPLATES}")
+    sources = stores.members(args, IDENTITY_SOURCE)
+    policies = [*stores.members(args, POLICY).items(), *templates.items()]
+    for urn, members in policies:
+        store = stores.stores.get(urn)
+        tenant = _tenant(store) if store else None
+        for r in members:
+            for pool in _deps(r, "definition", USER_POOL):  # a link built from a pool of this stack
+                if _tenant(pool) != tenant:
                     _say(
                         report_violation,
-                        f"policy names a Cognito {kind} of pool {prefix!r}; this store's pool is {pool!r}",
+                        f"template link refers to the user pool of tenant {_tenant(pool)!r}; this store is {tenant!r}",
                         r.urn,
                     )
-        link = get_path(r.props, "definition", "templateLinked")
-        if isinstance(link, Mapping):
+    # Value checks last (entity ids built from pool ids are unknown in a first preview).
+    for urn, members in policies:
+        store = stores.stores.get(urn)
+        tenant = _tenant(store) if store else None
+        found = sources.get(urn, [])
+        pool = (
+            _pool_id(get_path(found[0].props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn"))
+            if (len(found) == 1)
+            else None
+        )
+        for r in members:
+            statement = (
+                r.props.get("statement")
+                if r.resource_type == TEMPLATE
+                else get_path(r.props, "definition", "static", "statement")
+            )
+            if isinstance(statement, str):
+                for _, kind, prefix in ENTITY_LITERAL_RE.findall(_strip_comments(statement)):
+                    if prefix != pool:
+                        _say(
+                            report_violation,
+                            f"policy names a Cognito {kind} of pool {prefix!r}; this store's pool is {pool!r}",
+                            r.urn,
+                        )
+            link = get_path(r.props, "definition", "templateLinked")
+            if not isinstance(link, Mapping):
+                continue
             principal = link.get("principal") or {}
             resource = link.get("resource") or {}
             pid = str(principal.get("entityId") or "")
@@ -376,9 +417,6 @@ def _same_tenant_entities(args: StackValidationArgs, report_violation: ReportVio
                     f"template-linked resource is tenant {resource.get('entityId')!r}; this store is {tenant!r}",
                     r.urn,
                 )
-    for store_id, count in templates.items():
-        if count > MAX_TEMPLATES:
-            _say(report_violation, f"store {store_id} has {count} templates; AVP's default quota is {MAX_TEMPLATES}")
 
 
 avp_same_tenant_entities = StackValidationPolicy(
@@ -390,28 +428,41 @@ avp_same_tenant_entities = StackValidationPolicy(
 
 
 def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    role_type = "aws:iam/role:Role"
     functions = [
         r for r in args.resources if r.resource_type == FUNCTION and r.props.get("handler") == AUTHORIZER_HANDLER
     ]
-    roles = {r.props.get("arn"): r for r in args.resources if r.resource_type == "aws:iam/role:Role"}
     for fn in functions:
-        role = roles.get(fn.props.get("role"))
-        if role is None:
+        roles = _deps(fn, "role", role_type)
+        if not roles:
+            by_arn = {r.props.get("arn"): r for r in args.resources if r.resource_type == role_type}
+            roles = [by_arn[fn.props.get("role")]] if fn.props.get("role") in by_arn else []
+        if not roles:
             _say(
                 report_violation,
                 "authorizer function's role is not managed by this stack; its privilege cannot be checked",
                 fn.urn,
             )
             continue
-        role_keys = {role.props.get("name"), role.props.get("id"), role.props.get("arn")}
-        for r in args.resources:
-            if r.resource_type == ROLE_POLICY_ATTACHMENT and r.props.get("role") in role_keys:
+        role = roles[0]
+
+        def attached(r: PolicyResource, role: PolicyResource = role) -> bool:
+            linked = _deps(r, "role", role_type)
+            if linked:
+                return linked[0].urn == role.urn
+            return r.props.get("role") in {role.props.get("name"), role.props.get("id"), role.props.get("arn")}
+
+        members = [r for r in args.resources if r.resource_type in (ROLE_POLICY, ROLE_POLICY_ATTACHMENT)]
+        mine = [r for r in members if attached(r)]
+        for r in mine:
+            if r.resource_type == ROLE_POLICY_ATTACHMENT:
                 _say(
                     report_violation,
                     f"authorizer role has a managed policy attached ({r.props.get('policyArn')})",
                     r.urn,
                 )
-            if r.resource_type != ROLE_POLICY or r.props.get("role") not in role_keys:
+        for r in mine:
+            if r.resource_type != ROLE_POLICY:
                 continue
             doc = parse_json_document(r.props.get("policy"))
             if doc is None:
@@ -436,7 +487,8 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                     if bad or not resources:
                         _say(
                             report_violation,
-                            f"verifiedpermissions actions on {bad}; only policy-store ARNs are allowed",
+                            f"verifiedpermissions actions on {bad or 'no resource'}; only "
+                            "policy-store ARNs are allowed",
                             r.urn,
                         )
 

@@ -230,8 +230,11 @@ SERVICE_ARNS = {
 }
 
 
-def run_platform(stack: str, overrides: dict[str, Any] | None = None, with_identities: bool = True) -> Any:
-    """Run ``Platform`` with ``Pulumi.<stack>.yaml`` (plus overrides) and realistic tenant identities."""
+def run_platform(
+    stack: str, overrides: dict[str, Any] | None = None, with_identities: bool = True, preview: bool = False
+) -> Any:
+    """Run ``Platform`` with ``Pulumi.<stack>.yaml`` (plus overrides) and realistic tenant identities;
+    ``preview`` simulates a first preview (provider-computed ids and ARNs unknown)."""
     from components.config import stack_config_from_pulumi
     from components.platform import Platform, PlatformArgs
     from components.testing.harness import run_function
@@ -245,4 +248,7 @@ def run_platform(stack: str, overrides: dict[str, Any] | None = None, with_ident
             PlatformArgs(config=cfg, tenant_identities=identity_refs(cfg.tenant_ids) if with_identities else None),
         )
 
-    return run_function(program, config=config, stack=stack)
+    from components.testing.mocks import AwsMocks
+
+    mocks = AwsMocks(region=REGION, first_preview=preview)
+    return run_function(program, config=config, stack=stack, preview=preview, mocks=mocks)

@@ -270,3 +270,14 @@ def test_platform_without_identities_builds_no_authorization() -> None:
     run = run_platform("dev", {"saas:api": {"services": SERVICE_ARNS}}, with_identities=False)
     assert run.of_type(STORE) == []
     assert run.of_type("aws:apigateway/restApi:RestApi") == []
+
+
+def test_first_preview_runs_the_avp_rules_on_the_dependency_graph() -> None:
+    """In a first preview store ids and ARNs are unknown; the store/schema/identity-source/link joins still run
+    (they follow dependencies). Only the authorizer-privilege rule, which reads the role policy embedding the
+    stores' ARNs, is left to `pulumi up` (the engine reports it as "can't run during preview")."""
+    run = run_platform("prod", {"saas:api": {"services": SERVICE_ARNS}}, preview=True)
+    report = evaluate_run(run)
+    assert report.mandatory == []
+    assert {v.policy for v in report.advisory} == {"authorizer-least-privilege"}
+    assert all("can't be known during preview" in v.message for v in report.advisory)

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.testing.harness import run_function
+from components.testing.mocks import AwsMocks
 from components.testing.policy import analyze_props, evaluate
 from policies.authorization import (
     apigw_authorizer_cache,
@@ -465,3 +466,51 @@ def test_authorizer_least_privilege(statements: list[dict[str, Any]], attach: bo
         assert messages == []
     else:
         assert any(fragment in m for m in messages), messages
+
+
+def test_pools_built_in_the_stack_are_joined_by_dependency_not_by_value() -> None:
+    """The identity source and the template link are built from another tenant's pool: caught through the
+    engine's dependency graph, which (unlike the pool's ARN and id) is known during a first preview."""
+
+    def crossed() -> None:
+        acme_pool = aws.cognito.UserPool("acme-pool", tags={**TAGS, "saas:tenant": "acme"})
+        globex_pool = aws.cognito.UserPool("globex-pool", tags={**TAGS, "saas:tenant": "globex"})
+        for tenant, pool in (("acme", globex_pool), ("globex", acme_pool)):
+            store = aws.verifiedpermissions.PolicyStore(
+                f"{tenant}-store", validation_settings={"mode": "STRICT"}, tags={**TAGS, "saas:tenant": tenant}
+            )
+            aws.verifiedpermissions.IdentitySource(
+                f"{tenant}-source",
+                policy_store_id=store.policy_store_id,
+                principal_entity_type="OptimalHR::User",
+                configuration={"cognito_user_pool_configuration": {"user_pool_arn": pool.arn, "client_ids": ["c"]}},
+            )
+            template = aws.verifiedpermissions.PolicyTemplate(
+                f"{tenant}-template",
+                policy_store_id=store.policy_store_id,
+                statement="permit (principal in ?principal, action, resource in ?resource);",
+            )
+            aws.verifiedpermissions.Policy(
+                f"{tenant}-link",
+                policy_store_id=store.policy_store_id,
+                definition={
+                    "template_linked": {
+                        "policy_template_id": template.policy_template_id,
+                        "principal": {
+                            "entity_type": "OptimalHR::UserGroup",
+                            "entity_id": pulumi.Output.concat(pool.id, "|approvers"),
+                        },
+                        "resource": {"entity_type": "OptimalHR::Tenant", "entity_id": tenant},
+                    }
+                },
+            )
+
+    for preview in (False, True):
+        mocks = AwsMocks(region="ap-southeast-1", first_preview=preview)
+        run = run_function(crossed, stack="prod", preview=preview, mocks=mocks)
+        report = evaluate(run, [avp_identity_source_per_store, avp_same_tenant_entities])
+        bound = [v for v in report.violations if "is bound to the user pool of tenant" in v.message]
+        linked = [v for v in report.violations if "refers to the user pool of tenant" in v.message]
+        assert len(bound) == 2, (preview, [v.message for v in report.violations])
+        assert len(linked) == 2, (preview, [v.message for v in report.violations])
+        assert {v.level for v in bound + linked} == {"mandatory"}
