@@ -532,3 +532,19 @@ def test_the_cache_is_bounded() -> None:
     for i in range(6):
         authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, f"u-{i}"))))
     assert len(authorizer.verifier._cache) == 3
+
+
+def test_group_membership_from_the_token_reaches_the_template_linked_policy(authz: Any) -> None:
+    """cognito:groups -> parents UserGroup::"<pool>|<group>" -> the approvers link of the tenant's own store."""
+    route = ("POST", "/v1/leave/requests/{requestId}/approval", "/v1/leave/requests/r-7/approval")
+    plain = token(ACME, "mgr-1")
+    approver = sign(
+        claims(ACME, "mgr-1", **{"cognito:groups": ["approvers"], "cognito:roles": [], "at_hash": "x"}), ACME
+    )
+    foreign_group = sign(claims(GLOBEX, "mgr-2", **{"cognito:groups": ["approvers"]}), GLOBEX)
+    ev = {"path_parameters": {"requestId": "r-7"}}
+    assert effect(decide(authz, event(*route, auth=bearer(plain), **ev))) == "Deny"
+    assert effect(decide(authz, event(*route, auth=bearer(approver), **ev))) == "Allow"
+    # globex's approvers approve in globex's store only; the call went to globex's store
+    assert effect(decide(authz, event(*route, auth=bearer(foreign_group), **ev))) == "Allow"
+    assert authz[1].calls[-1]["policyStoreId"] == GLOBEX.policy_store_id
