@@ -438,14 +438,16 @@ def test_every_route_maps_to_a_schema_action_on_its_resource_type() -> None:
 
 
 # -------------------------------------------------------------------------------------------- hypothesis
+VALID_ADMIN_TOKEN = token(ACME, "u-1", "admin")
+"""The one header value that must be allowed; every strategy below derives its near-misses from this token."""
 HEADER_VALUES = st.one_of(
     st.text(max_size=300),
     st.builds(lambda s: "Bearer " + s, st.text(max_size=300)),
     st.builds(lambda a, b, c: f"Bearer {a}.{b}.{c}", *(st.text(alphabet="ABCxyz0189-_=", max_size=60),) * 3),
-    st.builds(lambda t, cut: "Bearer " + t[:cut], st.just(token(ACME, "u-1", "admin")), st.integers(0, 1200)),
+    st.builds(lambda t, cut: "Bearer " + t[:cut], st.just(VALID_ADMIN_TOKEN), st.integers(0, 1200)),
     st.builds(
         lambda t, i, c: "Bearer " + t[:i] + c + t[i + 1 :],
-        st.just(token(ACME, "u-1", "admin")),
+        st.just(VALID_ADMIN_TOKEN),
         st.integers(0, 1200),
         st.sampled_from("ABab01-_."),
     ),
@@ -490,7 +492,6 @@ def same_token(header: str, valid: str) -> bool:
     return decoded == expected
 
 
-VALID_ADMIN_TOKEN = token(ACME, "u-1", "admin")
 AUTHORIZER_FOR_PROPERTY = build_authorizer(
     config_json(), fetch=lambda uri: jwks(ACME) if ACME.user_pool_id in uri else jwks(GLOBEX), avp=avp_double()
 )
@@ -538,10 +539,9 @@ def test_group_membership_from_the_token_reaches_the_template_linked_policy(auth
     """cognito:groups -> parents UserGroup::"<pool>|<group>" -> the approvers link of the tenant's own store."""
     route = ("POST", "/v1/leave/requests/{requestId}/approval", "/v1/leave/requests/r-7/approval")
     plain = token(ACME, "mgr-1")
-    approver = sign(
-        claims(ACME, "mgr-1", **{"cognito:groups": ["approvers"], "cognito:roles": [], "at_hash": "x"}), ACME
-    )
-    foreign_group = sign(claims(GLOBEX, "mgr-2", **{"cognito:groups": ["approvers"]}), GLOBEX)
+    groups: dict[str, Any] = {"cognito:groups": ["approvers"], "cognito:roles": [], "at_hash": "x"}
+    approver = sign(claims(ACME, "mgr-1", **groups), ACME)
+    foreign_group = sign(claims(GLOBEX, "mgr-2", **groups), GLOBEX)
     ev = {"path_parameters": {"requestId": "r-7"}}
     assert effect(decide(authz, event(*route, auth=bearer(plain), **ev))) == "Deny"
     assert effect(decide(authz, event(*route, auth=bearer(approver), **ev))) == "Allow"
