@@ -181,7 +181,8 @@ class TenantAuthorization(pulumi.ComponentResource):
                     policy_store_id=store.policy_store_id,
                     definition=aws.verifiedpermissions.PolicyDefinitionArgs(
                         static=aws.verifiedpermissions.PolicyDefinitionStaticArgs(
-                            statement=assets.render(p, args.tenant_id), description=p.description
+                            statement=assets.render(p, args.tenant_id),
+                            description=p.description.replace("{{tenantId}}", args.tenant_id),
                         )
                     ),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
