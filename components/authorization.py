@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -29,35 +29,6 @@ R = TypeVar("R", bound=pulumi.Resource)
 
 DEFAULT_POLICY_BATCH_SIZE: Final = 5
 """Policies and templates created concurrently per batch; each batch waits for the previous one."""
-
-
-class TenantIdentityOutputs(Protocol):
-    """What authorization needs from a tenant's identity (issue 3's ``TenantIdentity`` satisfies this)."""
-
-    @property
-    def user_pool_id(self) -> pulumi.Input[str]: ...
-
-    @property
-    def user_pool_arn(self) -> pulumi.Input[str]: ...
-
-    @property
-    def issuer(self) -> pulumi.Input[str]: ...
-
-    @property
-    def client_ids(self) -> Mapping[str, Mapping[str, pulumi.Input[str]]]: ...
-
-
-@dataclass(frozen=True)
-class TenantIdentityRef:
-    """Plain values (or Outputs) of one tenant's identity, for wiring before/without ``TenantIdentity``.
-
-    ``client_ids`` is keyed like ``TenantIdentity.client_ids``: environment -> front end -> app client id.
-    """
-
-    user_pool_id: pulumi.Input[str]
-    user_pool_arn: pulumi.Input[str]
-    issuer: pulumi.Input[str]
-    client_ids: Mapping[str, Mapping[str, pulumi.Input[str]]]
 
 
 @dataclass(frozen=True, kw_only=True)

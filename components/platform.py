@@ -7,18 +7,26 @@ components that own them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.api import ApiTenant, TenantApi, TenantApiArgs
-from components.authorization import TenantAuthorization, TenantAuthorizationArgs, TenantIdentityOutputs
+from components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from components.config import StackConfig
-from components.errors import ComponentArgError
+from components.identity import (
+    SharedTenantIdentities,
+    SharedTenantIdentitiesArgs,
+    TenantIdentity,
+    TenantIdentityArgs,
+    TenantIdentityOutputs,
+    TenantIdentityPool,
+    TenantIdentityPoolArgs,
+    identity_export,
+)
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
-from components.naming import POOL_TABLES, env_suffix, tags
+from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
 
@@ -59,16 +67,9 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformArgs:
-    """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``).
-
-    ``tenant_identities`` (issue 5, until identity lands): each customer tenant's user pool id/ARN, issuer and
-    client ids (``TenantIdentity`` satisfies :class:`~components.authorization.TenantIdentityOutputs`). When
-    given, every tenant gets a ``TenantAuthorization`` and, if ``saas:api`` is set, the environment a
-    ``TenantApi``. On merge with issue 3 this is fed from the ``TenantIdentity`` components built here.
-    """
+    """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``)."""
 
     config: StackConfig
-    tenant_identities: Mapping[str, TenantIdentityOutputs] | None = None
 
 
 class Platform(pulumi.ComponentResource):
@@ -92,6 +93,11 @@ class Platform(pulumi.ComponentResource):
     tables: dict[str, PoolTable]
     table_names: dict[str, pulumi.Output[str]]
     table_arns: dict[str, pulumi.Output[str]]
+    identities: dict[str, TenantIdentityOutputs]
+    identity_pools: dict[str, TenantIdentityPool]
+    identity_export: dict[str, object] | None
+    authorizations: dict[str, TenantAuthorization]
+    api: TenantApi | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -147,59 +153,115 @@ class Platform(pulumi.ComponentResource):
         }
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
 
-        # ---- Issue 5: tenant authorization (AVP store per tenant) and the tenant API with its authorizer ----
-        self.authorizations: dict[str, TenantAuthorization] = {}
-        self.api: TenantApi | None = None
-        if args.tenant_identities is not None:
-            missing = sorted(set(cfg.tenant_ids) - set(args.tenant_identities))
-            if missing:
-                raise ComponentArgError(f"tenant_identities has no identity for tenants {missing}")
-            identities = args.tenant_identities
-            clients = {t: list((identities[t].client_ids.get(cfg.environment) or {}).values()) for t in cfg.tenant_ids}
-            for tenant in cfg.tenants:
-                tenant_identity = identities[tenant.id]
-                self.authorizations[tenant.id] = TenantAuthorization(
-                    f"{name}-{tenant.id}-authz",
-                    TenantAuthorizationArgs(
-                        tenant_id=tenant.id,
+        # ---- Identity (issue #3): user pools (owning stack only), identity pools (every stack) ----------------
+        # Per tenant plus the system tenant. `identities` is the same view in both modes; an owning stack also
+        # exports it (`identity_export`, stack output "identity") for `mode: shared` stacks.
+        identity_tenants = [*cfg.tenant_ids, SYSTEM_TENANT]
+        self.identity_export = None
+        if cfg.identity.mode == "own":
+            owned = {
+                t: TenantIdentity(
+                    t,
+                    TenantIdentityArgs(
+                        tenant_id=t,
                         environment=cfg.environment,
-                        user_pool_id=tenant_identity.user_pool_id,
-                        user_pool_arn=tenant_identity.user_pool_arn,
-                        client_ids=clients[tenant.id],
-                        protect=cfg.protect,
-                        extra_tags=cfg.tags,
-                    ),
-                    opts=child,
-                )
-            if cfg.api is not None:
-                self.api = TenantApi(
-                    f"{name}-api",
-                    TenantApiArgs(
-                        environment=cfg.environment,
-                        name_prefix=cfg.name_prefix,
-                        tenants=[
-                            ApiTenant(
-                                tenant_id=t.id,
-                                tier=t.tier,
-                                issuer=identities[t.id].issuer,
-                                user_pool_id=identities[t.id].user_pool_id,
-                                client_ids=clients[t.id],
-                                policy_store_id=self.authorizations[t.id].policy_store_id,
-                                policy_store_arn=self.authorizations[t.id].policy_store_arn,
-                            )
-                            for t in cfg.tenants
-                        ],
-                        services=cfg.api.services,
+                        region=cfg.region,
                         kms_key_arn=key.arn,
-                        layer_arn=layer.arn,
-                        tier_throttles=cfg.api.tiers,
-                        log_retention_days=cfg.api.log_retention_days,
-                        manage_account_log_role=cfg.api.manage_account_log_role,
+                        client_environments=cfg.identity_client_environments,
+                        layers=[layer.arn],
+                        mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
+                        feature_plan=cfg.identity.feature_plan,
+                        sms_role_arn=cfg.identity.sms_role_arn,
+                        protect=cfg.protect,
+                        account_id=identity.account_id,
+                        name_prefix=cfg.name_prefix,
                         extra_tags=cfg.tags,
                     ),
                     opts=child,
                 )
-        # ---- end issue 5 ----
+                for t in identity_tenants
+            }
+            self.identities = {t: i.outputs for t, i in owned.items()}
+            self.identity_export = identity_export(cfg.environment, cfg.region, owned)
+        else:
+            assert cfg.identity.source_stack is not None  # guaranteed by the config model
+            shared = SharedTenantIdentities(
+                f"{name}-identity",
+                SharedTenantIdentitiesArgs(
+                    source_stack=cfg.identity.source_stack, tenant_ids=cfg.tenant_ids, environment=cfg.environment
+                ),
+                opts=child,
+            )
+            self.identities = shared.tenants
+        # Role attachment (TenantIdentityPool.attach_roles) is wired when TenantAccess/SystemAccess (issue #4)
+        # provide the roles; until then the identity pools issue no credentials (fail closed).
+        self.identity_pools = {
+            t: TenantIdentityPool(
+                t,
+                TenantIdentityPoolArgs(
+                    tenant_id=t,
+                    environment=cfg.environment,
+                    region=cfg.region,
+                    user_pool_id=self.identities[t].user_pool_id,
+                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
+                    name_prefix=cfg.name_prefix,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+            for t in identity_tenants
+        }
+        # ---- end identity -------------------------------------------------------------------------------------
+
+        # ---- Authorization (issue #5): one AVP policy store per customer tenant, bound to that tenant's pool and
+        # this environment's app clients; the tenant API and its authorizer when `saas:api` is set -------------
+        self.authorizations = {
+            t: TenantAuthorization(
+                f"{name}-{t}-authz",
+                TenantAuthorizationArgs(
+                    tenant_id=t,
+                    environment=cfg.environment,
+                    user_pool_id=self.identities[t].user_pool_id,
+                    user_pool_arn=self.identities[t].user_pool_arn,
+                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
+                    protect=cfg.protect,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+            for t in cfg.tenant_ids
+        }
+        self.api = None
+        if cfg.api is not None:
+            self.api = TenantApi(
+                f"{name}-api",
+                TenantApiArgs(
+                    environment=cfg.environment,
+                    name_prefix=cfg.name_prefix,
+                    tenants=[
+                        ApiTenant(
+                            tenant_id=t.id,
+                            tier=t.tier,
+                            issuer=self.identities[t.id].issuer,
+                            user_pool_id=self.identities[t.id].user_pool_id,
+                            client_ids=self.identities[t.id].environment_client_ids(cfg.environment),
+                            policy_store_id=self.authorizations[t.id].policy_store_id,
+                            policy_store_arn=self.authorizations[t.id].policy_store_arn,
+                        )
+                        for t in cfg.tenants
+                    ],
+                    services=cfg.api.services,
+                    kms_key_arn=key.arn,
+                    layer_arn=layer.arn,
+                    tier_throttles=cfg.api.tiers,
+                    log_retention_days=cfg.api.log_retention_days,
+                    manage_account_log_role=cfg.api.manage_account_log_role,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+        # ---- end authorization --------------------------------------------------------------------------------
+
         self.kms_key_arn = key.arn
         self.account_id = identity.account_id
         self.handler_layer_arn = layer.arn

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pulumi_policy import (
@@ -114,11 +114,16 @@ avp_store_deletion_protection = ResourceValidationPolicy(
 def _identity_source_bound(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != IDENTITY_SOURCE:
         return
+    # Presence and length only: the pool ARN and client ids are unknown in a preview that creates the pool, and
+    # reading an unknown value would turn the whole rule into a "can't run during preview" note.
     cognito = get_path(args.props, "configuration", "cognitoUserPoolConfiguration")
-    if not isinstance(cognito, Mapping) or not cognito.get("userPoolArn"):
+    keys = set(iter(cognito)) if isinstance(cognito, Mapping) else set()  # iterating keys reads no value
+    if "userPoolArn" not in keys:
         _say(report_violation, "identity source has no cognito_user_pool_configuration.user_pool_arn")
         return
-    if not as_list(cognito.get("clientIds")):
+    assert isinstance(cognito, Mapping)
+    clients = cognito["clientIds"] if "clientIds" in keys else None  # the list itself is known; its items may not be
+    if not isinstance(clients, Sequence) or isinstance(clients, str) or len(clients) == 0:
         _say(
             report_violation, "identity source has no client_ids: AVP would accept tokens of any app client of the pool"
         )
@@ -329,12 +334,23 @@ def _identity_source_per_store(args: StackValidationArgs, report_violation: Repo
                     f"tenant {_tenant(pool)!r}",
                     found[0].urn,
                 )
-    # Value checks last: with pools built in the same run, their ARNs are unknown in a first preview.
-    tenant_pools = {_tenant(r): r.props.get("arn") for r in args.resources if r.resource_type == USER_POOL}
+    # Pools of another stack (no dependency) are compared by value: their ARNs are stack-reference outputs, known
+    # in a preview. A pool built in this run is identified by its URN (its ARN is unknown in a first preview).
+    pools = [r for r in args.resources if r.resource_type == USER_POOL]
     pool_owner: dict[str, str] = {}
     for store, source in bound:
         tenant = _tenant(store)
+        linked = _deps(source, "configuration", USER_POOL)
+        if linked:
+            for pool in linked:
+                other = pool_owner.setdefault(pool.urn, str(tenant))
+                if other != tenant:
+                    _say(
+                        report_violation, f"tenants {other!r} and {tenant!r} share the user pool {pool.urn}", source.urn
+                    )
+            continue
         arn = get_path(source.props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn")
+        tenant_pools = {_tenant(r): r.props.get("arn") for r in pools}
         if tenant in tenant_pools and tenant_pools[tenant] != arn:
             _say(
                 report_violation,
@@ -375,16 +391,24 @@ def _same_tenant_entities(args: StackValidationArgs, report_violation: ReportVio
                         f"template link refers to the user pool of tenant {_tenant(pool)!r}; this store is {tenant!r}",
                         r.urn,
                     )
-    # Value checks last (entity ids built from pool ids are unknown in a first preview).
+    # Value checks last, and only where a value is needed: entity ids built from a pool of this run are unknown
+    # in a first preview (those links are covered by the dependency check above).
     for urn, members in policies:
         store = stores.stores.get(urn)
         tenant = _tenant(store) if store else None
         found = sources.get(urn, [])
-        pool = (
-            _pool_id(get_path(found[0].props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn"))
-            if (len(found) == 1)
-            else None
-        )
+        resolved: list[str | None] = []
+
+        def pool_of_store(found: list[PolicyResource] = found, resolved: list[str | None] = resolved) -> str | None:
+            if not resolved:
+                arn = (
+                    get_path(found[0].props, "configuration", "cognitoUserPoolConfiguration", "userPoolArn")
+                    if len(found) == 1
+                    else None
+                )
+                resolved.append(_pool_id(arn))
+            return resolved[0]
+
         for r in members:
             statement = (
                 r.props.get("statement")
@@ -393,10 +417,11 @@ def _same_tenant_entities(args: StackValidationArgs, report_violation: ReportVio
             )
             if isinstance(statement, str):
                 for _, kind, prefix in ENTITY_LITERAL_RE.findall(_strip_comments(statement)):
-                    if prefix != pool:
+                    if prefix != pool_of_store():
                         _say(
                             report_violation,
-                            f"policy names a Cognito {kind} of pool {prefix!r}; this store's pool is {pool!r}",
+                            f"policy names a Cognito {kind} of pool {prefix!r}; this store's pool is "
+                            f"{pool_of_store()!r}",
                             r.urn,
                         )
             link = get_path(r.props, "definition", "templateLinked")
@@ -404,13 +429,15 @@ def _same_tenant_entities(args: StackValidationArgs, report_violation: ReportVio
                 continue
             principal = link.get("principal") or {}
             resource = link.get("resource") or {}
-            pid = str(principal.get("entityId") or "")
-            if principal and (pool is None or not pid.startswith(f"{pool}|")):
-                _say(
-                    report_violation,
-                    f"template-linked principal {pid!r} is not an entity of this tenant's pool {pool!r}",
-                    r.urn,
-                )
+            if principal and not _deps(r, "definition", USER_POOL):  # a pool of this run: checked by dependency
+                pid = str(principal.get("entityId") or "")
+                pool = pool_of_store()
+                if pool is None or not pid.startswith(f"{pool}|"):
+                    _say(
+                        report_violation,
+                        f"template-linked principal {pid!r} is not an entity of this tenant's pool {pool!r}",
+                        r.urn,
+                    )
             if str(resource.get("entityType", "")).endswith("::Tenant") and resource.get("entityId") != tenant:
                 _say(
                     report_violation,

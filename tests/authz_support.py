@@ -180,38 +180,6 @@ def effect(response: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------- Platform runs
-def stack_file_config(stack: str) -> dict[str, Any]:
-    import yaml
-
-    with open(f"Pulumi.{stack}.yaml", encoding="utf-8") as fh:
-        return dict(yaml.safe_load(fh)["config"])
-
-
-def pool_id(tenant_id: str) -> str:
-    """A realistic, per-tenant user pool id (what TenantIdentity would output)."""
-    return f"{REGION}_{tenant_id.capitalize()[:5]}Pool9"
-
-
-def identity_refs(tenant_ids: list[str]) -> dict[str, Any]:
-    from components.authorization import TenantIdentityRef
-
-    return {
-        t: TenantIdentityRef(
-            user_pool_id=pool_id(t),
-            user_pool_arn=f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id(t)}",
-            issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id(t)}",
-            client_ids={
-                env: {
-                    "hr-admin": f"{t[:4]}{env[:3]}hradmin{'0' * 14}",
-                    "ess-mobile": f"{t[:4]}{env[:3]}essmob{'0' * 15}",
-                }
-                for env in ("dev", "staging", "prod")
-            },
-        )
-        for t in tenant_ids
-    }
-
-
 SERVICE_ARNS = {
     s: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OptimalHR-{s}"
     for s in (
@@ -230,25 +198,16 @@ SERVICE_ARNS = {
 }
 
 
-def run_platform(
-    stack: str, overrides: dict[str, Any] | None = None, with_identities: bool = True, preview: bool = False
-) -> Any:
-    """Run ``Platform`` with ``Pulumi.<stack>.yaml`` (plus overrides) and realistic tenant identities;
-    ``preview`` simulates a first preview (provider-computed ids and ARNs unknown)."""
-    from components.config import stack_config_from_pulumi
-    from components.platform import Platform, PlatformArgs
-    from components.testing.harness import run_function
-
-    config = {**stack_file_config(stack), **(overrides or {})}
-
-    def program() -> None:
-        cfg = stack_config_from_pulumi()
-        Platform(
-            "platform",
-            PlatformArgs(config=cfg, tenant_identities=identity_refs(cfg.tenant_ids) if with_identities else None),
-        )
-
+def run_platform(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False) -> Any:
+    """Run the real program (``__main__.py``) with ``Pulumi.<stack>.yaml`` plus ``overrides``; staging reads
+    the prod stack's outputs (its user pools) as the offline plan does. ``preview`` simulates a first preview
+    (provider-computed ids and ARNs unknown)."""
+    from components.testing.harness import run_program
     from components.testing.mocks import AwsMocks
+    from tests.conftest import ROOT
 
-    mocks = AwsMocks(region=REGION, first_preview=preview)
-    return run_function(program, config=config, stack=stack, preview=preview, mocks=mocks)
+    outputs: dict[str, Any] = {}
+    if stack == "staging":
+        outputs["organization/saas/prod"] = run_program(ROOT, "prod", config=overrides).outputs
+    mocks = AwsMocks(region=REGION, stack_outputs=outputs, first_preview=preview)
+    return run_program(ROOT, stack, config=overrides, mocks=mocks, preview=preview)

@@ -307,6 +307,7 @@ def test_api_config_defaults_and_absence() -> None:
 
 def test_platform_builds_the_api_when_configured() -> None:
     run = run_platform("prod", {"saas:api": {"services": SERVICE_ARNS, "manageAccountLogRole": False}})
+    assert run.outputs["apiUrl"] == one(run, "aws:apigateway/stage:Stage").state["invokeUrl"]
     assert len(run.of_type("aws:apigateway/method:Method")) == 96
     assert run.of_type("aws:apigateway/account:Account") == []
     plans = sorted(p.inputs["name"] for p in run.of_type("aws:apigateway/usagePlan:UsagePlan"))
