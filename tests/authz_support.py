@@ -202,12 +202,6 @@ def run_platform(stack: str, overrides: dict[str, Any] | None = None, preview: b
     """Run the real program (``__main__.py``) with ``Pulumi.<stack>.yaml`` plus ``overrides``; staging reads
     the prod stack's outputs (its user pools) as the offline plan does. ``preview`` simulates a first preview
     (provider-computed ids and ARNs unknown)."""
-    from components.testing.harness import run_program
-    from components.testing.mocks import AwsMocks
-    from tests.conftest import ROOT
+    from tests.conftest import run_stack
 
-    outputs: dict[str, Any] = {}
-    if stack == "staging":
-        outputs["organization/saas/prod"] = run_program(ROOT, "prod", config=overrides).outputs
-    mocks = AwsMocks(region=REGION, stack_outputs=outputs, first_preview=preview)
-    return run_program(ROOT, stack, config=overrides, mocks=mocks, preview=preview)
+    return run_stack(stack, overrides, preview=preview, reference_config=overrides)

@@ -112,11 +112,15 @@ class Planner:
         policy_config_dir: Path | None = None,
         *,
         preview: bool = False,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
+        """``evaluate``: the policy evaluator, or ``None`` to plan outputs only. ``config``: overrides of
+        stack-file keys applied to every stack planned (as ``run_program(config=...)``), e.g. in tests."""
         self.program_dir = program_dir
         self.evaluate = evaluate
         self.policy_config_dir = policy_config_dir
         self.preview = preview
+        self.config = dict(config or {})
         self.plans: dict[str, StackPlan] = {}
         self._in_progress: set[str] = set()
 
@@ -130,7 +134,7 @@ class Planner:
         """Outputs (secrets unwrapped) of every same-project stack that ``stack``'s config names
         (``organization/<project>/<stack>``), each planned once: what ``AwsMocks(stack_outputs=...)`` needs to
         run ``stack``. A referenced stack that fails to plan is left out (the run then fails on the reference)."""
-        project_cfg = load_project_config(self.program_dir, stack)
+        project_cfg = load_project_config(self.program_dir, stack, self.config)
         references: dict[str, dict[str, Any]] = {}
         for ref in _referenced_stacks(project_cfg.values, project_cfg.project):
             outputs = self._outputs_of(ref, project_cfg.project)
@@ -156,13 +160,15 @@ class Planner:
         started = time.perf_counter()
         result = StackPlan(stack)
         try:
-            project_cfg = load_project_config(self.program_dir, stack)
+            project_cfg = load_project_config(self.program_dir, stack, self.config)
             region = project_cfg.values.get("aws:region", "ap-southeast-1")
             references = self.reference_outputs(stack)  # named in config: plan them first, avoid a failing run
             while True:
                 mocks = AwsMocks(region=region, stack_outputs=references, first_preview=self.preview)
                 try:
-                    result.run = run_program(self.program_dir, stack, mocks=mocks, preview=self.preview)
+                    result.run = run_program(
+                        self.program_dir, stack, config=self.config, mocks=mocks, preview=self.preview
+                    )
                     break
                 except Exception:
                     missing = mocks.missing_stack_refs - set(references)
