@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.testing.plan import EXIT_ERROR, EXIT_OK, EXIT_VIOLATION, main
+from components.testing.plan import EXIT_ERROR, EXIT_OK, EXIT_VIOLATION, Planner, main
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "violating_program"
@@ -118,3 +118,16 @@ def test_first_preview_does_not_degrade_any_policy(stack: str, tmp_path: Path) -
     assert degraded == []
     unknown_ids = [r["name"] for r in doc["resources"] if r["custom"] and r["id"] is None]
     assert unknown_ids, "the first-preview mocks should leave provider ids unknown"
+
+
+def test_planner_reference_outputs_plan_only_what_the_config_names() -> None:
+    program = ROOT / "tests" / "fixtures" / "reference_program"
+    planner = Planner(program, None)
+    refs = planner.reference_outputs("b")
+    assert list(refs) == ["organization/refs/a"]
+    assert refs["organization/refs/a"]["poolArn"].startswith("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/")
+    assert planner.plans["a"].report is None  # outputs only: no policy evaluation
+    assert planner.reference_outputs("a") == {}
+    broken = Planner(program, None, config={"refs:role": None})  # overrides apply to the referenced stack too
+    assert broken.reference_outputs("b") == {}  # a stack that fails to plan is left out; the run then fails on it
+    assert "refs:role" in (broken.plans["a"].error or "")
