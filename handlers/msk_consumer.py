@@ -52,7 +52,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "saas"))
 
 TENANT_KEY_PREFIX: Final = "TENANT#"
 IMAGE_KEY_PREFIX: Final = "IMAGE#"
