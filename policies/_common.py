@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
@@ -33,10 +33,16 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
 
 
 def as_list(value: Any) -> list[Any]:
-    """IAM lets ``Action``, ``Resource`` and condition values be a string or a list."""
+    """IAM lets ``Action``, ``Resource`` and condition values be a string or a list.
+
+    Any non-string sequence counts as a list: pulumi-policy hands validators ``_ListProxy`` objects (a
+    ``Sequence``, not a ``list``) for list-valued properties.
+    """
     if value is None:
         return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    return [value]
 
 
 def parse_json_document(value: Any) -> dict[str, Any] | None:

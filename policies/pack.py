@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import storage, tagging
+from policies import buckets, msk, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -20,6 +20,8 @@ DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 POLICIES: Final[list[Policy]] = [
     *storage.POLICIES,
     *tagging.POLICIES,
+    *buckets.POLICIES,
+    *msk.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}

@@ -1,0 +1,343 @@
+"""MSK cluster and Lambda consumer rules (ISOLATION.md invariants 43-46).
+
+A Kafka event source mapping is one whose ``eventSourceArn`` is an MSK ARN (``:kafka:``) or that carries
+``amazonManagedKafkaEventSourceConfig``. An absent property is a violation (invariant 48).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any, Final
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policies._common import as_list, get_path, parse_json_document, statements
+
+CLUSTER: Final = "aws:msk/cluster:Cluster"
+SERVERLESS_CLUSTER: Final = "aws:msk/serverlessCluster:ServerlessCluster"
+ESM: Final = "aws:lambda/eventSourceMapping:EventSourceMapping"
+FUNCTION: Final = "aws:lambda/function:Function"
+ROLE: Final = "aws:iam/role:Role"
+ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
+POLICY_DOCUMENT_TYPES: Final = {ROLE_POLICY: "policy", "aws:iam/policy:Policy": "policy"}
+SECRET_AUTH_TYPES: Final = ("SASL_SCRAM_256_AUTH", "SASL_SCRAM_512_AUTH", "BASIC_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH")
+ENI_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+
+
+def is_kafka_mapping(props: Mapping[str, Any]) -> bool:
+    return ":kafka:" in str(props.get("eventSourceArn") or "") or props.get("amazonManagedKafkaEventSourceConfig") is not None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+# --------------------------------------------------------------------------------------------- clusters
+
+
+def _cluster_auth(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == SERVERLESS_CLUSTER:
+        if get_path(args.props, "clientAuthentication", "sasl", "iam", "enabled") is not True:
+            report_violation("MSK Serverless cluster without IAM auth: set client_authentication.sasl.iam.enabled=True")
+        return
+    if args.resource_type != CLUSTER:
+        return
+    if get_path(args.props, "clientAuthentication", "sasl", "iam") is not True:
+        report_violation("MSK cluster without IAM (SASL) auth: set client_authentication.sasl.iam=True")
+    if get_path(args.props, "clientAuthentication", "unauthenticated") is True:
+        report_violation("MSK cluster allows unauthenticated clients: set client_authentication.unauthenticated=False")
+    if get_path(args.props, "encryptionInfo", "encryptionInTransit", "clientBroker") != "TLS":
+        report_violation("client-broker traffic is not TLS-only: set encryption_info.encryption_in_transit.client_broker='TLS'")
+
+
+msk_cluster_iam_tls = ResourceValidationPolicy(
+    name="msk-cluster-iam-tls",
+    description="MSK clusters authenticate clients with IAM, never unauthenticated, and use TLS (invariant 43).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_cluster_auth,
+)
+
+
+def _no_secret_auth(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != ESM or not is_kafka_mapping(args.props):
+        return
+    kinds = [get_path(c, "type") for c in as_list(args.props.get("sourceAccessConfigurations")) if isinstance(c, Mapping)]
+    secret = [k for k in kinds if k in SECRET_AUTH_TYPES]
+    if secret:
+        report_violation(f"MSK mapping authenticates with secrets {secret}; use IAM auth (no source access configuration)")
+
+
+msk_esm_iam_auth = ResourceValidationPolicy(
+    name="msk-esm-iam-auth",
+    description="MSK event source mappings use IAM auth, not SASL/SCRAM, basic or mTLS secrets (invariant 43).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_no_secret_auth,
+)
+
+
+# --------------------------------------------------------------------------------------------- mappings
+
+
+def consumer_identity_problems(props: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if not get_path(props, "amazonManagedKafkaEventSourceConfig", "consumerGroupId"):
+        problems.append("amazon_managed_kafka_event_source_config.consumer_group_id is not set explicitly")
+    if props.get("startingPosition") not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+        problems.append("starting_position is not set explicitly")
+    topics = as_list(props.get("topics"))
+    if len(topics) != 1:
+        problems.append(f"topics must hold exactly one topic; got {topics}")
+    batch = _number(props.get("batchSize"))
+    if batch is None or not 1 <= batch <= 10_000:
+        problems.append(f"batch_size must be set to 1-10000; got {props.get('batchSize')!r}")
+    if _number(props.get("maximumBatchingWindowInSeconds")) is None:
+        problems.append("maximum_batching_window_in_seconds is not set deliberately")
+    return problems
+
+
+def _consumer_identity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != ESM or not is_kafka_mapping(args.props):
+        return
+    for problem in consumer_identity_problems(args.props):
+        report_violation(problem)
+
+
+msk_esm_consumer_identity = ResourceValidationPolicy(
+    name="msk-esm-consumer-identity",
+    description="MSK mappings set consumer group id, starting position, one topic, batch size and window "
+    "explicitly (invariant 44).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_consumer_identity,
+)
+
+
+def poison_record_problems(props: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(props.get("provisionedPollerConfig"), Mapping):
+        problems.append("provisioned_poller_config is not set (Kafka error-handling controls need provisioned mode)")
+    retries = _number(props.get("maximumRetryAttempts"))
+    if retries is None or not 0 <= retries <= 10_000:
+        problems.append(f"maximum_retry_attempts must be 0-10000 (never -1/absent); got {props.get('maximumRetryAttempts')!r}")
+    age = _number(props.get("maximumRecordAgeInSeconds"))
+    if age is None or not 60 <= age <= 604_800:
+        problems.append(f"maximum_record_age_in_seconds must be 60-604800; got {props.get('maximumRecordAgeInSeconds')!r}")
+    if props.get("bisectBatchOnFunctionError") is not True:
+        problems.append("bisect_batch_on_function_error is not True")
+    if "ReportBatchItemFailures" not in as_list(props.get("functionResponseTypes")):
+        problems.append("function_response_types lacks ReportBatchItemFailures")
+    if not get_path(props, "destinationConfig", "onFailure", "destinationArn"):
+        problems.append("destination_config.on_failure.destination_arn is not set")
+    return problems
+
+
+def _poison(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != ESM or not is_kafka_mapping(args.props):
+        return
+    for problem in poison_record_problems(args.props):
+        report_violation(problem)
+
+
+msk_esm_poison_records = ResourceValidationPolicy(
+    name="msk-esm-poison-records",
+    description="A poison record cannot block an MSK partition: provisioned pollers, finite retries and record "
+    "age, bisect, partial batch responses and an on-failure destination (invariant 45).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_poison,
+)
+
+
+def _payload_destination(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != ESM or not is_kafka_mapping(args.props):
+        return
+    dest = str(get_path(args.props, "destinationConfig", "onFailure", "destinationArn") or "")
+    if dest.startswith(("arn:aws:sqs:", "arn:aws:sns:")):
+        report_violation("on-failure destination is SQS/SNS, which receive only metadata; prefer an S3 bucket (keeps "
+                         "the records) or keep a replay-from-offset runbook")
+
+
+msk_esm_payload_destination = ResourceValidationPolicy(
+    name="msk-esm-payload-destination",
+    description="MSK on-failure destinations keep the payload (S3 or Kafka), not just metadata (invariant 45).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=_payload_destination,
+)
+
+
+# --------------------------------------------------------------------------------------------- IAM
+
+
+def _matches(pattern: str, action: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(action.lower(), pattern.lower())
+
+
+def kafka_wildcard_problems(doc: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for st in statements(doc):
+        if st.get("Effect") != "Allow":
+            continue
+        actions = [str(a) for a in as_list(st.get("Action"))]
+        if st.get("NotAction") is not None:
+            problems.append("Allow with NotAction may grant kafka-cluster actions")
+            continue
+        kafka = [a for a in actions if a.lower().startswith("kafka-cluster:") or a == "*"]
+        if any("*" in a for a in kafka):
+            problems.append(f"wildcard kafka-cluster actions {[a for a in kafka if '*' in a]}; list the exact actions")
+        resources = [str(r) for r in as_list(st.get("Resource"))]
+        if kafka and (st.get("NotResource") is not None or any(r == "*" or r.endswith(":*") for r in resources)):
+            problems.append(f"kafka-cluster actions on {resources or 'NotResource'}; scope them to cluster/topic/group ARNs")
+    return problems
+
+
+def _kafka_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    docs: list[Any] = []
+    if args.resource_type in POLICY_DOCUMENT_TYPES:
+        docs.append(args.props.get(POLICY_DOCUMENT_TYPES[args.resource_type]))
+    elif args.resource_type == ROLE:
+        docs.extend(p.get("policy") for p in as_list(args.props.get("inlinePolicies")) if isinstance(p, Mapping))
+    for raw in docs:
+        doc = parse_json_document(raw)
+        for problem in kafka_wildcard_problems(doc or {}):
+            report_violation(problem)
+
+
+iam_no_kafka_cluster_wildcards = ResourceValidationPolicy(
+    name="iam-no-kafka-cluster-wildcards",
+    description="No IAM policy grants kafka-cluster:* or kafka-cluster actions on Resource '*' (invariant 46).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_kafka_wildcards,
+)
+
+
+def _role_statements(resources: list[PolicyResource], role_arn: str) -> list[dict[str, Any]]:
+    role = next((r for r in resources if r.resource_type == ROLE and r.props.get("arn") == role_arn), None)
+    if role is None:
+        return []
+    keys = {str(role.props.get("name") or ""), str(role.props.get("id") or ""), role_arn}
+    found: list[dict[str, Any]] = []
+    for r in resources:
+        if r.resource_type == ROLE_POLICY and str(r.props.get("role") or "") in keys:
+            found.extend(statements(parse_json_document(r.props.get("policy")) or {}))
+    for p in as_list(role.props.get("inlinePolicies")):
+        if isinstance(p, Mapping):
+            found.extend(statements(parse_json_document(p.get("policy")) or {}))
+    return found
+
+
+def _granted(stmts: list[dict[str, Any]], action: str, resource_test: Any) -> bool:
+    for st in stmts:
+        if st.get("Effect") != "Allow":
+            continue
+        if not any(_matches(str(p), action) for p in as_list(st.get("Action"))):
+            continue
+        if any(resource_test(str(r)) for r in as_list(st.get("Resource"))):
+            return True
+    return False
+
+
+def consumer_role_problems(esm: Mapping[str, Any], stmts: list[dict[str, Any]]) -> list[str]:
+    """What invariant 46 requires of a Kafka mapping's function role (pure over the role's statements)."""
+    cluster = str(esm.get("eventSourceArn") or "")
+    topics = [str(t) for t in as_list(esm.get("topics"))]
+    group = str(get_path(esm, "amazonManagedKafkaEventSourceConfig", "consumerGroupId") or "")
+    prefix = cluster.replace(":cluster/", ":{kind}/", 1)
+    problems: list[str] = []
+
+    def on_cluster(r: str) -> bool:
+        return r == cluster
+
+    def on(kind: str, name: str) -> Any:
+        base = prefix.format(kind=kind)
+        return lambda r: r == f"{base}/{name}"
+
+    def anywhere(r: str) -> bool:
+        return True
+
+    if not (_granted(stmts, "kafka:DescribeClusterV2", on_cluster) or _granted(stmts, "kafka:DescribeCluster", on_cluster)):
+        problems.append("role lacks kafka:DescribeClusterV2/DescribeCluster on the cluster ARN")
+    if not _granted(stmts, "kafka:GetBootstrapBrokers", on_cluster):
+        problems.append("role lacks kafka:GetBootstrapBrokers on the cluster ARN")
+    missing_eni = [a for a in ENI_ACTIONS if not _granted(stmts, a, anywhere)]
+    if missing_eni:
+        problems.append(f"role lacks the EC2 network-interface actions {missing_eni}")
+    for action in ("kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"):
+        if not _granted(stmts, action, on_cluster):
+            problems.append(f"role lacks {action} on the cluster ARN {cluster}")
+    for topic in topics:
+        for action in ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"):
+            if not _granted(stmts, action, on("topic", topic)):
+                problems.append(f"role lacks {action} on the topic ARN of {topic!r}")
+    for action in ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"):
+        if not group or not _granted(stmts, action, on("group", group)):
+            problems.append(f"role lacks {action} on the consumer group ARN of {group!r}")
+    dest = str(get_path(esm, "destinationConfig", "onFailure", "destinationArn") or "")
+    if dest.startswith("arn:aws:s3:::"):
+        if not _granted(stmts, "s3:PutObject", lambda r: r == f"{dest}/*"):
+            problems.append(f"role lacks s3:PutObject on {dest}/*")
+        if not _granted(stmts, "s3:ListBucket", lambda r: r == dest):
+            problems.append(f"role lacks s3:ListBucket on {dest}")
+    elif dest.startswith("arn:aws:sqs:") and not _granted(stmts, "sqs:SendMessage", lambda r: r == dest):
+        problems.append(f"role lacks sqs:SendMessage on {dest}")
+    elif dest.startswith("arn:aws:sns:") and not _granted(stmts, "sns:Publish", lambda r: r == dest):
+        problems.append(f"role lacks sns:Publish on {dest}")
+    return problems
+
+
+def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    functions = {
+        key: r for r in args.resources if r.resource_type == FUNCTION
+        for key in (str(r.props.get("arn") or ""), str(r.props.get("name") or ""))
+    }
+    groups: Counter[str] = Counter()
+    for esm in args.resources:
+        if esm.resource_type != ESM or not is_kafka_mapping(esm.props):
+            continue
+        group = str(get_path(esm.props, "amazonManagedKafkaEventSourceConfig", "consumerGroupId") or "")
+        if group:
+            groups[group] += 1
+        fn = functions.get(str(esm.props.get("functionName") or ""))
+        if fn is None:
+            report_violation("MSK mapping's function is not part of this stack; its role cannot be checked", esm.urn)
+            continue
+        for problem in consumer_role_problems(esm.props, _role_statements(args.resources, str(fn.props.get("role") or ""))):
+            report_violation(problem, esm.urn)
+    for group, count in groups.items():
+        if count > 1:
+            report_violation(f"consumer group id {group!r} is used by {count} mappings; it must be unique")
+
+
+msk_consumer_role_permissions = StackValidationPolicy(
+    name="msk-consumer-role-permissions",
+    description="Each MSK mapping's function role holds the kafka/EC2 actions the service needs, kafka-cluster "
+    "actions on the exact cluster/topic/group ARNs and the on-failure destination permissions; consumer "
+    "group ids are unique (invariants 44, 46).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_consumer_roles,
+)
+
+POLICIES = [
+    msk_cluster_iam_tls,
+    msk_esm_iam_auth,
+    msk_esm_consumer_identity,
+    msk_esm_poison_records,
+    msk_esm_payload_destination,
+    iam_no_kafka_cluster_wildcards,
+    msk_consumer_role_permissions,
+]
