@@ -147,7 +147,7 @@ class LifecycleBucketArgs:
     force_destroy: bool = False
     extra_tags: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:  # noqa: C901 - one check per documented rule
+    def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
         if not PURPOSE_RE.fullmatch(self.purpose):
@@ -292,7 +292,7 @@ def _filter(rule: ExpirationRule) -> aws.s3.BucketLifecycleConfigurationRuleFilt
     if rule.prefix and not rule.tags:
         return aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=rule.prefix)
     if len(rule.tags) == 1 and not rule.prefix:
-        (key, value), = rule.tags.items()
+        ((key, value),) = rule.tags.items()
         return aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
             tag=aws.s3.BucketLifecycleConfigurationRuleFilterTagArgs(key=key, value=value)
         )
@@ -343,7 +343,9 @@ def bucket_policy(
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}},
+                "Condition": {
+                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}
+                },
             },
         ]
     if log_delivery_account is not None:
@@ -448,8 +450,12 @@ class LifecycleBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        kms_key = pulumi.Output.from_input(args.kms_key_arn) if args.kms_key_arn is not None else pulumi.Output.from_input("")
-        account = pulumi.Output.from_input(args.account_id) if args.account_id is not None else pulumi.Output.from_input("")
+        kms_key = (
+            pulumi.Output.from_input(args.kms_key_arn) if args.kms_key_arn is not None else pulumi.Output.from_input("")
+        )
+        account = (
+            pulumi.Output.from_input(args.account_id) if args.account_id is not None else pulumi.Output.from_input("")
+        )
         policy_doc = pulumi.Output.all(bucket.bucket, kms_key, account).apply(
             lambda v: bucket_policy(v[0], kms_key_arn=v[1] or None, log_delivery_account=v[2] or None)
         )

@@ -320,7 +320,7 @@ class MskConsumerArgs:
     log_retention_days: int = 90
     extra_tags: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:  # noqa: C901 - one check per documented bound
+    def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
         if not TOPIC_RE.fullmatch(self.topic):
@@ -352,7 +352,9 @@ class MskConsumerArgs:
         if not self.allowed_content_types or any("/" not in c for c in self.allowed_content_types):
             raise ComponentArgError(f"allowed_content_types must be MIME types; got {self.allowed_content_types}")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ComponentArgError(f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}")
+            raise ComponentArgError(
+                f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
+            )
         if len(self.writer_role_name) > IAM_ROLE_NAME_MAX:
             raise ComponentArgError(
                 f"writer role name {self.writer_role_name!r} is {len(self.writer_role_name)} characters; AWS allows "
@@ -707,7 +709,9 @@ class DevMskCluster(pulumi.ComponentResource):
                 )
             ),
             vpc_configs=[
-                aws.msk.ServerlessClusterVpcConfigArgs(subnet_ids=vpc.isolated_subnet_ids, security_group_ids=[cluster_sg.id])
+                aws.msk.ServerlessClusterVpcConfigArgs(
+                    subnet_ids=vpc.isolated_subnet_ids, security_group_ids=[cluster_sg.id]
+                )
             ],
             tags=resource_tags,
             opts=child,

@@ -186,13 +186,19 @@ class Platform(pulumi.ComponentResource):
             ),
         )
 
-        def data_bucket(purpose: str, data_class: Literal["ephemeral", "durable"], **kw: int) -> LifecycleBucket:
+        def data_bucket(
+            purpose: str,
+            data_class: Literal["ephemeral", "durable"],
+            expiration_days: int | None = None,
+            noncurrent_days: int = 1,
+        ) -> LifecycleBucket:
             return lifecycle_bucket(
                 purpose,
                 LifecycleBucketArgs(
                     environment=cfg.environment, purpose=purpose, data_class=data_class, bucket_name=names[purpose],
                     kms_key_arn=key.arn, access_log_bucket=access_logs.bucket_name, protect=cfg.protect,
-                    force_destroy=not cfg.protect, extra_tags=cfg.tags, **kw,
+                    force_destroy=not cfg.protect, extra_tags=cfg.tags, expiration_days=expiration_days,
+                    noncurrent_days=noncurrent_days,
                 ),
             )
 

@@ -69,7 +69,7 @@ SIGNATURES: Final[Mapping[str, Callable[[bytes], bool]]] = {
 """Magic bytes per allowed content type: the declared type must match the bytes."""
 
 
-class Rejected(Exception):  # noqa: N818 - an outcome, not an error
+class Rejected(Exception):
     """The record can never be stored; ``reason`` goes to the failure bucket with it."""
 
     def __init__(self, reason: str) -> None:
@@ -77,7 +77,7 @@ class Rejected(Exception):  # noqa: N818 - an outcome, not an error
         self.reason = reason
 
 
-class RetryRecord(Exception):  # noqa: N818 - an outcome
+class RetryRecord(Exception):
     """Transient failure: report the record in ``batchItemFailures`` so the mapping retries it."""
 
 
@@ -216,7 +216,9 @@ def validate_message(msg: ImageMessage, cfg: Settings) -> None:
         if msg.s3.bucket not in cfg.source_buckets:
             raise Rejected(f"pointer bucket {msg.s3.bucket!r} is not an allowed source bucket")
         if not msg.s3.key.startswith(f"{msg.tenant_id}/") or ".." in msg.s3.key.split("/"):
-            raise Rejected(f"pointer key {msg.s3.key!r} is outside tenant {msg.tenant_id!r}'s prefix '{msg.tenant_id}/'")
+            raise Rejected(
+                f"pointer key {msg.s3.key!r} is outside tenant {msg.tenant_id!r}'s prefix '{msg.tenant_id}/'"
+            )
 
 
 def inline_bytes(msg: ImageMessage, cfg: Settings) -> bytes:
@@ -317,7 +319,7 @@ class TenantSessions:
             raise Rejected(f"unknown tenant {tenant_id!r}")
         if tenant_id not in self._cache:
             creds = self._sts.assume_role(**assume_role_request(tenant_id, self._cfg))["Credentials"]
-            session = boto3.session.Session(
+            session = boto3.Session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],
@@ -381,7 +383,9 @@ def load_body(item: Accepted, session: TenantSession, cfg: Settings) -> None:
             obj = session.s3.get_object(Bucket=item.msg.s3.bucket, Key=item.msg.s3.key)
         except ClientError as exc:
             if _code(exc) in ("NoSuchKey", "404", "AccessDenied", "403"):
-                raise Rejected(f"pointer s3://{item.msg.s3.bucket}/{item.msg.s3.key} not readable ({_code(exc)})") from None
+                raise Rejected(
+                    f"pointer s3://{item.msg.s3.bucket}/{item.msg.s3.key} not readable ({_code(exc)})"
+                ) from None
             raise
         if int(obj.get("ContentLength", 0)) > cfg.max_image_bytes:
             obj["Body"].close()
@@ -535,7 +539,7 @@ def _guard(fn: Callable[[], Outcome]) -> Outcome | Exception:
         return exc
 
 
-def reject_record(record: KafkaEventRecord, rid: RecordId, reason: str, s3: Any, cfg: Settings, now: float) -> None:
+def reject_record(record: KafkaEventRecord, rid: RecordId, reason: str, *, s3: Any, cfg: Settings, now: float) -> None:
     """Write the rejected record (its raw value, key and headers) and the reason to the failure bucket."""
     body = {
         "reason": reason,
@@ -578,7 +582,9 @@ def process_records(
         except Rejected as rej:
             rejected[rid] = rej.reason
             continue
-        by_tenant.setdefault(msg.tenant_id, []).append(Accepted(rid, msg, kafka_timestamp=int(record.get("timestamp") or 0)))
+        by_tenant.setdefault(msg.tenant_id, []).append(
+            Accepted(rid, msg, kafka_timestamp=int(record.get("timestamp") or 0))
+        )
 
     sessions = TenantSessions(cfg, sts)
     stamp = now()
@@ -609,7 +615,7 @@ def process_records(
             except (ClientError, BotoCoreError, RetryRecord) as exc:
                 written = {i.rid: exc for i in ready}
         else:
-            written = {i.rid: _guard(lambda i=i: write_single(session, cfg, i, stamp)) for i in ready}
+            written = {i.rid: _guard(lambda i=i, s=session: write_single(s, cfg, i, stamp)) for i in ready}
         for rid, outcome in written.items():
             if isinstance(outcome, Rejected):
                 rejected[rid] = outcome.reason
@@ -619,7 +625,7 @@ def process_records(
                 result.outcomes[rid] = outcome
     for rid, reason in rejected.items():
         try:
-            reject_record(by_id[rid], rid, reason, s3, cfg, stamp)
+            reject_record(by_id[rid], rid, reason, s3=s3, cfg=cfg, now=stamp)
             result.outcomes[rid] = Outcome("rejected", reason)
         except (ClientError, BotoCoreError) as exc:
             result.outcomes[rid] = Outcome("retry", f"failure bucket write failed: {exc}")
@@ -651,7 +657,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=result.count(status))  # type: ignore[arg-type]
     for rid, outcome in result.outcomes.items():
         if outcome.status in ("rejected", "retry"):
-            logger.warning("record not stored", extra={"record": rid.label, "status": outcome.status, "reason": outcome.reason})
+            logger.warning(
+                "record not stored", extra={"record": rid.label, "status": outcome.status, "reason": outcome.reason}
+            )
 
     def mark(record: KafkaEventRecord) -> None:
         if result.outcomes[record_id(record)].status == "retry":
@@ -659,4 +667,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     if not records:
         return {"batchItemFailures": []}
-    return process_partial_response(event=event, record_handler=mark, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=mark, processor=processor, context=context))

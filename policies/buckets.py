@@ -72,13 +72,20 @@ def _enabled_rules(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in as_list(props.get("rules")) if isinstance(r, Mapping) and r.get("status") == "Enabled"]
 
 
-def lifecycle_problems(props: Mapping[str, Any], *, versioned: bool, data_class: str | None,
-                       retention_days: str | None, max_retention_days: int) -> list[str]:
+def lifecycle_problems(
+    props: Mapping[str, Any],
+    *,
+    versioned: bool,
+    data_class: str | None,
+    retention_days: str | None,
+    max_retention_days: int,
+) -> list[str]:
     """Everything invariant 40/41 demands of one lifecycle configuration (pure, shared by the rules)."""
     problems: list[str] = []
     rules = _enabled_rules(props)
     abort = [
-        r for r in rules
+        r
+        for r in rules
         if isinstance(get_path(r, "abortIncompleteMultipartUpload", "daysAfterInitiation"), int | float)
         and 1 <= get_path(r, "abortIncompleteMultipartUpload", "daysAfterInitiation") <= 7
         and _whole_bucket(r)
@@ -89,10 +96,7 @@ def lifecycle_problems(props: Mapping[str, Any], *, versioned: bool, data_class:
             "uploaded parts outlive every expiration"
         )
     if data_class in ("ephemeral", "access-logs"):
-        expiring = [
-            r for r in rules
-            if _whole_bucket(r) and isinstance(get_path(r, "expiration", "days"), int | float)
-        ]
+        expiring = [r for r in rules if _whole_bucket(r) and isinstance(get_path(r, "expiration", "days"), int | float)]
         if not expiring:
             problems.append(
                 f"{data_class} bucket has no Enabled whole-bucket rule with expiration.days (an empty filter; a "
@@ -103,7 +107,9 @@ def lifecycle_problems(props: Mapping[str, Any], *, versioned: bool, data_class:
             if days > max_retention_days:
                 problems.append(f"ephemeral data expires after {days} days; the promise is {max_retention_days}")
             if retention_days is not None and str(days) != retention_days:
-                problems.append(f"expiration.days={days} differs from the bucket's {RETENTION_TAG} tag {retention_days!r}")
+                problems.append(
+                    f"expiration.days={days} differs from the bucket's {RETENTION_TAG} tag {retention_days!r}"
+                )
     if versioned:
         noncurrent = [
             r for r in rules if _whole_bucket(r) and get_path(r, "noncurrentVersionExpiration", "noncurrentDays")
@@ -118,7 +124,8 @@ def lifecycle_problems(props: Mapping[str, Any], *, versioned: bool, data_class:
         ):
             problems.append("ephemeral bucket keeps newer_noncurrent_versions past noncurrent_days; drop it")
         markers = [
-            r for r in rules
+            r
+            for r in rules
             if get_path(r, "expiration", "expiredObjectDeleteMarker") is True
             and get_path(r, "expiration", "days") in (None, 0)
             and not get_path(r, "expiration", "date")
@@ -139,7 +146,7 @@ def _public_access(args: ResourceValidationArgs, report_violation: ReportViolati
         return
     off = [flag for flag in PUBLIC_ACCESS_FLAGS if args.props.get(flag) is not True]
     if off:
-        report_violation(f"Block Public Access settings not true: {off}; set all four to True")
+        report_violation(f"Block Public Access settings not true: {off}; set all four to True", None)
 
 
 s3_public_access_block = ResourceValidationPolicy(
@@ -152,13 +159,14 @@ s3_public_access_block = ResourceValidationPolicy(
 
 def _acls_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type in (BUCKET_ACL, BUCKET_ACL_V2):
-        report_violation("BucketAcl resources are not allowed: ACLs are disabled (BucketOwnerEnforced)")
+        report_violation("BucketAcl resources are not allowed: ACLs are disabled (BucketOwnerEnforced)", None)
     elif args.resource_type in BUCKET_TYPES and (args.props.get("acl") or args.props.get("grants")):
-        report_violation("bucket sets acl/grants; ACLs are disabled (BucketOwnerEnforced), use the bucket policy")
+        report_violation("bucket sets acl/grants; ACLs are disabled (BucketOwnerEnforced), use the bucket policy", None)
     elif args.resource_type == OWNERSHIP and get_path(args.props, "rule", "objectOwnership") != "BucketOwnerEnforced":
         report_violation(
             f"object ownership is {get_path(args.props, 'rule', 'objectOwnership')!r}; set "
-            "rule={'object_ownership': 'BucketOwnerEnforced'} (disables ACLs)"
+            "rule={'object_ownership': 'BucketOwnerEnforced'} (disables ACLs)",
+            None,
         )
 
 
@@ -174,8 +182,11 @@ def _deny_statements(props: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]
     bucket = str(props.get("bucket") or "")
     doc = parse_json_document(props.get("policy")) or {}
     denies = [
-        st for st in statements(doc)
-        if st.get("Effect") == "Deny" and _is_all_principals(st.get("Principal")) and "s3:*" in as_list(st.get("Action"))
+        st
+        for st in statements(doc)
+        if st.get("Effect") == "Deny"
+        and _is_all_principals(st.get("Principal"))
+        and "s3:*" in as_list(st.get("Action"))
         and {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} <= set(as_list(st.get("Resource")))
     ]
     return bucket, denies
@@ -186,12 +197,13 @@ def _tls_only(args: ResourceValidationArgs, report_violation: ReportViolation) -
         return
     bucket, denies = _deny_statements(args.props)
     if not bucket:
-        report_violation("bucket policy has no bucket")
+        report_violation("bucket policy has no bucket", None)
         return
     if not any(_falsy_string(get_path(st, "Condition", "Bool", "aws:SecureTransport")) for st in denies):
         report_violation(
             f"bucket policy of {bucket!r} lacks a Deny of s3:* for Principal '*' on both arn:aws:s3:::{bucket} and "
-            f"arn:aws:s3:::{bucket}/* with Bool aws:SecureTransport 'false'"
+            f"arn:aws:s3:::{bucket}/* with Bool aws:SecureTransport 'false'",
+            None,
         )
 
 
@@ -208,7 +220,7 @@ def _tls_version(args: ResourceValidationArgs, report_violation: ReportViolation
         return
     bucket, denies = _deny_statements(args.props)
     if not any(str(get_path(st, "Condition", "NumericLessThan", "s3:TlsVersion")) in ("1.2", "1.3") for st in denies):
-        report_violation(f"bucket policy of {bucket!r} does not deny NumericLessThan s3:TlsVersion 1.2")
+        report_violation(f"bucket policy of {bucket!r} does not deny NumericLessThan s3:TlsVersion 1.2", None)
 
 
 s3_tls_minimum_version = ResourceValidationPolicy(
@@ -240,24 +252,36 @@ def _data_class(bucket: PolicyResource) -> str | None:
 
 
 def _guardrails(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    children = {t: _by_bucket(args.resources, t) for t in (PUBLIC_ACCESS, OWNERSHIP, POLICY, SSE, LIFECYCLE, VERSIONING)}
+    children = {
+        t: _by_bucket(args.resources, t) for t in (PUBLIC_ACCESS, OWNERSHIP, POLICY, SSE, LIFECYCLE, VERSIONING)
+    }
     logging_of = _by_bucket(args.resources, LOGGING)
-    names = {PUBLIC_ACCESS: "BucketPublicAccessBlock", OWNERSHIP: "BucketOwnershipControls", POLICY: "BucketPolicy",
-             SSE: "BucketServerSideEncryptionConfiguration", LIFECYCLE: "BucketLifecycleConfiguration",
-             VERSIONING: "BucketVersioning"}
+    names = {
+        PUBLIC_ACCESS: "BucketPublicAccessBlock",
+        OWNERSHIP: "BucketOwnershipControls",
+        POLICY: "BucketPolicy",
+        SSE: "BucketServerSideEncryptionConfiguration",
+        LIFECYCLE: "BucketLifecycleConfiguration",
+        VERSIONING: "BucketVersioning",
+    }
     for name, bucket in _buckets(args.resources):
         for type_, by in children.items():
             count = len(by.get(name, []))
             if count == 0:
                 report_violation(f"bucket {name!r} has no {names[type_]}", bucket.urn)
             elif count > 1:
-                report_violation(f"bucket {name!r} has {count} {names[type_]} resources; exactly one is allowed "
-                                 "(a second one causes a perpetual diff)", bucket.urn)
+                report_violation(
+                    f"bucket {name!r} has {count} {names[type_]} resources; exactly one is allowed "
+                    "(a second one causes a perpetual diff)",
+                    bucket.urn,
+                )
         data_class = _data_class(bucket)
         if data_class is None:
             report_violation(
                 f"bucket {name!r} has no valid {DATA_CLASS_TAG} tag (one of {list(DATA_CLASSES)}); the lifecycle "
-                "cannot be checked against a retention promise", bucket.urn)
+                "cannot be checked against a retention promise",
+                bucket.urn,
+            )
         elif data_class != "access-logs" and not logging_of.get(name):
             report_violation(f"bucket {name!r} has no server access logging (BucketLogging)", bucket.urn)
 
@@ -287,21 +311,29 @@ def _sse_kms(args: StackValidationArgs, report_violation: ReportViolation) -> No
         key = get_path(rules[0], "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
         if algorithm == "aws:kms":
             if not key or str(key).endswith("alias/aws/s3"):
-                report_violation(f"bucket {name!r}: SSE-KMS without the stack's customer-managed key "
-                                 "(set kms_master_key_id to the environment key)", r.urn)
+                report_violation(
+                    f"bucket {name!r}: SSE-KMS without the stack's customer-managed key "
+                    "(set kms_master_key_id to the environment key)",
+                    r.urn,
+                )
             if rules[0].get("bucketKeyEnabled") is not True:
                 report_violation(f"bucket {name!r}: bucket_key_enabled is not True", r.urn)
             continue
         bucket = buckets.get(name)
         is_log_bucket = (
-            algorithm == "AES256" and bucket is not None and _data_class(bucket) == "access-logs"
-            and name in log_targets and name not in log_sources
+            algorithm == "AES256"
+            and bucket is not None
+            and _data_class(bucket) == "access-logs"
+            and name in log_targets
+            and name not in log_sources
         )
         if not is_log_bucket:
             report_violation(
                 f"bucket {name!r}: sse_algorithm {algorithm!r}; only 'aws:kms' with the environment key is allowed, "
                 "except SSE-S3 (AES256) on the access-log bucket (data-class access-logs, a BucketLogging target that "
-                "does not log itself) because S3 log delivery does not support SSE-KMS there", r.urn)
+                "does not log itself) because S3 log delivery does not support SSE-KMS there",
+                r.urn,
+            )
 
 
 s3_sse_kms = StackValidationPolicy(
@@ -327,7 +359,9 @@ def _lifecycle(args: StackValidationArgs, report_violation: ReportViolation) -> 
         )
         tags = bucket.props.get("tags") or {}
         for problem in lifecycle_problems(
-            configs[0].props, versioned=versioned, data_class=_data_class(bucket),
+            configs[0].props,
+            versioned=versioned,
+            data_class=_data_class(bucket),
             retention_days=tags.get(RETENTION_TAG) if _data_class(bucket) == "ephemeral" else None,
             max_retention_days=max_days,
         ):

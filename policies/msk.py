@@ -41,7 +41,10 @@ ENI_ACTIONS: Final = (
 
 
 def is_kafka_mapping(props: Mapping[str, Any]) -> bool:
-    return ":kafka:" in str(props.get("eventSourceArn") or "") or props.get("amazonManagedKafkaEventSourceConfig") is not None
+    return (
+        ":kafka:" in str(props.get("eventSourceArn") or "")
+        or props.get("amazonManagedKafkaEventSourceConfig") is not None
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -54,16 +57,22 @@ def _number(value: Any) -> float | None:
 def _cluster_auth(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == SERVERLESS_CLUSTER:
         if get_path(args.props, "clientAuthentication", "sasl", "iam", "enabled") is not True:
-            report_violation("MSK Serverless cluster without IAM auth: set client_authentication.sasl.iam.enabled=True")
+            report_violation(
+                "MSK Serverless cluster without IAM auth: set client_authentication.sasl.iam.enabled=True", None
+            )
         return
     if args.resource_type != CLUSTER:
         return
     if get_path(args.props, "clientAuthentication", "sasl", "iam") is not True:
-        report_violation("MSK cluster without IAM (SASL) auth: set client_authentication.sasl.iam=True")
+        report_violation("MSK cluster without IAM (SASL) auth: set client_authentication.sasl.iam=True", None)
     if get_path(args.props, "clientAuthentication", "unauthenticated") is True:
-        report_violation("MSK cluster allows unauthenticated clients: set client_authentication.unauthenticated=False")
+        report_violation(
+            "MSK cluster allows unauthenticated clients: set client_authentication.unauthenticated=False", None
+        )
     if get_path(args.props, "encryptionInfo", "encryptionInTransit", "clientBroker") != "TLS":
-        report_violation("client-broker traffic is not TLS-only: set encryption_info.encryption_in_transit.client_broker='TLS'")
+        report_violation(
+            "client-broker traffic is not TLS-only: set encryption_info.encryption_in_transit.client_broker='TLS'", None
+        )
 
 
 msk_cluster_iam_tls = ResourceValidationPolicy(
@@ -77,10 +86,14 @@ msk_cluster_iam_tls = ResourceValidationPolicy(
 def _no_secret_auth(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != ESM or not is_kafka_mapping(args.props):
         return
-    kinds = [get_path(c, "type") for c in as_list(args.props.get("sourceAccessConfigurations")) if isinstance(c, Mapping)]
+    kinds = [
+        get_path(c, "type") for c in as_list(args.props.get("sourceAccessConfigurations")) if isinstance(c, Mapping)
+    ]
     secret = [k for k in kinds if k in SECRET_AUTH_TYPES]
     if secret:
-        report_violation(f"MSK mapping authenticates with secrets {secret}; use IAM auth (no source access configuration)")
+        report_violation(
+            f"MSK mapping authenticates with secrets {secret}; use IAM auth (no source access configuration)", None
+        )
 
 
 msk_esm_iam_auth = ResourceValidationPolicy(
@@ -115,7 +128,7 @@ def _consumer_identity(args: ResourceValidationArgs, report_violation: ReportVio
     if args.resource_type != ESM or not is_kafka_mapping(args.props):
         return
     for problem in consumer_identity_problems(args.props):
-        report_violation(problem)
+        report_violation(problem, None)
 
 
 msk_esm_consumer_identity = ResourceValidationPolicy(
@@ -133,10 +146,14 @@ def poison_record_problems(props: Mapping[str, Any]) -> list[str]:
         problems.append("provisioned_poller_config is not set (Kafka error-handling controls need provisioned mode)")
     retries = _number(props.get("maximumRetryAttempts"))
     if retries is None or not 0 <= retries <= 10_000:
-        problems.append(f"maximum_retry_attempts must be 0-10000 (never -1/absent); got {props.get('maximumRetryAttempts')!r}")
+        problems.append(
+            f"maximum_retry_attempts must be 0-10000 (never -1/absent); got {props.get('maximumRetryAttempts')!r}"
+        )
     age = _number(props.get("maximumRecordAgeInSeconds"))
     if age is None or not 60 <= age <= 604_800:
-        problems.append(f"maximum_record_age_in_seconds must be 60-604800; got {props.get('maximumRecordAgeInSeconds')!r}")
+        problems.append(
+            f"maximum_record_age_in_seconds must be 60-604800; got {props.get('maximumRecordAgeInSeconds')!r}"
+        )
     if props.get("bisectBatchOnFunctionError") is not True:
         problems.append("bisect_batch_on_function_error is not True")
     if "ReportBatchItemFailures" not in as_list(props.get("functionResponseTypes")):
@@ -150,7 +167,7 @@ def _poison(args: ResourceValidationArgs, report_violation: ReportViolation) -> 
     if args.resource_type != ESM or not is_kafka_mapping(args.props):
         return
     for problem in poison_record_problems(args.props):
-        report_violation(problem)
+        report_violation(problem, None)
 
 
 msk_esm_poison_records = ResourceValidationPolicy(
@@ -167,8 +184,11 @@ def _payload_destination(args: ResourceValidationArgs, report_violation: ReportV
         return
     dest = str(get_path(args.props, "destinationConfig", "onFailure", "destinationArn") or "")
     if dest.startswith(("arn:aws:sqs:", "arn:aws:sns:")):
-        report_violation("on-failure destination is SQS/SNS, which receive only metadata; prefer an S3 bucket (keeps "
-                         "the records) or keep a replay-from-offset runbook")
+        report_violation(
+            "on-failure destination is SQS/SNS, which receive only metadata; prefer an S3 bucket (keeps "
+            "the records) or keep a replay-from-offset runbook",
+            None,
+        )
 
 
 msk_esm_payload_destination = ResourceValidationPolicy(
@@ -202,7 +222,9 @@ def kafka_wildcard_problems(doc: Mapping[str, Any]) -> list[str]:
             problems.append(f"wildcard kafka-cluster actions {[a for a in kafka if '*' in a]}; list the exact actions")
         resources = [str(r) for r in as_list(st.get("Resource"))]
         if kafka and (st.get("NotResource") is not None or any(r == "*" or r.endswith(":*") for r in resources)):
-            problems.append(f"kafka-cluster actions on {resources or 'NotResource'}; scope them to cluster/topic/group ARNs")
+            problems.append(
+                f"kafka-cluster actions on {resources or 'NotResource'}; scope them to cluster/topic/group ARNs"
+            )
     return problems
 
 
@@ -215,7 +237,7 @@ def _kafka_wildcards(args: ResourceValidationArgs, report_violation: ReportViola
     for raw in docs:
         doc = parse_json_document(raw)
         for problem in kafka_wildcard_problems(doc or {}):
-            report_violation(problem)
+            report_violation(problem, None)
 
 
 iam_no_kafka_cluster_wildcards = ResourceValidationPolicy(
@@ -270,7 +292,9 @@ def consumer_role_problems(esm: Mapping[str, Any], stmts: list[dict[str, Any]]) 
     def anywhere(r: str) -> bool:
         return True
 
-    if not (_granted(stmts, "kafka:DescribeClusterV2", on_cluster) or _granted(stmts, "kafka:DescribeCluster", on_cluster)):
+    if not (
+        _granted(stmts, "kafka:DescribeClusterV2", on_cluster) or _granted(stmts, "kafka:DescribeCluster", on_cluster)
+    ):
         problems.append("role lacks kafka:DescribeClusterV2/DescribeCluster on the cluster ARN")
     if not _granted(stmts, "kafka:GetBootstrapBrokers", on_cluster):
         problems.append("role lacks kafka:GetBootstrapBrokers on the cluster ARN")
@@ -302,7 +326,9 @@ def consumer_role_problems(esm: Mapping[str, Any], stmts: list[dict[str, Any]]) 
 
 def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     functions = {
-        key: r for r in args.resources if r.resource_type == FUNCTION
+        key: r
+        for r in args.resources
+        if r.resource_type == FUNCTION
         for key in (str(r.props.get("arn") or ""), str(r.props.get("name") or ""))
     }
     groups: Counter[str] = Counter()
@@ -316,11 +342,13 @@ def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation
         if fn is None:
             report_violation("MSK mapping's function is not part of this stack; its role cannot be checked", esm.urn)
             continue
-        for problem in consumer_role_problems(esm.props, _role_statements(args.resources, str(fn.props.get("role") or ""))):
+        for problem in consumer_role_problems(
+            esm.props, _role_statements(args.resources, str(fn.props.get("role") or ""))
+        ):
             report_violation(problem, esm.urn)
     for group, count in groups.items():
         if count > 1:
-            report_violation(f"consumer group id {group!r} is used by {count} mappings; it must be unique")
+            report_violation(f"consumer group id {group!r} is used by {count} mappings; it must be unique", None)
 
 
 msk_consumer_role_permissions = StackValidationPolicy(

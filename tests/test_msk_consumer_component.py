@@ -43,7 +43,9 @@ def test_event_source_mapping_defaults_are_pinned(staging: ProgramRun) -> None:
     assert inputs["topics"] == ["image-uploads"]
     assert inputs["startingPosition"] == "TRIM_HORIZON"
     assert (inputs["batchSize"], inputs["maximumBatchingWindowInSeconds"]) == (100, 1)
-    assert inputs["amazonManagedKafkaEventSourceConfig"] == {"consumerGroupId": "aiml-saas-staging-image-consumer-image-uploads"}
+    assert inputs["amazonManagedKafkaEventSourceConfig"] == {
+        "consumerGroupId": "aiml-saas-staging-image-consumer-image-uploads"
+    }
     assert inputs["provisionedPollerConfig"] == {"minimumPollers": 1, "maximumPollers": 2}
     assert (inputs["maximumRetryAttempts"], inputs["maximumRecordAgeInSeconds"]) == (3, 21600)
     assert inputs["bisectBatchOnFunctionError"] is True
@@ -58,20 +60,43 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     base = "arn:aws:kafka:ap-southeast-1:123456789012"
     path = "hr-images-staging/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2"
-    assert by_sid["KafkaConnect"]["Action"] == ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"]
+    assert by_sid["KafkaConnect"]["Action"] == [
+        "kafka-cluster:Connect",
+        "kafka-cluster:DescribeClusterDynamicConfiguration",
+    ]
     assert by_sid["KafkaConnect"]["Resource"] == CLUSTER
     assert by_sid["KafkaReadTopic"]["Resource"] == f"{base}:topic/{path}/image-uploads"
-    assert by_sid["KafkaConsumerGroup"]["Resource"] == f"{base}:group/{path}/aiml-saas-staging-image-consumer-image-uploads"
-    assert by_sid["KafkaClusterMetadata"]["Action"] == ["kafka:DescribeClusterV2", "kafka:DescribeCluster",
-                                                          "kafka:GetBootstrapBrokers"]
-    assert sorted(by_sid["EventSourceMappingNetworkInterfaces"]["Action"]) == sorted([
-        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"])
+    assert (
+        by_sid["KafkaConsumerGroup"]["Resource"]
+        == f"{base}:group/{path}/aiml-saas-staging-image-consumer-image-uploads"
+    )
+    assert by_sid["KafkaClusterMetadata"]["Action"] == [
+        "kafka:DescribeClusterV2",
+        "kafka:DescribeCluster",
+        "kafka:GetBootstrapBrokers",
+    ]
+    assert sorted(by_sid["EventSourceMappingNetworkInterfaces"]["Action"]) == sorted(
+        [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+        ]
+    )
     failures = "arn:aws:s3:::aiml-saas-staging-msk-failures-123456789012"
-    assert by_sid["OnFailureDestinationObjects"] == {"Sid": "OnFailureDestinationObjects", "Effect": "Allow",
-                                                     "Action": "s3:PutObject", "Resource": f"{failures}/*"}
+    assert by_sid["OnFailureDestinationObjects"] == {
+        "Sid": "OnFailureDestinationObjects",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": f"{failures}/*",
+    }
     assert by_sid["OnFailureDestinationBucket"]["Resource"] == failures
-    assert by_sid["OnFailureDestinationKey"]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.ap-southeast-1.amazonaws.com"
+    assert (
+        by_sid["OnFailureDestinationKey"]["Condition"]["StringEquals"]["kms:ViaService"]
+        == "s3.ap-southeast-1.amazonaws.com"
+    )
     assume = by_sid["AssumeTenantWriter"]
     assert assume["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert assume["Resource"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageWriter-image-uploads-Staging"
@@ -100,10 +125,13 @@ def test_writer_role_is_tenant_keyed(staging: ProgramRun) -> None:
     ddb = by_sid["ImageMetadataOwnTenantOnly"]
     assert ddb["Action"] == ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"]
     assert ddb["Resource"] == "arn:aws:dynamodb:ap-southeast-1:123456789012:table/ImageMetadataStaging"
-    assert ddb["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#${aws:PrincipalTag/TenantId}"]},
-                                "Null": {"dynamodb:LeadingKeys": "false"}}
+    assert ddb["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#${aws:PrincipalTag/TenantId}"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
     assert by_sid["RawImagesOwnTenantOnly"]["Resource"] == (
-        "arn:aws:s3:::aiml-saas-staging-raw-images-123456789012/${aws:PrincipalTag/TenantId}/raw/*")
+        "arn:aws:s3:::aiml-saas-staging-raw-images-123456789012/${aws:PrincipalTag/TenantId}/raw/*"
+    )
 
 
 def test_function_gets_the_tenant_registry_from_config(staging: ProgramRun) -> None:
@@ -128,7 +156,8 @@ def test_dev_creates_a_serverless_cluster_in_an_isolated_awsx_vpc(dev: ProgramRu
     assert vpc.inputs["subnetSpecs"] == [{"type": "Isolated", "cidrMask": 24}]
     assert vpc.inputs["vpcEndpointSpecs"][0]["serviceName"] == "com.amazonaws.ap-southeast-1.s3"
     subnets = cluster.inputs["vpcConfigs"][0]["subnetIds"]
-    assert len(subnets) == 2 and all(s.startswith("subnet-") for s in subnets)
+    assert len(subnets) == 2
+    assert all(s.startswith("subnet-") for s in subnets)
     endpoints = sorted(r.inputs["serviceName"] for r in dev.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"))
     assert endpoints == ["com.amazonaws.ap-southeast-1.lambda", "com.amazonaws.ap-southeast-1.sts"]
     assert esm(dev)["eventSourceArn"] == cluster.state["arn"]
@@ -144,7 +173,8 @@ def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations() -> No
         assert len(run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")) == 1
         assert run.outputs["imageWorstCaseLifetimeDays"] == 10
         assert run.outputs["mskConsumerFunctions"] == {
-            "image-uploads": f"AIML-SaaS-ImageConsumer-image-uploads-{stack.capitalize()}"}
+            "image-uploads": f"AIML-SaaS-ImageConsumer-image-uploads-{stack.capitalize()}"
+        }
 
 
 def test_no_msk_config_means_buckets_but_no_consumer() -> None:
@@ -167,13 +197,19 @@ BASE: dict[str, Any] = {
 @pytest.mark.parametrize(
     ("msk", "key", "fragment"),
     [
-        ({"clusterArn": CLUSTER, "topics": ["t"], "startingPosition": "LATEST"}, "saas:msk.startingPosition",
-         "prod requires TRIM_HORIZON"),
+        (
+            {"clusterArn": CLUSTER, "topics": ["t"], "startingPosition": "LATEST"},
+            "saas:msk.startingPosition",
+            "prod requires TRIM_HORIZON",
+        ),
         ({"clusterArn": CLUSTER, "topics": ["t"], "batchSize": 20000}, "saas:msk.batchSize", "10000"),
         ({"clusterArn": CLUSTER, "topics": ["t"], "maxRetryAttempts": -1}, "saas:msk.maxRetryAttempts", "0"),
         ({"clusterArn": CLUSTER, "topics": ["t"], "maxRecordAgeSeconds": 10}, "saas:msk.maxRecordAgeSeconds", "60"),
-        ({"clusterArn": CLUSTER, "topics": ["t"], "minPollers": 3, "maxPollers": 2}, "saas:msk.maxPollers",
-         "must be >= minPollers (3)"),
+        (
+            {"clusterArn": CLUSTER, "topics": ["t"], "minPollers": 3, "maxPollers": 2},
+            "saas:msk.maxPollers",
+            "must be >= minPollers (3)",
+        ),
         ({"clusterArn": CLUSTER, "topics": ["t"], "sourceBuckets": ["Not_A_Bucket"]}, "saas:msk.sourceBuckets[0]", ""),
         ({"create": True, "topics": ["t"]}, "saas:msk.create", "create: true is for dev only"),
     ],
@@ -190,16 +226,29 @@ def test_msk_config_defaults_are_the_safe_ones() -> None:
     cfg = load_stack_config({**BASE, "saas:msk": json.dumps({"clusterArn": CLUSTER, "topics": ["t"]})}, "prod")
     assert cfg.msk is not None
     assert (cfg.msk.starting_position, cfg.msk.max_retry_attempts, cfg.msk.max_record_age_seconds) == (
-        "TRIM_HORIZON", 3, 21600)
+        "TRIM_HORIZON",
+        3,
+        21600,
+    )
     assert (cfg.msk.min_pollers, cfg.msk.max_pollers, cfg.msk.source_buckets) == (1, 2, [])
 
 
 def consumer_args(**kw: Any) -> MskConsumerArgs:
     base: dict[str, Any] = {
-        "environment": "dev", "region": "ap-southeast-1", "account_id": "123456789012", "cluster_arn": CLUSTER,
-        "topic": "image-uploads", "tenant_ids": ("acme",), "kms_key_arn": "k", "raw_bucket_name": "r",
-        "raw_bucket_arn": "arn:aws:s3:::r", "failure_bucket_name": "f", "failure_bucket_arn": "arn:aws:s3:::f",
-        "metadata_table_name": "t", "metadata_table_arn": "arn:t", "retention_days": 7,
+        "environment": "dev",
+        "region": "ap-southeast-1",
+        "account_id": "123456789012",
+        "cluster_arn": CLUSTER,
+        "topic": "image-uploads",
+        "tenant_ids": ("acme",),
+        "kms_key_arn": "k",
+        "raw_bucket_name": "r",
+        "raw_bucket_arn": "arn:aws:s3:::r",
+        "failure_bucket_name": "f",
+        "failure_bucket_arn": "arn:aws:s3:::f",
+        "metadata_table_name": "t",
+        "metadata_table_arn": "arn:t",
+        "retention_days": 7,
     }
     return MskConsumerArgs(**{**base, **kw})
 
@@ -224,7 +273,8 @@ def test_consumer_argument_errors(kw: dict[str, Any], message: str) -> None:
 def test_long_topics_get_stable_short_names_and_unique_groups() -> None:
     a = consumer_args(topic="x" * 200)
     b = consumer_args(topic="x" * 199)
-    assert len(a.function_name) <= 64 and len(a.writer_role_name) <= 64
+    assert len(a.function_name) <= 64
+    assert len(a.writer_role_name) <= 64
     assert a.consumer_group_id != b.consumer_group_id
     assert a.consumer_group_id == consumer_args(topic="x" * 200).consumer_group_id
 

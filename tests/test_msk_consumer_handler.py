@@ -39,7 +39,9 @@ def _b64(doc: Any) -> str:
     return base64.b64encode(raw).decode()
 
 
-def message(tenant: str = "acme", image: str = "img-1", body: bytes = PNG, ctype: str = "image/png", **extra: Any) -> str:
+def message(
+    tenant: str = "acme", image: str = "img-1", body: bytes = PNG, ctype: str = "image/png", **extra: Any
+) -> str:
     doc: dict[str, Any] = {"tenantId": tenant, "imageId": image, "contentType": ctype, **extra}
     if "s3" not in extra:
         doc["data"] = base64.b64encode(body).decode()
@@ -84,12 +86,15 @@ def make_env(mode: str = "batched") -> Env:
     loc = {"LocationConstraint": REGION}
     raw, failures, source = f"raw-{n}", f"failures-{n}", f"uploads-{n}"
     for b in (raw, failures, source):
-        s3.create_bucket(Bucket=b, CreateBucketConfiguration=loc)  # type: ignore[arg-type]
+        s3.create_bucket(Bucket=b, CreateBucketConfiguration=loc)
     s3.put_bucket_versioning(Bucket=raw, VersioningConfiguration={"Status": "Enabled"})
     table = f"ImageMetadata{n}"
     ddb.create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": "TenantId", "KeyType": "HASH"}, {"AttributeName": "EntityItem", "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": "TenantId", "KeyType": "HASH"},
+            {"AttributeName": "EntityItem", "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
             {"AttributeName": "TenantId", "AttributeType": "S"},
             {"AttributeName": "EntityItem", "AttributeType": "S"},
@@ -250,7 +255,10 @@ def test_mixed_tenants_never_write_one_tenants_data_under_the_other() -> None:
     keys = [o["Key"] for o in env.s3.list_objects_v2(Bucket=env.cfg.raw_bucket)["Contents"]]
     assert all(k.split("/")[0] == k.split("/")[2].split("-")[0] for k in keys)
     # one session per tenant per invocation, each tagged and scoped to its own tenant only
-    assert [c["Tags"] for c in spy.calls] == [[{"Key": "TenantId", "Value": "acme"}], [{"Key": "TenantId", "Value": "globex"}]]
+    assert [c["Tags"] for c in spy.calls] == [
+        [{"Key": "TenantId", "Value": "acme"}],
+        [{"Key": "TenantId", "Value": "globex"}],
+    ]
     for call in spy.calls:
         tenant = call["Tags"][0]["Value"]
         other = "globex" if tenant == "acme" else "acme"
@@ -269,8 +277,16 @@ def test_session_policy_for_tenant_a_cannot_write_under_tenant_b() -> None:
         "Null": {"dynamodb:LeadingKeys": "false"},
     }
     assert ddb["Resource"] == env.cfg.table_arn
-    s3_resources = [r for s in doc["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) if r.startswith("arn:aws:s3")]
-    assert s3_resources == [f"arn:aws:s3:::{env.cfg.raw_bucket}/acme/raw/*", f"arn:aws:s3:::{next(iter(env.cfg.source_buckets))}/acme/*"]
+    s3_resources = [
+        r
+        for s in doc["Statement"]
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        if r.startswith("arn:aws:s3")
+    ]
+    assert s3_resources == [
+        f"arn:aws:s3:::{env.cfg.raw_bucket}/acme/raw/*",
+        f"arn:aws:s3:::{next(iter(env.cfg.source_buckets))}/acme/*",
+    ]
     assert "globex" not in json.dumps(doc)
 
 
@@ -294,7 +310,8 @@ def test_pointer_records_are_read_through_the_tenant_prefix_only() -> None:
     assert statuses[1][0] == "stored"
     assert statuses[2] == ("rejected", "pointer key 'globex/uploads/q.png' is outside tenant 'acme''s prefix 'acme/'")
     assert statuses[3] == ("rejected", "pointer bucket 'someone-elses' is not an allowed source bucket")
-    assert statuses[4][0] == "rejected" and statuses[4][1].startswith("pointer s3://")
+    assert statuses[4][0] == "rejected"
+    assert statuses[4][1].startswith("pointer s3://")
     assert env.s3.get_object(Bucket=env.cfg.raw_bucket, Key="acme/raw/p")["Body"].read() == PNG
 
 
@@ -367,8 +384,10 @@ def test_lambda_handler_returns_kafka_batch_item_failures(monkeypatch: pytest.Mo
         invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:f"
         aws_request_id: str = "req-1"
 
-    event = msk_event([kafka_record(message("acme", "a"), 5, partition=1), kafka_record(message("x-y"), 6, partition=1)])
-    response = h.lambda_handler(event, Context())  # type: ignore[arg-type]
+    event = msk_event(
+        [kafka_record(message("acme", "a"), 5, partition=1), kafka_record(message("x-y"), 6, partition=1)]
+    )
+    response = h.lambda_handler(event, Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": {"partition": "image-uploads-1", "offset": 6}}]}
 
 
@@ -385,15 +404,18 @@ hostile_records = st.one_of(
     st.binary(max_size=60).map(lambda b: base64.b64encode(b).decode()),
     st.builds(lambda t: message(t, "x"), st.sampled_from(["initech", "system", "ACME", ""])),
     st.builds(lambda n: message("acme", "big", PNG + b"\x00" * n), st.integers(4100, 6000)),
-    st.dictionaries(st.sampled_from(["tenantId", "imageId", "contentType", "data", "s3", "extra"]), st.text(max_size=8)).map(
-        _b64
-    ),
+    st.dictionaries(
+        st.sampled_from(["tenantId", "imageId", "contentType", "data", "s3", "extra"]), st.text(max_size=8)
+    ).map(_b64),
     st.just(None),
 )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.one_of(valid_records, hostile_records), min_size=1, max_size=25), mode=st.sampled_from(["batched", "single"]))
+@given(
+    values=st.lists(st.one_of(valid_records, hostile_records), min_size=1, max_size=25),
+    mode=st.sampled_from(["batched", "single"]),
+)
 def test_every_record_is_stored_or_in_the_failure_path_never_lost(values: list[str | None], mode: str) -> None:
     env = make_env(mode)
     event = msk_event([kafka_record(v, offset) for offset, v in enumerate(values)])

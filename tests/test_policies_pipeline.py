@@ -20,7 +20,9 @@ from policies import buckets, msk
 from policies.msk import consumer_role_problems
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3"
-TOPIC_ARN = "arn:aws:kafka:ap-southeast-1:123456789012:topic/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3/image-uploads"
+TOPIC_ARN = (
+    "arn:aws:kafka:ap-southeast-1:123456789012:topic/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3/image-uploads"
+)
 GROUP_ARN = "arn:aws:kafka:ap-southeast-1:123456789012:group/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3/g1"
 FAILURES = "arn:aws:s3:::failures"
 
@@ -33,14 +35,20 @@ def names(policy: Any, type_: str, props: dict[str, Any]) -> list[str]:
 
 
 def test_public_access_block_all_four_flags() -> None:
-    ok = {"bucket": "b", "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
-          "restrictPublicBuckets": True}
+    ok = {
+        "bucket": "b",
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
     assert names(buckets.s3_public_access_block, buckets.PUBLIC_ACCESS, ok) == []
     assert names(buckets.s3_public_access_block, buckets.PUBLIC_ACCESS, {**ok, "ignorePublicAcls": False}) == [
         "Block Public Access settings not true: ['ignorePublicAcls']; set all four to True"
     ]
     missing = names(buckets.s3_public_access_block, buckets.PUBLIC_ACCESS, {"bucket": "b"})
-    assert missing and "restrictPublicBuckets" in missing[0]
+    assert missing
+    assert "restrictPublicBuckets" in missing[0]
 
 
 def test_acls_disabled() -> None:
@@ -57,8 +65,13 @@ def policy_doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-TLS_DENY = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+TLS_DENY = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
 TLS12_DENY = {**TLS_DENY, "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}
 
 
@@ -81,11 +94,15 @@ def test_tls_minimum_version_is_advisory() -> None:
 
 def test_msk_cluster_iam_and_tls() -> None:
     rule = msk.msk_cluster_iam_tls
-    good = {"clientAuthentication": {"sasl": {"iam": True}},
-            "encryptionInfo": {"encryptionInTransit": {"clientBroker": "TLS"}}}
+    good = {
+        "clientAuthentication": {"sasl": {"iam": True}},
+        "encryptionInfo": {"encryptionInTransit": {"clientBroker": "TLS"}},
+    }
     assert names(rule, msk.CLUSTER, good) == []
     assert names(rule, msk.CLUSTER, {**good, "clientAuthentication": {"sasl": {"iam": True}, "unauthenticated": True}})
-    assert names(rule, msk.CLUSTER, {**good, "encryptionInfo": {"encryptionInTransit": {"clientBroker": "TLS_PLAINTEXT"}}})
+    assert names(
+        rule, msk.CLUSTER, {**good, "encryptionInfo": {"encryptionInTransit": {"clientBroker": "TLS_PLAINTEXT"}}}
+    )
     assert len(names(rule, msk.CLUSTER, {})) == 2  # missing auth and missing TLS setting
     serverless = {"clientAuthentication": {"sasl": {"iam": {"enabled": True}}}}
     assert names(rule, msk.SERVERLESS_CLUSTER, serverless) == []
@@ -112,7 +129,9 @@ ESM_OK: dict[str, Any] = {
 def test_consumer_identity() -> None:
     rule = msk.msk_esm_consumer_identity
     assert names(rule, msk.ESM, ESM_OK) == []
-    assert names(rule, msk.ESM, {**ESM_OK, "topics": ["a", "b"]}) == ["topics must hold exactly one topic; got ['a', 'b']"]
+    assert names(rule, msk.ESM, {**ESM_OK, "topics": ["a", "b"]}) == [
+        "topics must hold exactly one topic; got ['a', 'b']"
+    ]
     assert names(rule, msk.ESM, {**ESM_OK, "batchSize": 20000})
     missing = {k: v for k, v in ESM_OK.items() if k not in ("amazonManagedKafkaEventSourceConfig", "startingPosition")}
     assert names(rule, msk.ESM, missing) == [
@@ -151,7 +170,10 @@ def test_payload_destination_and_secret_auth() -> None:
     (v,) = analyze_props([msk.msk_esm_payload_destination], msk.ESM, sqs_dest)
     assert v.level == "advisory"
     assert names(msk.msk_esm_payload_destination, msk.ESM, ESM_OK) == []
-    scram = {**ESM_OK, "sourceAccessConfigurations": [{"type": "SASL_SCRAM_512_AUTH", "uri": "arn:aws:secretsmanager:x"}]}
+    scram = {
+        **ESM_OK,
+        "sourceAccessConfigurations": [{"type": "SASL_SCRAM_512_AUTH", "uri": "arn:aws:secretsmanager:x"}],
+    }
     assert names(msk.msk_esm_iam_auth, msk.ESM, scram)
     assert names(msk.msk_esm_iam_auth, msk.ESM, ESM_OK) == []
 
@@ -175,13 +197,29 @@ def test_no_kafka_cluster_wildcards() -> None:
 def consumer_statements_ok() -> list[dict[str, Any]]:
     return [
         {"Effect": "Allow", "Action": ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], "Resource": CLUSTER},
-        {"Effect": "Allow", "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"],
-         "Resource": CLUSTER},
+        {
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"],
+            "Resource": CLUSTER,
+        },
         {"Effect": "Allow", "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"], "Resource": TOPIC_ARN},
-        {"Effect": "Allow", "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"], "Resource": GROUP_ARN},
-        {"Effect": "Allow", "Resource": "*", "Action": [
-            "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-            "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]},
+        {
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+            "Resource": GROUP_ARN,
+        },
+        {
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+        },
         {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{FAILURES}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": FAILURES},
     ]
@@ -205,11 +243,16 @@ def test_consumer_role_problems_compliant_violating_missing() -> None:
 
 def test_consumer_role_stack_rule_flags_mapping_without_a_known_function() -> None:
     def program() -> None:
-        aws.lambda_.EventSourceMapping("m", **{  # type: ignore[arg-type]
-            "function_name": "arn:aws:lambda:ap-southeast-1:123456789012:function:elsewhere",
-            "event_source_arn": CLUSTER, "topics": ["t"], "starting_position": "TRIM_HORIZON",
-            "amazon_managed_kafka_event_source_config": {"consumer_group_id": "g"},
-        })
+        aws.lambda_.EventSourceMapping(
+            "m",
+            **{
+                "function_name": "arn:aws:lambda:ap-southeast-1:123456789012:function:elsewhere",
+                "event_source_arn": CLUSTER,
+                "topics": ["t"],
+                "starting_position": "TRIM_HORIZON",
+                "amazon_managed_kafka_event_source_config": {"consumer_group_id": "g"},
+            },
+        )
 
     report = evaluate(run_function(program), [msk.msk_consumer_role_permissions])
     assert [v.message.split("\n")[1] for v in report.mandatory] == [
@@ -223,16 +266,33 @@ STACK_RULES = [buckets.s3_bucket_guardrails, buckets.s3_sse_kms, buckets.s3_life
 
 
 def bucket_args(**kw: Any) -> LifecycleBucketArgs:
-    base: dict[str, Any] = {"environment": "dev", "purpose": "raw-images", "data_class": "ephemeral",
-                            "bucket_name": "raw-b", "kms_key_arn": "arn:aws:kms:ap-southeast-1:123456789012:key/k",
-                            "access_log_bucket": "logs-b", "expiration_days": 7, "protect": False}
+    base: dict[str, Any] = {
+        "environment": "dev",
+        "purpose": "raw-images",
+        "data_class": "ephemeral",
+        "bucket_name": "raw-b",
+        "kms_key_arn": "arn:aws:kms:ap-southeast-1:123456789012:key/k",
+        "access_log_bucket": "logs-b",
+        "expiration_days": 7,
+        "protect": False,
+    }
     return LifecycleBucketArgs(**{**base, **kw})
 
 
 def log_bucket() -> LifecycleBucket:
-    return LifecycleBucket("logs", LifecycleBucketArgs(
-        environment="dev", purpose="access-logs", data_class="access-logs", bucket_name="logs-b",
-        expiration_days=90, versioning=False, account_id="123456789012", protect=False))
+    return LifecycleBucket(
+        "logs",
+        LifecycleBucketArgs(
+            environment="dev",
+            purpose="access-logs",
+            data_class="access-logs",
+            bucket_name="logs-b",
+            expiration_days=90,
+            versioning=False,
+            account_id="123456789012",
+            protect=False,
+        ),
+    )
 
 
 def messages(report: Any) -> list[str]:
@@ -243,8 +303,16 @@ def test_lifecycle_buckets_pass_every_bucket_rule() -> None:
     def program() -> None:
         log_bucket()
         LifecycleBucket("raw", bucket_args())
-        LifecycleBucket("docs", bucket_args(purpose="documents", data_class="durable", bucket_name="docs-b",
-                                            expiration_days=None, noncurrent_days=30))
+        LifecycleBucket(
+            "docs",
+            bucket_args(
+                purpose="documents",
+                data_class="durable",
+                bucket_name="docs-b",
+                expiration_days=None,
+                noncurrent_days=30,
+            ),
+        )
 
     report = evaluate(run_function(program), [*buckets.POLICIES, *msk.POLICIES])
     assert report.violations == []
@@ -253,8 +321,14 @@ def test_lifecycle_buckets_pass_every_bucket_rule() -> None:
 def test_bare_bucket_misses_every_guardrail() -> None:
     report = evaluate(run_function(lambda: aws.s3.Bucket("bare", bucket="bare-b")), STACK_RULES)
     found = messages(report)
-    for what in ("BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy",
-                 "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration", "BucketVersioning"):
+    for what in (
+        "BucketPublicAccessBlock",
+        "BucketOwnershipControls",
+        "BucketPolicy",
+        "BucketServerSideEncryptionConfiguration",
+        "BucketLifecycleConfiguration",
+        "BucketVersioning",
+    ):
         assert f"bucket 'bare-b' has no {what}" in found
     assert any("no valid saas:data-class tag" in m for m in found)
 
@@ -269,18 +343,27 @@ def test_second_lifecycle_configuration_is_a_violation() -> None:
         LifecycleBucket("raw", bucket_args())
         raw_lifecycle([{"id": "x", "status": "Enabled", "expiration": {"days": 7}}])
 
-    assert "bucket 'raw-b' has 2 BucketLifecycleConfiguration resources; exactly one is allowed (a second one causes "\
-           "a perpetual diff)" in messages(evaluate(run_function(program), STACK_RULES))
+    assert (
+        "bucket 'raw-b' has 2 BucketLifecycleConfiguration resources; exactly one is allowed (a second one causes "
+        "a perpetual diff)" in messages(evaluate(run_function(program), STACK_RULES))
+    )
 
 
 def test_prefix_filter_that_misses_tenant_first_keys_is_a_violation() -> None:
     def program() -> None:
         bucket = aws.s3.Bucket("raw", bucket="raw-b", tags={"saas:data-class": "ephemeral", "saas:retention-days": "7"})
         aws.s3.BucketVersioning("v", bucket=bucket.id, versioning_configuration={"status": "Enabled"})
-        raw_lifecycle([
-            {"id": "raw", "status": "Enabled", "filter": {"prefix": "raw/"}, "expiration": {"days": 7}},
-            {"id": "abort", "status": "Enabled", "filter": {}, "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1}},
-        ])
+        raw_lifecycle(
+            [
+                {"id": "raw", "status": "Enabled", "filter": {"prefix": "raw/"}, "expiration": {"days": 7}},
+                {
+                    "id": "abort",
+                    "status": "Enabled",
+                    "filter": {},
+                    "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1},
+                },
+            ]
+        )
 
     found = [m for m in messages(evaluate(run_function(program), [buckets.s3_lifecycle_covers_data]))]
     assert any("no Enabled whole-bucket rule with expiration.days" in m for m in found)
@@ -305,10 +388,16 @@ def test_sse_s3_only_on_the_access_log_bucket() -> None:
     def program() -> None:
         log_bucket()
         aws.s3.BucketLogging("src", bucket="raw-b", target_bucket="logs-b", target_prefix="s3-access-logs/raw/")
-        aws.s3.BucketServerSideEncryptionConfiguration("weak", bucket="raw-b", rules=[
-            {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])
-        aws.s3.BucketServerSideEncryptionConfiguration("nokey", bucket="other-b", rules=[
-            {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}])
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "weak", bucket="raw-b", rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}]
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "nokey",
+            bucket="other-b",
+            rules=[
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}
+            ],
+        )
 
     found = messages(evaluate(run_function(program), [buckets.s3_sse_kms]))
     assert len(found) == 2
@@ -322,7 +411,8 @@ def test_access_log_bucket_that_logs_itself_loses_the_sse_s3_exception() -> None
         aws.s3.BucketLogging("loop", bucket="logs-b", target_bucket="logs-b", target_prefix="x/")
 
     found = messages(evaluate(run_function(program), [buckets.s3_sse_kms]))
-    assert len(found) == 1 and found[0].startswith("bucket 'logs-b': sse_algorithm 'AES256'")
+    assert len(found) == 1
+    assert found[0].startswith("bucket 'logs-b': sse_algorithm 'AES256'")
 
 
 def test_stack_rules_resolve_outputs_not_unknowns() -> None:
