@@ -113,7 +113,7 @@ class IdentityConfig(_Model):
     @classmethod
     def _prod_mfa(cls, value: str, info: ValidationInfo) -> str:
         if _environment(info) == "prod" and value != "ON":
-            raise ValueError("prod requires mfa: \"ON\" (quote it: unquoted ON is a YAML boolean)")
+            raise ValueError('prod requires mfa: "ON" (quote it: unquoted ON is a YAML boolean)')
         return value
 
     @field_validator("sms_role_arn")
@@ -157,7 +157,7 @@ class MskConfig(_Model):
     def _arn(cls, value: str | None) -> str | None:
         if value is not None and not MSK_CLUSTER_ARN_RE.fullmatch(value):
             raise ValueError(
-                "must be an MSK cluster ARN arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>; " f"got {value!r}"
+                f"must be an MSK cluster ARN arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>; got {value!r}"
             )
         return value
 
@@ -241,7 +241,9 @@ class StackConfig(_Model):
     def _retention(cls, value: int | None, info: ValidationInfo) -> int:
         if value is None:
             if _environment(info) == "prod":
-                raise ValueError("prod requires retentionDays to be set explicitly (days objects and job metadata live)")
+                raise ValueError(
+                    "prod requires retentionDays to be set explicitly (days objects and job metadata live)"
+                )
             return 7
         if not 1 <= value <= 3650:
             raise ValueError(f"must be between 1 and 3650 days; got {value}")
@@ -297,6 +299,13 @@ def _key(loc: tuple[int | str, ...], *, raw_last: bool = False) -> str:
 _KNOWN_KEYS: Final = sorted(f.alias or n for n, f in StackConfig.model_fields.items() if n != "region")
 
 
+_PATTERN_HINTS: Final = {
+    TENANT_ID_RE.pattern: "tenant ids are lowercase, start with a letter and have 2-31 characters of [a-z0-9-]",
+    NAME_PREFIX_RE.pattern: "the name prefix starts with a letter and has 1-20 characters of [A-Za-z0-9-]",
+    KAFKA_TOPIC_RE.pattern: "Kafka topic names have 1-249 characters of [A-Za-z0-9._-]",
+}
+
+
 def _message(err: Mapping[str, Any]) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
@@ -304,8 +313,23 @@ def _message(err: Mapping[str, Any]) -> str:
     if err["type"] == "missing":
         return "required key is missing"
     if err["type"] == "string_pattern_mismatch":
-        pattern = err.get("ctx", {}).get("pattern", "")
-        return f"{err.get('input')!r} does not match {pattern!r}"
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        inner = pattern.removeprefix("^(?:").removesuffix(")$")
+        return f"{_PATTERN_HINTS.get(inner, f'must match {inner!r}')}; got {err.get('input')!r}"
+    if err["type"] in (
+        "literal_error",
+        "bool_parsing",
+        "int_parsing",
+        "int_type",
+        "string_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "bool_type",
+        "too_short",
+        "greater_than_equal",
+    ):
+        return f"{msg}; got {err.get('input')!r}"
     return msg
 
 

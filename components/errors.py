@@ -20,7 +20,9 @@ class StackConfigError(pulumi.RunError):
         self.stack_file = stack_file
         self.problems = problems
         details = "; ".join(f"{key}: {msg}" for key, msg in problems)
-        super().__init__(f"{stack_file} is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}): {details}")
+        super().__init__(
+            f"{stack_file} is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}): {details}"
+        )
 
     @property
     def keys(self) -> list[str]:

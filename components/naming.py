@@ -121,9 +121,13 @@ def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str])
         NameLimit("DynamoDB table", table_name(base, environment), DYNAMODB_TABLE_NAME_MAX, "saas:environment")
         for base in POOL_TABLES
     )
-    names.append(NameLimit("Scheduler schedule", scheduler_name(prefix, environment), SCHEDULE_NAME_MAX, "saas:namePrefix"))
+    names.append(
+        NameLimit("Scheduler schedule", scheduler_name(prefix, environment), SCHEDULE_NAME_MAX, "saas:namePrefix")
+    )
     names.extend(
-        NameLimit("Lambda function", runner_function_name(prefix, r, environment), LAMBDA_FUNCTION_NAME_MAX, "saas:namePrefix")
+        NameLimit(
+            "Lambda function", runner_function_name(prefix, r, environment), LAMBDA_FUNCTION_NAME_MAX, "saas:namePrefix"
+        )
         for r in RUNNERS
     )
     names.extend(
@@ -138,7 +142,9 @@ def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str])
         )
         names.append(NameLimit("Cognito user pool", user_pool_name(prefix, tenant), USER_POOL_NAME_MAX, key))
         names.append(
-            NameLimit("Cognito identity pool", identity_pool_name(prefix, tenant, environment), IDENTITY_POOL_NAME_MAX, key)
+            NameLimit(
+                "Cognito identity pool", identity_pool_name(prefix, tenant, environment), IDENTITY_POOL_NAME_MAX, key
+            )
         )
     return names
 

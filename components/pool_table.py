@@ -103,8 +103,12 @@ class PoolTable(pulumi.ComponentResource):
         https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery.html
     """
 
+    table: aws.dynamodb.Table
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
+    """Built from known parts (region, account, name), so IAM documents that embed it are known during
+    ``pulumi preview`` and policy rules can check them (ISOLATION.md invariant 48). Depend on ``table`` when
+    ordering matters."""
     stream_arn: pulumi.Output[str] | None
     tenant_index_names: tuple[str, ...]
 
@@ -113,9 +117,11 @@ class PoolTable(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         resource_tags = tags(args.environment, "PoolTable", extra=args.extra_tags)
-        attributes = {PARTITION_KEY, SORT_KEY} | {i.partition_key for i in args.indexes} | {
-            i.sort_key for i in args.indexes if i.sort_key
-        }
+        attributes = (
+            {PARTITION_KEY, SORT_KEY}
+            | {i.partition_key for i in args.indexes}
+            | {i.sort_key for i in args.indexes if i.sort_key}
+        )
         table = aws.dynamodb.Table(
             f"{name}-table",
             name=args.table_name,
@@ -134,7 +140,9 @@ class PoolTable(pulumi.ComponentResource):
             ]
             or None,
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=args.kms_key_arn),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
             deletion_protection_enabled=args.protect,
             stream_enabled=args.stream or None,
@@ -161,8 +169,11 @@ class PoolTable(pulumi.ComponentResource):
                     tags=resource_tags,
                     opts=child,
                 )
-        self.table_name = table.name
-        self.table_arn = table.arn
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.table = table
+        self.table_name = pulumi.Output.from_input(args.table_name)
+        self.table_arn = pulumi.Output.concat("arn:aws:dynamodb:", region, ":", account, ":table/", args.table_name)
         self.stream_arn = table.stream_arn if args.stream else None
         self.tenant_index_names = tuple(i.name for i in args.indexes if i.tenant_keyed)
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn})

@@ -78,3 +78,9 @@ def get_path(props: Mapping[str, Any], *path: str | int) -> Any:
                 return None
             cur = cur[step]
     return cur
+
+
+def has_key(mapping: Any, key: str) -> bool:
+    """Is ``key`` present, whatever its value? Iterates keys only, so a value that is unknown during
+    ``pulumi preview`` (e.g. a KMS key ARN of a key created in the same update) does not abort the rule."""
+    return isinstance(mapping, Mapping) and any(k == key for k in mapping)

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import buckets, msk, storage, tagging
+from policies import buckets, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -20,6 +20,7 @@ DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 POLICIES: Final[list[Policy]] = [
     *storage.POLICIES,
     *tagging.POLICIES,
+    *quotas.POLICIES,
     *buckets.POLICIES,
     *msk.POLICIES,
 ]

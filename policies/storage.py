@@ -9,7 +9,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from policies._common import get_path
+from policies._common import get_path, has_key
 
 TABLE = "aws:dynamodb/table:Table"
 KMS_KEY = "aws:kms/key:Key"
@@ -19,7 +19,9 @@ def _pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> No
     if args.resource_type != TABLE:
         return
     if get_path(args.props, "pointInTimeRecovery", "enabled") is not True:
-        report_violation("DynamoDB table has no point-in-time recovery; set point_in_time_recovery={'enabled': True}")
+        report_violation(
+            "DynamoDB table has no point-in-time recovery; set point_in_time_recovery={'enabled': True}", None
+        )
 
 
 dynamodb_pitr_enabled = ResourceValidationPolicy(
@@ -36,13 +38,15 @@ def _sse(args: ResourceValidationArgs, report_violation: ReportViolation) -> Non
     if get_path(args.props, "serverSideEncryption", "enabled") is not True:
         report_violation(
             "DynamoDB table is encrypted with the AWS-owned key; set server_side_encryption="
-            "{'enabled': True, 'kms_key_arn': <the environment key>}"
+            "{'enabled': True, 'kms_key_arn': <the environment key>}",
+            None,
         )
         return
-    if not get_path(args.props, "serverSideEncryption", "kmsKeyArn"):
+    if not has_key(args.props["serverSideEncryption"], "kmsKeyArn"):
         report_violation(
             "DynamoDB table uses the AWS-managed key aws/dynamodb; pass the environment's customer-managed key "
-            "as server_side_encryption.kms_key_arn"
+            "as server_side_encryption.kms_key_arn",
+            None,
         )
 
 
@@ -60,7 +64,8 @@ def _deletion_protection(args: ResourceValidationArgs, report_violation: ReportV
     if args.props.get("deletionProtectionEnabled") is not True:
         report_violation(
             "table is protected in Pulumi (protect=True) but not in AWS; set deletion_protection_enabled=True so "
-            "the console, CLI and other tools cannot delete it either"
+            "the console, CLI and other tools cannot delete it either",
+            None,
         )
 
 
@@ -80,7 +85,7 @@ def _key_rotation(args: ResourceValidationArgs, report_violation: ReportViolatio
         args.not_applicable("asymmetric and HMAC keys do not support automatic rotation")
         return
     if args.props.get("enableKeyRotation") is not True:
-        report_violation("KMS key has automatic rotation off; set enable_key_rotation=True")
+        report_violation("KMS key has automatic rotation off; set enable_key_rotation=True", None)
 
 
 kms_key_rotation = ResourceValidationPolicy(

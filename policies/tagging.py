@@ -22,7 +22,7 @@ def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolati
     tags = args.props.get("tags") or {}
     missing = [t for t in required if not tags.get(t)]
     if missing:
-        report_violation(f"missing required tags {missing}; components add them via components.naming.tags(...)")
+        report_violation(f"missing required tags {missing}; components add them via components.naming.tags(...)", None)
 
 
 required_tags = ResourceValidationPolicy(

@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import yaml
 from google.protobuf import struct_pb2
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -141,6 +142,7 @@ class ProgramRun:
     resources: list[CapturedResource]
     outputs: dict[str, Any]
     component_outputs: dict[str, dict[str, Any]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[CapturedResource]:
         """Resources of one type token, sorted by URN (registration order is not deterministic)."""
@@ -192,7 +194,7 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value == rpc.UNKNOWN:
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
         return "[unknown]"
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
         return {"path": value.path}
@@ -203,6 +205,31 @@ def plain(value: Any) -> Any:
     if isinstance(value, pulumi.Archive | pulumi.Asset):
         return {"asset": type(value).__name__}
     return value
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A message the program logged through ``pulumi.log`` (what the CLI shows under Diagnostics)."""
+
+    severity: str
+    message: str
+    urn: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"severity": self.severity, "message": self.message, "urn": self.urn}
+
+
+class RecordingEngine:
+    """The engine half of the mocks: keeps ``pulumi.log`` diagnostics instead of printing them."""
+
+    _SEVERITIES = {0: "debug", 1: "info", 2: "warning", 3: "error"}
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def Log(self, request: Any) -> None:
+        severity = self._SEVERITIES.get(int(request.severity), "info")
+        self.diagnostics.append(Diagnostic(severity, request.message, request.urn or None))
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -217,7 +244,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         with self._lock:
             if urn in self._seen:
@@ -265,7 +292,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.records.append(record)
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
         if request.urn.split("::")[2] == STACK_TYPE:
             self.stack_outputs = outputs
@@ -303,8 +330,10 @@ def _check_type(type_: str, items: Mapping[str, Any] | None, value: Any) -> bool
     if type_ == "object":
         return isinstance(value, dict)
     if type_ == "array":
-        return isinstance(value, list) and items is not None and all(
-            _check_type(items.get("type", ""), items.get("items"), v) for v in value
+        return (
+            isinstance(value, list)
+            and items is not None
+            and all(_check_type(items.get("type", ""), items.get("items"), v) for v in value)
         )
     return False
 
@@ -364,6 +393,7 @@ def load_project_config(
 @contextmanager
 def _mocked_runtime(
     monitor: RecordingMonitor,
+    engine: RecordingEngine,
     *,
     project: str,
     stack: str,
@@ -375,7 +405,7 @@ def _mocked_runtime(
     pulumi_settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
-            engine=pulumi_mocks.MockEngine(None),
+            engine=engine,
             project=project,
             stack=stack,
             dry_run=preview,
@@ -391,6 +421,10 @@ def _mocked_runtime(
         yield
     finally:
         pulumi.runtime.set_all_config({}, [])
+
+
+def _run_main(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
 
 
 def _raise_first(monitor: RecordingMonitor, exc: BaseException | None) -> None:
@@ -419,14 +453,19 @@ def run_function(
     flat = {k: _encode(v) for k, v in (config or {}).items()}
     region = flat.get("aws:region", "ap-southeast-1")
     monitor = RecordingMonitor(mocks or AwsMocks(region=region))
-    with _RUN_LOCK, _mocked_runtime(
-        monitor,
-        project=project,
-        stack=stack,
-        config=flat,
-        secret_keys=[],
-        preview=preview,
-        root_directory=root_directory or os.getcwd(),
+    engine = RecordingEngine()
+    with (
+        _RUN_LOCK,
+        _mocked_runtime(
+            monitor,
+            engine,
+            project=project,
+            stack=stack,
+            config=flat,
+            secret_keys=[],
+            preview=preview,
+            root_directory=root_directory or os.getcwd(),
+        ),
     ):
         error: BaseException | None = None
         try:
@@ -434,7 +473,9 @@ def run_function(
         except Exception as exc:
             error = exc
         _raise_first(monitor, error)
-    return ProgramRun(project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs)
+    return ProgramRun(
+        project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs, engine.diagnostics
+    )
 
 
 def run_program(
@@ -452,32 +493,40 @@ def run_program(
         config: overrides of stack-file keys (``None`` removes a key), e.g. to test a bad value.
         mocks: defaults to :class:`~components.testing.mocks.AwsMocks` for the stack's region.
         stack_outputs: outputs of other stacks for ``StackReference`` (used when ``mocks`` is not given).
-        preview: run as a preview (outputs the mocks omit become unknown).
+        preview: run as a first preview: with the default mocks, provider-computed outputs (ids, ARNs) are
+            unknown, as in ``pulumi preview`` of a stack that does not exist yet.
     """
     root = Path(program_dir).resolve()
     cfg = load_project_config(root, stack, config)
     region = cfg.values.get("aws:region", "ap-southeast-1")
-    monitor = RecordingMonitor(mocks or AwsMocks(region=region, stack_outputs=stack_outputs))
+    monitor = RecordingMonitor(mocks or AwsMocks(region=region, stack_outputs=stack_outputs, first_preview=preview))
+    engine = RecordingEngine()
     sys.path.insert(0, str(root))
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        with _RUN_LOCK, _mocked_runtime(
-            monitor,
-            project=cfg.project,
-            stack=stack,
-            config=cfg.values,
-            secret_keys=cfg.secret_keys,
-            preview=preview,
-            root_directory=str(root),
+        with (
+            _RUN_LOCK,
+            _mocked_runtime(
+                monitor,
+                engine,
+                project=cfg.project,
+                stack=stack,
+                config=cfg.values,
+                secret_keys=cfg.secret_keys,
+                preview=preview,
+                root_directory=str(root),
+            ),
         ):
             error: BaseException | None = None
             try:
-                _sync_await(run_in_stack(lambda: runpy.run_path(str(cfg.main), run_name="__main__")))
+                _sync_await(run_in_stack(lambda: _run_main(cfg.main)))
             except Exception as exc:
                 error = exc
             _raise_first(monitor, error)
     finally:
         os.chdir(cwd)
         sys.path.remove(str(root))
-    return ProgramRun(cfg.project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs)
+    return ProgramRun(
+        cfg.project, stack, monitor.records, monitor.stack_outputs, monitor.component_outputs, engine.diagnostics
+    )

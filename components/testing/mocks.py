@@ -73,7 +73,11 @@ def _kms_key(c: _Ctx) -> tuple[str, State]:
 def _kms_alias(c: _Ctx) -> tuple[str, State]:
     name = c.autoname()
     target = c.inputs.get("targetKeyId", "")
-    return name, {"name": name, "arn": c.arn("kms", name), "targetKeyArn": target if str(target).startswith("arn:") else ""}
+    return name, {
+        "name": name,
+        "arn": c.arn("kms", name),
+        "targetKeyArn": target if str(target).startswith("arn:") else "",
+    }
 
 
 def _dynamodb_table(c: _Ctx) -> tuple[str, State]:
@@ -196,14 +200,19 @@ def _identity_pool(c: _Ctx) -> tuple[str, State]:
 
 def _policy_store(c: _Ctx) -> tuple[str, State]:
     store_id = c.alnum(22, upper=True)
-    return store_id, {"policyStoreId": store_id, "arn": c.arn("verifiedpermissions", f"policy-store/{store_id}", region=False)}
+    return store_id, {
+        "policyStoreId": store_id,
+        "arn": c.arn("verifiedpermissions", f"policy-store/{store_id}", region=False),
+    }
 
 
 def _avp_child(id_key: str) -> Callable[[_Ctx], tuple[str, State]]:
     def build(c: _Ctx) -> tuple[str, State]:
         child_id = c.alnum(22, upper=True)
         store = c.inputs.get("policyStoreId", "store")
-        return f"{store},{child_id}" if id_key != "schema" else str(store), {id_key: child_id} if id_key != "schema" else {}
+        return f"{store},{child_id}" if id_key != "schema" else str(store), {
+            id_key: child_id
+        } if id_key != "schema" else {}
 
     return build
 
@@ -290,6 +299,9 @@ class AwsMocks(pulumi.runtime.Mocks):
         stack_outputs: outputs of referenced stacks, keyed by fully qualified stack name, for
             ``pulumi.StackReference`` (a reference to a stack not listed here fails, as it does for real).
         invokes: extra invoke handlers keyed by token, e.g. ``aws:ec2/getVpc:getVpc``.
+        first_preview: behave like the provider during the first ``pulumi preview`` of a new stack: custom
+            resources return only their inputs, so every provider-computed output (ids, ARNs) is unknown.
+            Run with ``preview=True`` to see which policies would degrade to "can't run during preview".
     """
 
     def __init__(
@@ -298,23 +310,30 @@ class AwsMocks(pulumi.runtime.Mocks):
         account_id: str = ACCOUNT_ID,
         stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
         invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] | None = None,
+        first_preview: bool = False,
     ) -> None:
         self.region = region
+        self.first_preview = first_preview
         self.account_id = account_id
         self.stack_outputs = dict(stack_outputs or {})
         self.invokes = dict(invokes or {})
+        self.missing_stack_refs: set[str] = set()
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             ref = args.inputs.get("name", args.name)
             if ref not in self.stack_outputs:
+                with self._lock:
+                    self.missing_stack_refs.add(ref)
                 raise LookupError(
                     f"StackReference {ref!r}: no such stack in this offline run; known: {sorted(self.stack_outputs)}"
                 )
             return ref, {"name": ref, "outputs": dict(self.stack_outputs[ref]), "secretOutputNames": []}
         if args.typ.startswith("awsx:"):
             return self.new_awsx_component(args)
+        if self.first_preview and args.custom is not False:
+            return "", dict(args.inputs)
         ctx = _Ctx(args.typ, args.name, args.inputs, self.region, self.account_id)
         build = RESOURCE_OUTPUTS.get(args.typ, _generic)
         id_, extra = build(ctx)
@@ -342,7 +361,11 @@ class AwsMocks(pulumi.runtime.Mocks):
             }
         return "", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.invoke(args), []
+
+    def invoke(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """The result of one invoke (override this, not ``call``, to add tokens)."""
         token = args.token
         if token in self.invokes:
             return self.invokes[token](args.args)
@@ -354,13 +377,27 @@ class AwsMocks(pulumi.runtime.Mocks):
                 "id": self.account_id,
             }
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region,
-                    "endpoint": f"ec2.{self.region}.amazonaws.com", "description": self.region}
+            return {
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+                "description": self.region,
+            }
         if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             name = str(args.args.get("name", "prefix-list"))
             pl_id = f"pl-{_digest(name)[:8]}"
-            return {"id": pl_id, "name": name, "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/{pl_id}",
-                    "entries": [], "maxEntries": 0, "ownerId": "AWS", "tags": {}, "addressFamily": "IPv4", "version": 1}
+            return {
+                "id": pl_id,
+                "name": name,
+                "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/{pl_id}",
+                "entries": [],
+                "maxEntries": 0,
+                "ownerId": "AWS",
+                "tags": {},
+                "addressFamily": "IPv4",
+                "version": 1,
+            }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         raise UnmockedInvokeError(

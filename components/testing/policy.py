@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pulumi.runtime import proto
 
@@ -26,7 +26,9 @@ try:  # pulumi-policy is a dev/CI dependency, not a runtime one
     from pulumi_policy import EnforcementLevel, Policy
     from pulumi_policy.policy import _PolicyAnalyzerServicer
 except ImportError as exc:  # pragma: no cover - exercised only without the dev extra
-    raise ImportError("components.testing.policy needs pulumi-policy: pip install 'saas-platform-components[dev]'") from exc
+    raise ImportError(
+        "components.testing.policy needs pulumi-policy: pip install 'saas-platform-components[dev]'"
+    ) from exc
 
 
 class PolicyConfigError(ValueError):
@@ -139,10 +141,12 @@ def _options(r: CapturedResource) -> Any:
 
 
 def _level(value: int) -> str:
-    return str(proto.EnforcementLevel.Name(value)).lower()
+    return str(proto.EnforcementLevel.Name(cast(Any, value))).lower()
 
 
-def analyze(svc: _PolicyAnalyzerServicer, resources: Iterable[CapturedResource], policy_names: list[str]) -> PolicyReport:
+def analyze(
+    svc: _PolicyAnalyzerServicer, resources: Iterable[CapturedResource], policy_names: list[str]
+) -> PolicyReport:
     """Run ``Analyze`` on each resource's inputs, then ``AnalyzeStack`` on all outputs, like the engine."""
     report = PolicyReport(policies=policy_names)
     records = sorted(resources, key=lambda r: r.urn)
@@ -226,7 +230,11 @@ def analyze_props(
     urn = f"urn:pulumi:test::saas::{resource_type}::{name}"
     resp = svc.Analyze(
         proto.AnalyzeRequest(
-            type=resource_type, name=name, urn=urn, properties=struct, options=proto.AnalyzerResourceOptions(protect=protect)
+            type=resource_type,
+            name=name,
+            urn=urn,
+            properties=struct,
+            options=proto.AnalyzerResourceOptions(protect=protect),
         ),
         None,
     )

@@ -1,0 +1,151 @@
+"""The offline harness: capture fidelity, duplicate-URN detection, CLI-like config checks, determinism."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.testing.harness import (
+    DuplicateUrnError,
+    ProjectConfigError,
+    load_project_config,
+    plain,
+    run_function,
+    run_program,
+)
+from components.testing.mocks import AwsMocks, UnmockedInvokeError
+from tests.conftest import ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "violating_program"
+
+
+class _Child(pulumi.ComponentResource):
+    def __init__(self, name: str, child_name: str) -> None:
+        super().__init__("test:index:Child", name, None, None)
+        aws.sqs.Queue(child_name, opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({})
+
+
+def test_duplicate_urn_is_rejected_like_the_engine() -> None:
+    # a child named without the parent's name collides across two instances (STYLE.md pitfall 3)
+    with pytest.raises(DuplicateUrnError, match=r"Duplicate resource URN .*test:index:Child\$aws:sqs/queue:Queue::q'"):
+        run_function(lambda: (_Child("a", "q"), _Child("b", "q")))
+
+
+def test_unique_child_names_pass() -> None:
+    run = run_function(lambda: (_Child("a", "a-q"), _Child("b", "b-q")))
+    assert sorted(r.name for r in run.of_type("aws:sqs/queue:Queue")) == ["a-q", "b-q"]
+
+
+def _program() -> None:
+    key = aws.kms.Key("key", enable_key_rotation=True)
+    table = aws.dynamodb.Table(
+        "t",
+        name="EmploymentDev",
+        hash_key="TenantId",
+        attributes=[aws.dynamodb.TableAttributeArgs(name="TenantId", type="S")],
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.arn),
+        opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True, ignore_changes=["tags"]),
+    )
+    aws.sns.Topic("topic", opts=pulumi.ResourceOptions(depends_on=[table]))
+    pulumi.export("tableArn", table.arn)
+    pulumi.export("password", pulumi.Output.secret("hunter2"))
+    # a resource created inside apply() is still captured: run_in_stack waits for every registration
+    table.arn.apply(lambda arn: aws.sqs.Queue("late", tags={"table": arn}))
+
+
+def test_captures_inputs_options_dependencies_and_outputs() -> None:
+    run = run_function(_program, config={"aws:region": "eu-west-1"})
+    table = run.named("t")
+    assert table.inputs["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+    assert table.inputs["hashKey"] == "TenantId"  # engine-side camelCase names
+    assert (table.options.protect, table.options.retain_on_delete) == (True, True)
+    assert table.options.ignore_changes == ("tags",)
+    assert table.state["arn"] == "arn:aws:dynamodb:eu-west-1:123456789012:table/EmploymentDev"
+    assert table.id == "EmploymentDev"
+    key = run.named("key")
+    assert key.urn in table.dependencies
+    topic = run.named("topic")
+    assert topic.options.depends_on == (table.urn,)
+    assert run.named("late").inputs["tags"] == {"table": "arn:aws:dynamodb:eu-west-1:123456789012:table/EmploymentDev"}
+    assert run.outputs["tableArn"] == table.state["arn"]
+    assert run.to_json()["outputs"]["password"] == "[secret]"
+
+
+def test_runs_are_deterministic_and_isolated() -> None:
+    first = json.dumps(run_function(_program).to_json(), sort_keys=True)
+    second = json.dumps(run_function(_program).to_json(), sort_keys=True)
+    assert first == second
+    other = run_function(lambda: aws.sqs.Queue("only"), stack="other")
+    assert [r.name for r in other.resources if r.custom] == ["only"]
+    assert other.resources[0].urn.startswith("urn:pulumi:other::saas::")
+
+
+def test_program_exceptions_propagate() -> None:
+    def broken() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_function(broken)
+
+
+def test_unmocked_invoke_fails_loudly() -> None:
+    def program() -> None:
+        aws.ec2.get_vpc_output(default=True).id.apply(lambda v: aws.sqs.Queue(f"q-{v}"))
+
+    with pytest.raises(Exception, match="no mock for invoke 'aws:ec2/getVpc:getVpc'"):
+        run_function(program)
+
+
+def test_stack_reference_is_answered_from_given_outputs_or_fails() -> None:
+    captured: dict[str, Any] = {}
+
+    def program() -> None:
+        ref = pulumi.StackReference("organization/saas/prod")
+        ref.get_output("poolId").apply(lambda v: captured.setdefault("poolId", v))
+
+    mocks = AwsMocks(stack_outputs={"organization/saas/prod": {"poolId": "ap-southeast-1_AbC123"}})
+    run_function(program, mocks=mocks)
+    assert captured == {"poolId": "ap-southeast-1_AbC123"}
+    missing = AwsMocks()
+    with pytest.raises(Exception, match="no such stack"):
+        run_function(program, mocks=missing)
+    assert missing.missing_stack_refs == {"organization/saas/prod"}
+    assert UnmockedInvokeError.__mro__[1] is NotImplementedError
+
+
+def test_project_config_is_type_checked_like_the_cli() -> None:
+    cfg = load_project_config(FIXTURE, "test")
+    assert cfg.values == {"aws:region": "eu-west-1", "fixture:retentionDays": "30"}  # strings, as the CLI sends
+    with pytest.raises(ProjectConfigError, match="configuration key 'fixture:retentionDays' must be of type 'integer'"):
+        load_project_config(FIXTURE, "broken")
+    with pytest.raises(ProjectConfigError, match="Stack 'test' is missing configuration value 'fixture:retentionDays'"):
+        load_project_config(FIXTURE, "test", {"fixture:retentionDays": None})
+
+
+def test_secure_values_become_marked_secrets() -> None:
+    cfg = load_project_config(FIXTURE, "test", {"fixture:token": {"secure": "v1:abc"}})
+    assert cfg.secret_keys == ["fixture:token"]
+    assert cfg.values["fixture:token"] == "[secret]"
+
+
+def test_run_program_reads_the_stack_file() -> None:
+    run = run_program(FIXTURE, "test")
+    assert run.outputs == {"tableArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders", "retention": 30}
+    assert run.named("orders").urn == "urn:pulumi:test::fixture::pulumi:pulumi:Stack$aws:dynamodb/table:Table::orders"
+
+
+def test_preview_leaves_unmocked_outputs_unknown() -> None:
+    class NoArn(AwsMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            id_, state = super().new_resource(args)
+            state.pop("arn", None)
+            return id_, state
+
+    run = run_function(_program, mocks=NoArn(), preview=True)
+    assert [r for r in run.resources if r.name == "late"] == []  # apply on an unknown does not run
+    assert plain(run.named("t").inputs)["serverSideEncryption"]["kmsKeyArn"] == "[unknown]"

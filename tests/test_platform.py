@@ -1,0 +1,156 @@
+"""Platform and PoolTable: secure defaults pinned on what the engine receives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.errors import ComponentArgError
+from components.pool_table import PoolTable, PoolTableArgs, TableIndex, tenant_key
+from components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
+from tests.conftest import ROOT
+
+KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_program(ROOT, "dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program(ROOT, "prod")
+
+
+def tables(run: ProgramRun) -> list[CapturedResource]:
+    return run.of_type("aws:dynamodb/table:Table")
+
+
+def test_pool_tables_are_the_seed_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:
+    expected = ["Employment", "Leave", "PIM", "Payroll", "TenantJob", "TimeAttendance", "WorkSchedule"]
+    assert sorted(t.inputs["name"] for t in tables(dev)) == sorted(f"{n}Dev" for n in expected)
+    assert sorted(t.inputs["name"] for t in tables(prod)) == sorted(f"{n}Prod" for n in expected)
+
+
+def test_pool_table_defaults(prod: ProgramRun) -> None:
+    for t in tables(prod):
+        i = t.inputs
+        assert (i["hashKey"], i["rangeKey"]) == ("TenantId", "EntityItem")
+        assert sorted(a["name"] for a in i["attributes"]) == ["EntityItem", "TenantId"]
+        assert i["billingMode"] == "PAY_PER_REQUEST"
+        assert i["pointInTimeRecovery"] == {"enabled": True}
+        assert i["serverSideEncryption"]["enabled"] is True
+        assert i["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:ap-southeast-1:123456789012:key/")
+        assert i["ttl"] == {"attributeName": "ExpiresAt", "enabled": True}
+        assert i["deletionProtectionEnabled"] is True
+        assert (t.options.protect, t.options.retain_on_delete) == (True, True)
+        assert i["tags"]["saas:environment"] == "prod"
+        assert i["tags"]["saas:component"] == "PoolTable"
+        assert "streamEnabled" not in i
+
+
+def test_dev_relaxes_protection_because_its_file_says_so(dev: ProgramRun) -> None:
+    for t in tables(dev):
+        assert t.inputs["deletionProtectionEnabled"] is False
+        assert (t.options.protect, t.options.retain_on_delete) == (False, False)
+
+
+def test_kms_key_rotates_and_grants_only_the_account_and_cloudwatch(prod: ProgramRun) -> None:
+    (key,) = prod.of_type("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["deletionWindowInDays"] == 30
+    assert key.options.protect is True
+    policy = json.loads(key.inputs["policy"])
+    principals = [s["Principal"] for s in policy["Statement"]]
+    assert principals == [
+        {"AWS": "arn:aws:iam::123456789012:root"},
+        {"Service": "cloudwatch.amazonaws.com"},
+        {"Service": "logs.ap-southeast-1.amazonaws.com"},
+    ]
+    assert policy["Statement"][1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    (alias,) = prod.of_type("aws:kms/alias:Alias")
+    assert alias.inputs["name"] == "alias/aiml-saas-prod"
+
+
+def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
+    (topic,) = prod.of_type("aws:sns/topic:Topic")
+    (key,) = prod.of_type("aws:kms/key:Key")
+    assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
+    (sub,) = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "platform-oncall@example.com")
+    alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    throttle = [a for a in alarms if a.inputs.get("namespace") == "AWS/DynamoDB"]
+    assert len(throttle) == 14  # read + write throttles per pool table
+    assert {a.inputs["metricName"] for a in throttle} == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    assert all(a.inputs["alarmActions"] == [topic.state["arn"]] for a in throttle)
+
+
+def test_stack_outputs(dev: ProgramRun) -> None:
+    out = dev.outputs
+    assert out["environment"] == "dev"
+    assert out["tenants"] == ["acme", "globex"]
+    assert out["tableNames"]["Employment"] == "EmploymentDev"
+    assert out["tableArns"]["Leave"] == "arn:aws:dynamodb:ap-southeast-1:123456789012:table/LeaveDev"
+
+
+def test_every_child_is_parented_to_a_component(dev: ProgramRun) -> None:
+    stack_urn = next(r.urn for r in dev.resources if r.type == "pulumi:pulumi:Stack")
+    top = [r for r in dev.resources if r.parent == stack_urn]
+    assert [(r.type, r.name) for r in top] == [("saas:platform:Platform", "platform")]
+
+
+def test_tenant_key() -> None:
+    assert tenant_key("acme") == "TENANT#acme"
+
+
+def test_pool_table_with_tenant_keyed_and_other_indexes() -> None:
+    def program() -> PoolTable:
+        return PoolTable(
+            "jobs",
+            PoolTableArgs(
+                base_name="TenantJob",
+                environment="staging",
+                kms_key_arn=KEY_ARN,
+                protect=False,
+                stream=True,
+                indexes=(
+                    TableIndex(name="ByTenantStatus", partition_key="TenantId", sort_key="Status"),
+                    TableIndex(name="DueJobs", partition_key="DueShard", sort_key="DueAt", projection="KEYS_ONLY"),
+                ),
+            ),
+        )
+
+    holder: dict[str, PoolTable] = {}
+    run = run_function(lambda: holder.setdefault("t", program()))
+    (table,) = run.of_type("aws:dynamodb/table:Table")
+    assert table.inputs["name"] == "TenantJobStaging"
+    assert table.inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert sorted(a["name"] for a in table.inputs["attributes"]) == [
+        "DueAt",
+        "DueShard",
+        "EntityItem",
+        "Status",
+        "TenantId",
+    ]
+    assert holder["t"].tenant_index_names == ("ByTenantStatus",)
+    assert run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") == []  # no topic, no alarms
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"base_name": "employment"}, "base_name must be a PascalCase identifier like 'Employment'; got 'employment'"),
+        ({"environment": "qa"}, "environment must be one of ('dev', 'staging', 'prod'); got 'qa'"),
+        (
+            {"indexes": (TableIndex(name="I", partition_key="A"), TableIndex(name="I", partition_key="B"))},
+            "index names must be unique; got ['I', 'I']",
+        ),
+    ],
+)
+def test_pool_table_args_are_validated(kwargs: dict[str, object], message: str) -> None:
+    args: dict[str, object] = {"base_name": "Employment", "environment": "dev", "kms_key_arn": KEY_ARN, **kwargs}
+    with pytest.raises(ComponentArgError) as info:
+        PoolTableArgs(**args)  # type: ignore[arg-type]
+    assert str(info.value) == message
