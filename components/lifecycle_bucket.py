@@ -301,12 +301,14 @@ def _filter(rule: ExpirationRule) -> aws.s3.BucketLifecycleConfigurationRuleFilt
     )
 
 
-def bucket_policy(
-    bucket_name: str, *, kms_key_arn: str | None = None, log_delivery_account: str | None = None
-) -> dict[str, Any]:
+def bucket_policy(bucket_name: str, *, kms: bool = False, log_delivery_account: str | None = None) -> dict[str, Any]:
     """The bucket policy (pure): deny non-TLS and TLS < 1.2 on the bucket and its objects (invariant 36);
-    on KMS buckets deny writes that ask for another algorithm or key; on the access-log bucket allow S3 log
-    delivery for this account under ``s3-access-logs/``."""
+    on KMS buckets deny writes that ask for another algorithm than SSE-KMS; on the access-log bucket allow S3
+    log delivery for this account under ``s3-access-logs/``.
+
+    Every value comes from config-time facts (name, account), so the document is known at the first preview
+    (ISOLATION.md invariant 48). That is why there is no "deny other KMS key ids" statement: the key's ARN is
+    only known after the key exists; the bucket's default encryption names the key instead."""
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
     both = [bucket_arn, f"{bucket_arn}/*"]
     statements: list[dict[str, Any]] = [
@@ -327,7 +329,7 @@ def bucket_policy(
             "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
         },
     ]
-    if kms_key_arn is not None:
+    if kms:
         statements += [
             {
                 "Sid": "DenyOtherEncryptionAlgorithms",
@@ -336,16 +338,6 @@ def bucket_policy(
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
                 "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-            },
-            {
-                "Sid": "DenyOtherKmsKeys",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/*",
-                "Condition": {
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}
-                },
             },
         ]
     if log_delivery_account is not None:
@@ -360,6 +352,15 @@ def bucket_policy(
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The component's own ``depends_on`` resources, handed on to the children that need the ordering."""
+    deps = opts.depends_on if opts is not None else None
+    if deps is None:
+        return []
+    items = deps if isinstance(deps, list | tuple) else [deps]
+    return [d for d in items if isinstance(d, pulumi.Resource)]
 
 
 class LifecycleBucket(pulumi.ComponentResource):
@@ -390,7 +391,7 @@ class LifecycleBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LifecycleBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:storage:LifecycleBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        waits_for = depends_on_of(opts)
         resource_tags = tags(
             args.environment,
             "LifecycleBucket",
@@ -408,28 +409,32 @@ class LifecycleBucket(pulumi.ComponentResource):
             tags=resource_tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
+        # Children name the bucket by its configured name (known at preview, invariant 48) and depend on it
+        # explicitly; an auto-named bucket falls back to its id.
+        name_ref: pulumi.Input[str] = args.bucket_name if args.bucket_name is not None else bucket.id
+        after_bucket = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
-            bucket=bucket.id,
+            bucket=name_ref,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=after_bucket,
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
-            bucket=bucket.id,
+            bucket=name_ref,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            opts=after_bucket,
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
-            bucket=bucket.id,
+            bucket=name_ref,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled" if args.versioning else "Disabled"
             ),
-            opts=child,
+            opts=after_bucket,
         )
         if args.kms_key_arn is not None:
             by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -441,46 +446,44 @@ class LifecycleBucket(pulumi.ComponentResource):
             )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
-            bucket=bucket.id,
+            bucket=name_ref,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=by_default,
                     bucket_key_enabled=args.kms_key_arn is not None,
                 )
             ],
-            opts=child,
-        )
-        kms_key = (
-            pulumi.Output.from_input(args.kms_key_arn) if args.kms_key_arn is not None else pulumi.Output.from_input("")
+            opts=after_bucket,
         )
         account = (
             pulumi.Output.from_input(args.account_id) if args.account_id is not None else pulumi.Output.from_input("")
         )
-        policy_doc = pulumi.Output.all(bucket.bucket, kms_key, account).apply(
-            lambda v: bucket_policy(v[0], kms_key_arn=v[1] or None, log_delivery_account=v[2] or None)
+        policy_doc = pulumi.Output.all(name_ref, account).apply(
+            lambda v: bucket_policy(v[0], kms=args.kms_key_arn is not None, log_delivery_account=v[1] or None)
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",
-            bucket=bucket.id,
+            bucket=name_ref,
             policy=pulumi.Output.json_dumps(policy_doc),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, public_access]),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
-            bucket=bucket.id,
+            bucket=name_ref,
             rules=lifecycle_rules(args),
             # The lifecycle's noncurrent rules only mean something once versioning is on (provider docs).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, versioning]),
         )
         if args.access_log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-access-logging",
-                bucket=bucket.id,
+                bucket=name_ref,
                 target_bucket=args.access_log_bucket,
                 target_prefix=f"{ACCESS_LOG_ROOT}{args.purpose}/",
-                opts=child,
+                # The target bucket (and its delivery policy) must exist first: pass depends_on=[log bucket].
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, *waits_for]),
             )
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
+        self.bucket_name = pulumi.Output.from_input(name_ref)
+        self.bucket_arn = pulumi.Output.concat("arn:aws:s3:::", name_ref)
         self.worst_case_lifetime_days = args.worst_case_lifetime_days
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})

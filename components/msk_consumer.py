@@ -39,6 +39,7 @@ import pulumi_awsx as awsx
 
 from components.errors import ComponentArgError
 from components.lambda_function import LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
+from components.lifecycle_bucket import depends_on_of
 from components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
@@ -91,6 +92,18 @@ def kafka_arns(cluster_arn: str, topic: str, group_id: str) -> dict[str, str]:
     }
 
 
+def kafka_name_scoped_arns(region: str, account: str, cluster_name: str, topic: str, group_id: str) -> dict[str, str]:
+    """Cluster/topic/group ARNs for a cluster known only by name (pure): the cluster UUID, which AWS assigns at
+    creation, is the one wildcard segment (``cluster/<name>/*``). Cluster names are unique per account and
+    region, so this names exactly one cluster, and the documents are known at the first preview."""
+    base = f"arn:aws:kafka:{region}:{account}"
+    return {
+        "cluster": f"{base}:cluster/{cluster_name}/*",
+        "topic": f"{base}:topic/{cluster_name}/*/{topic}",
+        "group": f"{base}:group/{cluster_name}/*/{group_id}",
+    }
+
+
 def short_slug(value: str, max_len: int) -> str:
     """A name-safe slug of ``value`` ([A-Za-z0-9-]); shortened with a stable hash when longer than ``max_len``."""
     slug = re.sub(r"[^A-Za-z0-9-]", "-", value).strip("-") or "topic"
@@ -98,6 +111,13 @@ def short_slug(value: str, max_len: int) -> str:
         return slug
     digest = hashlib.sha256(value.encode()).hexdigest()[:6]
     return f"{slug[: max_len - 7].rstrip('-')}-{digest}"
+
+
+def _kms_keys(region: str, account_id: Any) -> Any:
+    """``arn:aws:kms:<region>:<account>:key/*`` - narrowed to the environment key by ``kms:ResourceAliases``."""
+    if isinstance(account_id, str):
+        return f"arn:aws:kms:{region}:{account_id}:key/*"
+    return pulumi.Output.concat("arn:aws:kms:", region, ":", account_id, ":key/*")
 
 
 def _suffix(value: Any, suffix: str) -> Any:
@@ -111,7 +131,8 @@ def consumer_statements(
     topic_arn: Any,
     group_arn: Any,
     failure_bucket_arn: Any,
-    kms_key_arn: Any,
+    kms_key_alias: str,
+    account_id: Any,
     writer_role_arn: Any,
     tenant_ids: Sequence[str],
     region: str,
@@ -169,12 +190,13 @@ def consumer_statements(
             "Sid": "OnFailureDestinationKey",
             "Effect": "Allow",
             "Action": "kms:GenerateDataKey",
-            "Resource": kms_key_arn,
+            "Resource": _suffix(_kms_keys(region, account_id), ""),
             "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
                 "StringEquals": {
                     "kms:ViaService": f"s3.{region}.amazonaws.com",
                     "kms:EncryptionContext:aws:s3:arn": failure_bucket_arn,
-                }
+                },
             },
         },
         {
@@ -214,7 +236,8 @@ def writer_policy(
     *,
     table_arn: str,
     raw_bucket_arn: str,
-    kms_key_arn: str,
+    kms_key_alias: str,
+    account_id: str,
     region: str,
     source_bucket_names: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -241,8 +264,11 @@ def writer_policy(
             "Sid": "BucketKeyThroughS3",
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": kms_key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            },
         },
     ]
     if source_bucket_names:
@@ -267,6 +293,11 @@ class MskConsumerArgs:
         account_id: the account; the writer role's ARN is built from it so both roles' policies are known at
             preview.
         cluster_arn: the MSK cluster (provisioned or serverless) the topic lives in.
+        cluster_name: required when ``cluster_arn`` is an Output (a cluster this program creates): the
+            ``kafka-cluster`` permissions are then scoped to ``cluster/<name>/*`` (the UUID is assigned by AWS),
+            which keeps the role policy known at the first preview.
+        kms_key_alias: the environment key's alias (``alias/aiml-saas-dev``); KMS grants are narrowed to it with
+            ``kms:ResourceAliases`` because the key ARN is unknown until the key exists.
         topic: the one topic this mapping reads (invariant 44: exactly one topic per mapping).
         tenant_ids: the tenant registry: records of any other tenant are rejected, and the writer role accepts
             only these ``TenantId`` tags. Deploy-time config (``saas:tenants``), never request data.
@@ -295,6 +326,7 @@ class MskConsumerArgs:
     topic: str
     tenant_ids: tuple[str, ...]
     kms_key_arn: pulumi.Input[str]
+    kms_key_alias: str
     raw_bucket_name: pulumi.Input[str]
     raw_bucket_arn: pulumi.Input[str]
     failure_bucket_name: pulumi.Input[str]
@@ -303,6 +335,7 @@ class MskConsumerArgs:
     metadata_table_arn: pulumi.Input[str]
     retention_days: int
     name_prefix: str = DEFAULT_NAME_PREFIX
+    cluster_name: str | None = None
     source_bucket_names: tuple[str, ...] = ()
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
     batch_size: int = 100
@@ -332,6 +365,13 @@ class MskConsumerArgs:
             raise ComponentArgError(f"tenant_ids must match {TENANT_ID_RE.pattern!r}; got {bad}")
         if isinstance(self.cluster_arn, str):
             kafka_arns(self.cluster_arn, self.topic, self.consumer_group_id)
+        elif not self.cluster_name:
+            raise ComponentArgError(
+                "cluster_name is required when cluster_arn is an Output (a cluster created by this program); "
+                "pass the cluster's name so kafka-cluster permissions can name it before it exists"
+            )
+        if not self.kms_key_alias.startswith("alias/"):
+            raise ComponentArgError(f"kms_key_alias must start with 'alias/'; got {self.kms_key_alias!r}")
         if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise ComponentArgError(f"starting_position must be TRIM_HORIZON or LATEST; got {self.starting_position!r}")
         bounds = {
@@ -414,17 +454,27 @@ class MskConsumer(pulumi.ComponentResource):
     def __init__(self, name: str, args: MskConsumerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:pipeline:MskConsumer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        waits_for = depends_on_of(opts)  # e.g. the buckets and table, whose names/ARNs are passed as known strings
         resource_tags = tags(args.environment, "MskConsumer", extra={**args.extra_tags, "saas:topic": args.topic[:256]})
         writer_role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", args.writer_role_name)
-        arns = pulumi.Output.from_input(args.cluster_arn).apply(
-            lambda arn: kafka_arns(arn, args.topic, args.consumer_group_id)
-        )
+        if isinstance(args.cluster_arn, str):
+            arns: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(
+                kafka_arns(args.cluster_arn, args.topic, args.consumer_group_id)
+            )
+        else:
+            cluster_name = args.cluster_name or ""
+            arns = pulumi.Output.from_input(args.account_id).apply(
+                lambda account: kafka_name_scoped_arns(
+                    args.region, account, cluster_name, args.topic, args.consumer_group_id
+                )
+            )
         statements = consumer_statements(
-            cluster_arn=args.cluster_arn,
+            cluster_arn=arns.apply(lambda a: a["cluster"]),
             topic_arn=arns.apply(lambda a: a["topic"]),
             group_arn=arns.apply(lambda a: a["group"]),
             failure_bucket_arn=args.failure_bucket_arn,
-            kms_key_arn=args.kms_key_arn,
+            kms_key_alias=args.kms_key_alias,
+            account_id=args.account_id,
             writer_role_arn=writer_role_arn,
             tenant_ids=args.tenant_ids,
             region=args.region,
@@ -445,6 +495,7 @@ class MskConsumer(pulumi.ComponentResource):
                     "METADATA_TABLE_ARN": args.metadata_table_arn,
                     "RAW_BUCKET_ARN": args.raw_bucket_arn,
                     "KMS_KEY_ARN": args.kms_key_arn,
+                    "KMS_KEY_ALIAS": args.kms_key_alias,
                     "WRITER_ROLE_ARN": writer_role_arn,
                     "KNOWN_TENANTS": ",".join(args.tenant_ids),
                     "RETENTION_DAYS": str(args.retention_days),
@@ -477,11 +528,12 @@ class MskConsumer(pulumi.ComponentResource):
             f"{name}-writer-policy",
             role=writer.id,
             policy=pulumi.Output.json_dumps(
-                pulumi.Output.all(args.metadata_table_arn, args.raw_bucket_arn, args.kms_key_arn).apply(
+                pulumi.Output.all(args.metadata_table_arn, args.raw_bucket_arn, args.account_id).apply(
                     lambda v: writer_policy(
                         table_arn=v[0],
                         raw_bucket_arn=v[1],
-                        kms_key_arn=v[2],
+                        kms_key_alias=args.kms_key_alias,
+                        account_id=v[2],
                         region=args.region,
                         source_bucket_names=args.source_bucket_names,
                     )
@@ -513,7 +565,7 @@ class MskConsumer(pulumi.ComponentResource):
                 )
             ),
             tags=resource_tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[function, *waits_for]),
         )
         if args.alarm_topic_arn is not None:
             alarms: list[tuple[str, str, str, Mapping[str, pulumi.Input[str]], str]] = [
@@ -616,6 +668,7 @@ class DevMskCluster(pulumi.ComponentResource):
     """
 
     cluster_arn: pulumi.Output[str]
+    cluster_name: str
     vpc_id: pulumi.Output[str]
     subnet_ids: pulumi.Output[Sequence[str]]
 
@@ -717,6 +770,7 @@ class DevMskCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.cluster_arn = cluster.arn
+        self.cluster_name = args.cluster_name
         self.vpc_id = vpc.vpc_id
         self.subnet_ids = vpc.isolated_subnet_ids
         self.register_outputs({"cluster_arn": self.cluster_arn, "vpc_id": self.vpc_id})

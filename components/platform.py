@@ -120,6 +120,7 @@ class Platform(pulumi.ComponentResource):
         base_tags = tags(cfg.environment, "Platform", extra=cfg.tags)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
+        key_alias = f"alias/{cfg.name_prefix}-{cfg.environment}".lower()
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{cfg.name_prefix} {env_suffix(cfg.environment)}: data at rest (tables, buckets, topics, logs)",
@@ -131,7 +132,7 @@ class Platform(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/{cfg.name_prefix}-{cfg.environment}".lower(),
+            name=key_alias,
             target_key_id=key.key_id,
             opts=child,
         )
@@ -173,8 +174,10 @@ class Platform(pulumi.ComponentResource):
             for purpose in ("access-logs", "raw-images", "processed-images", "documents", "msk-failures")
         }
 
-        def lifecycle_bucket(purpose: str, args: LifecycleBucketArgs) -> LifecycleBucket:
-            return LifecycleBucket(f"{name}-{purpose}", args, opts=child)
+        def lifecycle_bucket(
+            purpose: str, args: LifecycleBucketArgs, after: list[pulumi.Resource] | None = None
+        ) -> LifecycleBucket:
+            return LifecycleBucket(f"{name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after))
 
         access_logs = lifecycle_bucket(
             "access-logs",
@@ -200,6 +203,7 @@ class Platform(pulumi.ComponentResource):
                     force_destroy=not cfg.protect, extra_tags=cfg.tags, expiration_days=expiration_days,
                     noncurrent_days=noncurrent_days,
                 ),
+                after=[access_logs],  # log delivery target (and its policy) first
             )
 
         raw = data_bucket("raw-images", "ephemeral", expiration_days=retention)
@@ -226,16 +230,18 @@ class Platform(pulumi.ComponentResource):
                     opts=child,
                 )
                 cluster_arn: pulumi.Input[str] = cluster.cluster_arn
+                cluster_name: str | None = cluster.cluster_name
             else:
                 assert msk.cluster_arn is not None  # config guarantees exactly one source
                 cluster_arn = msk.cluster_arn
+                cluster_name = None
             for topic_name in msk.topics:
                 self.msk_consumers[topic_name] = MskConsumer(
                     f"{name}-consumer-{topic_name}",
                     MskConsumerArgs(
                         environment=cfg.environment, region=cfg.region, account_id=identity.account_id,
-                        cluster_arn=cluster_arn, topic=topic_name, tenant_ids=tuple(cfg.tenant_ids),
-                        kms_key_arn=key.arn, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
+                        cluster_arn=cluster_arn, cluster_name=cluster_name, topic=topic_name,
+                        tenant_ids=tuple(cfg.tenant_ids), kms_key_arn=key.arn, kms_key_alias=key_alias, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
                         failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
                         metadata_table_name=self.tables[IMAGE_METADATA_TABLE].table_name,
                         metadata_table_arn=self.tables[IMAGE_METADATA_TABLE].table_arn,
@@ -246,7 +252,9 @@ class Platform(pulumi.ComponentResource):
                         min_pollers=msk.min_pollers, max_pollers=msk.max_pollers, layers=[layer.arn],
                         alarm_topic_arn=topic.arn, extra_tags=cfg.tags,
                     ),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[failures, raw, self.tables[IMAGE_METADATA_TABLE]]
+                    ),
                 )
             self.failure_bucket_name = failures.bucket_name
             self.msk_cluster_arn = pulumi.Output.from_input(cluster_arn)

@@ -23,7 +23,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies._common import as_list, get_path, parse_json_document, statements
+from policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 BUCKET: Final = "aws:s3/bucket:Bucket"
 BUCKET_V2: Final = "aws:s3/bucketV2:BucketV2"
@@ -308,9 +308,11 @@ def _sse_kms(args: StackValidationArgs, report_violation: ReportViolation) -> No
             report_violation(f"bucket {name!r}: expected exactly one encryption rule; got {len(rules)}", r.urn)
             continue
         algorithm = get_path(rules[0], "applyServerSideEncryptionByDefault", "sseAlgorithm")
-        key = get_path(rules[0], "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+        by_default = get_path(rules[0], "applyServerSideEncryptionByDefault")
         if algorithm == "aws:kms":
-            if not key or str(key).endswith("alias/aws/s3"):
+            # Presence only: the key's ARN is unknown until the key exists (first preview, invariant 48);
+            # without kms_master_key_id S3 uses the AWS-managed aws/s3 key.
+            if not has_key(by_default, "kmsMasterKeyId"):
                 report_violation(
                     f"bucket {name!r}: SSE-KMS without the stack's customer-managed key "
                     "(set kms_master_key_id to the environment key)",

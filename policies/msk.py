@@ -6,8 +6,10 @@ A Kafka event source mapping is one whose ``eventSourceArn`` is an MSK ARN (``:k
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from pulumi_policy import (
@@ -19,8 +21,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
-from policies._common import as_list, get_path, parse_json_document, statements
+from policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 CLUSTER: Final = "aws:msk/cluster:Cluster"
 SERVERLESS_CLUSTER: Final = "aws:msk/serverlessCluster:ServerlessCluster"
@@ -41,10 +44,11 @@ ENI_ACTIONS: Final = (
 
 
 def is_kafka_mapping(props: Mapping[str, Any]) -> bool:
-    return (
-        ":kafka:" in str(props.get("eventSourceArn") or "")
-        or props.get("amazonManagedKafkaEventSourceConfig") is not None
-    )
+    """An MSK mapping: it has the MSK source config or topics, or (read last: it is unknown at the first preview
+    when the cluster is created in the same update) an MSK ``eventSourceArn``."""
+    if has_key(props, "amazonManagedKafkaEventSourceConfig") or has_key(props, "topics"):
+        return True
+    return ":kafka:" in str(props.get("eventSourceArn") or "")
 
 
 def _number(value: Any) -> float | None:
@@ -203,8 +207,6 @@ msk_esm_payload_destination = ResourceValidationPolicy(
 
 
 def _matches(pattern: str, action: str) -> bool:
-    from fnmatch import fnmatchcase
-
     return fnmatchcase(action.lower(), pattern.lower())
 
 
@@ -248,61 +250,76 @@ iam_no_kafka_cluster_wildcards = ResourceValidationPolicy(
 )
 
 
-def _role_statements(resources: list[PolicyResource], role_arn: str) -> list[dict[str, Any]]:
-    role = next((r for r in resources if r.resource_type == ROLE and r.props.get("arn") == role_arn), None)
-    if role is None:
-        return []
-    keys = {str(role.props.get("name") or ""), str(role.props.get("id") or ""), role_arn}
-    found: list[dict[str, Any]] = []
-    for r in resources:
-        if r.resource_type == ROLE_POLICY and str(r.props.get("role") or "") in keys:
-            found.extend(statements(parse_json_document(r.props.get("policy")) or {}))
-    for p in as_list(role.props.get("inlinePolicies")):
-        if isinstance(p, Mapping):
-            found.extend(statements(parse_json_document(p.get("policy")) or {}))
-    return found
+NAME_SCOPED_CLUSTER_RE: Final = re.compile(r"arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9-]+/\*")
 
 
-def _granted(stmts: list[dict[str, Any]], action: str, resource_test: Any) -> bool:
+def arn_covers(pattern: str, arn: str) -> bool:
+    """Does an IAM ``Resource`` pattern grant ``arn`` without granting other clusters/topics/groups?
+
+    Exact match, or a wildcard that is exactly the cluster-UUID segment (``cluster/<name>/*``,
+    ``topic/<name>/*/<topic>``): cluster names are unique per account and region.
+    """
+    if pattern == arn:
+        return True
+    parts = pattern.split("/")
+    only_uuid_wildcard = len(parts) >= 3 and parts[2] == "*" and "*" not in "/".join(parts[:2] + parts[3:])
+    return only_uuid_wildcard and fnmatchcase(arn, pattern)
+
+
+def _granted(stmts: list[dict[str, Any]], action: str, target: str | None) -> bool:
+    """``action`` allowed on ``target`` (``None``: on any resource, for actions AWS documents on ``*``)."""
     for st in stmts:
-        if st.get("Effect") != "Allow":
+        if st.get("Effect") != "Allow" or st.get("Condition"):
             continue
         if not any(_matches(str(p), action) for p in as_list(st.get("Action"))):
             continue
-        if any(resource_test(str(r)) for r in as_list(st.get("Resource"))):
+        resources = [str(r) for r in as_list(st.get("Resource"))]
+        if target is None or any(arn_covers(r, target) for r in resources):
             return True
     return False
 
 
-def consumer_role_problems(esm: Mapping[str, Any], stmts: list[dict[str, Any]]) -> list[str]:
-    """What invariant 46 requires of a Kafka mapping's function role (pure over the role's statements)."""
-    cluster = str(esm.get("eventSourceArn") or "")
+def consumer_role_problems(
+    esm: Mapping[str, Any], stmts: list[dict[str, Any]], cluster: str | None = None
+) -> list[str]:
+    """What invariant 46 requires of a Kafka mapping's function role (pure over the role's statements).
+
+    ``cluster`` is the mapping's ``eventSourceArn``; ``None`` when it is not known yet (first preview of a stack
+    that creates its cluster): the role must then grant ``kafka-cluster:Connect`` on a ``cluster/<name>/*``
+    pattern, and topic and group grants are checked under that cluster name.
+    """
     topics = [str(t) for t in as_list(esm.get("topics"))]
     group = str(get_path(esm, "amazonManagedKafkaEventSourceConfig", "consumerGroupId") or "")
-    prefix = cluster.replace(":cluster/", ":{kind}/", 1)
     problems: list[str] = []
+    if cluster is None:
+        candidates = [
+            str(r)
+            for st in stmts
+            if st.get("Effect") == "Allow"
+            and any(_matches(str(a), "kafka-cluster:Connect") for a in as_list(st.get("Action")))
+            for r in as_list(st.get("Resource"))
+            if NAME_SCOPED_CLUSTER_RE.fullmatch(str(r))
+        ]
+        if not candidates:
+            return [
+                "the cluster ARN is not known yet and the role grants kafka-cluster:Connect on no cluster/<name>/* "
+                "ARN; scope the kafka-cluster actions to the cluster by name"
+            ]
+        cluster = candidates[0]
+    prefix = cluster.replace(":cluster/", ":{kind}/", 1)
 
-    def on_cluster(r: str) -> bool:
-        return r == cluster
+    def on(kind: str, name: str) -> str:
+        return f"{prefix.format(kind=kind)}/{name}"
 
-    def on(kind: str, name: str) -> Any:
-        base = prefix.format(kind=kind)
-        return lambda r: r == f"{base}/{name}"
-
-    def anywhere(r: str) -> bool:
-        return True
-
-    if not (
-        _granted(stmts, "kafka:DescribeClusterV2", on_cluster) or _granted(stmts, "kafka:DescribeCluster", on_cluster)
-    ):
+    if not (_granted(stmts, "kafka:DescribeClusterV2", cluster) or _granted(stmts, "kafka:DescribeCluster", cluster)):
         problems.append("role lacks kafka:DescribeClusterV2/DescribeCluster on the cluster ARN")
-    if not _granted(stmts, "kafka:GetBootstrapBrokers", on_cluster):
+    if not _granted(stmts, "kafka:GetBootstrapBrokers", cluster):
         problems.append("role lacks kafka:GetBootstrapBrokers on the cluster ARN")
-    missing_eni = [a for a in ENI_ACTIONS if not _granted(stmts, a, anywhere)]
+    missing_eni = [a for a in ENI_ACTIONS if not _granted(stmts, a, None)]
     if missing_eni:
         problems.append(f"role lacks the EC2 network-interface actions {missing_eni}")
     for action in ("kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"):
-        if not _granted(stmts, action, on_cluster):
+        if not _granted(stmts, action, cluster):
             problems.append(f"role lacks {action} on the cluster ARN {cluster}")
     for topic in topics:
         for action in ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"):
@@ -313,24 +330,45 @@ def consumer_role_problems(esm: Mapping[str, Any], stmts: list[dict[str, Any]]) 
             problems.append(f"role lacks {action} on the consumer group ARN of {group!r}")
     dest = str(get_path(esm, "destinationConfig", "onFailure", "destinationArn") or "")
     if dest.startswith("arn:aws:s3:::"):
-        if not _granted(stmts, "s3:PutObject", lambda r: r == f"{dest}/*"):
+        if not _granted(stmts, "s3:PutObject", f"{dest}/*"):
             problems.append(f"role lacks s3:PutObject on {dest}/*")
-        if not _granted(stmts, "s3:ListBucket", lambda r: r == dest):
+        if not _granted(stmts, "s3:ListBucket", dest):
             problems.append(f"role lacks s3:ListBucket on {dest}")
-    elif dest.startswith("arn:aws:sqs:") and not _granted(stmts, "sqs:SendMessage", lambda r: r == dest):
+    elif dest.startswith("arn:aws:sqs:") and not _granted(stmts, "sqs:SendMessage", dest):
         problems.append(f"role lacks sqs:SendMessage on {dest}")
-    elif dest.startswith("arn:aws:sns:") and not _granted(stmts, "sns:Publish", lambda r: r == dest):
+    elif dest.startswith("arn:aws:sns:") and not _granted(stmts, "sns:Publish", dest):
         problems.append(f"role lacks sns:Publish on {dest}")
     return problems
 
 
+def _deps(resource: PolicyResource, prop: str, type_: str) -> list[PolicyResource]:
+    return [d for d in (resource.property_dependencies or {}).get(prop, []) if d.resource_type == type_]
+
+
+def role_statements(resources: list[PolicyResource], role: PolicyResource) -> list[dict[str, Any]]:
+    """Statements of the role's inline policies and of the RolePolicies attached to it.
+
+    Joined through the engine's property dependencies (RolePolicy.role -> Role), which are known at preview,
+    not through ids and ARNs, which are not.
+    """
+    found: list[dict[str, Any]] = []
+    for r in resources:
+        if r.resource_type == ROLE_POLICY and any(d.urn == role.urn for d in _deps(r, "role", ROLE)):
+            found.extend(statements(parse_json_document(r.props.get("policy")) or {}))
+    for p in as_list(role.props.get("inlinePolicies")):
+        if isinstance(p, Mapping):
+            found.extend(statements(parse_json_document(p.get("policy")) or {}))
+    return found
+
+
+def _cluster_arn(esm: PolicyResource) -> str | None:
+    try:
+        return str(esm.props.get("eventSourceArn") or "")
+    except UnknownValueError:  # cluster created in the same update: checked by name (consumer_role_problems)
+        return None
+
+
 def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    functions = {
-        key: r
-        for r in args.resources
-        if r.resource_type == FUNCTION
-        for key in (str(r.props.get("arn") or ""), str(r.props.get("name") or ""))
-    }
     groups: Counter[str] = Counter()
     for esm in args.resources:
         if esm.resource_type != ESM or not is_kafka_mapping(esm.props):
@@ -338,13 +376,15 @@ def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation
         group = str(get_path(esm.props, "amazonManagedKafkaEventSourceConfig", "consumerGroupId") or "")
         if group:
             groups[group] += 1
-        fn = functions.get(str(esm.props.get("functionName") or ""))
-        if fn is None:
-            report_violation("MSK mapping's function is not part of this stack; its role cannot be checked", esm.urn)
+        functions = _deps(esm, "functionName", FUNCTION)
+        roles = _deps(functions[0], "role", ROLE) if functions else []
+        if not roles:
+            report_violation(
+                "MSK mapping's function (or its role) is not part of this stack; its permissions cannot be checked",
+                esm.urn,
+            )
             continue
-        for problem in consumer_role_problems(
-            esm.props, _role_statements(args.resources, str(fn.props.get("role") or ""))
-        ):
+        for problem in consumer_role_problems(esm.props, role_statements(args.resources, roles[0]), _cluster_arn(esm)):
             report_violation(problem, esm.urn)
     for group, count in groups.items():
         if count > 1:

@@ -89,7 +89,7 @@ def test_secure_defaults_are_pinned() -> None:
             assert "saas:storage:LifecycleBucket$" in r.urn
 
 
-def test_bucket_policy_denies_non_tls_old_tls_and_foreign_keys() -> None:
+def test_bucket_policy_denies_non_tls_old_tls_and_other_algorithms() -> None:
     doc = json.loads(only(build(args()), "aws:s3/bucketPolicy:BucketPolicy")["policy"])
     assert doc["Version"] == "2012-10-17"
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
@@ -103,9 +103,10 @@ def test_bucket_policy_denies_non_tls_old_tls_and_foreign_keys() -> None:
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     assert by_sid["DenyTlsOlderThan12"]["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
-    assert by_sid["DenyOtherKmsKeys"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY}
+    assert by_sid["DenyOtherEncryptionAlgorithms"]["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
     }
+    assert "DenyOtherKmsKeys" not in by_sid  # would embed the key ARN, unknown at the first preview
     assert all(s["Effect"] == "Deny" for s in doc["Statement"])
 
 

@@ -97,6 +97,10 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
         by_sid["OnFailureDestinationKey"]["Condition"]["StringEquals"]["kms:ViaService"]
         == "s3.ap-southeast-1.amazonaws.com"
     )
+    assert by_sid["OnFailureDestinationKey"]["Resource"] == "arn:aws:kms:ap-southeast-1:123456789012:key/*"
+    assert by_sid["OnFailureDestinationKey"]["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": "alias/aiml-saas-staging"
+    }
     assume = by_sid["AssumeTenantWriter"]
     assert assume["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert assume["Resource"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageWriter-image-uploads-Staging"
@@ -161,6 +165,14 @@ def test_dev_creates_a_serverless_cluster_in_an_isolated_awsx_vpc(dev: ProgramRu
     endpoints = sorted(r.inputs["serviceName"] for r in dev.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"))
     assert endpoints == ["com.amazonaws.ap-southeast-1.lambda", "com.amazonaws.ap-southeast-1.sts"]
     assert esm(dev)["eventSourceArn"] == cluster.state["arn"]
+    # the created cluster's UUID is unknown before it exists: kafka-cluster grants name the cluster instead
+    by_sid = {st["Sid"]: st for st in consumer_policy(dev)["Statement"]}
+    base = "arn:aws:kafka:ap-southeast-1:123456789012"
+    assert by_sid["KafkaConnect"]["Resource"] == f"{base}:cluster/aiml-saas-images-dev/*"
+    assert by_sid["KafkaReadTopic"]["Resource"] == f"{base}:topic/aiml-saas-images-dev/*/image-uploads"
+    assert by_sid["KafkaConsumerGroup"]["Resource"] == (
+        f"{base}:group/aiml-saas-images-dev/*/aiml-saas-dev-image-consumer-image-uploads"
+    )
 
 
 def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations() -> None:
@@ -249,6 +261,7 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         "metadata_table_name": "t",
         "metadata_table_arn": "arn:t",
         "retention_days": 7,
+        "kms_key_alias": "alias/aiml-saas-dev",
     }
     return MskConsumerArgs(**{**base, **kw})
 

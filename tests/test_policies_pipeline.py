@@ -17,7 +17,7 @@ from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from components.testing.harness import run_function
 from components.testing.policy import analyze_props, evaluate
 from policies import buckets, msk
-from policies.msk import consumer_role_problems
+from policies.msk import arn_covers, consumer_role_problems
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3"
 TOPIC_ARN = (
@@ -226,19 +226,40 @@ def consumer_statements_ok() -> list[dict[str, Any]]:
 
 
 def test_consumer_role_problems_compliant_violating_missing() -> None:
-    assert consumer_role_problems(ESM_OK, consumer_statements_ok()) == []
+    assert consumer_role_problems(ESM_OK, consumer_statements_ok(), CLUSTER) == []
     wrong_group = consumer_statements_ok()
     wrong_group[3] = {**wrong_group[3], "Resource": GROUP_ARN.replace("/g1", "/other")}
-    assert consumer_role_problems(ESM_OK, wrong_group) == [
+    assert consumer_role_problems(ESM_OK, wrong_group, CLUSTER) == [
         "role lacks kafka-cluster:DescribeGroup on the consumer group ARN of 'g1'",
         "role lacks kafka-cluster:AlterGroup on the consumer group ARN of 'g1'",
     ]
     no_destination = consumer_statements_ok()[:5]
-    assert consumer_role_problems(ESM_OK, no_destination) == [
+    assert consumer_role_problems(ESM_OK, no_destination, CLUSTER) == [
         f"role lacks s3:PutObject on {FAILURES}/*",
         f"role lacks s3:ListBucket on {FAILURES}",
     ]
-    assert len(consumer_role_problems(ESM_OK, [])) >= 10
+    assert len(consumer_role_problems(ESM_OK, [], CLUSTER)) >= 10
+
+
+def test_cluster_known_only_by_name_at_first_preview() -> None:
+    by_name = "arn:aws:kafka:ap-southeast-1:123456789012:{kind}/hr-images/*"
+    stmts = consumer_statements_ok()
+    stmts[0] = {**stmts[0], "Resource": by_name.format(kind="cluster")}
+    stmts[1] = {**stmts[1], "Resource": by_name.format(kind="cluster")}
+    stmts[2] = {**stmts[2], "Resource": by_name.format(kind="topic") + "/image-uploads"}
+    stmts[3] = {**stmts[3], "Resource": by_name.format(kind="group") + "/g1"}
+    assert consumer_role_problems(ESM_OK, stmts, None) == []  # unknown ARN: checked by cluster name
+    assert consumer_role_problems(ESM_OK, stmts, CLUSTER) == []  # the UUID wildcard covers the real ARN
+    other_cluster = CLUSTER.replace("/hr-images/", "/other/")
+    assert "role lacks kafka-cluster:Connect on the cluster ARN " + other_cluster in consumer_role_problems(
+        ESM_OK, stmts, other_cluster
+    )
+    assert consumer_role_problems(ESM_OK, consumer_statements_ok(), None) == [
+        "the cluster ARN is not known yet and the role grants kafka-cluster:Connect on no cluster/<name>/* ARN; "
+        "scope the kafka-cluster actions to the cluster by name"
+    ]
+    wildcard_name = [{**stmts[1], "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/*/*"}]
+    assert not arn_covers(wildcard_name[0]["Resource"], CLUSTER)
 
 
 def test_consumer_role_stack_rule_flags_mapping_without_a_known_function() -> None:
@@ -256,7 +277,7 @@ def test_consumer_role_stack_rule_flags_mapping_without_a_known_function() -> No
 
     report = evaluate(run_function(program), [msk.msk_consumer_role_permissions])
     assert [v.message.split("\n")[1] for v in report.mandatory] == [
-        "MSK mapping's function is not part of this stack; its role cannot be checked"
+        "MSK mapping's function (or its role) is not part of this stack; its permissions cannot be checked"
     ]
 
 
