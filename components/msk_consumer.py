@@ -16,8 +16,9 @@ topic of an Amazon MSK cluster:
   tenant the handler calls ``sts:AssumeRole`` with the session tag ``TenantId=<tenant>`` *and* a session policy
   naming that tenant literally; the writer role's policy allows only ``GetItem``/``BatchGetItem``/``PutItem``
   on the metadata table under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}`` and object writes
-  under ``<raw bucket>/${aws:PrincipalTag/TenantId}/raw/*``; its trust policy accepts only the consumer role and
-  only ``TenantId`` tags whose value is a configured tenant (ISOLATION.md invariant 11d);
+  under ``<raw bucket>/${aws:PrincipalTag/TenantId}/raw/*``; its trust policy accepts only the consumer role with
+  exactly one ``TenantId`` tag, and the consumer's own policy lets it send only configured tenant ids as that tag
+  (ISOLATION.md invariant 11d);
 * log retention (via ``HandlerFunction``) and alarms on function errors and rejected records.
 
 Networking: the mapping's pollers run in the cluster's VPC and reach the on-failure bucket through an S3 VPC
@@ -212,18 +213,22 @@ def consumer_statements(
     ]
 
 
-def writer_trust_policy(consumer_role_arn: str, tenant_ids: Sequence[str]) -> dict[str, Any]:
-    """Who may assume the tenant writer role: only the consumer role, only with a configured ``TenantId`` tag."""
+def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
+    """Who may assume the tenant writer role: only the consumer role, only with exactly one ``TenantId`` tag.
+
+    The allowed tag *values* (the tenant registry) are enforced on the caller's side (``AssumeTenantWriter`` in
+    :func:`consumer_statements`) rather than here: a trust policy is limited to 2,048 characters (4,096 with a
+    quota increase), which a few hundred tenant ids would exceed, while the consumer's inline policy has 10,240.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ConsumerAssumesForOneConfiguredTenant",
+                "Sid": "ConsumerAssumesWithOneTenantTag",
                 "Effect": "Allow",
                 "Principal": {"AWS": consumer_role_arn},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
-                    "StringEquals": {f"aws:RequestTag/{TENANT_TAG}": list(tenant_ids)},
                     "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
                     "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
                 },
@@ -518,7 +523,7 @@ class MskConsumer(pulumi.ComponentResource):
             name=args.writer_role_name,
             description=f"Tenant-scoped writer for {args.function_name}: assumed per record tenant with a TenantId tag",
             assume_role_policy=pulumi.Output.json_dumps(
-                function.role_arn.apply(lambda arn: writer_trust_policy(arn, args.tenant_ids))
+                function.role_arn.apply(writer_trust_policy)
             ),
             max_session_duration=3600,
             tags=resource_tags,

@@ -120,7 +120,6 @@ def test_writer_role_is_tenant_keyed(staging: ProgramRun) -> None:
     assert st["Principal"] == {"AWS": consumer_role}
     assert st["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert st["Condition"] == {
-        "StringEquals": {"aws:RequestTag/TenantId": ["acme", "globex"]},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
         "Null": {"aws:RequestTag/TenantId": "false"},
     }
