@@ -100,7 +100,10 @@ class Settings:
     max_image_bytes: int
     allowed_content_types: frozenset[str]
     source_buckets: frozenset[str] = frozenset()
-    write_mode: Literal["batched", "single"] = "batched"
+    write_mode: Literal["batched", "single"] = "single"
+    """``single`` (default): one conditional PutItem per record - 1 WCU per row. ``batched``: BatchGetItem plus
+    conditional TransactWriteItems of up to 100 rows - ~40x fewer round trips, but transactions cost 2 WCU per
+    row. See benchmarks/msk_consumer_throughput.py and the README for the measured trade-off."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,7 +112,7 @@ class Settings:
         def items(key: str) -> frozenset[str]:
             return frozenset(v.strip() for v in e.get(key, "").split(",") if v.strip())
 
-        mode = e.get("METADATA_WRITE_MODE", "batched")
+        mode = e.get("METADATA_WRITE_MODE", "single")
         return cls(
             raw_bucket=e["RAW_BUCKET"],
             raw_bucket_arn=e.get("RAW_BUCKET_ARN") or f"arn:aws:s3:::{e['RAW_BUCKET']}",
@@ -123,7 +126,7 @@ class Settings:
             max_image_bytes=int(e.get("MAX_IMAGE_BYTES", str(10 * 1024 * 1024))),
             allowed_content_types=items("ALLOWED_CONTENT_TYPES") or frozenset(SIGNATURES),
             source_buckets=items("SOURCE_BUCKETS"),
-            write_mode="single" if mode == "single" else "batched",
+            write_mode="batched" if mode == "batched" else "single",
         )
 
 
