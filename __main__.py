@@ -18,6 +18,10 @@ pulumi.export("kmsKeyArn", platform.kms_key_arn)
 pulumi.export("alarmTopicArn", platform.alarm_topic_arn)
 pulumi.export("tableNames", platform.table_names)
 pulumi.export("tableArns", platform.table_arns)
+pulumi.export("identityPoolIds", {t: p.identity_pool_id for t, p in platform.identity_pools.items()})
+pulumi.export("userPoolIds", {t: i.user_pool_id for t, i in platform.identities.items()})
+if platform.identity_export is not None:
+    pulumi.export("identity", platform.identity_export)  # contract read by `saas:identity.mode: shared` stacks
 
 # Image pipeline (issue #6)
 pulumi.export("accessLogBucketName", platform.access_log_bucket_name)

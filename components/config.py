@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 from components.errors import StackConfigError
 from components.naming import (
     DEFAULT_NAME_PREFIX,
+    ENVIRONMENTS,
     NAME_PREFIX_RE,
     SYSTEM_TENANT,
     TENANT_ID_RE,
@@ -96,6 +97,10 @@ class IdentityConfig(_Model):
     feature_plan: Literal["ESSENTIALS", "PLUS"] = "ESSENTIALS"
     sms_role_arn: str | None = None
     """IAM role Cognito assumes to send SMS MFA codes. SMS MFA is offered only when this is set."""
+    client_environments: list[Environment] | None = None
+    """Environments whose app clients an owning stack (``mode: own``) creates on its pools and exports.
+    Default: all three in prod (one credential works in Dev, Staging and Prod), only its own elsewhere.
+    Use :meth:`StackConfig.identity_client_environments` for the resolved list."""
 
     @field_validator("source_stack")
     @classmethod
@@ -114,6 +119,27 @@ class IdentityConfig(_Model):
     def _prod_mfa(cls, value: str, info: ValidationInfo) -> str:
         if _environment(info) == "prod" and value != "ON":
             raise ValueError('prod requires mfa: "ON" (quote it: unquoted ON is a YAML boolean)')
+        return value
+
+    @field_validator("client_environments")
+    @classmethod
+    def _client_environments(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return value
+        if info.data.get("mode") == "shared":
+            raise ValueError(
+                "only allowed when mode is 'own': a shared stack creates no app clients, it uses the owning "
+                "stack's (set clientEnvironments there)"
+            )
+        dupes = sorted({e for e in value if value.count(e) > 1})
+        if dupes:
+            raise ValueError(f"duplicate environments: {dupes}")
+        env = _environment(info)
+        if env is not None and env not in value:
+            raise ValueError(
+                f"must include this stack's own environment {env!r} (its identity pools use those clients); "
+                f"got {value}"
+            )
         return value
 
     @field_validator("sms_role_arn")
@@ -272,6 +298,14 @@ class StackConfig(_Model):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def identity_client_environments(self) -> list[Environment]:
+        """Environments whose app clients this stack creates when it owns the pools (``identity.mode: own``):
+        ``identity.clientEnvironments`` if set, else all three in prod and only its own environment elsewhere."""
+        if self.identity.client_environments is not None:
+            return list(self.identity.client_environments)
+        return list(ENVIRONMENTS) if self.is_prod else [self.environment]
 
 
 def _decode(value: Any) -> Any:

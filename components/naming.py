@@ -88,6 +88,27 @@ def identity_pool_name(prefix: str, tenant_id: str, environment: str) -> str:
     return f"{prefix}-{tenant_id}-{env_suffix(environment)}"
 
 
+FRONTENDS: Final[tuple[str, ...]] = ("hr-admin", "ess-mobile")
+"""Seed 004's front ends, one Cognito app client each per environment: HR Admin (web), ESS (mobile)."""
+IDENTITY_TRIGGERS: Final[tuple[str, ...]] = ("PreAuth", "PreToken")
+"""The Cognito triggers each owned user pool runs (function-name infix)."""
+APP_CLIENT_NAME_MAX: Final = 128
+
+
+def app_client_name(prefix: str, tenant_id: str, frontend: str, environment: str) -> str:
+    """``AIML-SaaS-acme-hr-admin-dev``: the app client of one front end in one environment.
+
+    The name is a runtime contract: the Cognito triggers read it (``DescribeUserPoolClient``) to learn which
+    environment a sign-in is for (``handlers/_identity.py`` parses exactly this shape).
+    """
+    return f"{prefix}-{tenant_id}-{frontend}-{environment}"
+
+
+def identity_trigger_function_name(prefix: str, tenant_id: str, trigger: str, environment: str) -> str:
+    """``AIML-SaaS-acme-PreAuth-Prod``: a tenant pool's trigger, deployed by the stack that owns the pool."""
+    return f"{prefix}-{tenant_id}-{trigger}-{env_suffix(environment)}"
+
+
 TENANT_ROLES: Final[tuple[str, ...]] = ("TenantAdminRole", "TenantUserRole")
 SYSTEM_ROLES: Final[tuple[str, ...]] = ("SystemAdminRole", "SystemSuperuserRole", "SystemSupportRole")
 RUNNERS: Final[tuple[str, ...]] = (

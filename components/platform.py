@@ -14,10 +14,20 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from components.identity import (
+    SharedTenantIdentities,
+    SharedTenantIdentitiesArgs,
+    TenantIdentity,
+    TenantIdentityArgs,
+    TenantIdentityOutputs,
+    TenantIdentityPool,
+    TenantIdentityPoolArgs,
+    identity_export,
+)
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
 from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
-from components.naming import POOL_TABLES, env_suffix, tags
+from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from components.pool_table import PoolTable, PoolTableArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
@@ -111,6 +121,9 @@ class Platform(pulumi.ComponentResource):
     msk_cluster_arn: pulumi.Output[str] | None
     msk_consumers: dict[str, MskConsumer]
     image_worst_case_lifetime_days: int | None
+    identities: dict[str, TenantIdentityOutputs]
+    identity_pools: dict[str, TenantIdentityPool]
+    identity_export: dict[str, object] | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -264,6 +277,67 @@ class Platform(pulumi.ComponentResource):
         self.document_bucket_name, self.document_bucket_arn = documents.bucket_name, documents.bucket_arn
         self.image_worst_case_lifetime_days = raw.worst_case_lifetime_days
         # ---- end image pipeline ----
+
+        # ---- Identity (issue #3): user pools (owning stack only), identity pools (every stack) ----------------
+        # Per tenant plus the system tenant. `identities` is the same view in both modes; an owning stack also
+        # exports it (`identity_export`, stack output "identity") for `mode: shared` stacks.
+        identity_tenants = [*cfg.tenant_ids, SYSTEM_TENANT]
+        self.identity_export = None
+        if cfg.identity.mode == "own":
+            owned = {
+                t: TenantIdentity(
+                    t,
+                    TenantIdentityArgs(
+                        tenant_id=t,
+                        environment=cfg.environment,
+                        region=cfg.region,
+                        kms_key_arn=key.arn,
+                        client_environments=cfg.identity_client_environments,
+                        layers=[layer.arn],
+                        mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
+                        feature_plan=cfg.identity.feature_plan,
+                        sms_role_arn=cfg.identity.sms_role_arn,
+                        protect=cfg.protect,
+                        account_id=identity.account_id,
+                        name_prefix=cfg.name_prefix,
+                        extra_tags=cfg.tags,
+                    ),
+                    opts=child,
+                )
+                for t in identity_tenants
+            }
+            self.identities = {t: i.outputs for t, i in owned.items()}
+            self.identity_export = identity_export(cfg.environment, cfg.region, owned)
+        else:
+            assert cfg.identity.source_stack is not None  # guaranteed by the config model
+            shared = SharedTenantIdentities(
+                f"{name}-identity",
+                SharedTenantIdentitiesArgs(
+                    source_stack=cfg.identity.source_stack, tenant_ids=cfg.tenant_ids, environment=cfg.environment
+                ),
+                opts=child,
+            )
+            self.identities = shared.tenants
+        # Role attachment (TenantIdentityPool.attach_roles) is wired when TenantAccess/SystemAccess (issue #4)
+        # provide the roles; until then the identity pools issue no credentials (fail closed).
+        self.identity_pools = {
+            t: TenantIdentityPool(
+                t,
+                TenantIdentityPoolArgs(
+                    tenant_id=t,
+                    environment=cfg.environment,
+                    region=cfg.region,
+                    user_pool_id=self.identities[t].user_pool_id,
+                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
+                    name_prefix=cfg.name_prefix,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+            for t in identity_tenants
+        }
+        # ---- end identity -------------------------------------------------------------------------------------
+
         self.kms_key_arn = key.arn
         self.account_id = identity.account_id
         self.handler_layer_arn = layer.arn

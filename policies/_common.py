@@ -36,14 +36,11 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
 def as_list(value: Any) -> list[Any]:
     """IAM lets ``Action``, ``Resource`` and condition values be a string or a list.
 
-    Any non-string sequence counts as a list: pulumi-policy hands validators ``_ListProxy`` objects (a
-    ``Sequence``, not a ``list``) for list-valued properties.
-    """
+    pulumi-policy hands validators lists as its own ``Sequence`` proxy (not ``list``), so any non-string
+    sequence counts as a list."""
     if value is None:
         return []
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    return [value]
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str | bytes) else [value]
 
 
 def parse_json_document(value: Any) -> dict[str, Any] | None:
@@ -71,7 +68,7 @@ def get_path(props: Mapping[str, Any], *path: str | int) -> Any:
     cur: Any = props
     for step in path:
         if isinstance(step, int):
-            if not isinstance(cur, list) or len(cur) <= step:
+            if not isinstance(cur, Sequence) or isinstance(cur, str) or len(cur) <= step:
                 return None
             cur = cur[step]
         else:

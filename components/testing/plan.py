@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
+import re
 import sys
 import time
 import traceback
@@ -146,6 +148,10 @@ class Planner:
             project_cfg = load_project_config(self.program_dir, stack)
             region = project_cfg.values.get("aws:region", "ap-southeast-1")
             references: dict[str, dict[str, Any]] = {}
+            for ref in _referenced_stacks(project_cfg.values, project_cfg.project):  # avoid a failing first run
+                outputs = self._outputs_of(ref, project_cfg.project)
+                if outputs is not None:
+                    references[ref] = outputs
             while True:
                 mocks = AwsMocks(region=region, stack_outputs=references, first_preview=self.preview)
                 try:
@@ -169,6 +175,12 @@ class Planner:
         result.seconds = time.perf_counter() - started
         self.plans[stack] = result
         return result
+
+
+def _referenced_stacks(values: Mapping[str, str], project: str) -> list[str]:
+    """Config values that name another stack of this project (``organization/<project>/<stack>``)."""
+    pattern = re.compile(rf"organization/{re.escape(project)}/[A-Za-z0-9_.-]+")
+    return sorted({m.group(0) for v in values.values() for m in pattern.finditer(v)})
 
 
 def _quota_rows(run: ProgramRun, policy_config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -284,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="one line per stack plus violations")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of program errors")
     args = parser.parse_args(argv)
+    # A run that fails (e.g. on a StackReference resolved by planning another stack, then retried) leaves SDK
+    # futures whose exceptions asyncio would print at garbage collection; the plan reports the error itself.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if args.json and len(args.stacks) != 1:
         parser.error("--json takes one stack; use --json-dir for several")
     console = Console(highlight=False, width=160 if not sys.stdout.isatty() else None)

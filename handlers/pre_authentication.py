@@ -1,0 +1,45 @@
+"""Cognito pre-authentication trigger: only users entitled to the client's environment may sign in.
+
+One user pool per tenant serves Dev, Staging and Prod (seed 004: one credential everywhere). The app client
+a user signs in through says which environment they are entering (``handlers._identity``); the user's
+``custom:environments`` attribute says where they may go. Anything unexpected - an unknown client, a user
+without a tenant or role, another tenant's user, a misconfigured function - raises, and Cognito refuses
+the sign-in. Refresh does not run this trigger, so the pre-token trigger repeats the same check
+(ISOLATION.md #17).
+
+Documentation:
+    https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-authentication.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreAuthenticationTriggerEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+
+logger = Logger()
+
+
+def decide(attributes: Mapping[str, Any], environment: str, settings: TriggerSettings) -> None:
+    """Allow (return) or deny (raise :class:`SignInDenied`) a sign-in to ``environment``."""
+    check_entitlement(attributes, environment, settings)
+
+
+@event_source(data_class=PreAuthenticationTriggerEvent)
+def lambda_handler(event: PreAuthenticationTriggerEvent, context: LambdaContext) -> dict[str, Any]:
+    """Return the event unchanged to allow the sign-in; raise to deny it."""
+    settings = TriggerSettings.from_env()
+    try:
+        environment = resolve_environment(event.user_pool_id, event.caller_context.client_id, settings)
+        decide(event.request.user_attributes, environment, settings)
+    except SignInDenied as denied:
+        logger.warning("sign-in denied", extra={"reason": str(denied), "trigger_source": event.get("triggerSource")})
+        raise
+    logger.info("sign-in allowed", extra={"environment": environment})
+    return event.raw_event

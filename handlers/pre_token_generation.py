@@ -1,0 +1,50 @@
+"""Cognito pre-token-generation trigger (V2 event): tenant claims in ID *and* access tokens.
+
+Adds ``custom:tenantId``, ``custom:tenantRole`` and ``custom:environment`` to both tokens, taken only from
+server-side data: the user's attributes (set by admins; clients cannot write them) and the environment of
+the app client the request came through. ``clientMetadata`` is client-supplied and never read. The
+environment entitlement is checked again here because refresh (``TokenGeneration_RefreshTokens``) skips
+pre-authentication (ISOLATION.md #16, #17). A user without a tenant, of another tenant, without a valid
+role or not entitled to the environment gets no token: the trigger raises and Cognito refuses.
+
+Documentation:
+    https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreTokenGenerationV2TriggerEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+
+logger = Logger()
+
+
+def tenant_claims(attributes: Mapping[str, Any], environment: str, settings: TriggerSettings) -> dict[str, str]:
+    """The claims to add to both tokens; raises :class:`SignInDenied` when no token may be issued."""
+    return check_entitlement(attributes, environment, settings)
+
+
+@event_source(data_class=PreTokenGenerationV2TriggerEvent)
+def lambda_handler(event: PreTokenGenerationV2TriggerEvent, context: LambdaContext) -> dict[str, Any]:
+    """Return the event with ``claimsAndScopeOverrideDetails`` set; raise to refuse the token."""
+    if str(event.get("version")) != "2":
+        raise SignInDenied("token refused: the trigger expects the V2 event (lambda_version V2_0)")
+    settings = TriggerSettings.from_env()
+    try:
+        environment = resolve_environment(event.user_pool_id, event.caller_context.client_id, settings)
+        claims = tenant_claims(event.request.user_attributes, environment, settings)
+    except SignInDenied as denied:
+        logger.warning("token refused", extra={"reason": str(denied), "trigger_source": event.get("triggerSource")})
+        raise
+    details = event.response.claims_scope_override_details
+    details.id_token_generation.claims_to_add_or_override = dict(claims)
+    details.access_token_generation.claims_to_add_or_override = dict(claims)
+    logger.info("tenant claims added", extra={"environment": environment, "trigger_source": event.trigger_source})
+    return event.raw_event
