@@ -129,7 +129,7 @@ def _counting_call(self: BaseClient, operation_name: str, api_params: dict[str, 
     return _original_call(self, operation_name, api_params)
 
 
-BaseClient._make_api_call = _counting_call  # type: ignore[method-assign]
+BaseClient._make_api_call = _counting_call
 
 
 def run_once(mode: str, batch: list[h.KafkaEventRecord]) -> tuple[float, Counter[str], Counter[str]]:

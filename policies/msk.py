@@ -31,7 +31,6 @@ ESM: Final = "aws:lambda/eventSourceMapping:EventSourceMapping"
 FUNCTION: Final = "aws:lambda/function:Function"
 ROLE: Final = "aws:iam/role:Role"
 ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
-POLICY_DOCUMENT_TYPES: Final = {ROLE_POLICY: "policy", "aws:iam/policy:Policy": "policy"}
 SECRET_AUTH_TYPES: Final = ("SASL_SCRAM_256_AUTH", "SASL_SCRAM_512_AUTH", "BASIC_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH")
 ENI_ACTIONS: Final = (
     "ec2:CreateNetworkInterface",
@@ -230,26 +229,6 @@ def kafka_wildcard_problems(doc: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _kafka_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    docs: list[Any] = []
-    if args.resource_type in POLICY_DOCUMENT_TYPES:
-        docs.append(args.props.get(POLICY_DOCUMENT_TYPES[args.resource_type]))
-    elif args.resource_type == ROLE:
-        docs.extend(p.get("policy") for p in as_list(args.props.get("inlinePolicies")) if isinstance(p, Mapping))
-    for raw in docs:
-        doc = parse_json_document(raw)
-        for problem in kafka_wildcard_problems(doc or {}):
-            report_violation(problem, None)
-
-
-iam_no_kafka_cluster_wildcards = ResourceValidationPolicy(
-    name="iam-no-kafka-cluster-wildcards",
-    description="No IAM policy grants kafka-cluster:* or kafka-cluster actions on Resource '*' (invariant 46).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_kafka_wildcards,
-)
-
-
 NAME_SCOPED_CLUSTER_RE: Final = re.compile(r"arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9-]+/\*")
 
 
@@ -384,7 +363,10 @@ def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation
                 esm.urn,
             )
             continue
-        for problem in consumer_role_problems(esm.props, role_statements(args.resources, roles[0]), _cluster_arn(esm)):
+        stmts = role_statements(args.resources, roles[0])
+        for problem in kafka_wildcard_problems({"Statement": stmts}):
+            report_violation(f"consumer role: {problem}", esm.urn)
+        for problem in consumer_role_problems(esm.props, stmts, _cluster_arn(esm)):
             report_violation(problem, esm.urn)
     for group, count in groups.items():
         if count > 1:
@@ -393,7 +375,8 @@ def _consumer_roles(args: StackValidationArgs, report_violation: ReportViolation
 
 msk_consumer_role_permissions = StackValidationPolicy(
     name="msk-consumer-role-permissions",
-    description="Each MSK mapping's function role holds the kafka/EC2 actions the service needs, kafka-cluster "
+    description="Each MSK mapping's function role holds the kafka/EC2 actions the service needs, never "
+    "kafka-cluster:* or kafka-cluster actions on '*', kafka-cluster "
     "actions on the exact cluster/topic/group ARNs and the on-failure destination permissions; consumer "
     "group ids are unique (invariants 44, 46).",
     enforcement_level=EnforcementLevel.MANDATORY,
@@ -406,6 +389,5 @@ POLICIES = [
     msk_esm_consumer_identity,
     msk_esm_poison_records,
     msk_esm_payload_destination,
-    iam_no_kafka_cluster_wildcards,
     msk_consumer_role_permissions,
 ]

@@ -22,8 +22,13 @@ def dev() -> ProgramRun:
 
 
 @pytest.fixture(scope="module")
-def staging() -> ProgramRun:
-    return run_program(".", "staging")
+def prod() -> ProgramRun:
+    return run_program(".", "prod")
+
+
+@pytest.fixture(scope="module")
+def staging(prod: ProgramRun) -> ProgramRun:
+    return run_program(".", "staging", stack_outputs={"organization/saas/prod": prod.outputs})
 
 
 def esm(run: ProgramRun) -> dict[str, Any]:
@@ -174,9 +179,10 @@ def test_dev_creates_a_serverless_cluster_in_an_isolated_awsx_vpc(dev: ProgramRu
     )
 
 
-def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations() -> None:
-    for stack in ("dev", "staging", "prod"):
-        run = run_program(".", stack)
+def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations(
+    dev: ProgramRun, staging: ProgramRun, prod: ProgramRun
+) -> None:
+    for stack, run in (("dev", dev), ("staging", staging), ("prod", prod)):
         report = evaluate_run(run)
         assert report.mandatory == [], (stack, report.mandatory)
         purposes = sorted(r.inputs["tags"]["saas:purpose"] for r in run.of_type("aws:s3/bucket:Bucket"))

@@ -17,7 +17,7 @@ from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from components.testing.harness import run_function
 from components.testing.policy import analyze_props, evaluate
 from policies import buckets, msk
-from policies.msk import arn_covers, consumer_role_problems
+from policies.msk import arn_covers, consumer_role_problems, kafka_wildcard_problems
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3"
 TOPIC_ARN = (
@@ -179,16 +179,49 @@ def test_payload_destination_and_secret_auth() -> None:
 
 
 def test_no_kafka_cluster_wildcards() -> None:
-    rule = msk.iam_no_kafka_cluster_wildcards
     scoped = {"Effect": "Allow", "Action": ["kafka-cluster:Connect"], "Resource": CLUSTER}
-    assert names(rule, msk.ROLE_POLICY, {"role": "r", "policy": policy_doc(scoped)}) == []
+    assert kafka_wildcard_problems({"Statement": [scoped]}) == []
     star = {"Effect": "Allow", "Action": "kafka-cluster:*", "Resource": CLUSTER}
-    assert names(rule, msk.ROLE_POLICY, {"role": "r", "policy": policy_doc(star)})
+    assert kafka_wildcard_problems({"Statement": [star]}) == [
+        "wildcard kafka-cluster actions ['kafka-cluster:*']; list the exact actions"
+    ]
     anywhere = {"Effect": "Allow", "Action": "kafka-cluster:ReadData", "Resource": "*"}
-    assert names(rule, msk.ROLE_POLICY, {"role": "r", "policy": policy_doc(anywhere)})
-    inline = {"inlinePolicies": [{"name": "p", "policy": policy_doc(star)}], "assumeRolePolicy": "{}"}
-    assert names(rule, msk.ROLE, inline)
-    assert names(rule, msk.ROLE_POLICY, {"role": "r"}) == []  # no document: nothing granted
+    assert kafka_wildcard_problems({"Statement": [anywhere]}) == [
+        "kafka-cluster actions on ['*']; scope them to cluster/topic/group ARNs"
+    ]
+    assert kafka_wildcard_problems({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]})
+    assert kafka_wildcard_problems({}) == []  # no statements: nothing granted
+
+
+def consumer_program(statements: list[dict[str, Any]]) -> None:
+    role = aws.iam.Role("consumer-role", assume_role_policy="{}")
+    aws.iam.RolePolicy("consumer-policy", role=role.id, policy=policy_doc(*statements))
+    fn = aws.lambda_.Function(
+        "consumer", name="consumer", role=role.arn, runtime="python3.13", handler="h.h", code=pulumi.AssetArchive({})
+    )
+    aws.lambda_.EventSourceMapping(
+        "mapping",
+        function_name=fn.arn,
+        event_source_arn=CLUSTER,
+        topics=["image-uploads"],
+        starting_position="TRIM_HORIZON",
+        amazon_managed_kafka_event_source_config={"consumer_group_id": "g1"},
+        destination_config={"on_failure": {"destination_arn": FAILURES}},
+    )
+
+
+def test_consumer_role_stack_rule_joins_mapping_function_role_and_policies() -> None:
+    ok = evaluate(run_function(lambda: consumer_program(consumer_statements_ok())), [msk.msk_consumer_role_permissions])
+    assert ok.violations == []
+    star = {"Effect": "Allow", "Action": "kafka-cluster:*", "Resource": CLUSTER}
+    bad = evaluate(
+        run_function(lambda: consumer_program([*consumer_statements_ok(), star])), [msk.msk_consumer_role_permissions]
+    )
+    assert messages(bad) == [
+        "consumer role: wildcard kafka-cluster actions ['kafka-cluster:*']; list the exact actions"
+    ]
+    missing = evaluate(run_function(lambda: consumer_program([])), [msk.msk_consumer_role_permissions])
+    assert len(missing.mandatory) >= 10
 
 
 # ------------------------------------------------------------------------------------------------ consumer role
