@@ -62,6 +62,8 @@ DEFAULT_CONTENT_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/w
 MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
 """Seed 001: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
 TENANT_TAG: Final = "TenantId"
+TENANT_LIST_MAX_CHARS: Final = 6_000
+"""Budget for the tenant ids in the consumer role's inline policy (IAM allows 10,240 characters in all)."""
 WRITER_DYNAMODB_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem")
 ENI_ACTIONS: Final = (
     "ec2:CreateNetworkInterface",
@@ -400,6 +402,13 @@ class MskConsumerArgs:
             raise ComponentArgError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
             )
+        registry_chars = sum(len(t) + 4 for t in self.tenant_ids)
+        if registry_chars > TENANT_LIST_MAX_CHARS:
+            raise ComponentArgError(
+                f"{len(self.tenant_ids)} tenants make the consumer role's AssumeTenantWriter condition "
+                f"{registry_chars} characters; with the rest of the role policy that exceeds IAM's 10,240-character "
+                f"limit for inline policies (budget {TENANT_LIST_MAX_CHARS}). Split tenants across consumers/topics."
+            )
         if len(self.writer_role_name) > IAM_ROLE_NAME_MAX:
             raise ComponentArgError(
                 f"writer role name {self.writer_role_name!r} is {len(self.writer_role_name)} characters; AWS allows "
@@ -522,9 +531,7 @@ class MskConsumer(pulumi.ComponentResource):
             f"{name}-writer-role",
             name=args.writer_role_name,
             description=f"Tenant-scoped writer for {args.function_name}: assumed per record tenant with a TenantId tag",
-            assume_role_policy=pulumi.Output.json_dumps(
-                function.role_arn.apply(writer_trust_policy)
-            ),
+            assume_role_policy=pulumi.Output.json_dumps(function.role_arn.apply(writer_trust_policy)),
             max_session_duration=3600,
             tags=resource_tags,
             opts=child,

@@ -281,6 +281,7 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         ({"topic": "bad topic"}, "topic must be 1-249 characters"),
         ({"max_image_bytes": 20 * 1024 * 1024}, "max_image_bytes must be 1-10485760"),
         ({"name_prefix": "A" * 40}, "writer role name"),
+        ({"tenant_ids": tuple(f"tenant-{i:05d}" for i in range(600))}, "600 tenants make the consumer role"),
     ],
 )
 def test_consumer_argument_errors(kw: dict[str, Any], message: str) -> None:
