@@ -20,7 +20,9 @@ For every record exactly one of three things happens, and the batch response say
 * **retry** - a transient error (throttling, STS, network). The record is reported in ``batchItemFailures``;
   the event source mapping retries it and, after ``maximum_retry_attempts``, writes it to the on-failure bucket.
 
-Nothing is dropped: a record is acknowledged only after it is stored or its rejection is written.
+Nothing is dropped: a record is acknowledged only after it is stored or its rejection is written. An
+unexpected error (a bug) fails the whole invocation instead; the mapping then retries and bisects the batch and
+finally writes it to the on-failure bucket.
 
 Tenant isolation: the function's own role cannot touch tenant rows or objects. Per tenant (once per
 invocation) it assumes the writer role with the session tag ``TenantId=<tenant>`` and a session policy naming
@@ -594,6 +596,10 @@ def process_records(
     for tenant_id, items in by_tenant.items():
         try:
             session = sessions.get(tenant_id)
+        except Rejected as rej:  # unreachable after validate_message; kept so the registry check has one home
+            for item in items:
+                rejected[item.rid] = rej.reason
+            continue
         except (ClientError, BotoCoreError) as exc:
             for item in items:
                 result.outcomes[item.rid] = Outcome("retry", f"sts: {exc}")
@@ -601,7 +607,8 @@ def process_records(
         ready: list[Accepted] = []
         for item in items:
             try:
-                assert session.tenant_id == item.msg.tenant_id  # routing invariant (ISOLATION.md 47)
+                if session.tenant_id != item.msg.tenant_id:  # routing invariant (ISOLATION.md 47): fail closed
+                    raise RuntimeError(f"{item.rid.label}: session of {session.tenant_id!r} for {item.msg.tenant_id!r}")
                 load_body(item, session, cfg)
                 put_object_once(item, session, cfg)
                 ready.append(item)
