@@ -516,7 +516,6 @@ class MskConsumer(pulumi.ComponentResource):
                     "MAX_IMAGE_BYTES": str(args.max_image_bytes),
                     "ALLOWED_CONTENT_TYPES": ",".join(args.allowed_content_types),
                     "SOURCE_BUCKETS": ",".join(args.source_bucket_names),
-                    "POWERTOOLS_METRICS_FUNCTION_NAME": args.function_name,
                 },
                 statements=statements,
                 layers=args.layers,

@@ -54,7 +54,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 logger = Logger()
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "saas"))
+# Defaults match what MskConsumer deploys (HandlerFunction sets both variables); they only matter off Lambda.
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "saas"),
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "MskConsumer"),
+)
 
 TENANT_KEY_PREFIX: Final = "TENANT#"
 IMAGE_KEY_PREFIX: Final = "IMAGE#"
@@ -658,6 +662,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     s3, sts = system_clients()
     records = [KafkaEventRecord(r) for chunk in (event.get("records") or {}).values() for r in chunk]
     result = process_records(records, cfg, s3=s3, sts=sts)
+    # EMF dimensions the MskConsumer alarms select on: service (POWERTOOLS_SERVICE_NAME) + this function.
+    metrics.add_dimension(name="function_name", value=context.function_name)
     for status, metric in (
         ("stored", "RecordsStored"),
         ("duplicate", "RecordsDuplicate"),

@@ -359,7 +359,9 @@ def test_transient_errors_are_reported_for_retry_and_the_rest_lands(monkeypatch:
     assert statuses == {1: "stored", 2: "retry", 3: "retry"}
 
 
-def test_lambda_handler_returns_kafka_batch_item_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lambda_handler_returns_kafka_batch_item_failures(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = make_env()
     for key, value in {
         "RAW_BUCKET": env.cfg.raw_bucket,
@@ -389,6 +391,11 @@ def test_lambda_handler_returns_kafka_batch_item_failures(monkeypatch: pytest.Mo
     )
     response = h.lambda_handler(event, Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": {"partition": "image-uploads-1", "offset": 6}}]}
+    (emf,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf["service"] == "MskConsumer"
+    assert emf["function_name"] == "AIML-SaaS-ImageConsumer-image-uploads-Dev"  # what the alarms select on
+    counts = [sum(v if isinstance(v, list) else [v]) for v in (emf["RecordsStored"], emf["RecordsRetried"])]
+    assert counts == [1.0, 1.0]
 
 
 # --------------------------------------------------------------------------------------------- no-loss property
