@@ -22,6 +22,18 @@ pulumi.export("identityPoolIds", {t: p.identity_pool_id for t, p in platform.ide
 pulumi.export("userPoolIds", {t: i.user_pool_id for t, i in platform.identities.items()})
 if platform.identity_export is not None:
     pulumi.export("identity", platform.identity_export)  # contract read by `saas:identity.mode: shared` stacks
+pulumi.export(
+    "tenantRoleArns",
+    {t: {"admin": r.admin_role_arn, "user": r.user_role_arn} for t, r in platform.tenant_roles.items()},
+)
+pulumi.export(
+    "systemRoleArns",
+    {
+        "admin": platform.system_access.admin_role_arn,
+        "superuser": platform.system_access.superuser_role_arn,
+        "support": platform.system_access.support_role_arn,
+    },
+)
 
 # Image pipeline (issue #6)
 pulumi.export("accessLogBucketName", platform.access_log_bucket_name)

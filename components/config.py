@@ -236,6 +236,33 @@ class AlarmsConfig(_Model):
         return value
 
 
+class AccessConfig(_Model):
+    """``saas:access``: how tenant IAM roles are laid out (ISOLATION.md section A, invariant 13).
+
+    ``perTenant`` (default): two roles and two customer-managed policies per tenant, each naming the tenant
+    literally. ``abac``: one admin and one user role per shard of ``tenantsPerRole`` tenants, scoped by the
+    ``TenantId`` principal tag; the shard size defaults to what fits the trust-policy quota
+    (``trustPolicyQuota``: 2048, or 4096 once AWS raised it for the account).
+    """
+
+    mode: Literal["perTenant", "abac"] = "perTenant"
+    tenants_per_role: int | None = None
+    trust_policy_quota: Literal[2048, 4096] = 2048
+    superuser_scan: bool = False
+    """Grant dynamodb:Scan to SystemSuperuserRole (needs the policy-pack exception, invariant 11c)."""
+
+    @field_validator("tenants_per_role")
+    @classmethod
+    def _per_role(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            return value
+        if info.data.get("mode") != "abac":
+            raise ValueError("only allowed with mode: abac (per-tenant roles hold exactly one tenant)")
+        if value < 1:
+            raise ValueError(f"must be at least 1; got {value}")
+        return value
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
@@ -246,6 +273,8 @@ class StackConfig(_Model):
     """Days raw/processed objects and job metadata live (S3 expiration, DynamoDB TTL)."""
     msk: MskConfig | None = None
     alarms: AlarmsConfig
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    """Tenant role layout: per-tenant roles (default) or shared ABAC roles per shard of tenants."""
     protect: bool = Field(default=True, validate_default=True)
     """Deletion protection and retain-on-delete for stateful resources."""
     name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{NAME_PREFIX_RE.pattern})$")] = DEFAULT_NAME_PREFIX
@@ -416,6 +445,7 @@ def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
             problems.append(
                 ("saas:msk.clusterArn", f"cluster is in {match['region']} but the stack deploys to {config.region}")
             )
+    problems.extend(_access_problems(config))
     tenant_keys = {f"saas:tenants[{i}].id": t.id for i, t in enumerate(config.tenants)}
     seen: set[str] = set()
     for limit in physical_names(config.name_prefix, config.environment, tenant_keys):
@@ -429,6 +459,39 @@ def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
                 )
             )
     return problems
+
+
+IAM_ROLES_QUOTA: Final = 1000
+"""Default IAM roles per account; the plan keeps 20% headroom (ISOLATION.md invariant 49)."""
+
+
+def _access_problems(config: StackConfig) -> list[tuple[str, str]]:
+    from components.iam import abac_tenants_per_role
+
+    access = config.access
+    n = len(config.tenants)
+    if access.mode == "abac":
+        capacity = abac_tenants_per_role(config.region, access.trust_policy_quota) if config.region else 0
+        if access.tenants_per_role is not None and capacity and access.tenants_per_role > capacity:
+            return [
+                (
+                    "saas:access.tenantsPerRole",
+                    f"{access.tenants_per_role} identity pools do not fit a {access.trust_policy_quota}-character "
+                    f"trust policy in {config.region} (at most {capacity}); lower it or set trustPolicyQuota: 4096 "
+                    "after AWS raised the quota",
+                )
+            ]
+        return []
+    roles = 2 * n + 3
+    if roles > IAM_ROLES_QUOTA * 0.8:
+        return [
+            (
+                "saas:access.mode",
+                f"perTenant needs {roles} IAM roles for {n} tenants, over 80% of the {IAM_ROLES_QUOTA}-role account "
+                "quota; use mode: abac (shared roles per shard of tenants)",
+            )
+        ]
+    return []
 
 
 def stack_config_from_pulumi() -> StackConfig:

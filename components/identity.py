@@ -597,6 +597,10 @@ class TenantIdentityPoolArgs:
         user_pool_id: the tenant's user pool (never another tenant's).
         client_ids: this environment's app clients of that pool (one per front end).
         name_prefix: prefix of the physical name ``<prefix>-<tenant>-<Env>``.
+        principal_tags: Default ``False``. Map ``{"TenantId": "custom:tenantId"}`` into session tags (ABAC,
+            ``saas:access.mode: abac``). Cognito then calls ``AssumeRoleWithWebIdentity`` with tags, which the
+            roles' trust policies must allow (``sts:TagSession``); per-tenant roles scope by literal tenant keys
+            and deliberately do not allow it (ISOLATION.md invariant 7), so leave this off for them.
         extra_tags: added to the identity pool's tags.
     """
 
@@ -606,6 +610,7 @@ class TenantIdentityPoolArgs:
     user_pool_id: pulumi.Input[str]
     client_ids: Sequence[pulumi.Input[str]]
     name_prefix: str = DEFAULT_NAME_PREFIX
+    principal_tags: bool = False
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -622,8 +627,8 @@ class TenantIdentityPool(pulumi.ComponentResource):
     """A tenant's Cognito identity pool in one environment: AWS credentials for that tenant's users only.
 
     Secure by default: no unauthenticated (guest) identities, classic flow off, exactly this tenant's user
-    pool as provider with only this environment's app clients and server-side token check, principal tags
-    ``{"TenantId": "custom:tenantId"}`` with ``use_defaults=False``. Roles are attached with
+    pool as provider with only this environment's app clients and server-side token check; in ABAC mode
+    (``principal_tags=True``) principal tags ``{"TenantId": "custom:tenantId"}`` with ``use_defaults=False``. Roles are attached with
     :meth:`attach_roles` (rules on ``custom:tenantRole``, ``Equals`` only, ambiguous -> ``Deny``), because
     the roles' trust policies need this pool's id first.
 
@@ -665,14 +670,15 @@ class TenantIdentityPool(pulumi.ComponentResource):
             tags=tags(args.environment, "TenantIdentityPool", args.tenant_id, args.extra_tags),
             opts=child,
         )
-        aws.cognito.IdentityPoolProviderPrincipalTag(
-            f"{name}-principal-tags",
-            identity_pool_id=pool.id,
-            identity_provider_name=self.provider_name,
-            principal_tags=dict(PRINCIPAL_TAGS),
-            use_defaults=False,
-            opts=child,
-        )
+        if args.principal_tags:
+            aws.cognito.IdentityPoolProviderPrincipalTag(
+                f"{name}-principal-tags",
+                identity_pool_id=pool.id,
+                identity_provider_name=self.provider_name,
+                principal_tags=dict(PRINCIPAL_TAGS),
+                use_defaults=False,
+                opts=child,
+            )
         self.identity_pool_id = pool.id
         self.identity_pool_arn = pool.arn
         self.register_outputs({"identity_pool_id": self.identity_pool_id})

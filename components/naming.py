@@ -73,6 +73,16 @@ def tenant_role_name(prefix: str, tenant_id: str, role: str, environment: str) -
     return f"{prefix}-{tenant_id}-{role}-{env_suffix(environment)}"
 
 
+def tenant_policy_name(prefix: str, tenant_id: str, policy: str, environment: str) -> str:
+    """``AIML-SaaS-acme-TenantAdminPolicy-Dev`` (customer-managed policy names allow 128 characters)."""
+    return f"{prefix}-{tenant_id}-{policy}-{env_suffix(environment)}"
+
+
+def shared_role_name(prefix: str, role: str, shard: int, environment: str) -> str:
+    """Shared ABAC role of one shard of tenants: ``AIML-SaaS-TenantAdminRole-S00-Dev`` (at most 48 characters)."""
+    return f"{prefix}-{role}-S{shard:02d}-{env_suffix(environment)}"
+
+
 def system_role_name(prefix: str, role: str, environment: str) -> str:
     """``AIML-SaaS-SystemAdminRole-Dev``."""
     return f"{prefix}-{role}-{env_suffix(environment)}"

@@ -13,6 +13,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from components.config import StackConfig
 from components.identity import (
     SharedTenantIdentities,
@@ -124,6 +125,8 @@ class Platform(pulumi.ComponentResource):
     identities: dict[str, TenantIdentityOutputs]
     identity_pools: dict[str, TenantIdentityPool]
     identity_export: dict[str, object] | None
+    tenant_roles: dict[str, TenantRoles]
+    system_access: SystemAccess
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -318,8 +321,7 @@ class Platform(pulumi.ComponentResource):
                 opts=child,
             )
             self.identities = shared.tenants
-        # Role attachment (TenantIdentityPool.attach_roles) is wired when TenantAccess/SystemAccess (issue #4)
-        # provide the roles; until then the identity pools issue no credentials (fail closed).
+        # Roles are attached below, once TenantAccess/SystemAccess have built them with this pool's id in trust.
         self.identity_pools = {
             t: TenantIdentityPool(
                 t,
@@ -330,6 +332,7 @@ class Platform(pulumi.ComponentResource):
                     user_pool_id=self.identities[t].user_pool_id,
                     client_ids=self.identities[t].environment_client_ids(cfg.environment),
                     name_prefix=cfg.name_prefix,
+                    principal_tags=cfg.access.mode == "abac" and t != SYSTEM_TENANT,
                     extra_tags=cfg.tags,
                 ),
                 opts=child,
@@ -344,6 +347,48 @@ class Platform(pulumi.ComponentResource):
         self.alarm_topic_arn = topic.arn
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
+
+        # ---- Tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ----
+        # Platform.table_arns are built from known parts (PoolTable), so the policies are known at preview.
+        pools = {t: self.identity_pools[t] for t in cfg.tenant_ids}
+        system_pool = self.identity_pools[SYSTEM_TENANT]
+        self.tenant_roles = build_tenant_access(
+            f"{name}-access",
+            mode=cfg.access.mode,
+            environment=cfg.environment,
+            region=cfg.region,
+            pools=pools,
+            table_arns=self.table_arns,
+            tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
+            document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
+            tenants_per_role=cfg.access.tenants_per_role,
+            trust_policy_max_chars=cfg.access.trust_policy_quota,
+            name_prefix=cfg.name_prefix,
+            extra_tags=cfg.tags,
+            opts=child,
+        )
+        self.system_access = SystemAccess(
+            f"{name}-system-access",
+            SystemAccessArgs(
+                environment=cfg.environment,
+                identity_pool_id=system_pool.identity_pool_id,
+                table_arns=self.table_arns,
+                document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
+                superuser_scan=cfg.access.superuser_scan,
+                name_prefix=cfg.name_prefix,
+                extra_tags=cfg.tags,
+            ),
+            opts=child,
+        )
+        system_pool.attach_roles(
+            {
+                "admin": self.system_access.admin_role_arn,
+                "superuser": self.system_access.superuser_role_arn,
+                "support": self.system_access.support_role_arn,
+            },
+            self.system_access.support_role_arn,
+        )
+        # ---- end of issue #4 block ----
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import buckets, identity, msk, quotas, storage, tagging
+from policies import access, buckets, identity, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -19,6 +19,7 @@ DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 
 POLICIES: Final[list[Policy]] = [
     *identity.POLICIES,
+    *access.POLICIES,
     *storage.POLICIES,
     *tagging.POLICIES,
     *quotas.POLICIES,

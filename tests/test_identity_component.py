@@ -264,6 +264,7 @@ def two_tenants(attach: Callable[[str, TenantIdentityPool], None] | None = None)
                     region="ap-southeast-1",
                     user_pool_id=identity.user_pool_id,
                     client_ids=identity.outputs.environment_client_ids("staging"),
+                    principal_tags=True,
                 ),
             )
             if attach:

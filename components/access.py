@@ -1,0 +1,677 @@
+"""Tenant data isolation: the IAM roles identity pools hand out (seed 004 "IAM Model", ISOLATION.md 1-13, 38-39).
+
+* :class:`TenantAccess` - per tenant per environment: ``TenantAdminRole`` + ``TenantAdminPolicy`` and
+  ``TenantUserRole`` + ``TenantUserPolicy``, trusted only by that tenant's identity pool, scoped with
+  ``dynamodb:LeadingKeys = TENANT#<tenant>`` and the ``tenants/<tenant>/`` document prefix.
+* :class:`SharedTenantAccess` - the scale option (``saas:access.mode: abac``): one admin and one user role
+  for a *shard* of tenants, scoped with ``TENANT#${aws:PrincipalTag/TenantId}``; each tenant's identity pool
+  maps ``custom:tenantId`` to the ``TenantId`` principal tag.
+* :class:`SystemAccess` - the system tenant's ``SystemAdminRole``/``SystemAdminPolicy`` (cross-tenant CRUD),
+  ``SystemSuperuserRole`` (the admin policy; plus Scan only when asked) and
+  ``SystemSupportRole``/``SystemSupportPolicy`` (cross-tenant read-only), trusted only by the system pool.
+
+The documents come from the pure builders in :mod:`components.iam`; these components add names, tags,
+attachments and the size checks (ComponentArgError when a document would exceed an IAM quota).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.errors import ComponentArgError
+from components.naming import (
+    DEFAULT_NAME_PREFIX,
+    ENVIRONMENTS,
+    IAM_ROLE_NAME_MAX,
+    SYSTEM_TENANT,
+    TENANT_ID_RE,
+    Environment,
+    shared_role_name,
+    system_role_name,
+    tags,
+    tenant_policy_name,
+    tenant_role_name,
+)
+
+MAX_SESSION_SECONDS: Final = 3600
+"""Identity-pool sessions last at most one hour (the role's ``max_session_duration``)."""
+
+AccessMode = Literal["perTenant", "abac"]
+
+
+class IdentityPoolLike(Protocol):
+    """What access needs from a tenant identity pool (issue 3's ``TenantIdentityPool`` satisfies it)."""
+
+    @property
+    def identity_pool_id(self) -> pulumi.Output[str]: ...
+
+    def attach_roles(self, role_arns: Mapping[str, pulumi.Input[str]], default_role_arn: pulumi.Input[str]) -> Any: ...
+
+
+def _check_common(
+    environment: str, name_prefix: str, table_arns: Mapping[str, Any], indexes: Mapping[str, Any]
+) -> None:
+    if environment not in ENVIRONMENTS:
+        raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {environment!r}")
+    if not name_prefix or len(name_prefix) > 20:
+        raise ComponentArgError(f"name_prefix must be 1-20 characters; got {name_prefix!r}")
+    if not table_arns:
+        raise ComponentArgError("table_arns is empty; pass Platform.table_arns (pool table base name -> ARN)")
+    unknown = sorted(set(indexes) - set(table_arns))
+    if unknown:
+        raise ComponentArgError(
+            f"tenant_index_names names tables {unknown} that are not in table_arns {sorted(table_arns)}; "
+            "pass PoolTable.tenant_index_names per table"
+        )
+
+
+def _check_role_names(names: Sequence[str]) -> None:
+    for n in names:
+        if len(n) > IAM_ROLE_NAME_MAX:
+            raise ComponentArgError(f"IAM role name {n!r} is {len(n)} characters; AWS allows {IAM_ROLE_NAME_MAX}")
+
+
+def _checked_json(document: Mapping[str, Any], limit: int, what: str) -> str:
+    """Serialize once, failing the program if IAM would reject the size (invariant 13)."""
+    size = iam.document_size(document)
+    if size > limit:
+        raise ComponentArgError(
+            f"{what} is {size} characters (whitespace excluded); IAM allows {limit}. Split the tables across "
+            "roles or use saas:access.mode: abac with a smaller saas:access.tenantsPerRole"
+        )
+    return json.dumps(document)
+
+
+def _arn_lists(
+    table_arns: Mapping[str, pulumi.Input[str]], indexes: Mapping[str, Sequence[str]], tables: Sequence[str] | None
+) -> tuple[list[str], pulumi.Output[list[str]]]:
+    bases = sorted(table_arns) if tables is None else list(tables)
+    return bases, pulumi.Output.all(*[table_arns[b] for b in bases])
+
+
+def _tenant_document(
+    *,
+    tenant_id: str | None,
+    bases: Sequence[str],
+    arns: Sequence[str],
+    indexes: Mapping[str, Sequence[str]],
+    table_actions: Sequence[str],
+    bucket_arn: str | None,
+    object_actions: Sequence[str],
+    sid: str,
+) -> dict[str, Any]:
+    by_base = dict(zip(bases, arns, strict=True))
+    return iam.tenant_policy(
+        tenant_id=tenant_id,
+        table_arns=list(arns),
+        tenant_indexes={by_base[b]: list(v) for b, v in indexes.items() if b in by_base and v},
+        table_actions=table_actions,
+        bucket_arn=bucket_arn,
+        object_actions=object_actions,
+        sid=sid,
+    )
+
+
+def _tenant_policy_output(
+    *,
+    tenant_id: str | None,
+    table_arns: Mapping[str, pulumi.Input[str]],
+    indexes: Mapping[str, Sequence[str]],
+    tables: Sequence[str] | None,
+    bucket: pulumi.Output[str] | None,
+    actions: Sequence[str],
+    objects: Sequence[str],
+    sid: str,
+    what: str,
+) -> pulumi.Output[str]:
+    """The JSON of a tenant policy (literal tenant or ABAC), size-checked once its inputs are known."""
+    bases, arns = _arn_lists(table_arns, indexes, tables)
+    inputs: list[Any] = [arns, bucket] if bucket is not None else [arns]
+    return pulumi.Output.all(*inputs).apply(
+        lambda v: _checked_json(
+            _tenant_document(
+                tenant_id=tenant_id,
+                bases=bases,
+                arns=v[0],
+                indexes=indexes,
+                table_actions=actions,
+                bucket_arn=v[1] if bucket is not None else None,
+                object_actions=objects,
+                sid=sid,
+            ),
+            iam.MANAGED_POLICY_MAX_CHARS,
+            what,
+        )
+    )
+
+
+class _RoleFactory:
+    """Creates role + customer-managed policy + attachment triples under one component."""
+
+    def __init__(self, parent: pulumi.ComponentResource, name: str, resource_tags: Mapping[str, str]) -> None:
+        self.child = pulumi.ResourceOptions(parent=parent)
+        self.name = name
+        self.tags = dict(resource_tags)
+
+    def role(self, key: str, role_name: str, trust: pulumi.Output[str], description: str) -> aws.iam.Role:
+        return aws.iam.Role(
+            f"{self.name}-{key}-role",
+            name=role_name,
+            description=description,
+            assume_role_policy=trust,
+            max_session_duration=MAX_SESSION_SECONDS,
+            tags=self.tags,
+            opts=self.child,
+        )
+
+    def policy(self, key: str, policy_name: str, document: pulumi.Output[str], description: str) -> aws.iam.Policy:
+        return aws.iam.Policy(
+            f"{self.name}-{key}-policy",
+            name=policy_name,
+            description=description,
+            policy=document,
+            tags=self.tags,
+            opts=self.child,
+        )
+
+    def attach(self, key: str, role: aws.iam.Role, policy: aws.iam.Policy) -> aws.iam.RolePolicyAttachment:
+        return aws.iam.RolePolicyAttachment(
+            f"{self.name}-{key}-attachment", role=role.name, policy_arn=policy.arn, opts=self.child
+        )
+
+
+def _trust(pool_ids: Sequence[pulumi.Input[str]], *, tag_session: bool, limit: int, what: str) -> pulumi.Output[str]:
+    return pulumi.Output.all(*pool_ids).apply(
+        lambda ids: _checked_json(iam.identity_pool_trust_policy(list(ids), tag_session=tag_session), limit, what)
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantAccessArgs:
+    """Arguments of :class:`TenantAccess`.
+
+    Attributes:
+        tenant_id: the customer tenant (``[a-z][a-z0-9-]{1,30}``, never ``system``).
+        environment: ``dev`` | ``staging`` | ``prod``; part of role and policy names.
+        identity_pool_id: this tenant's identity pool in this environment; the roles' trust policies name it
+            as the single ``cognito-identity.amazonaws.com:aud`` value.
+        table_arns: pool-table base name -> exact table ARN (``Platform.table_arns``). Build them from known
+            values (account, region, name) so policies are known at preview (invariant 48).
+        tenant_index_names: base name -> names of indexes keyed by ``TenantId`` (``PoolTable.tenant_index_names``).
+            Only these index ARNs appear in tenant policies (invariant 6).
+        document_bucket_arn: the document bucket; ``None`` leaves S3 out of both policies.
+        user_tables: base names the user role may read. Default ``None``: every table in ``table_arns``.
+        name_prefix: prefix of physical names (``saas:namePrefix``).
+        extra_tags: merged under the ``saas:*`` tags.
+    """
+
+    tenant_id: str
+    environment: Environment
+    identity_pool_id: pulumi.Input[str]
+    table_arns: Mapping[str, pulumi.Input[str]]
+    tenant_index_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    document_bucket_arn: pulumi.Input[str] | None = None
+    user_tables: tuple[str, ...] | None = None
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not TENANT_ID_RE.fullmatch(self.tenant_id) or self.tenant_id == SYSTEM_TENANT:
+            raise ComponentArgError(
+                f"tenant_id must match {TENANT_ID_RE.pattern!r} and not be {SYSTEM_TENANT!r} "
+                f"(the system tenant uses SystemAccess); got {self.tenant_id!r}"
+            )
+        _check_common(self.environment, self.name_prefix, self.table_arns, self.tenant_index_names)
+        if self.user_tables is not None:
+            unknown = sorted(set(self.user_tables) - set(self.table_arns))
+            if unknown or not self.user_tables:
+                raise ComponentArgError(
+                    f"user_tables must be a non-empty subset of table_arns {sorted(self.table_arns)}; "
+                    f"got {self.user_tables}"
+                )
+        _check_role_names(
+            [
+                tenant_role_name(self.name_prefix, self.tenant_id, r, self.environment)
+                for r in ("TenantAdminRole", "TenantUserRole")
+            ]
+        )
+
+
+class TenantAccess(pulumi.ComponentResource):
+    """One tenant's roles in one environment (seed 004: ``TenantAdminRole``/``TenantUserRole``).
+
+    Both roles trust only ``identity_pool_id`` (authenticated identities), and their policies reach only rows
+    whose partition key is ``TENANT#<tenant>`` and objects under ``tenants/<tenant>/``:
+
+    * ``TenantAdminPolicy``: GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+      ConditionCheckItem on every pool table; Get/Put/DeleteObject and multipart clean-up under the prefix.
+    * ``TenantUserPolicy``: GetItem, BatchGetItem, Query; GetObject/PutObject (no delete) under the prefix.
+
+    Never Scan, PartiQL, streams or control-plane actions; resources are exact table ARNs and tenant-keyed
+    index ARNs. A document over the IAM size quota fails the program with ``ComponentArgError``.
+
+    Example::
+
+        access = TenantAccess("acme-access", TenantAccessArgs(
+            tenant_id="acme", environment="dev", identity_pool_id=pool.identity_pool_id,
+            table_arns=platform.table_arns, document_bucket_arn=platform.document_bucket_arn))
+        pool.attach_roles({"admin": access.admin_role_arn, "user": access.user_role_arn}, access.user_role_arn)
+
+    Documentation:
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+        https://docs.aws.amazon.com/cognito/latest/developerguide/role-trust-and-permissions.html
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+    """
+
+    admin_role_arn: pulumi.Output[str]
+    user_role_arn: pulumi.Output[str]
+    admin_role_name: pulumi.Output[str]
+    user_role_name: pulumi.Output[str]
+    admin_policy_arn: pulumi.Output[str]
+    user_policy_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TenantAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:access:TenantAccess", name, None, opts)
+        t, env, prefix = args.tenant_id, args.environment, args.name_prefix
+        make = _RoleFactory(self, name, tags(env, "TenantAccess", tenant=t, extra=args.extra_tags))
+        trust = _trust(
+            [args.identity_pool_id], tag_session=False, limit=iam.TRUST_POLICY_MAX_CHARS, what=f"{t} trust policy"
+        )
+        bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
+
+        def document(
+            tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
+        ) -> pulumi.Output[str]:
+            return _tenant_policy_output(
+                tenant_id=t,
+                table_arns=args.table_arns,
+                indexes=args.tenant_index_names,
+                tables=tables,
+                bucket=bucket,
+                actions=actions,
+                objects=objects,
+                sid=sid,
+                what=f"{sid} policy of tenant {t}",
+            )
+
+        admin_role = make.role(
+            "admin", tenant_role_name(prefix, t, "TenantAdminRole", env), trust, f"{t} tenant administrators ({env})"
+        )
+        admin_policy = make.policy(
+            "admin",
+            tenant_policy_name(prefix, t, "TenantAdminPolicy", env),
+            document(None, iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
+            f"Item CRUD on TENANT#{t} rows and tenants/{t}/ documents",
+        )
+        make.attach("admin", admin_role, admin_policy)
+        user_role = make.role(
+            "user", tenant_role_name(prefix, t, "TenantUserRole", env), trust, f"{t} tenant users ({env})"
+        )
+        user_policy = make.policy(
+            "user",
+            tenant_policy_name(prefix, t, "TenantUserPolicy", env),
+            document(args.user_tables, iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser"),
+            f"Read TENANT#{t} rows; read and upload tenants/{t}/ documents",
+        )
+        make.attach("user", user_role, user_policy)
+        self.admin_role_arn, self.user_role_arn = admin_role.arn, user_role.arn
+        self.admin_role_name, self.user_role_name = admin_role.name, user_role.name
+        self.admin_policy_arn, self.user_policy_arn = admin_policy.arn, user_policy.arn
+        self.register_outputs({"admin_role_arn": self.admin_role_arn, "user_role_arn": self.user_role_arn})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedTenantAccessArgs:
+    """Arguments of :class:`SharedTenantAccess` (one shard of tenants in ABAC mode).
+
+    Attributes:
+        shard: shard number (``0``-``99``), part of the role names (``...-TenantAdminRole-S00-Dev``).
+        tenant_ids: the tenants of this shard, in the same order as ``identity_pool_ids``.
+        identity_pool_ids: each tenant's identity pool; every pool must map ``custom:tenantId`` to the
+            ``TenantId`` principal tag (``IdentityPoolProviderPrincipalTag``, ``use_defaults=False``).
+        region: the stack's region; with ``trust_policy_max_chars`` it fixes how many pools fit in one trust
+            policy (:func:`components.iam.abac_tenants_per_role`).
+        trust_policy_max_chars: 2,048 (default quota) or 4,096 (after a recorded quota increase).
+        table_arns, tenant_index_names, document_bucket_arn, user_tables, name_prefix, extra_tags: as for
+            :class:`TenantAccessArgs`.
+    """
+
+    shard: int
+    environment: Environment
+    region: str
+    tenant_ids: tuple[str, ...]
+    identity_pool_ids: tuple[pulumi.Input[str], ...]
+    table_arns: Mapping[str, pulumi.Input[str]]
+    tenant_index_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    document_bucket_arn: pulumi.Input[str] | None = None
+    user_tables: tuple[str, ...] | None = None
+    trust_policy_max_chars: Literal[2048, 4096] = 2048
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_common(self.environment, self.name_prefix, self.table_arns, self.tenant_index_names)
+        if not 0 <= self.shard <= 99:
+            raise ComponentArgError(f"shard must be 0-99; got {self.shard}")
+        bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t) or t == SYSTEM_TENANT]
+        if bad or not self.tenant_ids or len(set(self.tenant_ids)) != len(self.tenant_ids):
+            raise ComponentArgError(f"tenant_ids must be unique customer tenant ids; got {self.tenant_ids}")
+        if len(self.identity_pool_ids) != len(self.tenant_ids):
+            raise ComponentArgError(
+                f"identity_pool_ids has {len(self.identity_pool_ids)} entries for {len(self.tenant_ids)} tenants; "
+                "pass one pool per tenant, in the same order"
+            )
+        capacity = iam.abac_tenants_per_role(self.region, self.trust_policy_max_chars)
+        if len(self.tenant_ids) > capacity:
+            raise ComponentArgError(
+                f"shard {self.shard} has {len(self.tenant_ids)} tenants; a {self.trust_policy_max_chars}-character "
+                f"trust policy in {self.region} holds {capacity} identity pools. Use more shards "
+                "(saas:access.tenantsPerRole) or record a quota increase (saas:access.trustPolicyQuota: 4096)"
+            )
+        if self.user_tables is not None and (not self.user_tables or set(self.user_tables) - set(self.table_arns)):
+            raise ComponentArgError(
+                f"user_tables must be a non-empty subset of {sorted(self.table_arns)}; got {self.user_tables}"
+            )
+        _check_role_names([shared_role_name(self.name_prefix, "TenantAdminRole", self.shard, self.environment)])
+
+
+class SharedTenantAccess(pulumi.ComponentResource):
+    """ABAC roles for a shard of tenants: one ``TenantAdminRole`` and one ``TenantUserRole`` whose policies
+    use ``TENANT#${aws:PrincipalTag/TenantId}`` and ``tenants/${aws:PrincipalTag/TenantId}/``.
+
+    The trust policy lists every shard pool in ``cognito-identity.amazonaws.com:aud`` and allows
+    ``sts:TagSession`` in the same statement, so the pool's principal-tag map (``TenantId`` <-
+    ``custom:tenantId``) reaches the session. The same action sets as :class:`TenantAccess` apply.
+
+    Example::
+
+        shard = SharedTenantAccess("tenants-s00", SharedTenantAccessArgs(
+            shard=0, environment="prod", region="ap-southeast-1", tenant_ids=("acme", "globex"),
+            identity_pool_ids=(acme_pool.identity_pool_id, globex_pool.identity_pool_id),
+            table_arns=platform.table_arns))
+
+    Documentation:
+        https://docs.aws.amazon.com/cognito/latest/developerguide/attributes-for-access-control.html
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+    """
+
+    admin_role_arn: pulumi.Output[str]
+    user_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SharedTenantAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:access:SharedTenantAccess", name, None, opts)
+        env, prefix, shard = args.environment, args.name_prefix, args.shard
+        resource_tags = tags(env, "SharedTenantAccess", extra={**args.extra_tags, "saas:access-shard": f"S{shard:02d}"})
+        make = _RoleFactory(self, name, resource_tags)
+        trust = _trust(
+            list(args.identity_pool_ids),
+            tag_session=True,
+            limit=args.trust_policy_max_chars,
+            what=f"shard S{shard:02d} trust policy",
+        )
+        bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
+
+        def document(
+            tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
+        ) -> pulumi.Output[str]:
+            return _tenant_policy_output(
+                tenant_id=None,
+                table_arns=args.table_arns,
+                indexes=args.tenant_index_names,
+                tables=tables,
+                bucket=bucket,
+                actions=actions,
+                objects=objects,
+                sid=sid,
+                what=f"shared {sid} policy",
+            )
+
+        def pair(key: str, role: str, pol: str, doc: pulumi.Output[str], what: str) -> aws.iam.Role:
+            r = make.role(
+                key, shared_role_name(prefix, role, shard, env), trust, f"{what} of tenant shard S{shard:02d} ({env})"
+            )
+            p = make.policy(
+                key, shared_role_name(prefix, pol, shard, env), doc, f"{what}: caller's tenant only (TenantId tag)"
+            )
+            make.attach(key, r, p)
+            return r
+
+        admin = pair(
+            "admin",
+            "TenantAdminRole",
+            "TenantAdminPolicy",
+            document(None, iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
+            "Tenant administrators",
+        )
+        user = pair(
+            "user",
+            "TenantUserRole",
+            "TenantUserPolicy",
+            document(args.user_tables, iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser"),
+            "Tenant users",
+        )
+        self.admin_role_arn, self.user_role_arn = admin.arn, user.arn
+        self.register_outputs({"admin_role_arn": self.admin_role_arn, "user_role_arn": self.user_role_arn})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemAccessArgs:
+    """Arguments of :class:`SystemAccess`.
+
+    Attributes:
+        identity_pool_id: the **system** tenant's identity pool; the only ``aud`` the system roles trust.
+        table_arns: pool-table base name -> exact table ARN.
+        document_bucket_arn: the document bucket (keys ``tenants/<tenant>/...``); ``None`` leaves S3 out.
+        superuser_scan: Default ``False``. Also grant ``dynamodb:Scan`` on the pool tables to
+            ``SystemSuperuserRole``. The policy pack then requires the role be named in
+            ``system-role-scan-exception.scanAllowedRoles`` (invariant 11c).
+    """
+
+    environment: Environment
+    identity_pool_id: pulumi.Input[str]
+    table_arns: Mapping[str, pulumi.Input[str]]
+    document_bucket_arn: pulumi.Input[str] | None = None
+    superuser_scan: bool = False
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_common(self.environment, self.name_prefix, self.table_arns, {})
+        _check_role_names(
+            [
+                system_role_name(self.name_prefix, r, self.environment)
+                for r in ("SystemAdminRole", "SystemSuperuserRole", "SystemSupportRole")
+            ]
+        )
+
+
+class SystemAccess(pulumi.ComponentResource):
+    """The system (platform owner) tenant's roles, seed 004's "System Admin Tenant".
+
+    * ``SystemAdminRole`` + ``SystemAdminPolicy``: item CRUD and DescribeTable on every pool table and its
+      indexes for all tenants (no LeadingKeys condition); Get/Put/DeleteObject under ``tenants/``.
+    * ``SystemSuperuserRole``: "inherits admin" - the same ``SystemAdminPolicy`` attached; with
+      ``superuser_scan=True`` also ``SystemSuperuserPolicy`` (Scan on the pool tables).
+    * ``SystemSupportRole`` + ``SystemSupportPolicy``: cross-tenant read-only (GetItem, BatchGetItem, Query,
+      DescribeTable; GetObject and listing under ``tenants/``).
+
+    All three trust only the system identity pool; no PartiQL anywhere.
+
+    Example::
+
+        system = SystemAccess("system-access", SystemAccessArgs(
+            environment="dev", identity_pool_id=system_pool.identity_pool_id, table_arns=platform.table_arns))
+
+    Documentation:
+        https://docs.aws.amazon.com/cognito/latest/developerguide/role-based-access-control.html
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/using-identity-based-policies.html
+    """
+
+    admin_role_arn: pulumi.Output[str]
+    superuser_role_arn: pulumi.Output[str]
+    support_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SystemAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:access:SystemAccess", name, None, opts)
+        env, prefix = args.environment, args.name_prefix
+        make = _RoleFactory(self, name, tags(env, "SystemAccess", tenant=SYSTEM_TENANT, extra=args.extra_tags))
+        trust = _trust(
+            [args.identity_pool_id], tag_session=False, limit=iam.TRUST_POLICY_MAX_CHARS, what="system trust policy"
+        )
+        bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
+        bases = sorted(args.table_arns)
+        arns = pulumi.Output.all(*[args.table_arns[b] for b in bases])
+
+        def document(
+            actions: Sequence[str], objects: Sequence[str], sid: str, with_bucket: bool = True
+        ) -> pulumi.Output[str]:
+            inputs: list[Any] = [arns, bucket] if bucket is not None and with_bucket else [arns]
+            return pulumi.Output.all(*inputs).apply(
+                lambda v: _checked_json(
+                    iam.system_policy(
+                        table_arns=list(v[0]),
+                        table_actions=actions,
+                        bucket_arn=v[1] if len(v) > 1 else None,
+                        object_actions=objects,
+                        sid=sid,
+                    ),
+                    iam.MANAGED_POLICY_MAX_CHARS,
+                    f"{sid} policy",
+                )
+            )
+
+        admin_role = make.role(
+            "admin", system_role_name(prefix, "SystemAdminRole", env), trust, f"Platform administrators ({env})"
+        )
+        admin_policy = make.policy(
+            "admin",
+            system_role_name(prefix, "SystemAdminPolicy", env),
+            document(iam.SYSTEM_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "SystemAdmin"),
+            "Item CRUD across tenants on the pool tables and tenants/ documents",
+        )
+        make.attach("admin", admin_role, admin_policy)
+        superuser = make.role(
+            "superuser", system_role_name(prefix, "SystemSuperuserRole", env), trust, f"Platform superusers ({env})"
+        )
+        make.attach("superuser-admin", superuser, admin_policy)
+        if args.superuser_scan:
+            scan = make.policy(
+                "superuser",
+                system_role_name(prefix, "SystemSuperuserPolicy", env),
+                document(iam.SUPERUSER_SCAN_ACTIONS, (), "SystemSuperuser", with_bucket=False),
+                "Full-table Scan of the pool tables (policy-pack exception required)",
+            )
+            make.attach("superuser", superuser, scan)
+        support_role = make.role(
+            "support", system_role_name(prefix, "SystemSupportRole", env), trust, f"Platform support ({env})"
+        )
+        support_policy = make.policy(
+            "support",
+            system_role_name(prefix, "SystemSupportPolicy", env),
+            document(iam.SYSTEM_SUPPORT_TABLE_ACTIONS, iam.SYSTEM_SUPPORT_OBJECT_ACTIONS, "SystemSupport"),
+            "Read-only across tenants",
+        )
+        make.attach("support", support_role, support_policy)
+        self.admin_role_arn = admin_role.arn
+        self.superuser_role_arn = superuser.arn
+        self.support_role_arn = support_role.arn
+        self.register_outputs(
+            {
+                "admin_role_arn": self.admin_role_arn,
+                "superuser_role_arn": self.superuser_role_arn,
+                "support_role_arn": self.support_role_arn,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class TenantRoles:
+    """The two role ARNs a tenant's identity pool maps to (``custom:tenantRole`` admin / user)."""
+
+    admin_role_arn: pulumi.Output[str]
+    user_role_arn: pulumi.Output[str]
+
+
+def shard_tenants(tenant_ids: Sequence[str], per_role: int) -> list[tuple[str, ...]]:
+    """Split tenants into consecutive shards of at most ``per_role`` (config order, so adding a tenant at
+    the end never moves existing tenants to another role)."""
+    if per_role < 1:
+        raise ComponentArgError(f"tenants per role must be at least 1; got {per_role}")
+    return [tuple(tenant_ids[i : i + per_role]) for i in range(0, len(tenant_ids), per_role)]
+
+
+def build_tenant_access(
+    name: str,
+    *,
+    mode: AccessMode,
+    environment: Environment,
+    region: str,
+    pools: Mapping[str, IdentityPoolLike],
+    table_arns: Mapping[str, pulumi.Input[str]],
+    tenant_index_names: Mapping[str, Sequence[str]] | None = None,
+    document_bucket_arn: pulumi.Input[str] | None = None,
+    tenants_per_role: int | None = None,
+    trust_policy_max_chars: Literal[2048, 4096] = 2048,
+    name_prefix: str = DEFAULT_NAME_PREFIX,
+    extra_tags: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> dict[str, TenantRoles]:
+    """Create every customer tenant's roles in ``mode`` and map each tenant's identity pool to its own roles.
+
+    ``pools`` maps tenant id -> identity pool (config order). Each pool gets
+    ``attach_roles({"admin": admin, "user": user}, default_role_arn=user)``: the least-privileged role is
+    the default.
+    """
+    indexes = dict(tenant_index_names or {})
+    out: dict[str, TenantRoles] = {}
+    tag_extra = dict(extra_tags or {})
+    if mode == "perTenant":
+        for tenant, pool in pools.items():
+            access = TenantAccess(
+                f"{name}-{tenant}",
+                TenantAccessArgs(
+                    tenant_id=tenant,
+                    environment=environment,
+                    identity_pool_id=pool.identity_pool_id,
+                    table_arns=table_arns,
+                    tenant_index_names=indexes,
+                    document_bucket_arn=document_bucket_arn,
+                    name_prefix=name_prefix,
+                    extra_tags=tag_extra,
+                ),
+                opts=opts,
+            )
+            out[tenant] = TenantRoles(access.admin_role_arn, access.user_role_arn)
+    else:
+        per_role = tenants_per_role or iam.abac_tenants_per_role(region, trust_policy_max_chars)
+        for shard, members in enumerate(shard_tenants(list(pools), per_role)):
+            access = SharedTenantAccess(
+                f"{name}-s{shard:02d}",
+                SharedTenantAccessArgs(
+                    shard=shard,
+                    environment=environment,
+                    region=region,
+                    tenant_ids=members,
+                    identity_pool_ids=tuple(pools[t].identity_pool_id for t in members),
+                    table_arns=table_arns,
+                    tenant_index_names=indexes,
+                    document_bucket_arn=document_bucket_arn,
+                    trust_policy_max_chars=trust_policy_max_chars,
+                    name_prefix=name_prefix,
+                    extra_tags=tag_extra,
+                ),
+                opts=opts,
+            )
+            for tenant in members:
+                out[tenant] = TenantRoles(access.admin_role_arn, access.user_role_arn)
+    for tenant, roles in out.items():
+        pools[tenant].attach_roles({"admin": roles.admin_role_arn, "user": roles.user_role_arn}, roles.user_role_arn)
+    return out

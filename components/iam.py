@@ -1,0 +1,387 @@
+"""Pure, typed builders of the IAM documents that isolate tenants (ISOLATION.md invariants 1-13, 38-39).
+
+Nothing here touches Pulumi: every function takes plain strings and returns plain ``dict``s, so it can be
+unit-tested, linted (parliament) and evaluated against request contexts without a program. Components
+(``components.access``) call them inside ``Output.apply`` and serialize once with ``Output.json_dumps``.
+
+The documents this module emits, and only these, are what the policy pack's rules and the cross-tenant
+evaluation test reason about:
+
+* **Tenant DynamoDB statement** - only the data-plane allowlist (no Scan, PartiQL, streams or control
+  plane), resources are exact table ARNs plus tenant-keyed index ARNs, and in the same statement
+  ``ForAllValues:StringEquals {"dynamodb:LeadingKeys": ["TENANT#<tenant>"]}`` with the
+  ``Null {"dynamodb:LeadingKeys": "false"}`` guard.
+* **Tenant S3 statements** - object actions on ``arn:aws:s3:::<bucket>/<root>/<tenant>/*`` and
+  ``s3:ListBucket`` on the bucket ARN only under ``StringLike s3:prefix`` of that tenant.
+* **Trust policies** bound to identity pools: ``Federated cognito-identity.amazonaws.com``,
+  ``sts:AssumeRoleWithWebIdentity`` (plus ``sts:TagSession`` in the same statement for ABAC roles),
+  ``StringEquals cognito-identity.amazonaws.com:aud`` and ``ForAnyValue:StringLike ...:amr =
+  authenticated``.
+
+``<tenant>`` is either a literal tenant id (per-tenant roles) or ``${aws:PrincipalTag/TenantId}`` (shared
+ABAC roles; the literal ``TENANT#`` prefix stays in the text, invariant 7d).
+
+Sizes are counted as IAM counts them: characters of the JSON text, whitespace excluded.
+
+Documentation:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+    https://docs.aws.amazon.com/cognito/latest/developerguide/iam-roles.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from components.naming import DOCUMENT_ROOT, SYSTEM_TENANT, TENANT_ID_RE
+from components.pool_table import TENANT_KEY_PREFIX
+
+Statement = dict[str, Any]
+PolicyDocument = dict[str, Any]
+
+POLICY_VERSION: Final = "2012-10-17"
+"""Without it ``${aws:PrincipalTag/...}`` is not substituted (invariant 5)."""
+
+LEADING_KEYS: Final = "dynamodb:LeadingKeys"
+TENANT_TAG_KEY: Final = "TenantId"
+"""The principal tag carrying the tenant id in ABAC mode, mapped from ``custom:tenantId`` (invariant 26)."""
+TENANT_TAG_CLAIM: Final = "custom:tenantId"
+PRINCIPAL_TAG_VARIABLE: Final = "${aws:PrincipalTag/TenantId}"
+"""Stands for the caller's tenant id in shared (ABAC) policies."""
+
+COGNITO_IDENTITY: Final = "cognito-identity.amazonaws.com"
+AUD_KEY: Final = "cognito-identity.amazonaws.com:aud"
+AMR_KEY: Final = "cognito-identity.amazonaws.com:amr"
+ASSUME_ROLE_WITH_WEB_IDENTITY: Final = "sts:AssumeRoleWithWebIdentity"
+TAG_SESSION: Final = "sts:TagSession"
+
+# Action sets. The tenant sets are the data-plane allowlist of invariant 1 (minus DescribeTable, which no
+# tenant needs); nothing grants Scan, PartiQL, streams or control-plane actions to a tenant (invariant 2).
+TENANT_ADMIN_TABLE_ACTIONS: Final[tuple[str, ...]] = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
+"""TenantAdminPolicy: full item CRUD within the tenant's partition."""
+TENANT_USER_TABLE_ACTIONS: Final[tuple[str, ...]] = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+)
+"""TenantUserPolicy: read-only within the tenant's partition. Writes by employees (leave requests, clock
+events) go through the API, where Verified Permissions decides per user; identity-pool credentials of a plain
+user never write rows directly (see README "TenantAccess")."""
+SYSTEM_ADMIN_TABLE_ACTIONS: Final[tuple[str, ...]] = (*TENANT_ADMIN_TABLE_ACTIONS, "dynamodb:DescribeTable")
+"""SystemAdminPolicy: item CRUD across tenants (no LeadingKeys condition, seed 004), still no Scan/PartiQL."""
+SYSTEM_SUPPORT_TABLE_ACTIONS: Final[tuple[str, ...]] = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:DescribeTable",
+)
+"""SystemSupportPolicy: cross-tenant read-only."""
+SUPERUSER_SCAN_ACTIONS: Final[tuple[str, ...]] = ("dynamodb:Scan",)
+"""Only with ``SystemAccessArgs.superuser_scan=True`` and a named policy-pack exception (invariant 11c)."""
+
+TENANT_ADMIN_OBJECT_ACTIONS: Final[tuple[str, ...]] = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+TENANT_USER_OBJECT_ACTIONS: Final[tuple[str, ...]] = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+"""Users read and upload their tenant's documents (attachments, profile photos) but never delete."""
+SYSTEM_SUPPORT_OBJECT_ACTIONS: Final[tuple[str, ...]] = ("s3:GetObject",)
+LIST_BUCKET_ACTIONS: Final[tuple[str, ...]] = ("s3:ListBucket",)
+
+# IAM quotas (reference_iam-quotas.html); sizes exclude whitespace.
+MANAGED_POLICY_MAX_CHARS: Final = 6144
+INLINE_POLICIES_PER_ROLE_MAX_CHARS: Final = 10240
+TRUST_POLICY_MAX_CHARS: Final = 2048
+TRUST_POLICY_MAX_CHARS_RAISED: Final = 4096
+MANAGED_POLICIES_PER_ROLE: Final = 10
+DYNAMODB_RESOURCE_POLICY_MAX_BYTES: Final = 20480
+
+INDEX_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+TABLE_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}")
+BUCKET_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IDENTITY_POOL_ID_RE: Final = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d:[0-9a-f-]{36}")
+
+
+class IamDocumentError(ValueError):
+    """A builder got a value that would produce an unsafe or malformed document."""
+
+
+def document_size(document: Mapping[str, Any]) -> int:
+    """Characters IAM counts against its quotas: the JSON text without any whitespace."""
+    return len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
+
+
+def policy_document(statements: Sequence[Statement]) -> PolicyDocument:
+    """``{"Version": "2012-10-17", "Statement": [...]}`` (invariant 5)."""
+    if not statements:
+        raise IamDocumentError("a policy needs at least one statement")
+    return {"Version": POLICY_VERSION, "Statement": [dict(s) for s in statements]}
+
+
+def tenant_segment(tenant_id: str | None) -> str:
+    """The tenant's part of keys and prefixes: the literal id, or the ABAC variable when ``tenant_id`` is None."""
+    if tenant_id is None:
+        return PRINCIPAL_TAG_VARIABLE
+    if not TENANT_ID_RE.fullmatch(tenant_id) or tenant_id == SYSTEM_TENANT:
+        raise IamDocumentError(
+            f"tenant_id must match {TENANT_ID_RE.pattern!r} and not be {SYSTEM_TENANT!r}; got {tenant_id!r}"
+        )
+    return tenant_id
+
+
+def leading_keys_value(tenant_id: str | None) -> str:
+    """``TENANT#acme``, or ``TENANT#${aws:PrincipalTag/TenantId}`` for shared ABAC roles (invariants 3, 7d)."""
+    return f"{TENANT_KEY_PREFIX}{tenant_segment(tenant_id)}"
+
+
+def leading_keys_condition(tenant_id: str | None) -> dict[str, dict[str, Any]]:
+    """The exact LeadingKeys condition (invariant 3) plus the Null guard (invariant 4)."""
+    return {
+        "ForAllValues:StringEquals": {LEADING_KEYS: [leading_keys_value(tenant_id)]},
+        "Null": {LEADING_KEYS: "false"},
+    }
+
+
+def table_resources(table_arns: Sequence[str], tenant_indexes: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Exact table ARNs plus ``<table>/index/<name>`` for tenant-keyed indexes only (invariant 6).
+
+    ``tenant_indexes`` maps a table ARN to the names of its indexes whose partition key is the tenant key
+    (``PoolTable.tenant_index_names``); an ARN not in ``table_arns`` is an error.
+    """
+    if not table_arns:
+        raise IamDocumentError("at least one table ARN is needed")
+    indexes = dict(tenant_indexes or {})
+    out: list[str] = []
+    for arn in table_arns:
+        if not TABLE_ARN_RE.fullmatch(arn):
+            raise IamDocumentError(f"not an exact DynamoDB table ARN (no wildcards, no index suffix): {arn!r}")
+        out.append(arn)
+        for index in indexes.pop(arn, ()):
+            if not INDEX_NAME_RE.fullmatch(index):
+                raise IamDocumentError(f"index name {index!r} on {arn} must match {INDEX_NAME_RE.pattern!r}")
+            out.append(f"{arn}/index/{index}")
+    if indexes:
+        raise IamDocumentError(f"tenant_indexes names tables that are not in table_arns: {sorted(indexes)}")
+    return out
+
+
+def tenant_table_statement(
+    *, sid: str, actions: Sequence[str], resources: Sequence[str], tenant_id: str | None
+) -> Statement:
+    """One Allow statement: ``actions`` on ``resources``, only on rows whose partition key is the tenant's."""
+    bad = [a for a in actions if a not in TENANT_ADMIN_TABLE_ACTIONS]
+    if bad or not actions:
+        raise IamDocumentError(
+            f"tenant statements may only use the data-plane allowlist {list(TENANT_ADMIN_TABLE_ACTIONS)}; "
+            f"got {bad or actions}"
+        )
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": list(resources),
+        "Condition": leading_keys_condition(tenant_id),
+    }
+
+
+def _bucket_arn(bucket_arn: str) -> str:
+    if not BUCKET_ARN_RE.fullmatch(bucket_arn):
+        raise IamDocumentError(f"not an S3 bucket ARN (arn:aws:s3:::<bucket>, no key part): {bucket_arn!r}")
+    return bucket_arn
+
+
+def tenant_prefix(tenant_id: str | None, root: str = DOCUMENT_ROOT) -> str:
+    """``tenants/acme/``: the tenant segment always has its own ``/`` on both sides (invariant 38)."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", root):
+        raise IamDocumentError(f"root must be one path segment of [a-z0-9_-]; got {root!r}")
+    return f"{root}/{tenant_segment(tenant_id)}/"
+
+
+def tenant_object_statements(
+    *, sid_prefix: str, bucket_arn: str, tenant_id: str | None, object_actions: Sequence[str], root: str = DOCUMENT_ROOT
+) -> list[Statement]:
+    """Object actions on ``<bucket>/<root>/<tenant>/*`` and ``s3:ListBucket`` limited by ``s3:prefix``.
+
+    The ``s3:prefix`` condition appears only on the list statement: on object actions it never matches
+    (invariant 39).
+    """
+    bucket = _bucket_arn(bucket_arn)
+    prefix = tenant_prefix(tenant_id, root)
+    bad = [
+        a
+        for a in object_actions
+        if not a.startswith("s3:") or "*" in a or (a.startswith("s3:List") and a != "s3:ListMultipartUploadParts")
+    ]
+    if bad or not object_actions:
+        raise IamDocumentError(f"object_actions must be explicit S3 object actions; got {bad or object_actions}")
+    return [
+        {
+            "Sid": f"{sid_prefix}Objects",
+            "Effect": "Allow",
+            "Action": list(object_actions),
+            "Resource": [f"{bucket}/{prefix}*"],
+        },
+        {
+            "Sid": f"{sid_prefix}List",
+            "Effect": "Allow",
+            "Action": list(LIST_BUCKET_ACTIONS),
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+        },
+    ]
+
+
+def tenant_policy(
+    *,
+    tenant_id: str | None,
+    table_arns: Sequence[str],
+    tenant_indexes: Mapping[str, Sequence[str]] | None = None,
+    table_actions: Sequence[str],
+    bucket_arn: str | None = None,
+    object_actions: Sequence[str] = (),
+    sid: str = "Tenant",
+) -> PolicyDocument:
+    """A complete tenant policy: the LeadingKeys statement, plus the tenant-prefix S3 statements when a
+    bucket is given. ``tenant_id=None`` builds the shared ABAC variant."""
+    statements = [
+        tenant_table_statement(
+            sid=f"{sid}Items",
+            actions=table_actions,
+            resources=table_resources(table_arns, tenant_indexes),
+            tenant_id=tenant_id,
+        )
+    ]
+    if bucket_arn is not None:
+        statements += tenant_object_statements(
+            sid_prefix=f"{sid}Documents", bucket_arn=bucket_arn, tenant_id=tenant_id, object_actions=object_actions
+        )
+    return policy_document(statements)
+
+
+def system_policy(
+    *,
+    table_arns: Sequence[str],
+    table_actions: Sequence[str],
+    bucket_arn: str | None = None,
+    object_actions: Sequence[str] = (),
+    sid: str = "System",
+    root: str = DOCUMENT_ROOT,
+) -> PolicyDocument:
+    """A cross-tenant policy for the system tenant's roles: no LeadingKeys condition (seed 004), but still
+    exact table ARNs (plus their indexes) and, in the bucket, only the tenants' root prefix."""
+    resources: list[str] = []
+    for arn in table_arns:
+        if not TABLE_ARN_RE.fullmatch(arn):
+            raise IamDocumentError(f"not an exact DynamoDB table ARN: {arn!r}")
+        resources += [arn, f"{arn}/index/*"]
+    forbidden = [a for a in table_actions if a.startswith("dynamodb:PartiQL") or "*" in a]
+    if forbidden or not table_actions:
+        raise IamDocumentError(
+            f"system table actions must be explicit and exclude PartiQL; got {forbidden or table_actions}"
+        )
+    statements: list[Statement] = [
+        {"Sid": f"{sid}Items", "Effect": "Allow", "Action": list(table_actions), "Resource": resources}
+    ]
+    if bucket_arn is not None:
+        bucket = _bucket_arn(bucket_arn)
+        statements += [
+            {
+                "Sid": f"{sid}DocumentsObjects",
+                "Effect": "Allow",
+                "Action": list(object_actions),
+                "Resource": [f"{bucket}/{root}/*"],
+            },
+            {
+                "Sid": f"{sid}DocumentsList",
+                "Effect": "Allow",
+                "Action": list(LIST_BUCKET_ACTIONS),
+                "Resource": [bucket],
+                "Condition": {"StringLike": {"s3:prefix": [f"{root}/", f"{root}/*"]}},
+            },
+        ]
+    return policy_document(statements)
+
+
+def identity_pool_trust_policy(identity_pool_ids: Sequence[str], *, tag_session: bool = False) -> PolicyDocument:
+    """Trust for roles handed out by Cognito identity pools (invariant 12).
+
+    One pool id gives the per-tenant shape (a single ``aud`` value). Several pool ids are the sanctioned
+    shared-ABAC shape only: each pool belongs to one tenant and maps ``custom:tenantId`` to the ``TenantId``
+    principal tag, so ``tag_session`` must be True and ``sts:TagSession`` sits in the same statement, under
+    the same conditions, as ``sts:AssumeRoleWithWebIdentity`` (invariant 7b).
+    """
+    if not identity_pool_ids:
+        raise IamDocumentError("a trust policy needs at least one identity pool id")
+    dupes = sorted({p for p in identity_pool_ids if list(identity_pool_ids).count(p) > 1})
+    if dupes:
+        raise IamDocumentError(f"identity pool ids must be unique; duplicated: {dupes}")
+    for pool in identity_pool_ids:
+        if "*" in pool or "?" in pool or not pool:
+            raise IamDocumentError(f"identity pool id must be literal (no wildcards); got {pool!r}")
+    if len(identity_pool_ids) > 1 and not tag_session:
+        raise IamDocumentError(
+            "a role trusted by several identity pools is only safe as a shared ABAC role: pass tag_session=True "
+            "and scope its policies with ${aws:PrincipalTag/TenantId}"
+        )
+    aud: str | list[str] = identity_pool_ids[0] if len(identity_pool_ids) == 1 else list(identity_pool_ids)
+    actions: str | list[str] = (
+        [ASSUME_ROLE_WITH_WEB_IDENTITY, TAG_SESSION] if tag_session else ASSUME_ROLE_WITH_WEB_IDENTITY
+    )
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": COGNITO_IDENTITY},
+                "Action": actions,
+                "Condition": {
+                    "StringEquals": {AUD_KEY: aud},
+                    "ForAnyValue:StringLike": {AMR_KEY: "authenticated"},
+                },
+            }
+        ]
+    )
+
+
+def identity_pool_id_length(region: str) -> int:
+    """Length of an identity pool id in ``region``: ``<region>:<uuid>``."""
+    return len(region) + 1 + 36
+
+
+def abac_tenants_per_role(region: str, trust_policy_max_chars: int = TRUST_POLICY_MAX_CHARS) -> int:
+    """How many tenant identity pools one shared ABAC role can trust within the trust-policy size quota.
+
+    Exact, not estimated: it builds the trust policy with pool ids of the real length for ``region`` and
+    returns the largest count that fits. With ``ap-southeast-1`` that is 31 at 2,048 characters and 69 at
+    4,096: each further id costs 54 characters (51 for ``<region>:<uuid>``, 2 quotes, 1 comma) on top of a
+    378-character statement.
+    """
+    id_len = identity_pool_id_length(region)
+    count = 0
+    while True:
+        ids = [f"{region}:{n:0{id_len - len(region) - 1}d}" for n in range(count + 1)]
+        if document_size(identity_pool_trust_policy(ids, tag_session=True)) > trust_policy_max_chars:
+            return count
+        count += 1
+        if count > 10_000:  # pragma: no cover - guards a quota that would never be reached
+            return count

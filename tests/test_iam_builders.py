@@ -1,0 +1,211 @@
+"""The pure IAM builders (components/iam.py): exact documents, parliament lint, sizes and bad input.
+Actions and condition keys are spelled literally here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from parliament import analyze_policy_string
+
+from components import iam
+
+EMP = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/EmploymentDev"
+LEAVE = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/LeaveDev"
+BUCKET = "arn:aws:s3:::saas-documents-dev"
+POOL = "ap-southeast-1:11111111-1111-1111-1111-111111111111"
+
+
+def lint(doc: dict) -> list[str]:
+    return [f"{f.issue}: {f.detail}" for f in analyze_policy_string(json.dumps(doc)).findings]
+
+
+def test_tenant_admin_document_is_exact() -> None:
+    doc = iam.tenant_policy(
+        tenant_id="acme",
+        table_arns=[EMP, LEAVE],
+        tenant_indexes={LEAVE: ["ByTenantDate"]},
+        table_actions=iam.TENANT_ADMIN_TABLE_ACTIONS,
+        bucket_arn=BUCKET,
+        object_actions=iam.TENANT_ADMIN_OBJECT_ACTIONS,
+        sid="TenantAdmin",
+    )
+    assert doc == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TenantAdminItems",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:ConditionCheckItem",
+                ],
+                "Resource": [EMP, LEAVE, f"{LEAVE}/index/ByTenantDate"],
+                "Condition": {
+                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#acme"]},
+                    "Null": {"dynamodb:LeadingKeys": "false"},
+                },
+            },
+            {
+                "Sid": "TenantAdminDocumentsObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": [f"{BUCKET}/tenants/acme/*"],
+            },
+            {
+                "Sid": "TenantAdminDocumentsList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [BUCKET],
+                "Condition": {"StringLike": {"s3:prefix": ["tenants/acme/", "tenants/acme/*"]}},
+            },
+        ],
+    }
+    assert lint(doc) == []
+
+
+def test_user_actions_are_read_only_and_no_delete() -> None:
+    assert list(iam.TENANT_USER_TABLE_ACTIONS) == ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+    assert list(iam.TENANT_USER_OBJECT_ACTIONS) == [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    ]
+
+
+def test_abac_document_keeps_literal_prefix() -> None:
+    doc = iam.tenant_policy(
+        tenant_id=None,
+        table_arns=[EMP],
+        table_actions=iam.TENANT_USER_TABLE_ACTIONS,
+        bucket_arn=BUCKET,
+        object_actions=iam.TENANT_USER_OBJECT_ACTIONS,
+    )
+    text = json.dumps(doc)
+    assert doc["Statement"][0]["Condition"]["ForAllValues:StringEquals"] == {
+        "dynamodb:LeadingKeys": ["TENANT#${aws:PrincipalTag/TenantId}"]
+    }
+    assert f"{BUCKET}/tenants/${{aws:PrincipalTag/TenantId}}/*" in text
+    assert doc["Statement"][2]["Condition"] == {
+        "StringLike": {"s3:prefix": ["tenants/${aws:PrincipalTag/TenantId}/", "tenants/${aws:PrincipalTag/TenantId}/*"]}
+    }
+    assert lint(doc) == []
+
+
+def test_trust_policy_single_pool() -> None:
+    doc = iam.identity_pool_trust_policy([POOL])
+    assert doc == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {"cognito-identity.amazonaws.com:aud": POOL},
+                    "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+                },
+            }
+        ],
+    }
+    # parliament lints identity policies; a trust policy has a Principal instead of a Resource
+    assert lint(doc) == ["MALFORMED: Statement contains neither Resource nor NotResource"]
+
+
+def test_trust_policy_shared_needs_tag_session() -> None:
+    other = "ap-southeast-1:22222222-2222-2222-2222-222222222222"
+    with pytest.raises(iam.IamDocumentError, match="only safe as a shared ABAC role"):
+        iam.identity_pool_trust_policy([POOL, other])
+    doc = iam.identity_pool_trust_policy([POOL, other], tag_session=True)
+    st = doc["Statement"][0]
+    assert st["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+    assert st["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": [POOL, other]}
+    with pytest.raises(iam.IamDocumentError, match="no wildcards"):
+        iam.identity_pool_trust_policy(["ap-southeast-1:*"])
+    with pytest.raises(iam.IamDocumentError, match="unique"):
+        iam.identity_pool_trust_policy([POOL, POOL], tag_session=True)
+
+
+def test_system_policies_are_cross_tenant_without_scan() -> None:
+    doc = iam.system_policy(
+        table_arns=[EMP],
+        table_actions=iam.SYSTEM_SUPPORT_TABLE_ACTIONS,
+        bucket_arn=BUCKET,
+        object_actions=("s3:GetObject",),
+    )
+    st = doc["Statement"][0]
+    assert "Condition" not in st
+    assert st["Action"] == ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+    assert st["Resource"] == [EMP, f"{EMP}/index/*"]
+    assert doc["Statement"][1]["Resource"] == [f"{BUCKET}/tenants/*"]
+    assert "dynamodb:Scan" not in json.dumps(doc)
+    with pytest.raises(iam.IamDocumentError, match="exclude PartiQL"):
+        iam.system_policy(table_arns=[EMP], table_actions=["dynamodb:PartiQLSelect"])
+    assert lint(doc) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tenant_id": "system"}, "not be 'system'"),
+        ({"tenant_id": "Acme"}, "must match"),
+        ({"table_arns": [f"{EMP}/index/x"]}, "not an exact DynamoDB table ARN"),
+        ({"table_arns": ["arn:aws:dynamodb:ap-southeast-1:123456789012:table/*"]}, "not an exact DynamoDB table ARN"),
+        ({"table_actions": ["dynamodb:Scan"]}, "data-plane allowlist"),
+        ({"table_actions": ["dynamodb:*"]}, "data-plane allowlist"),
+        ({"tenant_indexes": {LEAVE: ["ByTenantDate"]}}, "not in table_arns"),
+        ({"bucket_arn": f"{BUCKET}/tenants"}, "not an S3 bucket ARN"),
+        ({"bucket_arn": BUCKET, "object_actions": ["s3:*"]}, "explicit S3 object actions"),
+        ({"bucket_arn": BUCKET, "object_actions": ["s3:ListBucket"]}, "explicit S3 object actions"),
+    ],
+)
+def test_builders_refuse_unsafe_input(kwargs: dict, message: str) -> None:
+    args = {"tenant_id": "acme", "table_arns": [EMP], "table_actions": ["dynamodb:GetItem"], **kwargs}
+    with pytest.raises(iam.IamDocumentError, match=message):
+        iam.tenant_policy(**args)
+
+
+def test_document_size_excludes_whitespace() -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{"Sid": "a b"}]}
+    assert iam.document_size(doc) == len('{"Version":"2012-10-17","Statement":[{"Sid":"ab"}]}')
+
+
+def test_shard_capacity_is_exact_arithmetic() -> None:
+    # ap-southeast-1 pool ids are 51 characters; each costs 54 in the aud list (quotes, comma)
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 31
+    assert iam.abac_tenants_per_role("ap-southeast-1", 4096) == 69
+    assert iam.abac_tenants_per_role("us-east-1") == 35
+    ids = [f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(31)]
+    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True)) <= 2048
+    ids.append("ap-southeast-1:99999999-0000-0000-0000-000000000000")
+    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True)) > 2048
+
+
+def test_largest_tenant_policy_fits_with_headroom() -> None:
+    """Seven pool tables, each with two tenant-keyed indexes, plus S3: the admin policy stays under 6,144."""
+    tables = [
+        f"arn:aws:dynamodb:ap-southeast-1:123456789012:table/{b}Staging"
+        for b in ("Employment", "TenantJob", "WorkSchedule", "PIM", "Leave", "TimeAttendance", "Payroll")
+    ]
+    doc = iam.tenant_policy(
+        tenant_id="a" + "b" * 30,
+        table_arns=tables,
+        tenant_indexes={t: ["ByTenantAndDate", "ByTenantAndStatus"] for t in tables},
+        table_actions=iam.TENANT_ADMIN_TABLE_ACTIONS,
+        bucket_arn="arn:aws:s3:::" + "d" * 63,
+        object_actions=iam.TENANT_ADMIN_OBJECT_ACTIONS,
+    )
+    assert iam.document_size(doc) < 6144
