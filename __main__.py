@@ -34,6 +34,9 @@ pulumi.export(
         "support": platform.system_access.support_role_arn,
     },
 )
+pulumi.export("policyStoreIds", {t: a.policy_store_id for t, a in platform.authorizations.items()})
+if platform.api is not None:
+    pulumi.export("apiUrl", platform.api.invoke_url)
 
 # Image pipeline (issue #6)
 pulumi.export("accessLogBucketName", platform.access_log_bucket_name)

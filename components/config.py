@@ -263,6 +263,80 @@ class AccessConfig(_Model):
         return value
 
 
+LAMBDA_FUNCTION_ARN_RE: Final = re.compile(
+    r"arn:aws:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
+)
+API_SERVICES: Final = (
+    "employment", "pim", "meatwork", "work-schedule", "leave", "time-attendance",
+    "overtime", "payroll", "notifications", "iam", "srm",
+)
+"""The microservices of seed 004, as named in ``handlers/routes.json`` (``saas:api.services`` keys)."""
+
+
+class ThrottleConfig(_Model):
+    """Steady-state rate (requests/second) and burst of one tier's usage plan."""
+
+    rate_limit: float = Field(gt=0, le=10_000)
+    burst_limit: int = Field(gt=0, le=5_000)
+
+    @field_validator("burst_limit")
+    @classmethod
+    def _burst_covers_rate(cls, value: int, info: ValidationInfo) -> int:
+        rate = info.data.get("rate_limit")
+        if isinstance(rate, int | float) and value < rate:
+            raise ValueError(f"burstLimit {value} is below rateLimit {rate}; the burst must be at least the rate")
+        return value
+
+
+DEFAULT_TIER_THROTTLES: Final[dict[Tier, ThrottleConfig]] = {
+    "basic": ThrottleConfig(rate_limit=10, burst_limit=20),
+    "standard": ThrottleConfig(rate_limit=50, burst_limit=100),
+    "premium": ThrottleConfig(rate_limit=200, burst_limit=400),
+}
+
+
+class ApiConfig(_Model):
+    """``saas:api``: the tenant API (``TenantApi``): which microservice Lambda serves each service, per-tier
+    throttles (seed 004: per-tenant usage plans by subscription tier), and log settings.
+
+    Services without an ARN get no routes (API Gateway answers 403 for them); at least one is required.
+    """
+
+    services: dict[str, str] = Field(min_length=1)
+    tiers: dict[Tier, ThrottleConfig] = Field(default_factory=lambda: {**DEFAULT_TIER_THROTTLES})
+    log_retention_days: int = 365
+    manage_account_log_role: bool = True
+    """Set the account's API Gateway CloudWatch role (one per account and region; false in all but one stack)."""
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(API_SERVICES))
+        if unknown:
+            raise ValueError(f"unknown services {unknown}; known: {', '.join(API_SERVICES)}")
+        bad = sorted(k for k, arn in value.items() if not LAMBDA_FUNCTION_ARN_RE.fullmatch(arn))
+        if bad:
+            raise ValueError(
+                f"services {bad} need a Lambda function ARN arn:aws:lambda:<region>:<account>:function:<name>; "
+                f"got {[value[k] for k in bad]}"
+            )
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _all_tiers(cls, value: dict[Tier, ThrottleConfig]) -> dict[Tier, ThrottleConfig]:
+        return {**DEFAULT_TIER_THROTTLES, **value}
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        allowed = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+                   3653)
+        if value not in allowed:
+            raise ValueError(f"must be one of the CloudWatch Logs retention values {allowed}; got {value}")
+        return value
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
@@ -279,6 +353,8 @@ class StackConfig(_Model):
     """Deletion protection and retain-on-delete for stateful resources."""
     name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{NAME_PREFIX_RE.pattern})$")] = DEFAULT_NAME_PREFIX
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
+    api: ApiConfig | None = None
+    """The tenant API (issue 5); absent: no API is deployed."""
     region: str = Field(default="", exclude=True)
     """From ``aws:region``; not part of the ``saas:`` namespace."""
 
@@ -351,6 +427,8 @@ def _key(loc: tuple[int | str, ...], *, raw_last: bool = False) -> str:
     """``("tenants", 0, "display_name")`` -> ``saas:tenants[0].displayName`` (the YAML spelling)."""
     parts: list[str] = []
     for i, part in enumerate(loc):
+        if part == "[key]":  # pydantic marks an invalid mapping key this way; the key itself is the location
+            continue
         if isinstance(part, int):
             parts.append(f"[{part}]")
             continue
@@ -446,6 +524,16 @@ def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
                 ("saas:msk.clusterArn", f"cluster is in {match['region']} but the stack deploys to {config.region}")
             )
     problems.extend(_access_problems(config))
+    if config.api is not None:
+        for service, arn in sorted(config.api.services.items()):
+            match = LAMBDA_FUNCTION_ARN_RE.fullmatch(arn)
+            if match and match["region"] != config.region:
+                problems.append(
+                    (
+                        f"saas:api.services.{service}",
+                        f"function is in {match['region']} but the stack deploys to {config.region}",
+                    )
+                )
     tenant_keys = {f"saas:tenants[{i}].id": t.id for i, t in enumerate(config.tenants)}
     seen: set[str] = set()
     for limit in physical_names(config.name_prefix, config.environment, tenant_keys):

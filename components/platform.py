@@ -14,6 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
+from components.api import ApiTenant, TenantApi, TenantApiArgs
+from components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from components.config import StackConfig
 from components.identity import (
     SharedTenantIdentities,
@@ -127,6 +129,8 @@ class Platform(pulumi.ComponentResource):
     identity_export: dict[str, object] | None
     tenant_roles: dict[str, TenantRoles]
     system_access: SystemAccess
+    authorizations: dict[str, TenantAuthorization]
+    api: TenantApi | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -340,6 +344,55 @@ class Platform(pulumi.ComponentResource):
             for t in identity_tenants
         }
         # ---- end identity -------------------------------------------------------------------------------------
+
+        # ---- Authorization (issue #5): one AVP policy store per customer tenant, bound to that tenant's pool and
+        # this environment's app clients; the tenant API and its authorizer when `saas:api` is set -------------
+        self.authorizations = {
+            t: TenantAuthorization(
+                f"{name}-{t}-authz",
+                TenantAuthorizationArgs(
+                    tenant_id=t,
+                    environment=cfg.environment,
+                    user_pool_id=self.identities[t].user_pool_id,
+                    user_pool_arn=self.identities[t].user_pool_arn,
+                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
+                    protect=cfg.protect,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+            for t in cfg.tenant_ids
+        }
+        self.api = None
+        if cfg.api is not None:
+            self.api = TenantApi(
+                f"{name}-api",
+                TenantApiArgs(
+                    environment=cfg.environment,
+                    name_prefix=cfg.name_prefix,
+                    tenants=[
+                        ApiTenant(
+                            tenant_id=t.id,
+                            tier=t.tier,
+                            issuer=self.identities[t.id].issuer,
+                            user_pool_id=self.identities[t.id].user_pool_id,
+                            client_ids=self.identities[t.id].environment_client_ids(cfg.environment),
+                            policy_store_id=self.authorizations[t.id].policy_store_id,
+                            policy_store_arn=self.authorizations[t.id].policy_store_arn,
+                        )
+                        for t in cfg.tenants
+                    ],
+                    services=cfg.api.services,
+                    kms_key_arn=key.arn,
+                    layer_arn=layer.arn,
+                    tier_throttles=cfg.api.tiers,
+                    log_retention_days=cfg.api.log_retention_days,
+                    manage_account_log_role=cfg.api.manage_account_log_role,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+        # ---- end authorization --------------------------------------------------------------------------------
 
         self.kms_key_arn = key.arn
         self.account_id = identity.account_id

@@ -11,13 +11,14 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import access, buckets, identity, msk, quotas, storage, tagging
+from policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
 """Fail closed: a rule that does not say otherwise blocks the deployment."""
 
 POLICIES: Final[list[Policy]] = [
+    *authorization.POLICIES,
     *identity.POLICIES,
     *access.POLICIES,
     *storage.POLICIES,

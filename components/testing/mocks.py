@@ -244,6 +244,29 @@ def _vpc_endpoint(c: _Ctx) -> tuple[str, State]:
     return vpce_id, {"arn": c.arn("ec2", f"vpc-endpoint/{vpce_id}"), "state": "available"}
 
 
+def _apigw_id(c: _Ctx) -> tuple[str, State]:
+    return c.alnum(10), {}
+
+
+def _apigw_stage(c: _Ctx) -> tuple[str, State]:
+    api, stage = str(c.inputs.get("restApi", "api")), str(c.inputs.get("stageName", "stage"))
+    return f"ags-{api}-{stage}", {
+        "arn": f"arn:aws:apigateway:{c.region}::/restapis/{api}/stages/{stage}",
+        "executionArn": c.arn("execute-api", f"{api}/{stage}"),
+        "invokeUrl": f"https://{api}.execute-api.{c.region}.amazonaws.com/{stage}",
+    }
+
+
+def _apigw_api_key(c: _Ctx) -> tuple[str, State]:
+    key_id = c.alnum(10)
+    return key_id, {"value": c.alnum(40, upper=True), "arn": f"arn:aws:apigateway:{c.region}::/apikeys/{key_id}"}
+
+
+def _apigw_usage_plan(c: _Ctx) -> tuple[str, State]:
+    plan_id = c.alnum(6)
+    return plan_id, {"arn": f"arn:aws:apigateway:{c.region}::/usageplans/{plan_id}"}
+
+
 def _generic(c: _Ctx) -> tuple[str, State]:
     service = c.typ.split(":")[1].split("/")[0] if ":" in c.typ else "mock"
     kind = c.typ.rsplit(":", 1)[-1].lower()
@@ -287,6 +310,12 @@ RESOURCE_OUTPUTS: Final[dict[str, Callable[[_Ctx], tuple[str, State]]]] = {
     "aws:msk/cluster:Cluster": _msk_cluster,
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:apigateway/resource:Resource": _apigw_id,
+    "aws:apigateway/authorizer:Authorizer": _apigw_id,
+    "aws:apigateway/deployment:Deployment": _apigw_id,
+    "aws:apigateway/stage:Stage": _apigw_stage,
+    "aws:apigateway/apiKey:ApiKey": _apigw_api_key,
+    "aws:apigateway/usagePlan:UsagePlan": _apigw_usage_plan,
 }
 
 

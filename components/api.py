@@ -1,0 +1,474 @@
+"""``TenantApi``: the environment's single REST API (seed 004), guarded by the AVP Lambda authorizer.
+
+One API per environment is shared by all tenants. Its methods are exactly the rows of ``handlers/routes.json``
+whose microservice has a Lambda ARN in ``saas:api.services``; every method uses the REQUEST authorizer
+(``handlers/authorizer.py``) and a Lambda proxy integration to its microservice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
+from components.errors import ComponentArgError
+from components.lambda_function import HANDLERS_DIR, LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
+from components.naming import TENANT_ID_RE, Environment, env_suffix, tags
+
+ROUTES_FILE: Final = HANDLERS_DIR / "routes.json"
+AUTHORIZER_HANDLER: Final = "handlers.authorizer.lambda_handler"
+IDENTITY_SOURCE: Final = "method.request.header.Authorization"
+AUTHORIZER_TTL_SECONDS: Final = 0
+"""No authorizer caching: the decision depends on the token, the method and the concrete path (owner path
+parameters), and a REQUEST authorizer cannot key its cache on the full path (ISOLATION.md invariant 32 (a))."""
+MAX_CONFIG_BYTES: Final = 3_500
+"""Lambda allows 4 KB of environment variables in total; the authorizer config must leave room for the rest."""
+ACCESS_LOG_FORMAT: Final = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "principalId": "$context.authorizer.principalId",
+    "tenantId": "$context.authorizer.tenantId",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "errorMessage": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    service: str
+    action: str
+    owner: str | None
+
+
+def load_routes(path: Path = ROUTES_FILE) -> tuple[ApiRoute, ...]:
+    """The route table shared with the authorizer."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(
+        ApiRoute(method=r["method"], path=r["path"], service=r["service"], action=r["action"], owner=r.get("owner"))
+        for r in doc["routes"]
+    )
+
+
+@dataclass(frozen=True)
+class ApiTenant:
+    """One tenant as the API and its authorizer see it.
+
+    ``issuer`` is ``https://cognito-idp.<region>.amazonaws.com/<userPoolId>``; ``client_ids`` this environment's
+    app clients; the store comes from ``TenantAuthorization``.
+    """
+
+    tenant_id: str
+    tier: Tier
+    issuer: pulumi.Input[str]
+    user_pool_id: pulumi.Input[str]
+    client_ids: Sequence[pulumi.Input[str]]
+    policy_store_id: pulumi.Input[str]
+    policy_store_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantApiArgs:
+    """Arguments of :class:`TenantApi`.
+
+    Attributes:
+        environment: ``dev`` | ``staging`` | ``prod``; also the stage name.
+        name_prefix: physical-name prefix (``AIML-SaaS``).
+        tenants: every customer tenant with its issuer, clients and policy store (non-empty).
+        services: microservice -> Lambda function ARN (keys as in ``routes.json``); routes of other services
+            are not created.
+        kms_key_arn: encrypts the access-log group and the authorizer's logs and environment.
+        layer_arn: the handler dependencies layer (PyJWT, Powertools).
+        tier_throttles: per-tier usage-plan throttles. Default ``DEFAULT_TIER_THROTTLES``.
+        log_retention_days: access-log retention. Default 365.
+        manage_account_log_role: Default ``True``: set the account's API Gateway CloudWatch Logs role (needed
+            for access logging; one per account and region, so set ``False`` in every other stack there).
+    """
+
+    environment: Environment
+    name_prefix: str
+    tenants: Sequence[ApiTenant]
+    services: Mapping[str, str]
+    kms_key_arn: pulumi.Input[str]
+    layer_arn: pulumi.Input[str] | None = None
+    tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
+    log_retention_days: int = 365
+    manage_account_log_role: bool = True
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tenants:
+            raise ComponentArgError("tenants must list at least one tenant with its issuer and policy store")
+        ids = [t.tenant_id for t in self.tenants]
+        bad = [i for i in ids if not TENANT_ID_RE.fullmatch(i)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if bad or dupes:
+            raise ComponentArgError(
+                f"tenant ids must be unique and match {TENANT_ID_RE.pattern!r}; bad {bad}, duplicated {dupes}"
+            )
+        for t in self.tenants:
+            if not list(t.client_ids):
+                raise ComponentArgError(f"tenant {t.tenant_id!r} has no client ids for {self.environment}")
+            if t.tier not in self.tier_throttles:
+                raise ComponentArgError(
+                    f"tenant {t.tenant_id!r} is on tier {t.tier!r}, which has no throttle; "
+                    f"known: {sorted(self.tier_throttles)}"
+                )
+        known = {r.service for r in load_routes()}
+        unknown = sorted(set(self.services) - known)
+        if unknown or not self.services:
+            raise ComponentArgError(
+                f"services must name at least one of {sorted(known)} (routes.json); unknown: {unknown}"
+            )
+        for service, arn in self.services.items():
+            if not LAMBDA_FUNCTION_ARN_RE.fullmatch(arn):
+                raise ComponentArgError(f"services[{service!r}] must be a Lambda function ARN; got {arn!r}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ComponentArgError(
+                f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
+            )
+
+
+def authorizer_config(environment: str, tenants: Sequence[Mapping[str, Any]]) -> str:
+    """The authorizer's ``AUTHZ_CONFIG`` (pure; the handler's ``AuthorizerConfig.from_json`` reads it)."""
+    text = json.dumps({"environment": environment, "tenants": list(tenants)}, separators=(",", ":"), sort_keys=True)
+    if len(text.encode()) > MAX_CONFIG_BYTES:
+        raise ComponentArgError(
+            f"the authorizer config for {len(tenants)} tenants is {len(text.encode())} bytes; Lambda environment "
+            f"variables are limited to 4 KB (we allow {MAX_CONFIG_BYTES}). Move the tenant map to SSM or a "
+            "registry table."
+        )
+    return text
+
+
+class TenantApi(pulumi.ComponentResource):
+    """The environment's REST API with the AVP Lambda authorizer, per-tier usage plans and access logs.
+
+    * ``RestApi`` (regional, ``api_key_source="AUTHORIZER"``: the authorizer returns the caller's tenant usage key,
+      so each tenant is throttled by its own tier's usage plan - seed 004 "Rate Limiting & Throttling").
+    * The authorizer: ``HandlerFunction`` running ``handlers.authorizer`` whose role may call only
+      ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs; a ``REQUEST``
+      ``Authorizer`` with identity source ``method.request.header.Authorization`` and result TTL 0.
+    * One ``Resource`` per path segment and one ``Method`` (``CUSTOM`` auth, API key required) plus a Lambda proxy
+      ``Integration`` per route; one ``lambda.Permission`` per microservice, scoped to this API's stage.
+    * Gateway responses: ``ACCESS_DENIED``, ``AUTHORIZER_FAILURE`` and ``AUTHORIZER_CONFIGURATION_ERROR`` are 403
+      (a failing authorizer never surfaces as a retryable 5xx); ``UNAUTHORIZED`` stays 401.
+    * ``Deployment`` + ``Stage`` named after the environment: X-Ray tracing, JSON access logs to a KMS-encrypted
+      log group with retention; usage plan per tier in use; ``ApiKey`` + ``UsagePlanKey`` per tenant.
+
+    Example::
+
+        api = TenantApi("platform-api", TenantApiArgs(environment="dev", name_prefix="AIML-SaaS",
+            tenants=[ApiTenant(tenant_id="acme", tier="standard", issuer=identity.issuer, ...)],
+            services={"leave": "arn:aws:lambda:ap-southeast-1:123456789012:function:Leave-Dev"},
+            kms_key_arn=key.arn))
+
+    Documentation:
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-xray.html
+        https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/security_iam_service-with-iam.html
+    """
+
+    rest_api_id: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+    stage_name: pulumi.Output[str]
+    invoke_url: pulumi.Output[str]
+    authorizer_role_arn: pulumi.Output[str]
+    authorizer_function_arn: pulumi.Output[str]
+    routes: tuple[ApiRoute, ...]
+
+    def __init__(self, name: str, args: TenantApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:api:TenantApi", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        suffix = env_suffix(args.environment)
+        resource_tags = tags(args.environment, "TenantApi", extra=dict(args.extra_tags))
+        self.routes = tuple(r for r in load_routes() if r.service in args.services)
+
+        api = aws.apigateway.RestApi(
+            f"{name}-rest-api",
+            name=f"{args.name_prefix}-Api-{suffix}",
+            description=f"OptimalHR tenant API ({args.environment}); authorized per request by Verified Permissions",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            api_key_source="AUTHORIZER",
+            tags=resource_tags,
+            opts=child,
+        )
+
+        # --- usage plans and per-tenant keys (the authorizer returns the key as usageIdentifierKey)
+        keys = {
+            t.tenant_id: aws.apigateway.ApiKey(
+                f"{name}-{t.tenant_id}-usage-key",
+                name=f"{args.name_prefix}-{t.tenant_id}-{suffix}",
+                description=f"Usage identifier of tenant {t.tenant_id} (metering/throttling only; not a credential)",
+                enabled=True,
+                tags=tags(args.environment, "TenantApi", t.tenant_id, dict(args.extra_tags)),
+                opts=child,
+            )
+            for t in args.tenants
+        }
+
+        # --- the authorizer
+        config = pulumi.Output.all(
+            *[
+                pulumi.Output.all(
+                    issuer=t.issuer,
+                    tenantId=t.tenant_id,
+                    userPoolId=t.user_pool_id,
+                    clientIds=pulumi.Output.all(*t.client_ids),
+                    policyStoreId=t.policy_store_id,
+                    usageKey=keys[t.tenant_id].value,
+                )
+                for t in args.tenants
+            ]
+        ).apply(lambda entries: authorizer_config(args.environment, entries))
+        store_arns = [t.policy_store_arn for t in args.tenants]
+        function = HandlerFunction(
+            f"{name}-authorizer",
+            HandlerFunctionArgs(
+                function_name=f"{args.name_prefix}-Authorizer-{suffix}",
+                handler=AUTHORIZER_HANDLER,
+                environment=args.environment,
+                component="TenantApi",
+                kms_key_arn=args.kms_key_arn,
+                description="REQUEST authorizer: Cognito JWT -> tenant policy store -> IsAuthorizedWithToken",
+                env={"AUTHZ_CONFIG": pulumi.Output.secret(config)},
+                statements=[
+                    {
+                        "Sid": "IsAuthorizedWithTokenOnTenantStores",
+                        "Effect": "Allow",
+                        "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
+                        "Resource": store_arns,
+                    }
+                ],
+                layers=[args.layer_arn] if args.layer_arn is not None else [],
+                memory_size=512,
+                timeout=5,
+                extra_tags=dict(args.extra_tags),
+            ),
+            opts=child,
+        )
+        authorizer = aws.apigateway.Authorizer(
+            f"{name}-authorizer",
+            name=f"{args.name_prefix}-AvpAuthorizer-{suffix}",
+            rest_api=api.id,
+            type="REQUEST",
+            authorizer_uri=function.invoke_arn,
+            identity_source=IDENTITY_SOURCE,
+            authorizer_result_ttl_in_seconds=AUTHORIZER_TTL_SECONDS,
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-authorizer-invoke",
+            action="lambda:InvokeFunction",
+            function=function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
+            opts=child,
+        )
+
+        # --- resources, methods, integrations
+        resources: dict[str, aws.apigateway.Resource] = {}
+
+        def resource_for(path: str) -> pulumi.Input[str]:
+            if path == "/":
+                return api.root_resource_id
+            if path not in resources:
+                parent, _, part = path.rpartition("/")
+                resources[path] = aws.apigateway.Resource(
+                    f"{name}-res{_slug(path)}",
+                    rest_api=api.id,
+                    parent_id=resource_for(parent or "/"),
+                    path_part=part,
+                    opts=child,
+                )
+            return resources[path].id
+
+        methods: list[pulumi.Resource] = []
+        for route in self.routes:
+            label = f"{route.method.lower()}{_slug(route.path)}"
+            path_params = [seg[1:-1] for seg in route.path.split("/") if seg.startswith("{")]
+            method = aws.apigateway.Method(
+                f"{name}-{label}",
+                rest_api=api.id,
+                resource_id=resource_for(route.path),
+                http_method=route.method,
+                authorization="CUSTOM",
+                authorizer_id=authorizer.id,
+                api_key_required=True,
+                request_parameters={f"method.request.path.{p}": True for p in path_params} or None,
+                opts=child,
+            )
+            integration = aws.apigateway.Integration(
+                f"{name}-{label}-integration",
+                rest_api=api.id,
+                resource_id=method.resource_id,
+                http_method=method.http_method,
+                type="AWS_PROXY",
+                integration_http_method="POST",
+                uri=f"arn:aws:apigateway:{_region(args.services[route.service])}:lambda:path/2015-03-31/functions/"
+                f"{args.services[route.service]}/invocations",
+                opts=child,
+            )
+            methods.extend([method, integration])
+
+        for status, kind in (
+            ("403", "ACCESS_DENIED"),
+            ("403", "AUTHORIZER_FAILURE"),
+            ("403", "AUTHORIZER_CONFIGURATION_ERROR"),
+            ("401", "UNAUTHORIZED"),
+        ):
+            methods.append(
+                aws.apigateway.Response(
+                    f"{name}-{kind.lower().replace('_', '-')}",
+                    rest_api_id=api.id,
+                    response_type=kind,
+                    status_code=status,
+                    response_templates={
+                        "application/json": json.dumps({"message": "Forbidden" if status == "403" else "Unauthorized"})
+                    },
+                    opts=child,
+                )
+            )
+
+        # --- deployment and stage
+        fingerprint = hashlib.sha256(
+            json.dumps([[r.method, r.path, args.services[r.service]] for r in self.routes]).encode()
+        ).hexdigest()
+        deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=api.id,
+            description=f"routes {fingerprint[:12]}",
+            triggers={"routes": fingerprint},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=methods),
+        )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{args.name_prefix}-Api-{suffix}/access",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=resource_tags,
+            opts=child,
+        )
+        stage_deps: list[pulumi.Resource] = []
+        if args.manage_account_log_role:
+            log_role = aws.iam.Role(
+                f"{name}-cloudwatch-role",
+                description="API Gateway writes execution and access logs of this account to CloudWatch Logs",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "apigateway.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+                tags=resource_tags,
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cloudwatch-role-logs",
+                role=log_role.name,
+                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                opts=child,
+            )
+            stage_deps.append(aws.apigateway.Account(f"{name}-account", cloudwatch_role_arn=log_role.arn, opts=child))
+        stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=api.id,
+            deployment=deployment.id,
+            stage_name=args.environment,
+            xray_tracing_enabled=True,
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn, format=json.dumps(ACCESS_LOG_FORMAT)
+            ),
+            tags=resource_tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_deps),
+        )
+        aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                metrics_enabled=True, logging_level="ERROR", data_trace_enabled=False
+            ),
+            opts=child,
+        )
+        for service, arn in sorted(args.services.items()):
+            aws.lambda_.Permission(
+                f"{name}-{service}-invoke",
+                action="lambda:InvokeFunction",
+                function=arn,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/*/*"),
+                opts=child,
+            )
+        tiers_in_use: list[Tier] = sorted({t.tier for t in args.tenants})
+        plans = {
+            tier: aws.apigateway.UsagePlan(
+                f"{name}-{tier}-plan",
+                name=f"{args.name_prefix}-{tier}-{suffix}",
+                description=f"Tier {tier}: per-tenant throttling of the {args.environment} API",
+                api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=api.id, stage=stage.stage_name)],
+                throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                    rate_limit=args.tier_throttles[tier].rate_limit,
+                    burst_limit=args.tier_throttles[tier].burst_limit,
+                ),
+                tags=resource_tags,
+                opts=child,
+            )
+            for tier in tiers_in_use
+        }
+        for t in args.tenants:
+            aws.apigateway.UsagePlanKey(
+                f"{name}-{t.tenant_id}-plan-key",
+                key_id=keys[t.tenant_id].id,
+                key_type="API_KEY",
+                usage_plan_id=plans[t.tier].id,
+                opts=child,
+            )
+
+        self.rest_api_id = api.id
+        self.execution_arn = api.execution_arn
+        self.stage_name = stage.stage_name
+        self.invoke_url = stage.invoke_url
+        self.authorizer_role_arn = function.role_arn
+        self.authorizer_function_arn = function.function_arn
+        self.register_outputs(
+            {"rest_api_id": self.rest_api_id, "stage_name": self.stage_name, "invoke_url": self.invoke_url}
+        )
+
+
+def _slug(path: str) -> str:
+    """``/v1/leave/requests/{requestId}`` -> ``-v1-leave-requests-requestid`` (logical-name safe, unique per path)."""
+    segments = [seg for seg in path.split("/") if seg]
+    return "".join("-" + seg.strip("{}").lower() + ("-p" if seg.startswith("{") else "") for seg in segments)
+
+
+def _region(function_arn: str) -> str:
+    match = LAMBDA_FUNCTION_ARN_RE.fullmatch(function_arn)
+    if match is None:  # validated in TenantApiArgs
+        raise ComponentArgError(f"not a Lambda function ARN: {function_arn!r}")
+    return match["region"]

@@ -1,0 +1,52 @@
+"""Example: a tenant's AVP policy store and the tenant API in your own Pulumi program (run under mocks by
+tests/test_examples.py).
+
+In the platform these are composed by ``Platform`` from ``TenantIdentity`` outputs; here the identity values are
+given directly, as another stack that owns its pools would pass them.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.api import ApiTenant, TenantApi, TenantApiArgs
+from components.authorization import TenantAuthorization, TenantAuthorizationArgs
+
+REGION, ACCOUNT = "ap-southeast-1", "123456789012"
+POOL_ID = f"{REGION}_AbCdEf123"
+CLIENT_IDS = ["1example23456789hradmin0000", "1example23456789essmobile00"]
+
+key = aws.kms.Key("authz-key", enable_key_rotation=True, tags={"saas:environment": "dev", "saas:component": "Example"})
+acme = TenantAuthorization(
+    "acme-authz",
+    TenantAuthorizationArgs(
+        tenant_id="acme",
+        environment="dev",
+        user_pool_id=POOL_ID,
+        user_pool_arn=f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{POOL_ID}",
+        client_ids=CLIENT_IDS,
+        protect=False,  # dev only: the default (True) enables AVP deletion protection and Pulumi protect
+    ),
+)
+api = TenantApi(
+    "example-api",
+    TenantApiArgs(
+        environment="dev",
+        name_prefix="Example",
+        tenants=[
+            ApiTenant(
+                tenant_id="acme",
+                tier="standard",
+                issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_ID}",
+                user_pool_id=POOL_ID,
+                client_ids=CLIENT_IDS,
+                policy_store_id=acme.policy_store_id,
+                policy_store_arn=acme.policy_store_arn,
+            )
+        ],
+        services={"leave": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OptimalHR-Leave-Dev"},
+        kms_key_arn=key.arn,
+        manage_account_log_role=False,  # another stack of this account and region owns it
+    ),
+)
+pulumi.export("acmePolicyStoreId", acme.policy_store_id)
+pulumi.export("apiUrl", api.invoke_url)

@@ -1,0 +1,550 @@
+"""The API Gateway authorizer, end to end offline: tokens signed by each tenant's test key, JWKS served without
+network, and the AVP call answered by a double that evaluates the repository's Cedar assets with cedarpy."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components.cedar import default_assets
+from handlers.authorizer import (
+    AuthorizerConfig,
+    ConfigError,
+    JwksCache,
+    RouteTable,
+    build_authorizer,
+    lambda_handler,
+)
+from tests.authz_support import (
+    ACME,
+    GLOBEX,
+    REGION,
+    CountingFetcher,
+    avp_double,
+    claims,
+    config_json,
+    effect,
+    event,
+    jwks,
+    make_authorizer,
+    private_key,
+    sign,
+    token,
+)
+
+ARN_PREFIX = "arn:aws:execute-api:ap-southeast-1:123456789012:a1b2c3d4e5/dev"
+
+
+def bearer(t: str) -> str:
+    return f"Bearer {t}"
+
+
+@pytest.fixture
+def authz() -> Any:
+    return make_authorizer()
+
+
+def decide(authz: Any, ev: dict[str, Any]) -> dict[str, Any]:
+    return authz[0].decide(ev)
+
+
+# --------------------------------------------------------------------------------------------- allow paths
+def test_user_reads_own_profile_and_gets_an_allow_for_exactly_this_method(authz: Any) -> None:
+    response = decide(authz, event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))
+    assert response["policyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{ARN_PREFIX}/GET/v1/me/pim"}],
+    }
+    assert response["principalId"] == f"{ACME.user_pool_id}|u-1"
+    assert response["context"] == {"tenantId": "acme", "action": "ReadPIM"}
+    assert response["usageIdentifierKey"] == "usage-key-acme"
+
+
+def test_the_avp_call_carries_the_mapped_tenant_not_request_values(authz: Any) -> None:
+    decide(
+        authz,
+        event(
+            "GET",
+            "/v1/pim/employees/{employeeId}",
+            "/v1/pim/employees/u-1",
+            auth=bearer(token(ACME, "u-1")),
+            path_parameters={"employeeId": "u-1"},
+        ),
+    )
+    (call,) = authz[1].calls
+    assert call["policyStoreId"] == ACME.policy_store_id
+    assert call["action"] == {"actionType": "OptimalHR::Action", "actionId": "ReadPIM"}
+    assert call["resource"] == {"entityType": "OptimalHR::PIM", "entityId": "/v1/pim/employees/u-1"}
+    assert call["context"] == {"contextMap": {"environment": {"string": "dev"}}}
+    resource_entity = call["entities"]["entityList"][0]
+    assert resource_entity["attributes"] == {"tenantId": {"string": "acme"}, "owner": {"string": "u-1"}}
+    assert resource_entity["parents"] == [{"entityType": "OptimalHR::Tenant", "entityId": "acme"}]
+    assert "accessToken" not in call
+    assert call["identityToken"].count(".") == 2
+
+
+@pytest.mark.parametrize("tenant", [ACME, GLOBEX], ids=["acme", "globex"])
+def test_each_tenants_issuer_goes_to_its_own_store(authz: Any, tenant: Any) -> None:
+    response = decide(
+        authz,
+        event(
+            "DELETE",
+            "/v1/iam/users/{userId}",
+            "/v1/iam/users/x",
+            auth=bearer(token(tenant, "admin-1", "admin")),
+            path_parameters={"userId": "x"},
+        ),
+    )
+    assert effect(response) == "Allow"
+    assert authz[1].calls[-1]["policyStoreId"] == tenant.policy_store_id
+
+
+# ---------------------------------------------------------------------------------------------- deny paths
+def test_user_is_denied_what_the_policies_do_not_grant(authz: Any) -> None:
+    t = bearer(token(ACME, "u-1"))
+    assert effect(decide(authz, event("GET", "/v1/pim/profiles", auth=t))) == "Deny"
+    assert (
+        effect(
+            decide(
+                authz,
+                event(
+                    "GET",
+                    "/v1/pim/employees/{employeeId}",
+                    "/v1/pim/employees/u-2",
+                    auth=t,
+                    path_parameters={"employeeId": "u-2"},
+                ),
+            )
+        )
+        == "Deny"
+    )
+    assert effect(decide(authz, event("PUT", "/v1/me/pim", auth=t))) == "Allow"
+    assert effect(decide(authz, event("POST", "/v1/payroll/runs", auth=t))) == "Deny"
+
+
+def deny_without_avp(authz: Any, ev: dict[str, Any]) -> None:
+    response = decide(authz, ev)
+    assert effect(response) == "Deny"
+    assert response["principalId"] == "denied"
+    assert "context" not in response
+    assert "usageIdentifierKey" not in response
+    assert authz[1].calls == [], "AVP must not be asked about a request that fails verification"
+
+
+def test_forged_signature_is_denied(authz: Any) -> None:
+    forged = sign(claims(ACME, "u-1", "admin"), ACME, key_of=GLOBEX)  # acme's kid, globex's key
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(forged)))
+
+
+def test_token_signed_with_unknown_kid_is_denied(authz: Any) -> None:
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(claims(ACME, "u-1"), ACME, kid="rogue"))))
+
+
+def test_alg_none_and_hs256_with_the_public_key_are_denied(authz: Any) -> None:
+    payload = claims(ACME, "u-1", "admin")
+
+    def segment(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+
+    unsigned = f"{segment({'alg': 'none', 'kid': ACME.kid})}.{segment(payload)}.x"
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(unsigned)))
+    # the classic confusion attack: HMAC-SHA256 keyed with the issuer's public key (PEM), which anyone can fetch
+    pem = private_key(ACME.kid).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    signing_input = f"{segment({'alg': 'HS256', 'kid': ACME.kid})}.{segment(payload)}"
+    mac = base64.urlsafe_b64encode(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=")
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(f"{signing_input}.{mac.decode()}")))
+
+
+def test_expired_token_is_denied(authz: Any) -> None:
+    expired = claims(ACME, "u-1", "admin", exp=int(time.time()) - 1, iat=int(time.time()) - 3600)
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(expired, ACME))))
+
+
+def test_wrong_audience_is_denied(authz: Any) -> None:
+    other_client = claims(ACME, "u-1", "admin", aud=GLOBEX.client_ids[0])
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(other_client, ACME))))
+
+
+def test_access_token_is_denied_because_the_policies_need_the_id_token(authz: Any) -> None:
+    access = claims(ACME, "u-1", "admin", token_use="access")
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(access, ACME))))
+
+
+def test_wrong_tenant_claim_is_denied(authz: Any) -> None:
+    """A token of acme's pool that claims globex (e.g. a misconfigured trigger) is never mapped to globex."""
+    wrong = claims(ACME, "u-1", "admin", **{"custom:tenantId": "globex"})
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(wrong, ACME))))
+
+
+def test_other_tenants_token_signed_by_its_own_pool_cannot_claim_this_issuer(authz: Any) -> None:
+    impostor = claims(GLOBEX, "u-1", "admin", iss=ACME.issuer, aud=ACME.client_ids[0], **{"custom:tenantId": "acme"})
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(impostor, GLOBEX, kid=ACME.kid))))
+
+
+def test_wrong_environment_is_denied(authz: Any) -> None:
+    """ISOLATION.md invariant 17: refresh skips pre-authentication, so the authorizer checks the environment."""
+    prod_token = sign(claims(ACME, "u-1", "admin", environment="prod"), ACME)
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(prod_token)))
+    staging_authorizer = make_authorizer("staging")
+    assert effect(decide(staging_authorizer, event("GET", "/v1/me/pim", auth=bearer(prod_token)))) == "Deny"
+
+
+def test_unknown_issuer_is_denied(authz: Any) -> None:
+    stranger = claims(ACME, "u-1", "admin", iss=f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Stranger1")
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(sign(stranger, ACME))))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "bearer a.b",
+        "Bearer a.b.c.d",
+        "Bearer ...",
+        "Token x.y.z",
+        "Bearer x.y.z",
+        "Bearer eyJhbGciOiJSUzI1NiJ9.e30.",
+        "Bearer " + "A" * 9000,
+    ],
+)
+def test_malformed_authorization_headers_are_denied(authz: Any, header: str) -> None:
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=header))
+
+
+def test_missing_or_duplicated_authorization_header_is_denied(authz: Any) -> None:
+    deny_without_avp(authz, event("GET", "/v1/me/pim"))
+    t = bearer(token(ACME, "u-1"))
+    deny_without_avp(authz, event("GET", "/v1/me/pim", auth=t, headers={"authorization": t}))
+    two = event("GET", "/v1/me/pim", auth=t)
+    two["multiValueHeaders"] = {"Authorization": [t, bearer(token(ACME, "a-1", "admin"))]}
+    deny_without_avp(authz, two)
+    same = event("GET", "/v1/me/pim", auth=t)
+    same["multiValueHeaders"] = {"Authorization": [t]}
+    assert effect(decide(authz, same)) == "Allow"
+
+
+def test_unknown_route_is_denied(authz: Any) -> None:
+    t = bearer(token(ACME, "a-1", "admin"))
+    deny_without_avp(authz, event("GET", "/v1/admin/everything", auth=t))
+    deny_without_avp(authz, event("PATCH", "/v1/me/pim", auth=t))
+
+
+def test_route_needing_a_path_parameter_without_it_is_denied(authz: Any) -> None:
+    deny_without_avp(
+        authz, event("GET", "/v1/pim/employees/{employeeId}", "/v1/pim/employees/", auth=bearer(token(ACME, "u-1")))
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        None,
+        [],
+        "x",
+        {},
+        {"type": "TOKEN"},
+        {"type": "REQUEST"},
+        {"type": "REQUEST", "methodArn": "arn:aws:execute-api:*:*:*", "headers": {}},
+        {"type": "REQUEST", "methodArn": 42, "headers": "nope", "resource": None},
+    ],
+)
+def test_malformed_events_are_denied_without_raising(authz: Any, bad_event: Any) -> None:
+    response = decide(authz, bad_event)
+    assert effect(response) == "Deny"
+    assert response["policyDocument"]["Statement"][0]["Resource"] == "*"
+
+
+class Throttled(Exception):
+    pass
+
+
+class ExplodingAvp:
+    def __init__(self, exc: Exception | None = None, answer: dict[str, Any] | None = None) -> None:
+        self.exc, self.answer, self.calls = exc, answer, 0
+
+    def is_authorized_with_token(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.exc is not None:
+            raise self.exc
+        return self.answer or {}
+
+
+@pytest.mark.parametrize(
+    "avp",
+    [
+        ExplodingAvp(Throttled("ThrottlingException: Rate exceeded")),
+        ExplodingAvp(TimeoutError("read timeout")),
+        ExplodingAvp(answer={"decision": "DENY"}),
+        ExplodingAvp(answer={"decision": "allow"}),
+        ExplodingAvp(answer={"decision": "ALLOW", "errors": [{"errorDescription": "policy p1 errored"}]}),
+        ExplodingAvp(answer={}),
+    ],
+    ids=["throttled", "timeout", "deny", "lowercase-allow", "allow-with-errors", "empty"],
+)
+def test_anything_but_a_clean_allow_from_avp_is_deny(avp: ExplodingAvp) -> None:
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp)
+    response = authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))
+    assert effect(response) == "Deny"
+    assert avp.calls == 1
+
+
+def test_tokens_never_reach_the_logs(authz: Any, caplog: pytest.LogCaptureFixture) -> None:
+    t = token(ACME, "u-1", "admin")
+    forged = sign(claims(ACME, "u-1", "admin"), ACME, key_of=GLOBEX)
+    with caplog.at_level("INFO", logger="authorizer"):
+        decide(authz, event("GET", "/v1/me/pim", auth=bearer(t)))
+        decide(authz, event("GET", "/v1/me/pim", auth=bearer(forged)))
+        decide(authz, event("GET", "/v1/me/pim", auth="Bearer not-a-jwt"))
+    text = caplog.text + json.dumps([r.__dict__ for r in caplog.records], default=str)
+    assert caplog.records, "decisions are logged"
+    for secret in (t, forged, t.split(".")[2], forged.split(".")[2]):
+        assert secret not in text
+
+
+# ---------------------------------------------------------------------------------------------- JWKS cache
+def test_jwks_is_fetched_once_per_issuer_and_reused_while_warm(authz: Any) -> None:
+    authorizer, _, fetcher = authz
+    for _ in range(5):
+        authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))
+        authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(GLOBEX, "u-9"))))
+    assert sorted(fetcher.fetches) == sorted(
+        {f"{ACME.issuer}/.well-known/jwks.json", f"{GLOBEX.issuer}/.well-known/jwks.json"}
+    )
+
+
+def test_unknown_kid_refetches_at_most_once_per_interval() -> None:
+    now = [1000.0]
+    fetcher = CountingFetcher()
+    cache = JwksCache(fetcher, ttl=3600, min_refresh=60, clock=lambda: now[0])
+    uri = f"{ACME.issuer}/.well-known/jwks.json"
+    cache.key(uri, ACME.kid)
+    for _ in range(20):
+        with pytest.raises(Exception, match="not in the issuer's JWKS"):
+            cache.key(uri, "rotated-key")
+    assert len(fetcher.fetches) == 1
+    now[0] += 61
+    with pytest.raises(Exception, match="not in the issuer's JWKS"):
+        cache.key(uri, "rotated-key")
+    assert len(fetcher.fetches) == 2
+    now[0] += 3600
+    cache.key(uri, ACME.kid)
+    assert len(fetcher.fetches) == 3
+
+
+def test_jwks_fetch_failure_is_deny() -> None:
+    def broken(uri: str) -> dict[str, Any]:
+        raise OSError("network down")
+
+    authorizer = build_authorizer(config_json(), fetch=broken, avp=avp_double())
+    assert effect(authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))) == "Deny"
+
+
+# ------------------------------------------------------------------------------------ configuration & routes
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{}",
+        "[]",
+        '{"environment": "qa", "tenants": []}',
+        '{"environment": "dev", "tenants": [{}]}',
+        json.dumps(
+            {
+                "environment": "dev",
+                "tenants": [
+                    {
+                        "issuer": "https://evil.example.com/x",
+                        "tenantId": "acme",
+                        "userPoolId": "x",
+                        "clientIds": ["c"],
+                        "policyStoreId": "p",
+                    }
+                ],
+            }
+        ),
+        json.dumps(
+            {
+                "environment": "dev",
+                "tenants": [
+                    {
+                        "issuer": ACME.issuer,
+                        "tenantId": "acme",
+                        "userPoolId": ACME.user_pool_id,
+                        "clientIds": [],
+                        "policyStoreId": "p",
+                    }
+                ],
+            }
+        ),
+    ],
+)
+def test_bad_configuration_is_rejected(text: str) -> None:
+    with pytest.raises(ConfigError):
+        AuthorizerConfig.from_json(text)
+
+
+def test_lambda_handler_without_configuration_denies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import handlers.authorizer as module
+
+    monkeypatch.delenv("AUTHZ_CONFIG", raising=False)
+    monkeypatch.setattr(module, "_AUTHORIZER", None)
+    response = lambda_handler(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))), None)
+    assert effect(response) == "Deny"
+    assert response["policyDocument"]["Statement"][0]["Resource"] == f"{ARN_PREFIX}/GET/v1/me/pim"
+
+
+def test_lambda_handler_builds_once_and_reuses_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    import handlers.authorizer as module
+
+    built: list[int] = []
+    real = module.build_authorizer
+
+    def counting_build() -> Any:
+        built.append(1)
+        return real(config_json(), fetch=CountingFetcher(), avp=avp_double())
+
+    monkeypatch.setattr(module, "_AUTHORIZER", None)
+    monkeypatch.setattr(module, "build_authorizer", counting_build)
+    for _ in range(3):
+        assert effect(lambda_handler(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))), None)) == "Allow"
+    assert built == [1]
+
+
+def test_every_route_maps_to_a_schema_action_on_its_resource_type() -> None:
+    assets = default_assets()
+    routes = list(RouteTable.from_file())
+    assert len(routes) == 96
+    for route in routes:
+        assert route.action in assets.actions, route
+        assert route.resource_type == f"OptimalHR::{assets.resource_type(route.action)}", route
+        assert (
+            route.owner is None
+            or route.owner == "self"
+            or (route.owner.startswith("path:") and "{" + route.owner[5:] + "}" in route.path)
+        ), route
+    assert {r.action for r in routes} == set(assets.actions), "every action is reachable through some route"
+
+
+# -------------------------------------------------------------------------------------------- hypothesis
+VALID_ADMIN_TOKEN = token(ACME, "u-1", "admin")
+"""The one header value that must be allowed; every strategy below derives its near-misses from this token."""
+HEADER_VALUES = st.one_of(
+    st.text(max_size=300),
+    st.builds(lambda s: "Bearer " + s, st.text(max_size=300)),
+    st.builds(lambda a, b, c: f"Bearer {a}.{b}.{c}", *(st.text(alphabet="ABCxyz0189-_=", max_size=60),) * 3),
+    st.builds(lambda t, cut: "Bearer " + t[:cut], st.just(VALID_ADMIN_TOKEN), st.integers(0, 1200)),
+    st.builds(
+        lambda t, i, c: "Bearer " + t[:i] + c + t[i + 1 :],
+        st.just(VALID_ADMIN_TOKEN),
+        st.integers(0, 1200),
+        st.sampled_from("ABab01-_."),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    header=HEADER_VALUES,
+    extra=st.dictionaries(st.text(max_size=20), st.one_of(st.text(max_size=50), st.none(), st.integers()), max_size=3),
+)
+def test_no_malformed_header_yields_allow(header: str, extra: dict[str, Any]) -> None:
+    """Whatever the Authorization header holds (garbage, truncations or one-character corruptions of a valid
+    admin token), the authorizer returns Deny unless it is exactly that valid token."""
+    authorizer = AUTHORIZER_FOR_PROPERTY
+    valid = "Bearer " + VALID_ADMIN_TOKEN
+    ev = event(
+        "DELETE",
+        "/v1/iam/users/{userId}",
+        "/v1/iam/users/x",
+        auth=header,
+        path_parameters={"userId": "x"},
+        headers={k: v for k, v in extra.items() if k.lower() != "authorization"},
+    )
+    response = authorizer.decide(ev)
+    if not same_token(header, valid):
+        assert effect(response) == "Deny", header
+
+
+def same_token(header: str, valid: str) -> bool:
+    """True when ``header`` carries the valid token itself: equal text, or a corruption that only flips the unused
+    low bits of a segment's last base64 character (it decodes to the very same bytes, so it *is* that token)."""
+    if header.strip() == valid:
+        return True
+    if not header.startswith("Bearer ") or header.count(".") != 2 or len(header) != len(valid):
+        return False
+    try:
+        decoded = [base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)) for seg in header[7:].split(".")]
+        expected = [base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)) for seg in valid[7:].split(".")]
+    except ValueError:
+        return False
+    return decoded == expected
+
+
+AUTHORIZER_FOR_PROPERTY = build_authorizer(
+    config_json(), fetch=lambda uri: jwks(ACME) if ACME.user_pool_id in uri else jwks(GLOBEX), avp=avp_double()
+)
+
+
+# ---------------------------------------------------------------------------------- verified-token cache
+def test_a_repeated_token_is_verified_once_and_only_until_it_expires(authz: Any) -> None:
+    authorizer, double, _ = authz
+    short = sign(claims(ACME, "u-1", exp=int(time.time()) + 2), ACME)
+    ev = event("GET", "/v1/me/pim", auth=bearer(short))
+    calls: list[str] = []
+    real = authorizer.verifier._verify
+
+    def counting(t: str) -> Any:
+        calls.append(t)
+        return real(t)
+
+    authorizer.verifier._verify = counting
+    for _ in range(3):
+        assert effect(authorizer.decide(ev)) == "Allow"
+    assert len(calls) == 1
+    assert len(double.calls) == 3, "the decision itself is never cached: AVP is asked every time"
+    time.sleep(max(0.0, int(time.time()) + 2 - time.time()) + 1.05)
+    assert effect(authorizer.decide(ev)) == "Deny"
+    assert len(calls) == 2
+
+
+def test_a_rejected_token_is_not_cached(authz: Any) -> None:
+    authorizer = authz[0]
+    forged = sign(claims(ACME, "u-1", "admin"), ACME, key_of=GLOBEX)
+    for _ in range(2):
+        assert effect(authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(forged)))) == "Deny"
+    assert forged not in authorizer.verifier._cache
+
+
+def test_the_cache_is_bounded() -> None:
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    authorizer.verifier._cache_size = 3
+    for i in range(6):
+        authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, f"u-{i}"))))
+    assert len(authorizer.verifier._cache) == 3
+
+
+def test_group_membership_from_the_token_reaches_the_template_linked_policy(authz: Any) -> None:
+    """cognito:groups -> parents UserGroup::"<pool>|<group>" -> the approvers link of the tenant's own store."""
+    route = ("POST", "/v1/leave/requests/{requestId}/approval", "/v1/leave/requests/r-7/approval")
+    plain = token(ACME, "mgr-1")
+    groups: dict[str, Any] = {"cognito:groups": ["approvers"], "cognito:roles": [], "at_hash": "x"}
+    approver = sign(claims(ACME, "mgr-1", **groups), ACME)
+    foreign_group = sign(claims(GLOBEX, "mgr-2", **groups), GLOBEX)
+    ev = {"path_parameters": {"requestId": "r-7"}}
+    assert effect(decide(authz, event(*route, auth=bearer(plain), **ev))) == "Deny"
+    assert effect(decide(authz, event(*route, auth=bearer(approver), **ev))) == "Allow"
+    # globex's approvers approve in globex's store only; the call went to globex's store
+    assert effect(decide(authz, event(*route, auth=bearer(foreign_group), **ev))) == "Allow"
+    assert authz[1].calls[-1]["policyStoreId"] == GLOBEX.policy_store_id

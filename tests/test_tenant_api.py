@@ -1,0 +1,314 @@
+"""TenantApi and the saas:api config section, pinned on what the engine receives."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from components.api import ApiTenant, TenantApi, TenantApiArgs, authorizer_config
+from components.config import Tier, load_stack_config
+from components.errors import ComponentArgError, StackConfigError
+from components.testing.harness import ProgramRun, run_function
+from handlers.authorizer import AuthorizerConfig
+from policies.offline import evaluate_run
+from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
+from tests.conftest import ROOT
+
+KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"
+STORE_ARN = {
+    t.tenant_id: f"arn:aws:verifiedpermissions::123456789012:policy-store/{t.policy_store_id}" for t in (ACME, GLOBEX)
+}
+
+
+def api_tenant(t: Any, tier: Tier) -> ApiTenant:
+    return ApiTenant(
+        tenant_id=t.tenant_id,
+        tier=tier,
+        issuer=t.issuer,
+        user_pool_id=t.user_pool_id,
+        client_ids=list(t.client_ids),
+        policy_store_id=t.policy_store_id,
+        policy_store_arn=STORE_ARN[t.tenant_id],
+    )
+
+
+def api_args(**kw: Any) -> TenantApiArgs:
+    base: dict[str, Any] = {
+        "environment": "dev",
+        "name_prefix": "AIML-SaaS",
+        "tenants": [api_tenant(ACME, "standard"), api_tenant(GLOBEX, "premium")],
+        "services": {"leave": SERVICE_ARNS["leave"], "pim": SERVICE_ARNS["pim"]},
+        "kms_key_arn": KEY_ARN,
+    }
+    return TenantApiArgs(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def api() -> ProgramRun:
+    return run_function(lambda: TenantApi("platform-api", api_args()), stack="dev")
+
+
+def one(run: ProgramRun, type_: str) -> Any:
+    (found,) = run.of_type(type_)
+    return found
+
+
+def test_authorizer_is_request_type_keyed_on_the_token_with_no_cache(api: ProgramRun) -> None:
+    authorizer = one(api, "aws:apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "REQUEST"
+    assert authorizer.inputs["identitySource"] == "method.request.header.Authorization"
+    assert authorizer.inputs["authorizerResultTtlInSeconds"] == 0
+    function = one(api, "aws:lambda/function:Function")
+    assert authorizer.inputs["authorizerUri"] == function.state["invokeArn"]
+    assert function.inputs["handler"] == "handlers.authorizer.lambda_handler"
+    assert function.inputs["tracingConfig"] == {"mode": "Active"}
+    permission = next(
+        p for p in api.of_type("aws:lambda/permission:Permission") if p.name == "platform-api-authorizer-invoke"
+    )
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["sourceArn"].endswith(f"/authorizers/{authorizer.id}")
+
+
+def test_authorizer_role_may_only_call_is_authorized_with_token_on_the_stores(api: ProgramRun) -> None:
+    (policy,) = api.of_type("aws:iam/rolePolicy:RolePolicy")
+    doc = json.loads(policy.inputs["policy"])
+    avp = [s for s in doc["Statement"] if any(str(a).startswith("verifiedpermissions:") for a in s["Action"])]
+    assert avp == [
+        {
+            "Sid": "IsAuthorizedWithTokenOnTenantStores",
+            "Effect": "Allow",
+            "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
+            "Resource": [STORE_ARN["acme"], STORE_ARN["globex"]],
+        }
+    ]
+    actions = sorted(
+        a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    )
+    assert actions == [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "verifiedpermissions:IsAuthorizedWithToken",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
+    assert api.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == [
+        r for r in api.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "cloudwatch" in r.name
+    ]
+
+
+def test_authorizer_config_round_trips_through_the_handler_parser(api: ProgramRun) -> None:
+    function = one(api, "aws:lambda/function:Function")
+    environment = function.inputs["environment"]
+    assert environment["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"  # marked secret
+    text = environment["value"]["variables"]["AUTHZ_CONFIG"]
+    config = AuthorizerConfig.from_json(text)
+    assert config.environment == "dev"
+    assert sorted(config.issuers) == sorted([ACME.issuer, GLOBEX.issuer])
+    acme = config.issuers[ACME.issuer]
+    assert (acme.tenant_id, acme.user_pool_id, acme.policy_store_id) == (
+        "acme",
+        ACME.user_pool_id,
+        ACME.policy_store_id,
+    )
+    assert acme.client_ids == frozenset(ACME.client_ids)
+    keys = {k.inputs["name"]: k.state["value"] for k in api.of_type("aws:apigateway/apiKey:ApiKey")}
+    assert acme.usage_key == keys["AIML-SaaS-acme-Dev"]
+
+
+def test_methods_are_the_routes_of_configured_services_with_custom_auth(api: ProgramRun) -> None:
+    routes = json.loads((ROOT / "handlers" / "routes.json").read_text())["routes"]
+    expected = sorted((r["method"], r["path"]) for r in routes if r["service"] in ("leave", "pim"))
+    methods = api.of_type("aws:apigateway/method:Method")
+    assert len(methods) == len(expected) == 19
+    authorizer = one(api, "aws:apigateway/authorizer:Authorizer")
+    for m in methods:
+        assert m.inputs["authorization"] == "CUSTOM"
+        assert m.inputs["authorizerId"] == authorizer.id
+        assert m.inputs["apiKeyRequired"] is True
+    integrations = api.of_type("aws:apigateway/integration:Integration")
+    assert len(integrations) == 19
+    for i in integrations:
+        assert i.inputs["type"] == "AWS_PROXY"
+        assert i.inputs["integrationHttpMethod"] == "POST"
+        assert i.inputs["uri"] in {
+            f"arn:aws:apigateway:ap-southeast-1:lambda:path/2015-03-31/functions/{SERVICE_ARNS[s]}/invocations"
+            for s in ("leave", "pim")
+        }
+    paths = {r.inputs["pathPart"] for r in api.of_type("aws:apigateway/resource:Resource")}
+    assert {"v1", "me", "leave", "pim", "{requestId}", "approval", "{employeeId}"} <= paths
+
+
+def test_denials_are_403_and_authorizer_failures_never_5xx(api: ProgramRun) -> None:
+    responses = {
+        r.inputs["responseType"]: r.inputs["statusCode"] for r in api.of_type("aws:apigateway/response:Response")
+    }
+    assert responses == {
+        "ACCESS_DENIED": "403",
+        "AUTHORIZER_FAILURE": "403",
+        "AUTHORIZER_CONFIGURATION_ERROR": "403",
+        "UNAUTHORIZED": "401",
+    }
+
+
+def test_stage_has_xray_and_json_access_logs_to_an_encrypted_group(api: ProgramRun) -> None:
+    stage = one(api, "aws:apigateway/stage:Stage")
+    assert stage.inputs["stageName"] == "dev"
+    assert stage.inputs["xrayTracingEnabled"] is True
+    logs = next(g for g in api.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == "platform-api-access-logs")
+    assert stage.inputs["accessLogSettings"]["destinationArn"] == logs.state["arn"]
+    fmt = json.loads(stage.inputs["accessLogSettings"]["format"])
+    assert fmt["requestId"] == "$context.requestId"
+    assert fmt["tenantId"] == "$context.authorizer.tenantId"
+    assert logs.inputs["kmsKeyId"] == KEY_ARN
+    assert logs.inputs["retentionInDays"] == 365
+    assert one(api, "aws:apigateway/account:Account").inputs["cloudwatchRoleArn"].startswith("arn:aws:iam::")
+
+
+def test_usage_plan_per_tier_and_each_tenant_keyed_to_its_tier(api: ProgramRun) -> None:
+    plans = {p.inputs["name"]: p for p in api.of_type("aws:apigateway/usagePlan:UsagePlan")}
+    assert sorted(plans) == ["AIML-SaaS-premium-Dev", "AIML-SaaS-standard-Dev"]
+    assert plans["AIML-SaaS-standard-Dev"].inputs["throttleSettings"] == {"rateLimit": 50, "burstLimit": 100}
+    assert plans["AIML-SaaS-premium-Dev"].inputs["throttleSettings"] == {"rateLimit": 200, "burstLimit": 400}
+    rest_api = one(api, "aws:apigateway/restApi:RestApi")
+    assert rest_api.inputs["apiKeySource"] == "AUTHORIZER"
+    keys = {k.id: k.inputs["name"] for k in api.of_type("aws:apigateway/apiKey:ApiKey")}
+    plan_of = {p.id: name for name, p in plans.items()}
+    bindings = {
+        keys[b.inputs["keyId"]]: plan_of[b.inputs["usagePlanId"]]
+        for b in api.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")
+    }
+    assert bindings == {"AIML-SaaS-acme-Dev": "AIML-SaaS-standard-Dev", "AIML-SaaS-globex-Dev": "AIML-SaaS-premium-Dev"}
+
+
+def test_service_invoke_permissions_are_scoped_to_this_api_stage(api: ProgramRun) -> None:
+    perms = {
+        p.inputs["function"]: p
+        for p in api.of_type("aws:lambda/permission:Permission")
+        if p.name != "platform-api-authorizer-invoke"
+    }
+    assert sorted(perms) == sorted([SERVICE_ARNS["leave"], SERVICE_ARNS["pim"]])
+    rest_api = one(api, "aws:apigateway/restApi:RestApi")
+    for p in perms.values():
+        assert p.inputs["sourceArn"] == f"{rest_api.state['executionArn']}/dev/*/*"
+
+
+def test_api_passes_the_policy_pack(api: ProgramRun) -> None:
+    report = evaluate_run(api)
+    assert report.mandatory == [], [v.message for v in report.mandatory]
+    assert Counter(r.type for r in api.resources)["aws:apigateway/method:Method"] == 19
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"tenants": []}, "at least one tenant"),
+        ({"services": {}}, "services must name at least one"),
+        ({"services": {"hr": SERVICE_ARNS["leave"]}}, r"unknown: \['hr'\]"),
+        (
+            {"services": {"leave": "arn:aws:lambda:ap-southeast-1:123456789012:layer:x"}},
+            "must be a Lambda function ARN",
+        ),
+        ({"log_retention_days": 10}, "log_retention_days must be one of"),
+        ({"tier_throttles": {}}, "which has no throttle"),
+    ],
+)
+def test_bad_api_arguments(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ComponentArgError, match=message):
+        api_args(**kw)
+
+
+def test_authorizer_config_too_big_for_lambda_environment_is_refused() -> None:
+    tenant = {
+        "issuer": ACME.issuer,
+        "tenantId": "acme",
+        "userPoolId": ACME.user_pool_id,
+        "clientIds": list(ACME.client_ids),
+        "policyStoreId": ACME.policy_store_id,
+        "usageKey": "k" * 40,
+    }
+    assert AuthorizerConfig.from_json(authorizer_config("dev", [tenant]))
+    with pytest.raises(ComponentArgError, match="Lambda environment variables are limited to 4 KB"):
+        authorizer_config("dev", [tenant] * 20)
+
+
+# ------------------------------------------------------------------------------------------- saas:api
+BASE = {
+    "aws:region": "ap-southeast-1",
+    "saas:environment": "dev",
+    "saas:tenants": [{"id": "acme"}],
+    "saas:alarms": {"email": "ops@example.com"},
+}
+
+
+@pytest.mark.parametrize(
+    ("api", "key", "fragment"),
+    [
+        ({"services": {"hr": SERVICE_ARNS["leave"]}}, "saas:api.services", "unknown services ['hr']"),
+        ({"services": {"leave": "not-an-arn"}}, "saas:api.services", "need a Lambda function ARN"),
+        (
+            {"services": {"leave": "arn:aws:lambda:us-east-1:123456789012:function:Leave"}},
+            "saas:api.services.leave",
+            "function is in us-east-1 but the stack deploys to ap-southeast-1",
+        ),
+        ({"services": {}}, "saas:api.services", "at least 1 item"),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "tiers": {"basic": {"rateLimit": 10, "burstLimit": 5}}},
+            "saas:api.tiers.basic.burstLimit",
+            "burstLimit 5 is below rateLimit 10",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "tiers": {"gold": {"rateLimit": 1, "burstLimit": 1}}},
+            "saas:api.tiers.gold",
+            "",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "tiers": {"basic": {"rateLimit": 0, "burstLimit": 1}}},
+            "saas:api.tiers.basic.rateLimit",
+            "",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "logRetentionDays": 8},
+            "saas:api.logRetentionDays",
+            "retention values",
+        ),
+        ({"services": {"leave": SERVICE_ARNS["leave"]}, "throttle": 5}, "saas:api.throttle", "unknown key"),
+    ],
+)
+def test_bad_api_config_names_the_exact_key(api: dict[str, Any], key: str, fragment: str) -> None:
+    with pytest.raises(StackConfigError) as info:
+        load_stack_config({**BASE, "saas:api": api}, "dev")
+    assert info.value.keys == [key]
+    assert fragment in str(info.value)
+
+
+def test_api_config_defaults_and_absence() -> None:
+    assert load_stack_config(BASE, "dev").api is None
+    cfg = load_stack_config(
+        {
+            **BASE,
+            "saas:api": {
+                "services": {"leave": SERVICE_ARNS["leave"]},
+                "tiers": {"basic": {"rateLimit": 5, "burstLimit": 10}},
+            },
+        },
+        "dev",
+    )
+    assert cfg.api is not None
+    assert {t: (v.rate_limit, v.burst_limit) for t, v in cfg.api.tiers.items()} == {
+        "basic": (5, 10),
+        "standard": (50, 100),
+        "premium": (200, 400),
+    }
+    assert (cfg.api.log_retention_days, cfg.api.manage_account_log_role) == (365, True)
+
+
+def test_platform_builds_the_api_when_configured() -> None:
+    run = run_platform("prod", {"saas:api": {"services": SERVICE_ARNS, "manageAccountLogRole": False}})
+    assert run.outputs["apiUrl"] == one(run, "aws:apigateway/stage:Stage").state["invokeUrl"]
+    assert len(run.of_type("aws:apigateway/method:Method")) == 96
+    assert run.of_type("aws:apigateway/account:Account") == []
+    plans = sorted(p.inputs["name"] for p in run.of_type("aws:apigateway/usagePlan:UsagePlan"))
+    assert plans == ["AIML-SaaS-basic-Prod", "AIML-SaaS-premium-Prod", "AIML-SaaS-standard-Prod"]
