@@ -37,3 +37,14 @@ pulumi.export(
 pulumi.export("policyStoreIds", {t: a.policy_store_id for t, a in platform.authorizations.items()})
 if platform.api is not None:
     pulumi.export("apiUrl", platform.api.invoke_url)
+
+# Image pipeline (issue #6)
+pulumi.export("accessLogBucketName", platform.access_log_bucket_name)
+pulumi.export("rawBucketName", platform.raw_bucket_name)
+pulumi.export("processedBucketName", platform.processed_bucket_name)
+pulumi.export("documentBucketName", platform.document_bucket_name)
+pulumi.export("imageWorstCaseLifetimeDays", platform.image_worst_case_lifetime_days)
+if platform.failure_bucket_name is not None:
+    pulumi.export("mskFailureBucketName", platform.failure_bucket_name)
+    pulumi.export("mskClusterArn", platform.msk_cluster_arn)
+    pulumi.export("mskConsumerFunctions", {t: c.function_name for t, c in platform.msk_consumers.items()})

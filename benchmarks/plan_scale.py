@@ -1,7 +1,8 @@
 """Offline-plan cost at 10, 100 and 500 synthetic tenants, against the SDK's own floor.
 
 For each tenant count N this runs, each in a fresh subprocess (so peak memory is its own):
-  plan  - the real program (`__main__.py`, Pulumi.dev.yaml with N generated tenants) under the recording mocks,
+  plan  - the real program (`__main__.py`, Pulumi.dev.yaml with N generated tenants, ABAC role layout so 500
+          tenants fit the IAM role quota) under the recording mocks,
           plus the policy pack through pulumi-policy's analyzer: what `scripts/plan dev` does;
   floor - the same number of bare resources (aws.sqs.Queue with one tag) registered with the Pulumi SDK's stock
           MockMonitor: the cost no harness can go below.
@@ -35,7 +36,8 @@ def child_plan(n: int) -> dict[str, float]:
     from policies.offline import evaluate_run
 
     started = time.perf_counter()
-    run = run_program(ROOT, "dev", config={"saas:tenants": _tenants(n)})
+    # ABAC role layout: per-tenant roles stop at 398 tenants (IAM role quota headroom, saas:access.mode)
+    run = run_program(ROOT, "dev", config={"saas:tenants": _tenants(n), "saas:access": {"mode": "abac"}})
     ran = time.perf_counter()
     report = evaluate_run(run)
     done = time.perf_counter()

@@ -151,11 +151,32 @@ class IdentityConfig(_Model):
 
 
 class MskConfig(_Model):
-    """``saas:msk``: the Kafka source of the image pipeline (seed 001, design 2)."""
+    """``saas:msk``: the Kafka source of the image pipeline (seed 001, design 2).
+
+    One consumer (Lambda + event source mapping) is created per topic. The tuning fields below are the
+    event source mapping's and default to the values ISOLATION.md invariants 44-45 call safe: an explicit
+    ``TRIM_HORIZON`` start, finite retries and record age, provisioned pollers (which the Kafka error-handling
+    controls require).
+    """
 
     cluster_arn: str | None = None
     create: bool = Field(default=False, validate_default=True)
     topics: list[Annotated[str, StringConstraints(pattern=f"^(?:{KAFKA_TOPIC_RE.pattern})$")]] = Field(min_length=1)
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(default="TRIM_HORIZON", validate_default=True)
+    """Where a new consumer group starts. ``LATEST`` skips records already in the topic (not allowed in prod)."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    batching_window_seconds: int = Field(default=1, ge=0, le=300)
+    max_retry_attempts: int = Field(default=3, ge=0, le=10_000)
+    """Retries of a failed record before it goes to the on-failure bucket. Never -1 (infinite)."""
+    max_record_age_seconds: int = Field(default=21_600, ge=60, le=604_800)
+    """Records older than this go to the on-failure bucket instead of the function (60 s - 7 days)."""
+    min_pollers: int = Field(default=1, ge=1, le=200)
+    max_pollers: int = Field(default=2, ge=1, le=2_000)
+    source_buckets: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]] = Field(
+        default_factory=list
+    )
+    """Buckets producers may point at (``s3`` pointer records) instead of inlining the image; keys must start
+    with ``<tenantId>/``. Empty: pointer records are rejected."""
 
     @field_validator("cluster_arn")
     @classmethod
@@ -184,6 +205,21 @@ class MskConfig(_Model):
         dupes = sorted({t for t in value if value.count(t) > 1})
         if dupes:
             raise ValueError(f"duplicate topics: {dupes}")
+        return value
+
+    @field_validator("starting_position")
+    @classmethod
+    def _prod_trim_horizon(cls, value: str, info: ValidationInfo) -> str:
+        if value == "LATEST" and _environment(info) == "prod":
+            raise ValueError("prod requires TRIM_HORIZON: LATEST silently skips records already in the topic")
+        return value
+
+    @field_validator("max_pollers")
+    @classmethod
+    def _pollers(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_pollers")
+        if isinstance(low, int) and value < low:
+            raise ValueError(f"must be >= minPollers ({low}); got {value}")
         return value
 
 

@@ -222,7 +222,16 @@ class HandlerFunction(pulumi.ComponentResource):
                 "Sid": "OwnLogGroup",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+                # Built from known parts (not log_group.arn) so the document is known at the first preview.
+                "Resource": pulumi.Output.concat(
+                    "arn:aws:logs:",
+                    aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
+                    ":",
+                    aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id,
+                    ":log-group:/aws/lambda/",
+                    args.function_name,
+                    ":*",
+                ),
             },
             {
                 "Sid": "XRay",

@@ -8,6 +8,7 @@ components that own them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -27,8 +28,26 @@ from components.identity import (
     identity_export,
 )
 from components.lambda_function import HandlerLayer, HandlerLayerArgs
+from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
+from components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
 from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from components.pool_table import PoolTable, PoolTableArgs
+
+IMAGE_METADATA_TABLE = "ImageMetadata"
+"""Pool table of the image pipeline (seed 001): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
+ACCESS_LOG_RETENTION_DAYS = 90
+DOCUMENT_NONCURRENT_DAYS = 30
+
+
+def bucket_name(prefix: str, environment: str, purpose: str, account_id: str) -> str:
+    """Physical bucket name ``<prefix>-<env>-<purpose>-<account>`` (lowercase, <= 63 characters).
+
+    Built from known values (config + the caller identity) so bucket policies are known at preview.
+    """
+    name = f"{prefix}-{environment}-{purpose}-{account_id}".lower()
+    if len(name) > 63:
+        raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows 63. Shorten saas:namePrefix.")
+    return name
 
 
 def key_policy(account_id: str, region: str) -> dict[str, object]:
@@ -94,6 +113,17 @@ class Platform(pulumi.ComponentResource):
     tables: dict[str, PoolTable]
     table_names: dict[str, pulumi.Output[str]]
     table_arns: dict[str, pulumi.Output[str]]
+    access_log_bucket_name: pulumi.Output[str]
+    raw_bucket_name: pulumi.Output[str]
+    raw_bucket_arn: pulumi.Output[str]
+    processed_bucket_name: pulumi.Output[str]
+    processed_bucket_arn: pulumi.Output[str]
+    document_bucket_name: pulumi.Output[str]
+    document_bucket_arn: pulumi.Output[str]
+    failure_bucket_name: pulumi.Output[str] | None
+    msk_cluster_arn: pulumi.Output[str] | None
+    msk_consumers: dict[str, MskConsumer]
+    image_worst_case_lifetime_days: int | None
     identities: dict[str, TenantIdentityOutputs]
     identity_pools: dict[str, TenantIdentityPool]
     identity_export: dict[str, object] | None
@@ -110,6 +140,7 @@ class Platform(pulumi.ComponentResource):
         base_tags = tags(cfg.environment, "Platform", extra=cfg.tags)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
+        key_alias = f"alias/{cfg.name_prefix}-{cfg.environment}".lower()
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{cfg.name_prefix} {env_suffix(cfg.environment)}: data at rest (tables, buckets, topics, logs)",
@@ -121,7 +152,7 @@ class Platform(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/{cfg.name_prefix}-{cfg.environment}".lower(),
+            name=key_alias,
             target_key_id=key.key_id,
             opts=child,
         )
@@ -155,6 +186,104 @@ class Platform(pulumi.ComponentResource):
             for base in POOL_TABLES
         }
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
+
+        # ---- Image pipeline (issue #6, seed 001 design 2): lifecycle buckets, ImageMetadata, MSK consumers ----
+        retention = cfg.retention_days or 7
+        names = {
+            purpose: identity.account_id.apply(lambda a, p=purpose: bucket_name(cfg.name_prefix, cfg.environment, p, a))
+            for purpose in ("access-logs", "raw-images", "processed-images", "documents", "msk-failures")
+        }
+
+        def lifecycle_bucket(
+            purpose: str, args: LifecycleBucketArgs, after: list[pulumi.Resource] | None = None
+        ) -> LifecycleBucket:
+            return LifecycleBucket(f"{name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after))
+
+        access_logs = lifecycle_bucket(
+            "access-logs",
+            LifecycleBucketArgs(
+                environment=cfg.environment, purpose="access-logs", data_class="access-logs",
+                bucket_name=names["access-logs"], expiration_days=ACCESS_LOG_RETENTION_DAYS, versioning=False,
+                account_id=identity.account_id, protect=cfg.protect, force_destroy=not cfg.protect,
+                extra_tags=cfg.tags,
+            ),
+        )
+
+        def data_bucket(
+            purpose: str,
+            data_class: Literal["ephemeral", "durable"],
+            expiration_days: int | None = None,
+            noncurrent_days: int = 1,
+        ) -> LifecycleBucket:
+            return lifecycle_bucket(
+                purpose,
+                LifecycleBucketArgs(
+                    environment=cfg.environment, purpose=purpose, data_class=data_class, bucket_name=names[purpose],
+                    kms_key_arn=key.arn, access_log_bucket=access_logs.bucket_name, protect=cfg.protect,
+                    force_destroy=not cfg.protect, extra_tags=cfg.tags, expiration_days=expiration_days,
+                    noncurrent_days=noncurrent_days,
+                ),
+                after=[access_logs],  # log delivery target (and its policy) first
+            )
+
+        raw = data_bucket("raw-images", "ephemeral", expiration_days=retention)
+        processed = data_bucket("processed-images", "ephemeral", expiration_days=retention)
+        documents = data_bucket("documents", "durable", noncurrent_days=DOCUMENT_NONCURRENT_DAYS)
+        self.tables[IMAGE_METADATA_TABLE] = PoolTable(
+            f"{name}-{IMAGE_METADATA_TABLE}",
+            PoolTableArgs(base_name=IMAGE_METADATA_TABLE, environment=cfg.environment, kms_key_arn=key.arn,
+                          protect=cfg.protect, alarm_topic_arn=topic.arn, extra_tags=cfg.tags),
+            opts=child,
+        )
+        self.msk_consumers = {}
+        self.failure_bucket_name = None
+        self.msk_cluster_arn = None
+        if cfg.msk is not None:
+            msk = cfg.msk
+            # On-failure destination: full Kafka payloads, so an ephemeral tenant-data bucket (invariant 42).
+            failures = data_bucket("msk-failures", "ephemeral", expiration_days=retention)
+            if msk.create:
+                cluster = DevMskCluster(
+                    f"{name}-msk",
+                    DevMskClusterArgs(environment=cfg.environment, region=cfg.region, name_prefix=cfg.name_prefix,
+                                      extra_tags=cfg.tags),
+                    opts=child,
+                )
+                cluster_arn: pulumi.Input[str] = cluster.cluster_arn
+                cluster_name: str | None = cluster.cluster_name
+            else:
+                assert msk.cluster_arn is not None  # config guarantees exactly one source
+                cluster_arn = msk.cluster_arn
+                cluster_name = None
+            for topic_name in msk.topics:
+                self.msk_consumers[topic_name] = MskConsumer(
+                    f"{name}-consumer-{topic_name}",
+                    MskConsumerArgs(
+                        environment=cfg.environment, region=cfg.region, account_id=identity.account_id,
+                        cluster_arn=cluster_arn, cluster_name=cluster_name, topic=topic_name,
+                        tenant_ids=tuple(cfg.tenant_ids), kms_key_arn=key.arn, kms_key_alias=key_alias, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
+                        failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
+                        metadata_table_name=self.tables[IMAGE_METADATA_TABLE].table_name,
+                        metadata_table_arn=self.tables[IMAGE_METADATA_TABLE].table_arn,
+                        retention_days=retention, name_prefix=cfg.name_prefix,
+                        source_bucket_names=tuple(msk.source_buckets), starting_position=msk.starting_position,
+                        batch_size=msk.batch_size, batching_window_seconds=msk.batching_window_seconds,
+                        max_retry_attempts=msk.max_retry_attempts, max_record_age_seconds=msk.max_record_age_seconds,
+                        min_pollers=msk.min_pollers, max_pollers=msk.max_pollers, layers=[layer.arn],
+                        alarm_topic_arn=topic.arn, extra_tags=cfg.tags,
+                    ),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[failures, raw, self.tables[IMAGE_METADATA_TABLE]]
+                    ),
+                )
+            self.failure_bucket_name = failures.bucket_name
+            self.msk_cluster_arn = pulumi.Output.from_input(cluster_arn)
+        self.access_log_bucket_name = access_logs.bucket_name
+        self.raw_bucket_name, self.raw_bucket_arn = raw.bucket_name, raw.bucket_arn
+        self.processed_bucket_name, self.processed_bucket_arn = processed.bucket_name, processed.bucket_arn
+        self.document_bucket_name, self.document_bucket_arn = documents.bucket_name, documents.bucket_arn
+        self.image_worst_case_lifetime_days = raw.worst_case_lifetime_days
+        # ---- end image pipeline ----
 
         # ---- Identity (issue #3): user pools (owning stack only), identity pools (every stack) ----------------
         # Per tenant plus the system tenant. `identities` is the same view in both modes; an owning stack also
@@ -284,7 +413,7 @@ class Platform(pulumi.ComponentResource):
             pools=pools,
             table_arns=self.table_arns,
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
-            document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
+            document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
             tenants_per_role=cfg.access.tenants_per_role,
             trust_policy_max_chars=cfg.access.trust_policy_quota,
             name_prefix=cfg.name_prefix,
@@ -297,7 +426,7 @@ class Platform(pulumi.ComponentResource):
                 environment=cfg.environment,
                 identity_pool_id=system_pool.identity_pool_id,
                 table_arns=self.table_arns,
-                document_bucket_arn=None,  # issue 6 passes its document bucket ARN here
+                document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
                 superuser_scan=cfg.access.superuser_scan,
                 name_prefix=cfg.name_prefix,
                 extra_tags=cfg.tags,

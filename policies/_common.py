@@ -27,6 +27,7 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:msk/serverlessCluster:ServerlessCluster",
         "aws:verifiedpermissions/policyStore:PolicyStore",
         "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
     }
 )
 """Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import access, authorization, identity, quotas, storage, tagging
+from policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -24,6 +24,8 @@ POLICIES: Final[list[Policy]] = [
     *storage.POLICIES,
     *tagging.POLICIES,
     *quotas.POLICIES,
+    *buckets.POLICIES,
+    *msk.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}

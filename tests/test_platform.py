@@ -29,7 +29,8 @@ def tables(run: ProgramRun) -> list[CapturedResource]:
 
 
 def test_pool_tables_are_the_seed_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:
-    expected = ["Employment", "Leave", "PIM", "Payroll", "TenantJob", "TimeAttendance", "WorkSchedule"]
+    # seed 004's tables plus the image pipeline's ImageMetadata (issue #6, seed 001)
+    expected = ["Employment", "Leave", "PIM", "Payroll", "TenantJob", "TimeAttendance", "WorkSchedule", "ImageMetadata"]
     assert sorted(t.inputs["name"] for t in tables(dev)) == sorted(f"{n}Dev" for n in expected)
     assert sorted(t.inputs["name"] for t in tables(prod)) == sorted(f"{n}Prod" for n in expected)
 
@@ -82,7 +83,7 @@ def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "platform-oncall@example.com")
     alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     throttle = [a for a in alarms if a.inputs.get("namespace") == "AWS/DynamoDB"]
-    assert len(throttle) == 14  # read + write throttles per pool table
+    assert len(throttle) == 16  # read + write throttles per pool table (7 seed tables + ImageMetadata)
     assert {a.inputs["metricName"] for a in throttle} == {"ReadThrottleEvents", "WriteThrottleEvents"}
     assert all(a.inputs["alarmActions"] == [topic.state["arn"]] for a in throttle)
 

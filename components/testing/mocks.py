@@ -227,6 +227,23 @@ def _rest_api(c: _Ctx) -> tuple[str, State]:
     }
 
 
+def _msk_cluster(c: _Ctx) -> tuple[str, State]:
+    name = c.autoname("clusterName", None)
+    cluster_uuid = f"{c.uuid()}-s1" if "serverless" in c.typ else f"{c.uuid()}-1"
+    arn = c.arn("kafka", f"cluster/{name}/{cluster_uuid}")
+    return arn, {"arn": arn, "clusterName": name, "clusterUuid": cluster_uuid}
+
+
+def _security_group(c: _Ctx) -> tuple[str, State]:
+    sg_id = f"sg-{c.hex[:17]}"
+    return sg_id, {"arn": c.arn("ec2", f"security-group/{sg_id}"), "ownerId": c.account, "name": c.autoname()}
+
+
+def _vpc_endpoint(c: _Ctx) -> tuple[str, State]:
+    vpce_id = f"vpce-{c.hex[:17]}"
+    return vpce_id, {"arn": c.arn("ec2", f"vpc-endpoint/{vpce_id}"), "state": "available"}
+
+
 def _apigw_id(c: _Ctx) -> tuple[str, State]:
     return c.alnum(10), {}
 
@@ -289,6 +306,10 @@ RESOURCE_OUTPUTS: Final[dict[str, Callable[[_Ctx], tuple[str, State]]]] = {
     "aws:verifiedpermissions/identitySource:IdentitySource": _avp_child("identitySourceId"),
     "aws:verifiedpermissions/schema:Schema": _avp_child("schema"),
     "aws:apigateway/restApi:RestApi": _rest_api,
+    "aws:msk/serverlessCluster:ServerlessCluster": _msk_cluster,
+    "aws:msk/cluster:Cluster": _msk_cluster,
+    "aws:ec2/securityGroup:SecurityGroup": _security_group,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:apigateway/resource:Resource": _apigw_id,
     "aws:apigateway/authorizer:Authorizer": _apigw_id,
     "aws:apigateway/deployment:Deployment": _apigw_id,
@@ -355,11 +376,17 @@ class AwsMocks(pulumi.runtime.Mocks):
             c = _Ctx(args.typ, args.name, args.inputs, self.region, self.account_id)
             n = int(args.inputs.get("numberOfAvailabilityZones") or 2)
             vpc_id = f"vpc-{c.hex[:17]}"
+            specs = args.inputs.get("subnetSpecs") or [{"type": "Private"}, {"type": "Public"}]
+            kinds = {str(spec.get("type", "")).lower() for spec in specs if isinstance(spec, Mapping)}
+
+            def ids(kind: str) -> list[str]:
+                return [f"subnet-{_digest(args.name, kind, str(i))[:17]}" for i in range(n)] if kind in kinds else []
+
             return "", {
                 "vpcId": vpc_id,
-                "privateSubnetIds": [f"subnet-{_digest(args.name, 'private', str(i))[:17]}" for i in range(n)],
-                "publicSubnetIds": [f"subnet-{_digest(args.name, 'public', str(i))[:17]}" for i in range(n)],
-                "isolatedSubnetIds": [],
+                "privateSubnetIds": ids("private"),
+                "publicSubnetIds": ids("public"),
+                "isolatedSubnetIds": ids("isolated"),
             }
         return "", dict(args.inputs)
 
@@ -385,6 +412,20 @@ class AwsMocks(pulumi.runtime.Mocks):
                 "id": self.region,
                 "endpoint": f"ec2.{self.region}.amazonaws.com",
                 "description": self.region,
+            }
+        if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            name = str(args.args.get("name", "prefix-list"))
+            pl_id = f"pl-{_digest(name)[:8]}"
+            return {
+                "id": pl_id,
+                "name": name,
+                "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/{pl_id}",
+                "entries": [],
+                "maxEntries": 0,
+                "ownerId": "AWS",
+                "tags": {},
+                "addressFamily": "IPv4",
+                "version": 1,
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}

@@ -1,0 +1,787 @@
+"""``MskConsumer`` and ``DevMskCluster``: the Kafka leg of the image pipeline (seed 001 design 2, ISOLATION.md F).
+
+``MskConsumer`` is one Lambda function (``handlers/msk_consumer.py``) plus one event source mapping for one
+topic of an Amazon MSK cluster:
+
+* IAM (SASL) authentication - the mapping has no ``source_access_configurations`` secrets; the execution role
+  holds ``kafka-cluster:*Connect/Describe*/ReadData/AlterGroup`` on the exact cluster, topic and consumer-group
+  ARNs (never ``kafka-cluster:*``, never ``Resource: "*"``), plus the ``kafka:`` metadata and EC2
+  network-interface actions the service uses to reach the brokers;
+* an explicit, deterministic consumer group id, starting position, batch size and window;
+* provisioned pollers (the Kafka error-handling controls need them), finite retries, a maximum record age,
+  bisect-on-error, ``ReportBatchItemFailures`` and an **S3 on-failure destination** (S3 keeps the whole
+  record; SQS/SNS would keep only metadata), with ``s3:PutObject``/``s3:ListBucket`` on that bucket and
+  ``kms:GenerateDataKey`` through S3 for its key;
+* a tenant **writer role**. The consumer's own role has no access to tenant rows or objects. For each record's
+  tenant the handler calls ``sts:AssumeRole`` with the session tag ``TenantId=<tenant>`` *and* a session policy
+  naming that tenant literally; the writer role's policy allows only ``GetItem``/``BatchGetItem``/``PutItem``
+  on the metadata table under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}`` and object writes
+  under ``<raw bucket>/${aws:PrincipalTag/TenantId}/raw/*``; its trust policy accepts only the consumer role with
+  exactly one ``TenantId`` tag, and the consumer's own policy lets it send only configured tenant ids as that tag
+  (ISOLATION.md invariant 11d);
+* log retention (via ``HandlerFunction``) and alarms on function errors and rejected records.
+
+Networking: the mapping's pollers run in the cluster's VPC and reach the on-failure bucket through an S3 VPC
+endpoint there (AWS requires one). ``DevMskCluster`` builds that VPC for dev; for an existing cluster
+(``saas:msk.clusterArn``) the endpoint is the cluster owner's to provide (see README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from components.errors import ComponentArgError
+from components.lambda_function import LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
+from components.lifecycle_bucket import depends_on_of
+from components.naming import (
+    DEFAULT_NAME_PREFIX,
+    ENVIRONMENTS,
+    IAM_ROLE_NAME_MAX,
+    LAMBDA_FUNCTION_NAME_MAX,
+    TENANT_ID_RE,
+    Environment,
+    env_suffix,
+    tags,
+)
+from components.pool_table import TENANT_KEY_PREFIX
+
+CLUSTER_ARN_RE: Final = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"cluster/(?P<name>[A-Za-z0-9-]{1,64})/(?P<uuid>[A-Za-z0-9-]+)"
+)
+TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
+DEFAULT_CONTENT_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
+"""Seed 001: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
+TENANT_TAG: Final = "TenantId"
+TENANT_LIST_MAX_CHARS: Final = 6_000
+"""Budget for the tenant ids in the consumer role's inline policy (IAM allows 10,240 characters in all)."""
+WRITER_DYNAMODB_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem")
+ENI_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+
+
+def kafka_arns(cluster_arn: str, topic: str, group_id: str) -> dict[str, str]:
+    """The cluster, topic and consumer-group ARNs ``kafka-cluster:`` actions are scoped to (pure).
+
+    ``arn:aws:kafka:<r>:<a>:cluster/<name>/<uuid>`` -> ``...:topic/<name>/<uuid>/<topic>`` and
+    ``...:group/<name>/<uuid>/<groupId>``.
+    """
+    m = CLUSTER_ARN_RE.fullmatch(cluster_arn)
+    if not m:
+        raise ComponentArgError(
+            f"cluster_arn must look like arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>; got {cluster_arn!r}"
+        )
+    base = f"arn:{m['partition']}:kafka:{m['region']}:{m['account']}"
+    path = f"{m['name']}/{m['uuid']}"
+    return {
+        "cluster": cluster_arn,
+        "topic": f"{base}:topic/{path}/{topic}",
+        "group": f"{base}:group/{path}/{group_id}",
+    }
+
+
+def kafka_name_scoped_arns(region: str, account: str, cluster_name: str, topic: str, group_id: str) -> dict[str, str]:
+    """Cluster/topic/group ARNs for a cluster known only by name (pure): the cluster UUID, which AWS assigns at
+    creation, is the one wildcard segment (``cluster/<name>/*``). Cluster names are unique per account and
+    region, so this names exactly one cluster, and the documents are known at the first preview."""
+    base = f"arn:aws:kafka:{region}:{account}"
+    return {
+        "cluster": f"{base}:cluster/{cluster_name}/*",
+        "topic": f"{base}:topic/{cluster_name}/*/{topic}",
+        "group": f"{base}:group/{cluster_name}/*/{group_id}",
+    }
+
+
+def short_slug(value: str, max_len: int) -> str:
+    """A name-safe slug of ``value`` ([A-Za-z0-9-]); shortened with a stable hash when longer than ``max_len``."""
+    slug = re.sub(r"[^A-Za-z0-9-]", "-", value).strip("-") or "topic"
+    if len(slug) <= max_len:
+        return slug
+    digest = hashlib.sha256(value.encode()).hexdigest()[:6]
+    return f"{slug[: max_len - 7].rstrip('-')}-{digest}"
+
+
+def _kms_keys(region: str, account_id: Any) -> Any:
+    """``arn:aws:kms:<region>:<account>:key/*`` - narrowed to the environment key by ``kms:ResourceAliases``."""
+    if isinstance(account_id, str):
+        return f"arn:aws:kms:{region}:{account_id}:key/*"
+    return pulumi.Output.concat("arn:aws:kms:", region, ":", account_id, ":key/*")
+
+
+def _suffix(value: Any, suffix: str) -> Any:
+    """``value + suffix`` for a plain string, ``Output.concat`` for an Output (keeps the builders pure for tests)."""
+    return value + suffix if isinstance(value, str) else pulumi.Output.concat(value, suffix)
+
+
+def consumer_statements(
+    *,
+    cluster_arn: Any,
+    topic_arn: Any,
+    group_arn: Any,
+    failure_bucket_arn: Any,
+    kms_key_alias: str,
+    account_id: Any,
+    writer_role_arn: Any,
+    tenant_ids: Sequence[str],
+    region: str,
+) -> list[dict[str, Any]]:
+    """The consumer execution role's statements beyond logs/X-Ray (ISOLATION.md invariant 46).
+
+    Pure when given strings (tests); the component passes Outputs, which ``Output.json_dumps`` resolves.
+    """
+    return [
+        {
+            "Sid": "KafkaClusterMetadata",
+            "Effect": "Allow",
+            "Action": ["kafka:DescribeClusterV2", "kafka:DescribeCluster", "kafka:GetBootstrapBrokers"],
+            "Resource": cluster_arn,
+        },
+        {
+            "Sid": "KafkaConnect",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"],
+            "Resource": cluster_arn,
+        },
+        {
+            "Sid": "KafkaReadTopic",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "KafkaConsumerGroup",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+            "Resource": group_arn,
+        },
+        {
+            # The event source mapping places its pollers' ENIs in the cluster's subnets; the Describe* actions
+            # do not support resource-level permissions, so AWS documents these on "*".
+            "Sid": "EventSourceMappingNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": list(ENI_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "OnFailureDestinationObjects",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": _suffix(failure_bucket_arn, "/*"),
+        },
+        {
+            "Sid": "OnFailureDestinationBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": failure_bucket_arn,
+        },
+        {
+            "Sid": "OnFailureDestinationKey",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": _suffix(_kms_keys(region, account_id), ""),
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": failure_bucket_arn,
+                },
+            },
+        },
+        {
+            "Sid": "AssumeTenantWriter",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Resource": writer_role_arn,
+            "Condition": {
+                "StringEquals": {f"aws:RequestTag/{TENANT_TAG}": list(tenant_ids)},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
+            },
+        },
+    ]
+
+
+def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
+    """Who may assume the tenant writer role: only the consumer role, only with exactly one ``TenantId`` tag.
+
+    The allowed tag *values* (the tenant registry) are enforced on the caller's side (``AssumeTenantWriter`` in
+    :func:`consumer_statements`) rather than here: a trust policy is limited to 2,048 characters (4,096 with a
+    quota increase), which a few hundred tenant ids would exceed, while the consumer's inline policy has 10,240.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConsumerAssumesWithOneTenantTag",
+                "Effect": "Allow",
+                "Principal": {"AWS": consumer_role_arn},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
+                    "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
+                },
+            }
+        ],
+    }
+
+
+def writer_policy(
+    *,
+    table_arn: str,
+    raw_bucket_arn: str,
+    kms_key_alias: str,
+    account_id: str,
+    region: str,
+    source_bucket_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The tenant writer role's permissions, keyed on the session's ``TenantId`` tag (invariants 1-6, 38)."""
+    tenant = f"${{aws:PrincipalTag/{TENANT_TAG}}}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ImageMetadataOwnTenantOnly",
+            "Effect": "Allow",
+            "Action": list(WRITER_DYNAMODB_ACTIONS),
+            "Resource": table_arn,
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"{TENANT_KEY_PREFIX}{tenant}"]},
+                "Null": {"dynamodb:LeadingKeys": "false"},
+            },
+        },
+        {
+            "Sid": "RawImagesOwnTenantOnly",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": f"{raw_bucket_arn}/{tenant}/raw/*",
+        },
+        {
+            "Sid": "BucketKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            },
+        },
+    ]
+    if source_bucket_names:
+        statements.append(
+            {
+                "Sid": "ProducerUploadsOwnTenantOnly",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"arn:aws:s3:::{b}/{tenant}/*" for b in source_bucket_names],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MskConsumerArgs:
+    """Arguments of :class:`MskConsumer`.
+
+    Attributes:
+        environment: ``dev`` | ``staging`` | ``prod``.
+        region: the stack's region (KMS ``ViaService`` conditions).
+        account_id: the account; the writer role's ARN is built from it so both roles' policies are known at
+            preview.
+        cluster_arn: the MSK cluster (provisioned or serverless) the topic lives in.
+        cluster_name: required when ``cluster_arn`` is an Output (a cluster this program creates): the
+            ``kafka-cluster`` permissions are then scoped to ``cluster/<name>/*`` (the UUID is assigned by AWS),
+            which keeps the role policy known at the first preview.
+        kms_key_alias: the environment key's alias (``alias/aiml-saas-dev``); KMS grants are narrowed to it with
+            ``kms:ResourceAliases`` because the key ARN is unknown until the key exists.
+        topic: the one topic this mapping reads (invariant 44: exactly one topic per mapping).
+        tenant_ids: the tenant registry: records of any other tenant are rejected, and the writer role accepts
+            only these ``TenantId`` tags. Deploy-time config (``saas:tenants``), never request data.
+        kms_key_arn: the environment key (function env vars, log group, bucket keys).
+        raw_bucket_name / raw_bucket_arn: where images go (``<tenant>/raw/<imageId>``).
+        failure_bucket_name / failure_bucket_arn: the on-failure destination (an ephemeral
+            :class:`~components.lifecycle_bucket.LifecycleBucket`, invariant 42) - the mapping's discarded
+            batches and the handler's rejected records (``rejected/...``, with the reason).
+        metadata_table_name / metadata_table_arn: the ``ImageMetadata`` pool table.
+        retention_days: TTL of metadata rows (``saas:retentionDays``).
+        name_prefix: prefix of physical names (``saas:namePrefix``).
+        source_bucket_names: buckets ``s3`` pointer records may reference (keys under ``<tenant>/``).
+        starting_position: Default ``TRIM_HORIZON``. batch_size: Default 100 (1-10,000).
+        batching_window_seconds: Default 1 (0-300). max_retry_attempts: Default 3 (0-10,000).
+        max_record_age_seconds: Default 21,600 (60-604,800). min_pollers / max_pollers: Default 1 / 2.
+        max_image_bytes: Default 10 MB. allowed_content_types: Default JPEG, PNG, GIF, WebP.
+        layers: the environment's ``HandlerLayer`` ARN.
+        alarm_topic_arn: SNS topic for the alarms; ``None`` creates none.
+        memory_size: Default 1024 MB. timeout: Default 120 s. log_retention_days: Default 90.
+    """
+
+    environment: Environment
+    region: str
+    account_id: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    topic: str
+    tenant_ids: tuple[str, ...]
+    kms_key_arn: pulumi.Input[str]
+    kms_key_alias: str
+    raw_bucket_name: pulumi.Input[str]
+    raw_bucket_arn: pulumi.Input[str]
+    failure_bucket_name: pulumi.Input[str]
+    failure_bucket_arn: pulumi.Input[str]
+    metadata_table_name: pulumi.Input[str]
+    metadata_table_arn: pulumi.Input[str]
+    retention_days: int
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    cluster_name: str | None = None
+    source_bucket_names: tuple[str, ...] = ()
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+    batch_size: int = 100
+    batching_window_seconds: int = 1
+    max_retry_attempts: int = 3
+    max_record_age_seconds: int = 21_600
+    min_pollers: int = 1
+    max_pollers: int = 2
+    max_image_bytes: int = MAX_IMAGE_BYTES
+    allowed_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
+    layers: Sequence[pulumi.Input[str]] = ()
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    memory_size: int = 1024
+    timeout: int = 120
+    log_retention_days: int = 90
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
+        if not TOPIC_RE.fullmatch(self.topic):
+            raise ComponentArgError(f"topic must be 1-249 characters of [A-Za-z0-9._-]; got {self.topic!r}")
+        if not self.tenant_ids:
+            raise ComponentArgError("tenant_ids must name at least one tenant (the consumer's tenant registry)")
+        bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t)]
+        if bad:
+            raise ComponentArgError(f"tenant_ids must match {TENANT_ID_RE.pattern!r}; got {bad}")
+        if isinstance(self.cluster_arn, str):
+            kafka_arns(self.cluster_arn, self.topic, self.consumer_group_id)
+        elif not self.cluster_name:
+            raise ComponentArgError(
+                "cluster_name is required when cluster_arn is an Output (a cluster created by this program); "
+                "pass the cluster's name so kafka-cluster permissions can name it before it exists"
+            )
+        if not self.kms_key_alias.startswith("alias/"):
+            raise ComponentArgError(f"kms_key_alias must start with 'alias/'; got {self.kms_key_alias!r}")
+        if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
+            raise ComponentArgError(f"starting_position must be TRIM_HORIZON or LATEST; got {self.starting_position!r}")
+        bounds = {
+            "batch_size": (self.batch_size, 1, 10_000),
+            "batching_window_seconds": (self.batching_window_seconds, 0, 300),
+            "max_retry_attempts": (self.max_retry_attempts, 0, 10_000),
+            "max_record_age_seconds": (self.max_record_age_seconds, 60, 604_800),
+            "min_pollers": (self.min_pollers, 1, 200),
+            "max_pollers": (self.max_pollers, 1, 2_000),
+            "retention_days": (self.retention_days, 1, 3650),
+            "max_image_bytes": (self.max_image_bytes, 1, MAX_IMAGE_BYTES),
+        }
+        for key, (value, low, high) in bounds.items():
+            if not low <= value <= high:
+                raise ComponentArgError(f"{key} must be {low}-{high}; got {value}")
+        if self.max_pollers < self.min_pollers:
+            raise ComponentArgError(f"max_pollers ({self.max_pollers}) must be >= min_pollers ({self.min_pollers})")
+        if not self.allowed_content_types or any("/" not in c for c in self.allowed_content_types):
+            raise ComponentArgError(f"allowed_content_types must be MIME types; got {self.allowed_content_types}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ComponentArgError(
+                f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
+            )
+        registry_chars = sum(len(t) + 4 for t in self.tenant_ids)
+        if registry_chars > TENANT_LIST_MAX_CHARS:
+            raise ComponentArgError(
+                f"{len(self.tenant_ids)} tenants make the consumer role's AssumeTenantWriter condition "
+                f"{registry_chars} characters; with the rest of the role policy that exceeds IAM's 10,240-character "
+                f"limit for inline policies (budget {TENANT_LIST_MAX_CHARS}). Split tenants across consumers/topics."
+            )
+        if len(self.writer_role_name) > IAM_ROLE_NAME_MAX:
+            raise ComponentArgError(
+                f"writer role name {self.writer_role_name!r} is {len(self.writer_role_name)} characters; AWS allows "
+                f"{IAM_ROLE_NAME_MAX}. Shorten name_prefix."
+            )
+
+    @property
+    def topic_slug(self) -> str:
+        return short_slug(self.topic, 24)
+
+    @property
+    def function_name(self) -> str:
+        """``AIML-SaaS-ImageConsumer-<topic>-Dev`` (topic slug hashed down when long)."""
+        name = f"{self.name_prefix}-ImageConsumer-{self.topic_slug}-{env_suffix(self.environment)}"
+        return name[:LAMBDA_FUNCTION_NAME_MAX]
+
+    @property
+    def writer_role_name(self) -> str:
+        """``AIML-SaaS-ImageWriter-<topic>-Dev``: the role tenant-scoped sessions are taken in."""
+        return f"{self.name_prefix}-ImageWriter-{self.topic_slug}-{env_suffix(self.environment)}"
+
+    @property
+    def consumer_group_id(self) -> str:
+        """Deterministic and unique per (environment, function, topic) - invariant 44."""
+        return f"{self.name_prefix}-{self.environment}-image-consumer-{self.topic_slug}".lower()
+
+
+class MskConsumer(pulumi.ComponentResource):
+    """A Lambda consumer of one MSK topic: IAM auth, explicit consumer group and start, finite retries, S3
+    on-failure destination, scoped ``kafka-cluster`` permissions, a tenant-scoped writer role, alarms.
+
+    Example::
+
+        consumer = MskConsumer("platform-consumer-image-uploads", MskConsumerArgs(
+            environment="dev", region="ap-southeast-1", account_id=platform.account_id,
+            cluster_arn=cluster.arn, topic="image-uploads", tenant_ids=("acme", "globex"),
+            kms_key_arn=platform.kms_key_arn, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
+            failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
+            metadata_table_name=table.table_name, metadata_table_arn=table.table_arn, retention_days=7))
+
+    Documentation:
+        https://docs.aws.amazon.com/lambda/latest/dg/with-msk-process.html
+        https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+        https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+        https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
+        https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+    """
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    writer_role_arn: pulumi.Output[str]
+    event_source_mapping_uuid: pulumi.Output[str]
+    consumer_group_id: str
+
+    def __init__(self, name: str, args: MskConsumerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:pipeline:MskConsumer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        waits_for = depends_on_of(opts)  # e.g. the buckets and table, whose names/ARNs are passed as known strings
+        resource_tags = tags(args.environment, "MskConsumer", extra={**args.extra_tags, "saas:topic": args.topic[:256]})
+        writer_role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", args.writer_role_name)
+        if isinstance(args.cluster_arn, str):
+            arns: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(
+                kafka_arns(args.cluster_arn, args.topic, args.consumer_group_id)
+            )
+        else:
+            cluster_name = args.cluster_name or ""
+            arns = pulumi.Output.from_input(args.account_id).apply(
+                lambda account: kafka_name_scoped_arns(
+                    args.region, account, cluster_name, args.topic, args.consumer_group_id
+                )
+            )
+        statements = consumer_statements(
+            cluster_arn=arns.apply(lambda a: a["cluster"]),
+            topic_arn=arns.apply(lambda a: a["topic"]),
+            group_arn=arns.apply(lambda a: a["group"]),
+            failure_bucket_arn=args.failure_bucket_arn,
+            kms_key_alias=args.kms_key_alias,
+            account_id=args.account_id,
+            writer_role_arn=writer_role_arn,
+            tenant_ids=args.tenant_ids,
+            region=args.region,
+        )
+        function = HandlerFunction(
+            f"{name}-handler",
+            HandlerFunctionArgs(
+                function_name=args.function_name,
+                handler="handlers.msk_consumer.lambda_handler",
+                environment=args.environment,
+                component="MskConsumer",
+                kms_key_arn=args.kms_key_arn,
+                description=f"Stores images from MSK topic {args.topic[:80]} (seed 001 design 2)",
+                env={
+                    "RAW_BUCKET": args.raw_bucket_name,
+                    "FAILURE_BUCKET": args.failure_bucket_name,
+                    "METADATA_TABLE": args.metadata_table_name,
+                    "METADATA_TABLE_ARN": args.metadata_table_arn,
+                    "RAW_BUCKET_ARN": args.raw_bucket_arn,
+                    "KMS_KEY_ARN": args.kms_key_arn,
+                    "KMS_KEY_ALIAS": args.kms_key_alias,
+                    "WRITER_ROLE_ARN": writer_role_arn,
+                    "KNOWN_TENANTS": ",".join(args.tenant_ids),
+                    "RETENTION_DAYS": str(args.retention_days),
+                    "MAX_IMAGE_BYTES": str(args.max_image_bytes),
+                    "ALLOWED_CONTENT_TYPES": ",".join(args.allowed_content_types),
+                    "SOURCE_BUCKETS": ",".join(args.source_bucket_names),
+                },
+                statements=statements,
+                layers=args.layers,
+                memory_size=args.memory_size,
+                timeout=args.timeout,
+                log_retention_days=args.log_retention_days,
+                extra_tags={**args.extra_tags, "saas:topic": args.topic[:256]},
+            ),
+            opts=child,
+        )
+        writer = aws.iam.Role(
+            f"{name}-writer-role",
+            name=args.writer_role_name,
+            description=f"Tenant-scoped writer for {args.function_name}: assumed per record tenant with a TenantId tag",
+            assume_role_policy=pulumi.Output.json_dumps(function.role_arn.apply(writer_trust_policy)),
+            max_session_duration=3600,
+            tags=resource_tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-writer-policy",
+            role=writer.id,
+            policy=pulumi.Output.json_dumps(
+                pulumi.Output.all(args.metadata_table_arn, args.raw_bucket_arn, args.account_id).apply(
+                    lambda v: writer_policy(
+                        table_arn=v[0],
+                        raw_bucket_arn=v[1],
+                        kms_key_alias=args.kms_key_alias,
+                        account_id=v[2],
+                        region=args.region,
+                        source_bucket_names=args.source_bucket_names,
+                    )
+                )
+            ),
+            opts=child,
+        )
+        mapping = aws.lambda_.EventSourceMapping(
+            f"{name}-mapping",
+            function_name=function.function_arn,
+            event_source_arn=args.cluster_arn,
+            topics=[args.topic],
+            starting_position=args.starting_position,
+            batch_size=args.batch_size,
+            maximum_batching_window_in_seconds=args.batching_window_seconds,
+            amazon_managed_kafka_event_source_config=aws.lambda_.EventSourceMappingAmazonManagedKafkaEventSourceConfigArgs(
+                consumer_group_id=args.consumer_group_id
+            ),
+            provisioned_poller_config=aws.lambda_.EventSourceMappingProvisionedPollerConfigArgs(
+                minimum_pollers=args.min_pollers, maximum_pollers=args.max_pollers
+            ),
+            maximum_retry_attempts=args.max_retry_attempts,
+            maximum_record_age_in_seconds=args.max_record_age_seconds,
+            bisect_batch_on_function_error=True,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                    destination_arn=args.failure_bucket_arn
+                )
+            ),
+            tags=resource_tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[function, *waits_for]),
+        )
+        if args.alarm_topic_arn is not None:
+            alarms: list[tuple[str, str, str, Mapping[str, pulumi.Input[str]], str]] = [
+                ("errors", "AWS/Lambda", "Errors", {"FunctionName": function.function_name}, "function errors"),
+                (
+                    "rejected",
+                    "saas",
+                    "RecordsRejected",
+                    {"service": "MskConsumer", "function_name": args.function_name},
+                    "records rejected to the failure bucket",
+                ),
+                (
+                    "transient",
+                    "saas",
+                    "RecordsRetried",
+                    {"service": "MskConsumer", "function_name": args.function_name},
+                    "records reported for retry",
+                ),
+            ]
+            for suffix, namespace, metric, dimensions, what in alarms:
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{suffix}",
+                    alarm_description=f"{args.function_name}: {what}",
+                    namespace=namespace,
+                    metric_name=metric,
+                    dimensions=dict(dimensions),
+                    statistic="Sum",
+                    period=300,
+                    evaluation_periods=1,
+                    threshold=0,
+                    comparison_operator="GreaterThanThreshold",
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[args.alarm_topic_arn],
+                    ok_actions=[args.alarm_topic_arn],
+                    tags=resource_tags,
+                    opts=child,
+                )
+        self.function_name = function.function_name
+        self.function_arn = function.function_arn
+        self.role_arn = function.role_arn
+        self.writer_role_arn = writer.arn
+        self.event_source_mapping_uuid = mapping.uuid
+        self.consumer_group_id = args.consumer_group_id
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "writer_role_arn": self.writer_role_arn,
+                "event_source_mapping_uuid": self.event_source_mapping_uuid,
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevMskClusterArgs:
+    """Arguments of :class:`DevMskCluster`.
+
+    Attributes:
+        environment: must be ``dev`` (staging and prod consume an existing cluster, ``saas:msk.clusterArn``).
+        region: the stack's region (endpoint service names).
+        name_prefix: prefix of the cluster name.
+        availability_zones: Default 2 (MSK Serverless needs subnets in at least two AZs).
+        cidr_block: Default ``10.42.0.0/16``.
+    """
+
+    environment: Environment
+    region: str
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    availability_zones: int = 2
+    cidr_block: str = "10.42.0.0/16"
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.environment != "dev":
+            raise ComponentArgError(
+                f"DevMskCluster is for dev only; got environment={self.environment!r}. Staging and prod set "
+                "saas:msk.clusterArn to an existing cluster."
+            )
+        if not 2 <= self.availability_zones <= 3:
+            raise ComponentArgError(f"availability_zones must be 2 or 3; got {self.availability_zones}")
+
+    @property
+    def cluster_name(self) -> str:
+        return f"{self.name_prefix}-images-{self.environment}".lower()
+
+
+class DevMskCluster(pulumi.ComponentResource):
+    """A small MSK Serverless cluster (IAM auth only, TLS always) in its own isolated VPC (pulumi-awsx), with the
+    VPC endpoints the event source mapping needs: S3 (gateway, on-failure destination), STS and Lambda
+    (interface). No NAT gateway and no internet gateway: nothing in the VPC reaches the internet.
+
+    Example::
+
+        cluster = DevMskCluster("platform-msk", DevMskClusterArgs(environment="dev", region="ap-southeast-1"))
+        pulumi.export("mskClusterArn", cluster.cluster_arn)
+
+    Documentation:
+        https://docs.aws.amazon.com/msk/latest/developerguide/serverless.html
+        https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html
+        https://www.pulumi.com/registry/packages/awsx/api-docs/ec2/vpc/
+    """
+
+    cluster_arn: pulumi.Output[str]
+    cluster_name: str
+    vpc_id: pulumi.Output[str]
+    subnet_ids: pulumi.Output[Sequence[str]]
+
+    def __init__(self, name: str, args: DevMskClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:pipeline:DevMskCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        resource_tags = tags(args.environment, "DevMskCluster", extra=args.extra_tags)
+        vpc = awsx.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr_block,
+            number_of_availability_zones=args.availability_zones,
+            subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+            subnet_specs=[awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=24)],
+            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy.NONE),
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            vpc_endpoint_strategy=awsx.ec2.VpcEndpointStrategy.AUTO,
+            vpc_endpoint_specs=[
+                awsx.ec2.VpcEndpointSpecArgs(
+                    service_name=f"com.amazonaws.{args.region}.s3", vpc_endpoint_type="Gateway", tags=resource_tags
+                )
+            ],
+            tags=resource_tags,
+            opts=child,
+        )
+        cluster_sg = aws.ec2.SecurityGroup(
+            f"{name}-cluster-sg",
+            vpc_id=vpc.vpc_id,
+            description="MSK Serverless brokers and the Lambda event source mapping pollers (IAM auth, port 9098)",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=9098, to_port=9098, self=True, description="Kafka IAM auth (TLS)"
+                )
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=9098, to_port=9098, self=True, description="pollers to brokers"
+                ),
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=[args.cidr_block],
+                    description="interface endpoints (STS, Lambda) inside the VPC",
+                ),
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    prefix_list_ids=[
+                        aws.ec2.get_managed_prefix_list_output(
+                            name=f"com.amazonaws.{args.region}.s3", opts=pulumi.InvokeOutputOptions(parent=self)
+                        ).id
+                    ],
+                    description="S3 gateway endpoint (on-failure destination)",
+                ),
+            ],
+            tags=resource_tags,
+            opts=child,
+        )
+        endpoint_sg = aws.ec2.SecurityGroup(
+            f"{name}-endpoint-sg",
+            vpc_id=vpc.vpc_id,
+            description="Interface VPC endpoints: HTTPS from the MSK cluster security group only",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=443, to_port=443, security_groups=[cluster_sg.id], description="HTTPS"
+                )
+            ],
+            tags=resource_tags,
+            opts=child,
+        )
+        for service in ("sts", "lambda"):
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}-endpoint",
+                vpc_id=vpc.vpc_id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=vpc.isolated_subnet_ids,
+                security_group_ids=[endpoint_sg.id],
+                tags=resource_tags,
+                opts=child,
+            )
+        cluster = aws.msk.ServerlessCluster(
+            f"{name}-cluster",
+            cluster_name=args.cluster_name,
+            client_authentication=aws.msk.ServerlessClusterClientAuthenticationArgs(
+                sasl=aws.msk.ServerlessClusterClientAuthenticationSaslArgs(
+                    iam=aws.msk.ServerlessClusterClientAuthenticationSaslIamArgs(enabled=True)
+                )
+            ),
+            vpc_configs=[
+                aws.msk.ServerlessClusterVpcConfigArgs(
+                    subnet_ids=vpc.isolated_subnet_ids, security_group_ids=[cluster_sg.id]
+                )
+            ],
+            tags=resource_tags,
+            opts=child,
+        )
+        self.cluster_arn = cluster.arn
+        self.cluster_name = args.cluster_name
+        self.vpc_id = vpc.vpc_id
+        self.subnet_ids = vpc.isolated_subnet_ids
+        self.register_outputs({"cluster_arn": self.cluster_arn, "vpc_id": self.vpc_id})
