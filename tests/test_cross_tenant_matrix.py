@@ -108,8 +108,9 @@ def table_arns(run: ProgramRun) -> list[str]:
     return sorted(arns)
 
 
-def check_matrix(run: ProgramRun) -> int:
-    """Assert the cross-tenant matrix; return the number of decisions checked."""
+def check_matrix(run: ProgramRun, bucket: str = BUCKET) -> int:
+    """Assert the cross-tenant matrix; return the number of decisions checked. ``bucket`` is the document
+    bucket ARN the tenant roles are scoped to (the stack's own bucket for stack runs)."""
     by_tenant = sessions(run)
     customers = sorted(t for t in by_tenant if t != "system")
     tables = table_arns(run)
@@ -165,14 +166,14 @@ def check_matrix(run: ProgramRun) -> int:
             else:
                 assert decide(s, "dynamodb:PutItem", tables[0], **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Deny"
             if has_s3:
-                assert decide(s, "s3:GetObject", f"{BUCKET}/tenants/{a}/payslip.pdf") == "Allow"
-                assert decide(s, "s3:GetObject", f"{BUCKET}/tenants/{b}/payslip.pdf") == "Deny"
-                assert decide(s, "s3:PutObject", f"{BUCKET}/tenants/{b}/x") == "Deny"
-                assert decide(s, "s3:GetObject", f"{BUCKET}/tenants/{a}-corp/x") == "Deny"
-                assert decide(s, "s3:ListBucket", BUCKET, **{"s3:prefix": f"tenants/{a}/"}) == "Allow"
-                assert decide(s, "s3:ListBucket", BUCKET, **{"s3:prefix": f"tenants/{b}/"}) == "Deny"
-                assert decide(s, "s3:ListBucket", BUCKET) == "Deny"
-                assert decide(s, "s3:DeleteObject", f"{BUCKET}/tenants/{a}/x") == (
+                assert decide(s, "s3:GetObject", f"{bucket}/tenants/{a}/payslip.pdf") == "Allow"
+                assert decide(s, "s3:GetObject", f"{bucket}/tenants/{b}/payslip.pdf") == "Deny"
+                assert decide(s, "s3:PutObject", f"{bucket}/tenants/{b}/x") == "Deny"
+                assert decide(s, "s3:GetObject", f"{bucket}/tenants/{a}-corp/x") == "Deny"
+                assert decide(s, "s3:ListBucket", bucket, **{"s3:prefix": f"tenants/{a}/"}) == "Allow"
+                assert decide(s, "s3:ListBucket", bucket, **{"s3:prefix": f"tenants/{b}/"}) == "Deny"
+                assert decide(s, "s3:ListBucket", bucket) == "Deny"
+                assert decide(s, "s3:DeleteObject", f"{bucket}/tenants/{a}/x") == (
                     "Allow" if "Admin" in s.role else "Deny"
                 )
     return checks
@@ -183,7 +184,8 @@ def check_matrix(run: ProgramRun) -> int:
 @pytest.mark.parametrize("mode", ["perTenant", "abac"])
 def test_stack_matrix(stack: str, mode: str) -> None:
     run = run_stack(stack, {"saas:access": {"mode": mode}})
-    assert check_matrix(run) > 0
+    bucket = f"arn:aws:s3:::{run.outputs['documentBucketName']}"
+    assert check_matrix(run, bucket) > 0
 
 
 # ---- components with a document bucket (S3 half of the matrix) ---------------------------------------------
