@@ -137,8 +137,7 @@ class IdentityConfig(_Model):
         env = _environment(info)
         if env is not None and env not in value:
             raise ValueError(
-                f"must include this stack's own environment {env!r} (its identity pools use those clients); "
-                f"got {value}"
+                f"must include this stack's own environment {env!r} (its identity pools use those clients); got {value}"
             )
         return value
 
@@ -267,8 +266,17 @@ LAMBDA_FUNCTION_ARN_RE: Final = re.compile(
     r"arn:aws:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
 )
 API_SERVICES: Final = (
-    "employment", "pim", "meatwork", "work-schedule", "leave", "time-attendance",
-    "overtime", "payroll", "notifications", "iam", "srm",
+    "employment",
+    "pim",
+    "meatwork",
+    "work-schedule",
+    "leave",
+    "time-attendance",
+    "overtime",
+    "payroll",
+    "notifications",
+    "iam",
+    "srm",
 )
 """The microservices of seed 004, as named in ``handlers/routes.json`` (``saas:api.services`` keys)."""
 
@@ -330,8 +338,30 @@ class ApiConfig(_Model):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        allowed = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
-                   3653)
+        allowed = (
+            1,
+            3,
+            5,
+            7,
+            14,
+            30,
+            60,
+            90,
+            120,
+            150,
+            180,
+            365,
+            400,
+            545,
+            731,
+            1096,
+            1827,
+            2192,
+            2557,
+            2922,
+            3288,
+            3653,
+        )
         if value not in allowed:
             raise ValueError(f"must be one of the CloudWatch Logs retention values {allowed}; got {value}")
         return value

@@ -197,14 +197,22 @@ class Platform(pulumi.ComponentResource):
         def lifecycle_bucket(
             purpose: str, args: LifecycleBucketArgs, after: list[pulumi.Resource] | None = None
         ) -> LifecycleBucket:
-            return LifecycleBucket(f"{name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after))
+            return LifecycleBucket(
+                f"{name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after)
+            )
 
         access_logs = lifecycle_bucket(
             "access-logs",
             LifecycleBucketArgs(
-                environment=cfg.environment, purpose="access-logs", data_class="access-logs",
-                bucket_name=names["access-logs"], expiration_days=ACCESS_LOG_RETENTION_DAYS, versioning=False,
-                account_id=identity.account_id, protect=cfg.protect, force_destroy=not cfg.protect,
+                environment=cfg.environment,
+                purpose="access-logs",
+                data_class="access-logs",
+                bucket_name=names["access-logs"],
+                expiration_days=ACCESS_LOG_RETENTION_DAYS,
+                versioning=False,
+                account_id=identity.account_id,
+                protect=cfg.protect,
+                force_destroy=not cfg.protect,
                 extra_tags=cfg.tags,
             ),
         )
@@ -218,9 +226,16 @@ class Platform(pulumi.ComponentResource):
             return lifecycle_bucket(
                 purpose,
                 LifecycleBucketArgs(
-                    environment=cfg.environment, purpose=purpose, data_class=data_class, bucket_name=names[purpose],
-                    kms_key_arn=key.arn, access_log_bucket=access_logs.bucket_name, protect=cfg.protect,
-                    force_destroy=not cfg.protect, extra_tags=cfg.tags, expiration_days=expiration_days,
+                    environment=cfg.environment,
+                    purpose=purpose,
+                    data_class=data_class,
+                    bucket_name=names[purpose],
+                    kms_key_arn=key.arn,
+                    access_log_bucket=access_logs.bucket_name,
+                    protect=cfg.protect,
+                    force_destroy=not cfg.protect,
+                    extra_tags=cfg.tags,
+                    expiration_days=expiration_days,
                     noncurrent_days=noncurrent_days,
                 ),
                 after=[access_logs],  # log delivery target (and its policy) first
@@ -231,8 +246,14 @@ class Platform(pulumi.ComponentResource):
         documents = data_bucket("documents", "durable", noncurrent_days=DOCUMENT_NONCURRENT_DAYS)
         self.tables[IMAGE_METADATA_TABLE] = PoolTable(
             f"{name}-{IMAGE_METADATA_TABLE}",
-            PoolTableArgs(base_name=IMAGE_METADATA_TABLE, environment=cfg.environment, kms_key_arn=key.arn,
-                          protect=cfg.protect, alarm_topic_arn=topic.arn, extra_tags=cfg.tags),
+            PoolTableArgs(
+                base_name=IMAGE_METADATA_TABLE,
+                environment=cfg.environment,
+                kms_key_arn=key.arn,
+                protect=cfg.protect,
+                alarm_topic_arn=topic.arn,
+                extra_tags=cfg.tags,
+            ),
             opts=child,
         )
         self.msk_consumers = {}
@@ -245,8 +266,9 @@ class Platform(pulumi.ComponentResource):
             if msk.create:
                 cluster = DevMskCluster(
                     f"{name}-msk",
-                    DevMskClusterArgs(environment=cfg.environment, region=cfg.region, name_prefix=cfg.name_prefix,
-                                      extra_tags=cfg.tags),
+                    DevMskClusterArgs(
+                        environment=cfg.environment, region=cfg.region, name_prefix=cfg.name_prefix, extra_tags=cfg.tags
+                    ),
                     opts=child,
                 )
                 cluster_arn: pulumi.Input[str] = cluster.cluster_arn
@@ -259,18 +281,34 @@ class Platform(pulumi.ComponentResource):
                 self.msk_consumers[topic_name] = MskConsumer(
                     f"{name}-consumer-{topic_name}",
                     MskConsumerArgs(
-                        environment=cfg.environment, region=cfg.region, account_id=identity.account_id,
-                        cluster_arn=cluster_arn, cluster_name=cluster_name, topic=topic_name,
-                        tenant_ids=tuple(cfg.tenant_ids), kms_key_arn=key.arn, kms_key_alias=key_alias, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
-                        failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
+                        environment=cfg.environment,
+                        region=cfg.region,
+                        account_id=identity.account_id,
+                        cluster_arn=cluster_arn,
+                        cluster_name=cluster_name,
+                        topic=topic_name,
+                        tenant_ids=tuple(cfg.tenant_ids),
+                        kms_key_arn=key.arn,
+                        kms_key_alias=key_alias,
+                        raw_bucket_name=raw.bucket_name,
+                        raw_bucket_arn=raw.bucket_arn,
+                        failure_bucket_name=failures.bucket_name,
+                        failure_bucket_arn=failures.bucket_arn,
                         metadata_table_name=self.tables[IMAGE_METADATA_TABLE].table_name,
                         metadata_table_arn=self.tables[IMAGE_METADATA_TABLE].table_arn,
-                        retention_days=retention, name_prefix=cfg.name_prefix,
-                        source_bucket_names=tuple(msk.source_buckets), starting_position=msk.starting_position,
-                        batch_size=msk.batch_size, batching_window_seconds=msk.batching_window_seconds,
-                        max_retry_attempts=msk.max_retry_attempts, max_record_age_seconds=msk.max_record_age_seconds,
-                        min_pollers=msk.min_pollers, max_pollers=msk.max_pollers, layers=[layer.arn],
-                        alarm_topic_arn=topic.arn, extra_tags=cfg.tags,
+                        retention_days=retention,
+                        name_prefix=cfg.name_prefix,
+                        source_bucket_names=tuple(msk.source_buckets),
+                        starting_position=msk.starting_position,
+                        batch_size=msk.batch_size,
+                        batching_window_seconds=msk.batching_window_seconds,
+                        max_retry_attempts=msk.max_retry_attempts,
+                        max_record_age_seconds=msk.max_record_age_seconds,
+                        min_pollers=msk.min_pollers,
+                        max_pollers=msk.max_pollers,
+                        layers=[layer.arn],
+                        alarm_topic_arn=topic.arn,
+                        extra_tags=cfg.tags,
                     ),
                     opts=pulumi.ResourceOptions(
                         parent=self, depends_on=[failures, raw, self.tables[IMAGE_METADATA_TABLE]]
