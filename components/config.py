@@ -32,6 +32,7 @@ from components.errors import StackConfigError
 from components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
+    LOG_RETENTION_DAYS,
     NAME_PREFIX_RE,
     SYSTEM_TENANT,
     TENANT_ID_RE,
@@ -338,32 +339,8 @@ class ApiConfig(_Model):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        allowed = (
-            1,
-            3,
-            5,
-            7,
-            14,
-            30,
-            60,
-            90,
-            120,
-            150,
-            180,
-            365,
-            400,
-            545,
-            731,
-            1096,
-            1827,
-            2192,
-            2557,
-            2922,
-            3288,
-            3653,
-        )
-        if value not in allowed:
-            raise ValueError(f"must be one of the CloudWatch Logs retention values {allowed}; got {value}")
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}; got {value}")
         return value
 
 

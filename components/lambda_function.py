@@ -20,37 +20,12 @@ import pulumi_aws as aws
 
 import handlers
 from components.errors import ComponentArgError
-from components.naming import LAMBDA_FUNCTION_NAME_MAX, Environment, tags
+from components.naming import LAMBDA_FUNCTION_NAME_MAX, LOG_RETENTION_DAYS, Environment, tags
 
 RUNTIME: Final = "python3.13"
 ARCHITECTURE: Final = "arm64"
 HANDLERS_DIR: Final = Path(handlers.__file__).resolve().parent
 LAYER_DIR: Final = HANDLERS_DIR.parent / "build" / "lambda-layer"
-LOG_RETENTION_DAYS: Final = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-"""The values CloudWatch Logs accepts for ``retention_in_days``."""
 FUNCTION_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HANDLER_RE: Final = re.compile(r"handlers\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 

@@ -39,6 +39,32 @@ TAG_TENANT: Final = "saas:tenant"
 TAG_ENVIRONMENT: Final = "saas:environment"
 TAG_COMPONENT: Final = "saas:component"
 
+LOG_RETENTION_DAYS: Final = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+"""The values CloudWatch Logs accepts for ``retention_in_days``."""
+
 # AWS limits on physical names (the documented maximum lengths).
 IAM_ROLE_NAME_MAX: Final = 64
 LAMBDA_FUNCTION_NAME_MAX: Final = 64
