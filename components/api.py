@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
 from components.errors import ComponentArgError
+from components.iam import service_trust_policy
 from components.lambda_function import HANDLERS_DIR, LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
 from components.naming import TENANT_ID_RE, Environment, env_suffix, tags
 
@@ -372,18 +373,7 @@ class TenantApi(pulumi.ComponentResource):
             log_role = aws.iam.Role(
                 f"{name}-cloudwatch-role",
                 description="API Gateway writes execution and access logs of this account to CloudWatch Logs",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "apigateway.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=json.dumps(service_trust_policy("apigateway.amazonaws.com")),
                 tags=resource_tags,
                 opts=child,
             )

@@ -323,6 +323,14 @@ def system_policy(
     return policy_document(statements)
 
 
+def service_trust_policy(service: str) -> PolicyDocument:
+    """Trust policy letting one AWS service principal (``lambda.amazonaws.com``) assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
 def identity_pool_trust_policy(identity_pool_ids: Sequence[str], *, tag_session: bool = False) -> PolicyDocument:
     """Trust for roles handed out by Cognito identity pools (invariant 12).
 

@@ -9,6 +9,7 @@ holds only its log group, X-Ray and the statements the caller passes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pulumi_aws as aws
 
 import handlers
 from components.errors import ComponentArgError
+from components.iam import service_trust_policy
 from components.naming import LAMBDA_FUNCTION_NAME_MAX, LOG_RETENTION_DAYS, Environment, tags
 
 RUNTIME: Final = "python3.13"
@@ -177,18 +179,7 @@ class HandlerFunction(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             description=f"Execution role of {args.function_name}",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(service_trust_policy("lambda.amazonaws.com")),
             tags=resource_tags,
             opts=child,
         )

@@ -170,21 +170,19 @@ class Platform(pulumi.ComponentResource):
             endpoint=cfg.alarms.email,
             opts=child,
         )
-        self.tables = {
-            base: PoolTable(
-                f"{name}-{base}",
-                PoolTableArgs(
-                    base_name=base,
-                    environment=cfg.environment,
-                    kms_key_arn=key.arn,
-                    protect=cfg.protect,
-                    alarm_topic_arn=topic.arn,
-                    extra_tags=cfg.tags,
-                ),
-                opts=child,
+
+        def pool_table(base: str) -> PoolTable:
+            args = PoolTableArgs(
+                base_name=base,
+                environment=cfg.environment,
+                kms_key_arn=key.arn,
+                protect=cfg.protect,
+                alarm_topic_arn=topic.arn,
+                extra_tags=cfg.tags,
             )
-            for base in POOL_TABLES
-        }
+            return PoolTable(f"{name}-{base}", args, opts=child)
+
+        self.tables = {base: pool_table(base) for base in POOL_TABLES}
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
 
         # ---- Image pipeline (issue #6, seed 001 design 2): lifecycle buckets, ImageMetadata, MSK consumers ----
@@ -244,18 +242,7 @@ class Platform(pulumi.ComponentResource):
         raw = data_bucket("raw-images", "ephemeral", expiration_days=retention)
         processed = data_bucket("processed-images", "ephemeral", expiration_days=retention)
         documents = data_bucket("documents", "durable", noncurrent_days=DOCUMENT_NONCURRENT_DAYS)
-        self.tables[IMAGE_METADATA_TABLE] = PoolTable(
-            f"{name}-{IMAGE_METADATA_TABLE}",
-            PoolTableArgs(
-                base_name=IMAGE_METADATA_TABLE,
-                environment=cfg.environment,
-                kms_key_arn=key.arn,
-                protect=cfg.protect,
-                alarm_topic_arn=topic.arn,
-                extra_tags=cfg.tags,
-            ),
-            opts=child,
-        )
+        self.tables[IMAGE_METADATA_TABLE] = pool_table(IMAGE_METADATA_TABLE)
         self.msk_consumers = {}
         self.failure_bucket_name = None
         self.msk_cluster_arn = None
