@@ -5,8 +5,8 @@ Nothing else lives here; the components in ``components/`` do the work (DESIGN.m
 
 import pulumi
 
-from components.config import stack_config_from_pulumi
-from components.platform import Platform, PlatformArgs
+from saas_platform.components.config import stack_config_from_pulumi
+from saas_platform.components.platform import Platform, PlatformArgs
 
 config = stack_config_from_pulumi()  # raises StackConfigError before any resource is registered
 

@@ -7,7 +7,7 @@ warm  - ``Authorizer.decide`` on a valid ID token (header parse, token verificat
         without the network round trip; the baseline is a bare handler that returns a constant Allow policy for
         the same event. Also reported: the same path with the cedarpy-backed AVP double (local Cedar evaluation
         of the real assets, for scale only).
-cold  - a fresh interpreter importing ``handlers.authorizer`` and building the decision core (config + route
+cold  - a fresh interpreter importing ``saas_platform.handlers.authorizer`` and building the decision core (config + route
         table), against a fresh interpreter importing a bare handler module. Median of several runs.
 
     .venv/bin/python benchmarks/authorizer.py [--requests 2000] [--cold-runs 7]
@@ -51,7 +51,7 @@ def per_request(fn: Any, event: dict[str, Any], n: int) -> float:
 
 
 def warm(n: int) -> None:
-    from handlers.authorizer import build_authorizer
+    from saas_platform.handlers.authorizer import build_authorizer
     from tests.authz_support import ACME, CountingFetcher, avp_double, config_json, effect, event, token
 
     ev = event("GET", "/v1/me/pim", auth=f"Bearer {token(ACME, 'u-1')}")
@@ -97,7 +97,7 @@ CONFIG = (
 
 def cold(runs: int) -> None:
     ours = (
-        "import time; t=time.perf_counter(); import handlers.authorizer as a; "
+        "import time; t=time.perf_counter(); import saas_platform.handlers.authorizer as a; "
         f"b=time.perf_counter(); a.build_authorizer({CONFIG!r}, fetch=lambda u: {{}}, avp=object()); "
         "e=time.perf_counter(); print(b-t, e-b)"
     )

@@ -52,7 +52,7 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from handlers import _identity, pre_token_generation
+    from saas_platform.handlers import _identity, pre_token_generation
 
     event = json.loads((ROOT / "tests" / "events" / "pre_token_generation_v2.json").read_text())
     with mock_aws():

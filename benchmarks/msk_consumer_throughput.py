@@ -1,6 +1,6 @@
 """MSK consumer throughput: records per second for one 500-record batch against moto, batched vs single writes.
 
-Both modes run the real ``handlers.msk_consumer.process_records`` in the same process, against fresh moto
+Both modes run the real ``saas_platform.handlers.msk_consumer.process_records`` in the same process, against fresh moto
 S3/DynamoDB/STS resources per repetition, with the same 500 records (two tenants, 1 KiB PNG each):
 
   batched - per tenant: one BatchGetItem per 100 keys, then conditional TransactWriteItems of up to 100 rows
@@ -44,17 +44,18 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord  # noqa: E402
 from botocore.client import BaseClient  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from handlers import msk_consumer as h  # noqa: E402
+from saas_platform.handlers import msk_consumer as h  # noqa: E402
 
 REGION = "ap-southeast-1"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(1016)
 _n = itertools.count()
 
 
-def records(count: int) -> list[h.KafkaEventRecord]:
+def records(count: int) -> list[KafkaEventRecord]:
     out = []
     for i in range(count):
         tenant = ("acme", "globex")[i % 2]
@@ -65,7 +66,7 @@ def records(count: int) -> list[h.KafkaEventRecord]:
             "data": base64.b64encode(PNG).decode(),
         }
         out.append(
-            h.KafkaEventRecord(
+            KafkaEventRecord(
                 {
                     "topic": "image-uploads",
                     "partition": i % 4,
@@ -132,7 +133,7 @@ def _counting_call(self: BaseClient, operation_name: str, api_params: dict[str, 
 BaseClient._make_api_call = _counting_call
 
 
-def run_once(mode: str, batch: list[h.KafkaEventRecord]) -> tuple[float, Counter[str], Counter[str]]:
+def run_once(mode: str, batch: list[KafkaEventRecord]) -> tuple[float, Counter[str], Counter[str]]:
     cfg, s3, sts, calls = environment(mode)
     calls.clear()
     started = time.perf_counter()

@@ -31,9 +31,9 @@ def _tenants(n: int) -> list[dict[str, str]]:
 
 def child_plan(n: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    import components.platform  # noqa: F401 - import cost is not plan cost (the floor pre-imports too)
-    from components.testing.harness import run_program
-    from policies.offline import evaluate_run
+    import saas_platform.components.platform  # noqa: F401 - import cost is not plan cost (the floor pre-imports too)
+    from saas_platform.components.testing.harness import run_program
+    from saas_platform.policies.offline import evaluate_run
 
     started = time.perf_counter()
     # ABAC role layout: per-tenant roles stop at 398 tenants (IAM role quota headroom, saas:access.mode)

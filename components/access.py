@@ -10,7 +10,7 @@
   ``SystemSuperuserRole`` (the admin policy; plus Scan only when asked) and
   ``SystemSupportRole``/``SystemSupportPolicy`` (cross-tenant read-only), trusted only by the system pool.
 
-The documents come from the pure builders in :mod:`components.iam`; these components add names, tags,
+The documents come from the pure builders in :mod:`saas_platform.components.iam`; these components add names, tags,
 attachments and the size checks (ComponentArgError when a document would exceed an IAM quota).
 """
 
@@ -24,9 +24,9 @@ from typing import Any, Final, Literal, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
-from components.errors import ComponentArgError
-from components.naming import (
+from saas_platform.components import iam
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
     IAM_ROLE_NAME_MAX,
@@ -337,7 +337,7 @@ class SharedTenantAccessArgs:
         identity_pool_ids: each tenant's identity pool; every pool must map ``custom:tenantId`` to the
             ``TenantId`` principal tag (``IdentityPoolProviderPrincipalTag``, ``use_defaults=False``).
         region: the stack's region; with ``trust_policy_max_chars`` it fixes how many pools fit in one trust
-            policy (:func:`components.iam.abac_tenants_per_role`).
+            policy (:func:`saas_platform.components.iam.abac_tenants_per_role`).
         trust_policy_max_chars: 2,048 (default quota) or 4,096 (after a recorded quota increase).
         table_arns, tenant_index_names, document_bucket_arn, user_tables, name_prefix, extra_tags: as for
             :class:`TenantAccessArgs`.

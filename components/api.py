@@ -17,14 +17,18 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
-from components.errors import ComponentArgError
-from components.iam import service_trust_policy
-from components.lambda_function import HANDLERS_DIR, LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
-from components.naming import TENANT_ID_RE, Environment, env_suffix, tags
+from saas_platform.components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import service_trust_policy
+from saas_platform.components.lambda_function import (
+    HANDLERS_DIR,
+    HandlerFunction,
+    HandlerFunctionArgs,
+)
+from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, Environment, env_suffix, tags
 
 ROUTES_FILE: Final = HANDLERS_DIR / "routes.json"
-AUTHORIZER_HANDLER: Final = "handlers.authorizer.lambda_handler"
+AUTHORIZER_HANDLER: Final = "saas_platform.handlers.authorizer.lambda_handler"
 IDENTITY_SOURCE: Final = "method.request.header.Authorization"
 AUTHORIZER_TTL_SECONDS: Final = 0
 """No authorizer caching: the decision depends on the token, the method and the concrete path (owner path
@@ -163,7 +167,7 @@ class TenantApi(pulumi.ComponentResource):
 
     * ``RestApi`` (regional, ``api_key_source="AUTHORIZER"``: the authorizer returns the caller's tenant usage key,
       so each tenant is throttled by its own tier's usage plan - seed 004 "Rate Limiting & Throttling").
-    * The authorizer: ``HandlerFunction`` running ``handlers.authorizer`` whose role may call only
+    * The authorizer: ``HandlerFunction`` running ``saas_platform.handlers.authorizer`` whose role may call only
       ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs; a ``REQUEST``
       ``Authorizer`` with identity source ``method.request.header.Authorization`` and result TTL 0.
     * One ``Resource`` per path segment and one ``Method`` (``CUSTOM`` auth, API key required) plus a Lambda proxy

@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from components.cedar import (
+from saas_platform.components.cedar import (
     GROUP_ENTITY_TYPE,
     PRINCIPAL_ENTITY_TYPE,
     TENANT_ENTITY_TYPE,
@@ -22,8 +22,8 @@ from components.cedar import (
     default_assets,
     validate_assets,
 )
-from components.errors import ComponentArgError
-from components.naming import SYSTEM_TENANT, TENANT_ID_RE, Environment, tags
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.naming import SYSTEM_TENANT, TENANT_ID_RE, Environment, tags
 
 R = TypeVar("R", bound=pulumi.Resource)
 
@@ -93,7 +93,7 @@ class TenantAuthorization(pulumi.ComponentResource):
       type ``OptimalHR::User``, group entity type ``OptimalHR::UserGroup``.
 
     Every Cedar asset is validated with cedarpy (STRICT) when the component is constructed; a broken policy
-    raises :class:`components.cedar.CedarValidationError` naming the policy id and the Cedar error.
+    raises :class:`saas_platform.components.cedar.CedarValidationError` naming the policy id and the Cedar error.
 
     Example::
 

@@ -39,8 +39,8 @@ from typing import Any, Final
 
 import cedarpy
 
-from components.errors import ComponentArgError
-from components.naming import TENANT_ID_RE
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.naming import TENANT_ID_RE
 
 CEDAR_DIR: Final = Path(__file__).resolve().parent / "assets" / "cedar"
 NAMESPACE: Final = "OptimalHR"

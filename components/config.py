@@ -1,7 +1,7 @@
 """The stack configuration contract: one typed model for the ``saas:`` namespace (DESIGN.md section 4).
 
 ``load_stack_config`` parses the flat ``{"saas:key": "<string>"}`` map Pulumi hands a program, validates it
-against :class:`StackConfig` and, on any problem, raises :class:`~components.errors.StackConfigError`
+against :class:`StackConfig` and, on any problem, raises :class:`~saas_platform.components.errors.StackConfigError`
 naming the stack file and *every* bad key, before any resource is registered.
 
 Strictness depends on the environment. Defaults are the strict ones (MFA ``ON``, ``protect: true``);
@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.errors import StackConfigError
-from components.naming import (
+from saas_platform.components.errors import StackConfigError
+from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
     LOG_RETENTION_DAYS,
@@ -561,7 +561,7 @@ IAM_ROLES_QUOTA: Final = 1000
 
 
 def _access_problems(config: StackConfig) -> list[tuple[str, str]]:
-    from components.iam import abac_tenants_per_role
+    from saas_platform.components.iam import abac_tenants_per_role
 
     access = config.access
     n = len(config.tenants)

@@ -2,7 +2,7 @@
 
 Nothing here touches Pulumi: every function takes plain strings and returns plain ``dict``s, so it can be
 unit-tested, linted (parliament) and evaluated against request contexts without a program. Components
-(``components.access``) call them inside ``Output.apply`` and serialize once with ``Output.json_dumps``.
+(``saas_platform.components.access``) call them inside ``Output.apply`` and serialize once with ``Output.json_dumps``.
 
 The documents this module emits, and only these, are what the policy pack's rules and the cross-tenant
 evaluation test reason about:
@@ -37,8 +37,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from components.naming import DOCUMENT_ROOT, SYSTEM_TENANT, TENANT_ID_RE
-from components.pool_table import TENANT_KEY_PREFIX
+from saas_platform.components.naming import DOCUMENT_ROOT, SYSTEM_TENANT, TENANT_ID_RE
+from saas_platform.components.pool_table import TENANT_KEY_PREFIX
 
 Statement = dict[str, Any]
 PolicyDocument = dict[str, Any]

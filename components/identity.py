@@ -22,13 +22,14 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import ComponentArgError
-from components.identity_schema import USER_POOL_SCHEMA, check_schema_contract
-from components.lambda_function import LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
-from components.naming import (
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.identity_schema import USER_POOL_SCHEMA, check_schema_contract
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
     FRONTENDS,
+    LOG_RETENTION_DAYS,
     SYSTEM_TENANT,
     TENANT_ID_RE,
     Environment,
@@ -120,7 +121,7 @@ class TenantIdentityOutputs:
     client_ids: Mapping[str, Mapping[str, pulumi.Output[str]]]
 
     def environment_client_ids(self, environment: str) -> list[pulumi.Output[str]]:
-        """The app client ids of one environment, in :data:`~components.naming.FRONTENDS` order."""
+        """The app client ids of one environment, in :data:`~saas_platform.components.naming.FRONTENDS` order."""
         if environment not in self.client_ids:
             raise ComponentArgError(
                 f"tenant {self.tenant_id!r} has no app clients for environment {environment!r}; it has "
@@ -222,7 +223,7 @@ class TenantIdentity(pulumi.ComponentResource):
     ``ENFORCED`` on PLUS; app clients with explicit read/write attributes (tenant claims never writable),
     SRP only, no secret, 60-minute tokens, revocation on, no user-existence errors; a pre-authentication
     trigger (environment gate) and a V2 pre-token-generation trigger (tenant claims), each invocable only by
-    this pool. The attribute schema is the locked contract of ``components.identity_schema``.
+    this pool. The attribute schema is the locked contract of ``saas_platform.components.identity_schema``.
 
     Example::
 
@@ -264,7 +265,7 @@ class TenantIdentity(pulumi.ComponentResource):
                     function_name=identity_trigger_function_name(
                         args.name_prefix, args.tenant_id, kind, args.environment
                     ),
-                    handler=f"handlers.{module}.lambda_handler",
+                    handler=f"saas_platform.handlers.{module}.lambda_handler",
                     environment=args.environment,
                     component="TenantIdentity",
                     tenant=args.tenant_id,

@@ -13,7 +13,7 @@ So the schema lives here once (:data:`USER_POOL_SCHEMA`), and its canonical form
 ``user_pool_schema.lock.json``. :func:`check_schema_contract` runs whenever a ``TenantIdentity`` is built
 (unit tests, the offline plan, ``pulumi preview``/``up``) and fails with :class:`UserPoolSchemaChangeError`,
 explaining the consequence, when the two differ. Acknowledging the change is explicit and reviewable:
-``python -m components.identity_schema accept`` rewrites the lock, and the lock diff goes through review.
+``python -m saas_platform.components.identity_schema accept`` rewrites the lock, and the lock diff goes through review.
 
 Documentation:
     https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-attributes.html
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from components.errors import ComponentArgError
+from saas_platform.components.errors import ComponentArgError
 
 LOCK_PATH: Final = Path(__file__).resolve().parent / "user_pool_schema.lock.json"
 
@@ -166,7 +166,7 @@ def check_schema_contract(schema: UserPoolSchema | None = None, lock_path: Path 
         raise UserPoolSchemaChangeError(
             f"user-pool schema lock {lock_path} is missing or empty; it records the schema deployed pools were "
             "created with. Restore it from version control, or for a brand-new project run "
-            "`python -m components.identity_schema accept`."
+            "`python -m saas_platform.components.identity_schema accept`."
         )
     replacing, in_place = _diff(lock.get("schema", {}), declared)
     parts = []
@@ -184,7 +184,7 @@ def check_schema_contract(schema: UserPoolSchema | None = None, lock_path: Path 
         "the user-pool attribute schema (components/identity_schema.py USER_POOL_SCHEMA) differs from the "
         f"committed lock {lock_path.name}: {' | '.join(parts)}. If this is intended, migrate users first (see "
         "README 'TenantIdentity: changing the user-pool schema'), then acknowledge it with "
-        "`python -m components.identity_schema accept` and commit the lock so the change is reviewed. "
+        "`python -m saas_platform.components.identity_schema accept` and commit the lock so the change is reviewed. "
         "Otherwise revert USER_POOL_SCHEMA."
     )
 
@@ -199,7 +199,7 @@ def write_lock(schema: UserPoolSchema | None = None, lock_path: Path | None = No
 
 
 def main(argv: list[str]) -> int:
-    """``python -m components.identity_schema [check|accept]``."""
+    """``python -m saas_platform.components.identity_schema [check|accept]``."""
     command = argv[0] if argv else "check"
     if command == "check":
         try:
@@ -217,7 +217,7 @@ def main(argv: list[str]) -> int:
         write_lock()
         print(f"wrote {LOCK_PATH} ({USER_POOL_SCHEMA.fingerprint()[:12]}); commit it with the schema change")
         return 0
-    print("usage: python -m components.identity_schema [check|accept]", file=sys.stderr)
+    print("usage: python -m saas_platform.components.identity_schema [check|accept]", file=sys.stderr)
     return 2
 
 

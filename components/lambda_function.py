@@ -1,6 +1,6 @@
 """``HandlerFunction`` and ``HandlerLayer``: how every Lambda in ``handlers/`` is packaged and deployed.
 
-One asset archive holds the ``handlers`` package; third-party code the runtime lacks (Powertools, PyJWT and
+One asset archive holds the ``saas_platform.handlers`` package (the ``handlers/`` folder); third-party code the runtime lacks (Powertools, PyJWT and
 cryptography) comes from one ``HandlerLayer`` per environment, built for arm64 by
 ``scripts/build-lambda-layer`` from ``handlers/requirements.txt``. Every function runs Python 3.13 on arm64
 with X-Ray active tracing, JSON logs into its own KMS-encrypted log group with a retention, and a role that
@@ -19,22 +19,27 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-import handlers
-from components.errors import ComponentArgError
-from components.iam import service_trust_policy
-from components.naming import LAMBDA_FUNCTION_NAME_MAX, LOG_RETENTION_DAYS, Environment, tags
+from saas_platform import handlers
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import service_trust_policy
+from saas_platform.components.naming import LAMBDA_FUNCTION_NAME_MAX, LOG_RETENTION_DAYS, Environment, tags
 
 RUNTIME: Final = "python3.13"
 ARCHITECTURE: Final = "arm64"
 HANDLERS_DIR: Final = Path(handlers.__file__).resolve().parent
 LAYER_DIR: Final = HANDLERS_DIR.parent / "build" / "lambda-layer"
 FUNCTION_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-HANDLER_RE: Final = re.compile(r"handlers\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+HANDLER_PACKAGE: Final = "saas_platform.handlers"
+HANDLER_RE: Final = re.compile(r"saas_platform\.handlers\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
 
 def handlers_archive() -> pulumi.AssetArchive:
-    """The deployment package: the ``handlers`` package at the archive root (imported as ``handlers.x``)."""
-    return pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(HANDLERS_DIR))})
+    """The deployment package: ``saas_platform/handlers/`` in the archive, imported as ``saas_platform.handlers.x``.
+
+    The folder is located through this library's own package, never through whatever ``handlers`` is on
+    ``sys.path``, so a consumer project with its own ``handlers/`` folder deploys our code, not theirs.
+    """
+    return pulumi.AssetArchive({HANDLER_PACKAGE.replace(".", "/"): pulumi.FileArchive(str(HANDLERS_DIR))})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +92,7 @@ class HandlerFunctionArgs:
 
     Attributes:
         function_name: physical name (<= 64 chars); also names the log group ``/aws/lambda/<name>``.
-        handler: ``handlers.<module>.<function>``.
+        handler: ``saas_platform.handlers.<module>.<function>``.
         environment: ``dev`` | ``staging`` | ``prod`` (tags, Powertools service environment).
         component: the ``saas:component`` tag value (the owning component's type name).
         kms_key_arn: encrypts the log group and the function's environment variables.
@@ -128,8 +133,10 @@ class HandlerFunctionArgs:
                 f"got {self.function_name!r} ({len(self.function_name)} characters)"
             )
         if not HANDLER_RE.fullmatch(self.handler):
-            raise ComponentArgError(f"handler must look like 'handlers.<module>.<function>'; got {self.handler!r}")
-        module = HANDLERS_DIR / f"{self.handler.split('.')[1]}.py"
+            raise ComponentArgError(
+                f"handler must look like 'saas_platform.handlers.<module>.<function>'; got {self.handler!r}"
+            )
+        module = HANDLERS_DIR / f"{self.handler.split('.')[2]}.py"
         if not module.exists():
             raise ComponentArgError(f"handler {self.handler!r}: {module} does not exist")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -149,7 +156,7 @@ class HandlerFunction(pulumi.ComponentResource):
     Example::
 
         fn = HandlerFunction("acme-pre-token", HandlerFunctionArgs(
-            function_name="AIML-SaaS-acme-PreToken-Dev", handler="handlers.pre_token_generation.lambda_handler",
+            function_name="AIML-SaaS-acme-PreToken-Dev", handler="saas_platform.handlers.pre_token_generation.lambda_handler",
             environment="dev", component="TenantIdentity", tenant="acme", kms_key_arn=key.arn))
 
     Documentation:

@@ -46,8 +46,8 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import ComponentArgError
-from components.naming import ENVIRONMENTS, Environment, tags
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
 
 DataClass = Literal["ephemeral", "durable", "access-logs"]
 DATA_CLASSES: Final[tuple[DataClass, ...]] = ("ephemeral", "durable", "access-logs")

@@ -38,20 +38,21 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from components.errors import ComponentArgError
-from components.lambda_function import LOG_RETENTION_DAYS, HandlerFunction, HandlerFunctionArgs
-from components.lifecycle_bucket import depends_on_of
-from components.naming import (
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lifecycle_bucket import depends_on_of
+from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
     IAM_ROLE_NAME_MAX,
     LAMBDA_FUNCTION_NAME_MAX,
+    LOG_RETENTION_DAYS,
     TENANT_ID_RE,
     Environment,
     env_suffix,
     tags,
 )
-from components.pool_table import TENANT_KEY_PREFIX
+from saas_platform.components.pool_table import TENANT_KEY_PREFIX
 
 CLUSTER_ARN_RE: Final = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -311,7 +312,7 @@ class MskConsumerArgs:
         kms_key_arn: the environment key (function env vars, log group, bucket keys).
         raw_bucket_name / raw_bucket_arn: where images go (``<tenant>/raw/<imageId>``).
         failure_bucket_name / failure_bucket_arn: the on-failure destination (an ephemeral
-            :class:`~components.lifecycle_bucket.LifecycleBucket`, invariant 42) - the mapping's discarded
+            :class:`~saas_platform.components.lifecycle_bucket.LifecycleBucket`, invariant 42) - the mapping's discarded
             batches and the handler's rejected records (``rejected/...``, with the reason).
         metadata_table_name / metadata_table_arn: the ``ImageMetadata`` pool table.
         retention_days: TTL of metadata rows (``saas:retentionDays``).
@@ -497,7 +498,7 @@ class MskConsumer(pulumi.ComponentResource):
             f"{name}-handler",
             HandlerFunctionArgs(
                 function_name=args.function_name,
-                handler="handlers.msk_consumer.lambda_handler",
+                handler="saas_platform.handlers.msk_consumer.lambda_handler",
                 environment=args.environment,
                 component="MskConsumer",
                 kms_key_arn=args.kms_key_arn,

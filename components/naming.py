@@ -1,6 +1,6 @@
 """Names, tags and AWS physical-name limits (DESIGN.md section 3).
 
-Every physical name the design fixes is built here, so the stack-config check (``components.config``) and
+Every physical name the design fixes is built here, so the stack-config check (``saas_platform.components.config``) and
 the components that create the resources agree on the exact string and its length limit.
 """
 

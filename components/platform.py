@@ -13,11 +13,11 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
-from components.api import ApiTenant, TenantApi, TenantApiArgs
-from components.authorization import TenantAuthorization, TenantAuthorizationArgs
-from components.config import StackConfig
-from components.identity import (
+from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
+from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
+from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
+from saas_platform.components.config import StackConfig
+from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
     TenantIdentity,
@@ -27,11 +27,11 @@ from components.identity import (
     TenantIdentityPoolArgs,
     identity_export,
 )
-from components.lambda_function import HandlerLayer, HandlerLayerArgs
-from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
-from components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
-from components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
-from components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
+from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
+from saas_platform.components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
+from saas_platform.components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
 """Pool table of the image pipeline (seed 001): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
@@ -87,7 +87,7 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformArgs:
-    """Arguments of :class:`Platform`: the validated stack config (``components.config.load_stack_config``)."""
+    """Arguments of :class:`Platform`: the validated stack config (``saas_platform.components.config.load_stack_config``)."""
 
     config: StackConfig
 

@@ -2,7 +2,7 @@
 
 All tenants share the table; rows are keyed by ``TenantId`` = ``TENANT#<tenantId>`` (partition key) and
 ``EntityItem`` (sort key), and tenant roles reach only their own partition through
-``dynamodb:LeadingKeys`` conditions (see ``components.iam`` and ISOLATION.md section A).
+``dynamodb:LeadingKeys`` conditions (see ``saas_platform.components.iam`` and ISOLATION.md section A).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import ComponentArgError
-from components.naming import ENVIRONMENTS, Environment, table_name, tags
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.naming import ENVIRONMENTS, Environment, table_name, tags
 
 PARTITION_KEY: Final = "TenantId"
 SORT_KEY: Final = "EntityItem"

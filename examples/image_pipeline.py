@@ -8,9 +8,9 @@ pip install saas-platform-components
 import pulumi
 import pulumi_aws as aws
 
-from components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
-from components.msk_consumer import MskConsumer, MskConsumerArgs
-from components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
+from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 ENV = "dev"
 ACCOUNT = aws.get_caller_identity_output().account_id

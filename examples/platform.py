@@ -6,8 +6,8 @@ naming every bad key), so other stacks can reuse the contract.
 
 import pulumi
 
-from components.config import load_stack_config
-from components.platform import Platform, PlatformArgs
+from saas_platform.components.config import load_stack_config
+from saas_platform.components.platform import Platform, PlatformArgs
 
 config = load_stack_config(
     {

@@ -7,7 +7,7 @@ pip install saas-platform-components
 import pulumi
 import pulumi_aws as aws
 
-from components.pool_table import PoolTable, PoolTableArgs, TableIndex
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs, TableIndex
 
 key = aws.kms.Key(
     "reports-key", enable_key_rotation=True, tags={"saas:environment": "dev", "saas:component": "Reports"}

@@ -10,10 +10,15 @@ roles. Per-tenant roles need no principal tags (``principal_tags`` stays ``False
 import pulumi
 import pulumi_aws as aws
 
-from components.access import SystemAccess, SystemAccessArgs, TenantAccess, TenantAccessArgs
-from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
-from components.naming import SYSTEM_TENANT, tags
-from components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantAccess, TenantAccessArgs
+from saas_platform.components.identity import (
+    TenantIdentity,
+    TenantIdentityArgs,
+    TenantIdentityPool,
+    TenantIdentityPoolArgs,
+)
+from saas_platform.components.naming import SYSTEM_TENANT, tags
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 ENV = "dev"
 REGION = "ap-southeast-1"

@@ -8,8 +8,8 @@ given directly, as another stack that owns its pools would pass them.
 import pulumi
 import pulumi_aws as aws
 
-from components.api import ApiTenant, TenantApi, TenantApiArgs
-from components.authorization import TenantAuthorization, TenantAuthorizationArgs
+from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
+from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 
 REGION, ACCOUNT = "ap-southeast-1", "123456789012"
 POOL_ID = f"{REGION}_AbCdEf123"

@@ -8,9 +8,14 @@ role is the least-privileged default).
 import pulumi
 import pulumi_aws as aws
 
-from components.access import TenantAccess, TenantAccessArgs
-from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
-from components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.access import TenantAccess, TenantAccessArgs
+from saas_platform.components.identity import (
+    TenantIdentity,
+    TenantIdentityArgs,
+    TenantIdentityPool,
+    TenantIdentityPoolArgs,
+)
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 TAGS = {"saas:environment": "dev", "saas:component": "Example", "saas:tenant": "acme"}
 

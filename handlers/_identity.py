@@ -3,7 +3,7 @@ entitlement decision. Pure functions, plus one cached boto3 client that tests ca
 
 How a trigger learns the environment of a sign-in: Cognito passes the app client id
 (``callerContext.clientId``) but not the client's name. The stack names every client
-``<prefix>-<tenant>-<frontend>-<environment>`` (``components.naming.app_client_name``), so the trigger asks
+``<prefix>-<tenant>-<frontend>-<environment>`` (``saas_platform.components.naming.app_client_name``), so the trigger asks
 Cognito for the client's name (``DescribeUserPoolClient`` on its own pool, cached per container) and parses
 exactly that shape. A client id list in an environment variable is impossible: the function must exist
 before the pool (``lambda_config``) and the clients after it, so it would be a dependency cycle.

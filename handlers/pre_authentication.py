@@ -1,7 +1,7 @@
 """Cognito pre-authentication trigger: only users entitled to the client's environment may sign in.
 
 One user pool per tenant serves Dev, Staging and Prod (seed 004: one credential everywhere). The app client
-a user signs in through says which environment they are entering (``handlers._identity``); the user's
+a user signs in through says which environment they are entering (``saas_platform.handlers._identity``); the user's
 ``custom:environments`` attribute says where they may go. Anything unexpected - an unknown client, a user
 without a tenant or role, another tenant's user, a misconfigured function - raises, and Cognito refuses
 the sign-in. Refresh does not run this trigger, so the pre-token trigger repeats the same check
@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreAuthenticationTriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+from saas_platform.handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
 
 logger = Logger()
 

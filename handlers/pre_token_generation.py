@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreTokenGenerationV2TriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+from saas_platform.handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
 
 logger = Logger()
 

@@ -4,14 +4,9 @@ The only place that constructs ``PolicyPack``: its constructor starts the analyz
 blocks, so nothing else may import this module.
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so `policies.*` and `components.*` import
-
 from pulumi_policy import PolicyPack
 
-from policies.pack import DEFAULT_ENFORCEMENT, INITIAL_CONFIG, PACK_NAME, POLICIES
+from saas_platform.policies.pack import DEFAULT_ENFORCEMENT, INITIAL_CONFIG, PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

@@ -18,7 +18,7 @@ from typing import Any, Final
 from parliament import UnknownActionException, UnknownPrefixException, expand_action
 from pulumi_policy import proxy
 
-from policies._common import as_list, parse_json_document, statements
+from saas_platform.policies._common import as_list, parse_json_document, statements
 
 ROLE: Final = "aws:iam/role:Role"
 POLICY: Final = "aws:iam/policy:Policy"

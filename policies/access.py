@@ -27,8 +27,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies._common import as_list, parse_json_document, statements
-from policies._iam import (
+from saas_platform.policies._common import as_list, parse_json_document, statements
+from saas_platform.policies._iam import (
     ABAC_VARIABLE,
     AMR_KEY,
     AUD_KEY,

@@ -22,7 +22,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies._common import as_list, get_path, parse_json_document, statements
+from saas_platform.policies._common import as_list, get_path, parse_json_document, statements
 
 STORE: Final = "aws:verifiedpermissions/policyStore:PolicyStore"
 SCHEMA: Final = "aws:verifiedpermissions/schema:Schema"
@@ -34,7 +34,7 @@ AUTHORIZER: Final = "aws:apigateway/authorizer:Authorizer"
 FUNCTION: Final = "aws:lambda/function:Function"
 ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
 ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-AUTHORIZER_HANDLER: Final = "handlers.authorizer.lambda_handler"
+AUTHORIZER_HANDLER: Final = "saas_platform.handlers.authorizer.lambda_handler"
 
 TOKEN_SOURCE: Final = "method.request.header.Authorization"
 MAX_TTL: Final = 3600

@@ -2,7 +2,7 @@
 
 Resource rules check one configuration resource; stack rules join a bucket with its configuration resources
 by bucket name (``bucket`` of the child == the bucket's name, which is also its id) and read the bucket's
-``saas:data-class`` tag (``ephemeral`` | ``durable`` | ``access-logs``, see ``components.lifecycle_bucket``).
+``saas:data-class`` tag (``ephemeral`` | ``durable`` | ``access-logs``, see ``saas_platform.components.lifecycle_bucket``).
 An absent property is a violation, never a pass (invariant 48).
 """
 
@@ -23,7 +23,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies._common import as_list, get_path, has_key, parse_json_document, statements
+from saas_platform.policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 BUCKET: Final = "aws:s3/bucket:Bucket"
 BUCKET_V2: Final = "aws:s3/bucketV2:BucketV2"

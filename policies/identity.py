@@ -22,8 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policies._common import as_list, get_path, has_key, parse_json_document, statements
-from policies._iam import Graph, build_graph
+from saas_platform.policies._common import as_list, get_path, has_key, parse_json_document, statements
+from saas_platform.policies._iam import Graph, build_graph
 
 Report = Callable[..., None]
 """pulumi-policy's ``report_violation(message, urn=None)`` (its ``ReportViolation`` alias makes ``urn`` required)."""

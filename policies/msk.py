@@ -23,7 +23,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policies._common import as_list, get_path, has_key, parse_json_document, statements
+from saas_platform.policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 CLUSTER: Final = "aws:msk/cluster:Cluster"
 SERVERLESS_CLUSTER: Final = "aws:msk/serverlessCluster:ServerlessCluster"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.testing.harness import ProgramRun
-from components.testing.policy import PolicyReport, evaluate
-from policies.pack import DEFAULT_ENFORCEMENT, INITIAL_CONFIG, PACK_NAME, POLICIES
+from saas_platform.components.testing.harness import ProgramRun
+from saas_platform.components.testing.policy import PolicyReport, evaluate
+from saas_platform.policies.pack import DEFAULT_ENFORCEMENT, INITIAL_CONFIG, PACK_NAME, POLICIES
 
 
 def evaluate_run(run: ProgramRun, config: Mapping[str, Mapping[str, Any]] | None = None) -> PolicyReport:

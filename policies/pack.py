@@ -2,7 +2,7 @@
 
 ``policies/__main__.py`` is the only place that builds ``PolicyPack`` (its constructor serves gRPC and
 blocks). The offline plan evaluates the same list through pulumi-policy's analyzer
-(``policies.offline.evaluate_run``). Add a rule module's ``POLICIES`` list here to ship it.
+(``saas_platform.policies.offline.evaluate_run``). Add a rule module's ``POLICIES`` list here to ship it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
+from saas_platform.policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY

@@ -9,7 +9,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from policies._common import get_path, has_key
+from saas_platform.policies._common import get_path, has_key
 
 TABLE = "aws:dynamodb/table:Table"
 KMS_KEY = "aws:kms/key:Key"

@@ -10,7 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from policies._common import TAGGABLE_TYPES
+from saas_platform.policies._common import TAGGABLE_TYPES
 
 DEFAULT_REQUIRED_TAGS = ["saas:environment", "saas:component"]
 
@@ -22,7 +22,9 @@ def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolati
     tags = args.props.get("tags") or {}
     missing = [t for t in required if not tags.get(t)]
     if missing:
-        report_violation(f"missing required tags {missing}; components add them via components.naming.tags(...)", None)
+        report_violation(
+            f"missing required tags {missing}; components add them via saas_platform.components.naming.tags(...)", None
+        )
 
 
 required_tags = ResourceValidationPolicy(

@@ -30,6 +30,14 @@ if [[ "$(cat "$VENV/.bootstrap-stamp" 2>/dev/null)" != "$want" ]]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]" >&2
   echo "$want" > "$VENV/.bootstrap-stamp"
 fi
+# The editable install maps `saas_platform.<pkg>` onto the top-level folders through an import hook, which static
+# checkers cannot follow. Mirror the mapping with directory links in site-packages, so pyright, pytest and the
+# Pulumi CLI all resolve `saas_platform.components|handlers|policies` to the working tree (new files included).
+site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mkdir -p "$site/saas_platform"
+for pkg in components handlers policies; do
+  [[ "$(readlink "$site/saas_platform/$pkg" 2>/dev/null)" == "$ROOT/$pkg" ]] || ln -sfn "$ROOT/$pkg" "$site/saas_platform/$pkg"
+done
 export PATH="$VENV/bin:$PATH"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -11,8 +11,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from components.testing.harness import CapturedOptions, CapturedResource
-from components.testing.policy import Violation, analyze, make_analyzer
+from saas_platform.components.testing.harness import CapturedOptions, CapturedResource
+from saas_platform.components.testing.policy import Violation, analyze, make_analyzer
 
 ACCOUNT = "123456789012"
 REGION = "ap-southeast-1"

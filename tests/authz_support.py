@@ -13,9 +13,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from components.cedar import default_assets
-from components.testing.avp import StoreDouble, VerifiedPermissionsDouble
-from handlers.authorizer import Authorizer, build_authorizer
+from saas_platform.components.cedar import default_assets
+from saas_platform.components.testing.avp import StoreDouble, VerifiedPermissionsDouble
+from saas_platform.handlers.authorizer import Authorizer, build_authorizer
 
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"

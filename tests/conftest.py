@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.testing.harness import ProgramRun, run_program
-from components.testing.mocks import AwsMocks
-from components.testing.plan import Planner
+from saas_platform.components.testing.harness import ProgramRun, run_program
+from saas_platform.components.testing.mocks import AwsMocks
+from saas_platform.components.testing.plan import Planner
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.access import (
+from saas_platform.components.access import (
     AccessMode,
     SharedTenantAccess,
     SharedTenantAccessArgs,
@@ -20,12 +20,17 @@ from components.access import (
     build_tenant_access,
     shard_tenants,
 )
-from components.config import load_stack_config
-from components.errors import ComponentArgError, StackConfigError
-from components.identity import TenantIdentity, TenantIdentityArgs, TenantIdentityPool, TenantIdentityPoolArgs
-from components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
-from components.testing.mocks import AwsMocks
-from policies.offline import evaluate_run
+from saas_platform.components.config import load_stack_config
+from saas_platform.components.errors import ComponentArgError, StackConfigError
+from saas_platform.components.identity import (
+    TenantIdentity,
+    TenantIdentityArgs,
+    TenantIdentityPool,
+    TenantIdentityPoolArgs,
+)
+from saas_platform.components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
+from saas_platform.components.testing.mocks import AwsMocks
+from saas_platform.policies.offline import evaluate_run
 from tests.conftest import run_stack
 
 TABLES = {

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from policies import access
-from policies.pack import POLICIES
+from saas_platform.policies import access
+from saas_platform.policies.pack import POLICIES
 from tests._access_fixtures import (
     ADMIN_ACTIONS,
     BUCKET,

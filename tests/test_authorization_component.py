@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from components.authorization import TenantAuthorization, TenantAuthorizationArgs
-from components.cedar import CEDAR_DIR, CedarValidationError, default_assets, load_assets, validate_assets
-from components.errors import ComponentArgError
-from components.testing.harness import ProgramRun, run_function
-from policies.offline import evaluate_run
+from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
+from saas_platform.components.cedar import CEDAR_DIR, CedarValidationError, default_assets, load_assets, validate_assets
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.testing.harness import ProgramRun, run_function
+from saas_platform.policies.offline import evaluate_run
 from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
 
 STORE = "aws:verifiedpermissions/policyStore:PolicyStore"

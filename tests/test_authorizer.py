@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.cedar import default_assets
-from handlers.authorizer import (
+from saas_platform.components.cedar import default_assets
+from saas_platform.handlers.authorizer import (
     AuthorizerConfig,
     ConfigError,
     JwksCache,
@@ -396,7 +396,7 @@ def test_bad_configuration_is_rejected(text: str) -> None:
 
 
 def test_lambda_handler_without_configuration_denies(monkeypatch: pytest.MonkeyPatch) -> None:
-    import handlers.authorizer as module
+    import saas_platform.handlers.authorizer as module
 
     monkeypatch.delenv("AUTHZ_CONFIG", raising=False)
     monkeypatch.setattr(module, "_AUTHORIZER", None)
@@ -406,7 +406,7 @@ def test_lambda_handler_without_configuration_denies(monkeypatch: pytest.MonkeyP
 
 
 def test_lambda_handler_builds_once_and_reuses_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    import handlers.authorizer as module
+    import saas_platform.handlers.authorizer as module
 
     built: list[int] = []
     real = module.build_authorizer

@@ -20,8 +20,8 @@ from typing import Any
 import cedarpy
 import pytest
 
-from components.cedar import CEDAR_DIR as ASSETS_DIR
-from components.cedar import default_assets, tenant_policy_set
+from saas_platform.components.cedar import CEDAR_DIR as ASSETS_DIR
+from saas_platform.components.cedar import default_assets, tenant_policy_set
 
 POOLS = {"acme": "ap-southeast-1_AbCdEf123", "globex": "ap-southeast-1_GhIjKl456"}
 SERVICES = [
@@ -236,7 +236,7 @@ def test_policy_change_changes_decisions(tmp_path: Any) -> None:
     """The tests evaluate the files: dropping self-read-own-records removes the user's read of own records."""
     import shutil
 
-    from components.cedar import load_assets, validate_assets
+    from saas_platform.components.cedar import load_assets, validate_assets
 
     shutil.copytree(ASSETS_DIR, tmp_path / "cedar")
     (tmp_path / "cedar" / "policies" / "self-read-own-records.cedar").unlink()

@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import load_stack_config
-from components.errors import StackConfigError
-from components.testing.harness import load_project_config, run_program
+from saas_platform.components.config import load_stack_config
+from saas_platform.components.errors import StackConfigError
+from saas_platform.components.testing.harness import load_project_config, run_program
 from tests.conftest import ROOT, RecordingAwsMocks
 
 TENANTS = [{"id": "acme", "displayName": "Acme Corp", "tier": "standard"}, {"id": "globex"}]

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.access import (
+from saas_platform.components.access import (
     SharedTenantAccess,
     SharedTenantAccessArgs,
     SystemAccess,
@@ -26,7 +26,7 @@ from components.access import (
     TenantAccess,
     TenantAccessArgs,
 )
-from components.testing.harness import ProgramRun, run_function
+from saas_platform.components.testing.harness import ProgramRun, run_function
 from tests.conftest import run_stack
 from tests.iam_oracle import Request, UnsupportedPolicy, evaluate
 

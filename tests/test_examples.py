@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.testing.harness import run_function
-from policies.offline import evaluate_run
+from saas_platform.components.testing.harness import run_function
+from saas_platform.policies.offline import evaluate_run
 from tests.conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))

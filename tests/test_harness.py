@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.testing.harness import (
+from saas_platform.components.testing.harness import (
     DuplicateUrnError,
     ProjectConfigError,
     load_project_config,
@@ -19,7 +19,7 @@ from components.testing.harness import (
     run_function,
     run_program,
 )
-from components.testing.mocks import AwsMocks, UnmockedInvokeError
+from saas_platform.components.testing.mocks import AwsMocks, UnmockedInvokeError
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "violating_program"

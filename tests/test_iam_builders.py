@@ -8,7 +8,7 @@ import json
 import pytest
 from parliament import analyze_policy_string
 
-from components import iam
+from saas_platform.components import iam
 
 EMP = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/EmploymentDev"
 LEAVE = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/LeaveDev"

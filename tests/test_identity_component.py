@@ -12,8 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.errors import ComponentArgError
-from components.identity import (
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
     TenantIdentity,
@@ -21,11 +21,11 @@ from components.identity import (
     TenantIdentityPool,
     TenantIdentityPoolArgs,
 )
-from components.naming import Environment
-from components.testing.harness import DuplicateUrnError, ProgramRun, run_function
-from components.testing.mocks import AwsMocks
-from components.testing.policy import evaluate
-from policies.identity import POLICIES as IDENTITY_POLICIES
+from saas_platform.components.naming import Environment
+from saas_platform.components.testing.harness import DuplicateUrnError, ProgramRun, run_function
+from saas_platform.components.testing.mocks import AwsMocks
+from saas_platform.components.testing.policy import evaluate
+from saas_platform.policies.identity import POLICIES as IDENTITY_POLICIES
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 POOL = "aws:cognito/userPool:UserPool"
@@ -129,8 +129,8 @@ def test_trigger_functions(prod_acme):
     auth, token = fns["acme-pre-auth-function"], fns["acme-pre-token-function"]
     assert auth["name"] == "AIML-SaaS-acme-PreAuth-Prod"
     assert token["name"] == "AIML-SaaS-acme-PreToken-Prod"
-    assert auth["handler"] == "handlers.pre_authentication.lambda_handler"
-    assert token["handler"] == "handlers.pre_token_generation.lambda_handler"
+    assert auth["handler"] == "saas_platform.handlers.pre_authentication.lambda_handler"
+    assert token["handler"] == "saas_platform.handlers.pre_token_generation.lambda_handler"
     for fn in (auth, token):
         assert fn["runtime"] in ("python3.12", "python3.13")
         assert fn["architectures"] == ["arm64"]
@@ -141,7 +141,7 @@ def test_trigger_functions(prod_acme):
         assert env["SAAS_NAME_PREFIX"] == "AIML-SaaS"
         assert env["SAAS_TENANT_ROLES"] == "admin,user"
         assert env["SAAS_CLIENT_ENVIRONMENTS"] == "dev,staging,prod"
-        assert set(fn["code"].assets) == {"handlers"}
+        assert set(fn["code"].assets) == {"saas_platform/handlers"}
     groups = {g.inputs["name"]: g.inputs for g in prod_acme.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert groups["/aws/lambda/AIML-SaaS-acme-PreAuth-Prod"]["retentionInDays"] == 90
     assert groups["/aws/lambda/AIML-SaaS-acme-PreToken-Prod"]["kmsKeyId"] == KEY

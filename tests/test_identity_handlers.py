@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from handlers import _identity, pre_authentication, pre_token_generation
-from handlers._identity import SignInDenied, TriggerMisconfigured, TriggerSettings
+from saas_platform.handlers import _identity, pre_authentication, pre_token_generation
+from saas_platform.handlers._identity import SignInDenied, TriggerMisconfigured, TriggerSettings
 
 EVENTS = Path(__file__).parent / "events"
 

@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.testing.harness import run_function
-from components.testing.policy import analyze_props, evaluate
-from policies.identity import POLICIES, identity_pool_roles_same_tenant
-from policies.pack import POLICIES as PACK
+from saas_platform.components.testing.harness import run_function
+from saas_platform.components.testing.policy import analyze_props, evaluate
+from saas_platform.policies.identity import POLICIES, identity_pool_roles_same_tenant
+from saas_platform.policies.pack import POLICIES as PACK
 from tests import _access_fixtures as fx
 
 POOL = "aws:cognito/userPool:UserPool"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from components import identity_schema
-from components.config import load_stack_config
-from components.errors import StackConfigError
-from components.identity import IdentityContractError
-from components.identity_schema import (
+from saas_platform.components import identity_schema
+from saas_platform.components.config import load_stack_config
+from saas_platform.components.errors import StackConfigError
+from saas_platform.components.identity import IdentityContractError
+from saas_platform.components.identity_schema import (
     USER_POOL_SCHEMA,
     CustomAttribute,
     UserPoolSchema,
@@ -22,9 +22,9 @@ from components.identity_schema import (
     check_schema_contract,
     write_lock,
 )
-from components.naming import identity_trigger_function_name, tenant_role_name
-from components.testing.harness import ProgramRun, run_program
-from policies.offline import evaluate_run
+from saas_platform.components.naming import identity_trigger_function_name, tenant_role_name
+from saas_platform.components.testing.harness import ProgramRun, run_program
+from saas_platform.policies.offline import evaluate_run
 from tests.conftest import ROOT, run_stack
 from tests.test_config import base
 
@@ -213,7 +213,7 @@ def test_modifying_an_attribute_explains_the_replacement():
     assert "REPLACES every tenant's user pool" in message
     assert "EVERY USER IN IT" in message
     assert "custom:tenantRole changed (maxLength)" in message
-    assert "python -m components.identity_schema accept" in message
+    assert "python -m saas_platform.components.identity_schema accept" in message
 
 
 def test_removing_and_adding_attributes_are_both_reported():

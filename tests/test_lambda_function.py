@@ -6,9 +6,14 @@ import json
 
 import pytest
 
-from components.errors import ComponentArgError
-from components.lambda_function import HandlerFunction, HandlerFunctionArgs, HandlerLayer, HandlerLayerArgs
-from components.testing.harness import run_function
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.lambda_function import (
+    HandlerFunction,
+    HandlerFunctionArgs,
+    HandlerLayer,
+    HandlerLayerArgs,
+)
+from saas_platform.components.testing.harness import run_function
 
 KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"
 DLQ = "arn:aws:sqs:ap-southeast-1:123456789012:runner-dlq"
@@ -17,7 +22,7 @@ DLQ = "arn:aws:sqs:ap-southeast-1:123456789012:runner-dlq"
 def _args(**kwargs: object) -> HandlerFunctionArgs:
     base: dict[str, object] = {
         "function_name": "AIML-SaaS-Probe-Dev",
-        "handler": "handlers.probe_fixture.lambda_handler",
+        "handler": "saas_platform.handlers.probe_fixture.lambda_handler",
         "environment": "dev",
         "component": "Probe",
         "kms_key_arn": KEY_ARN,
@@ -27,7 +32,7 @@ def _args(**kwargs: object) -> HandlerFunctionArgs:
 
 @pytest.fixture(autouse=True)
 def probe_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    import components.lambda_function as lf
+    import saas_platform.components.lambda_function as lf
 
     monkeypatch.setattr(lf, "HANDLERS_DIR", lf.HANDLERS_DIR.parent / "tests" / "fixtures" / "handlers")
 
@@ -51,7 +56,7 @@ def test_defaults() -> None:
     assert (fn["runtime"], fn["architectures"], fn["handler"]) == (
         "python3.13",
         ["arm64"],
-        "handlers.probe_fixture.lambda_handler",
+        "saas_platform.handlers.probe_fixture.lambda_handler",
     )
     assert fn["tracingConfig"] == {"mode": "Active"}
     assert fn["loggingConfig"]["logFormat"] == "JSON"
@@ -90,8 +95,8 @@ def test_defaults() -> None:
     ("kwargs", "message"),
     [
         ({"function_name": "x" * 65}, "function_name must be 1-64 characters of [A-Za-z0-9_-]"),
-        ({"handler": "probe.lambda_handler"}, "handler must look like 'handlers.<module>.<function>'"),
-        ({"handler": "handlers.missing_module.lambda_handler"}, "missing_module.py does not exist"),
+        ({"handler": "probe.lambda_handler"}, "handler must look like 'saas_platform.handlers.<module>.<function>'"),
+        ({"handler": "saas_platform.handlers.missing_module.lambda_handler"}, "missing_module.py does not exist"),
         ({"log_retention_days": 10}, "log_retention_days must be one of"),
         ({"memory_size": 64}, "memory_size must be 128-10240 MB; got 64"),
         ({"timeout": 901}, "timeout must be 1-900 seconds; got 901"),

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from components.errors import ComponentArgError
-from components.lifecycle_bucket import (
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.lifecycle_bucket import (
     ExpirationRule,
     LifecycleBucket,
     LifecycleBucketArgs,
     worst_case_lifetime_days,
 )
-from components.testing.harness import ProgramRun, run_function, run_program
+from saas_platform.components.testing.harness import ProgramRun, run_function, run_program
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/1111"
 

@@ -6,7 +6,7 @@ import re
 
 import pulumi_aws as aws
 
-from components.testing.harness import run_function
+from saas_platform.components.testing.harness import run_function
 
 
 def _program() -> None:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from components.config import load_stack_config
-from components.errors import ComponentArgError, StackConfigError
-from components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, kafka_arns
-from components.testing.harness import ProgramRun, run_program
-from policies.offline import evaluate_run
+from saas_platform.components.config import load_stack_config
+from saas_platform.components.errors import ComponentArgError, StackConfigError
+from saas_platform.components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, kafka_arns
+from saas_platform.components.testing.harness import ProgramRun, run_program
+from saas_platform.policies.offline import evaluate_run
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images-staging/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2"
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from handlers import msk_consumer as h
+from saas_platform.handlers import msk_consumer as h
 
 REGION = "ap-southeast-1"
 TOPIC = "image-uploads"
@@ -74,8 +75,8 @@ def msk_event(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def records_of(event: dict[str, Any]) -> list[h.KafkaEventRecord]:
-    return [h.KafkaEventRecord(r) for chunk in event["records"].values() for r in chunk]
+def records_of(event: dict[str, Any]) -> list[KafkaEventRecord]:
+    return [KafkaEventRecord(r) for chunk in event["records"].values() for r in chunk]
 
 
 def make_env(mode: str = "batched") -> Env:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.testing.plan import EXIT_ERROR, EXIT_OK, EXIT_VIOLATION, Planner, main
+from saas_platform.components.testing.plan import EXIT_ERROR, EXIT_OK, EXIT_VIOLATION, Planner, main
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "violating_program"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components.errors import ComponentArgError
-from components.pool_table import PoolTable, PoolTableArgs, TableIndex, tenant_key
-from components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.pool_table import PoolTable, PoolTableArgs, TableIndex, tenant_key
+from saas_platform.components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
 from tests.conftest import ROOT
 
 KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"

@@ -15,10 +15,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.testing.harness import run_function
-from components.testing.mocks import AwsMocks
-from components.testing.policy import analyze_props, evaluate
-from policies.authorization import (
+from saas_platform.components.testing.harness import run_function
+from saas_platform.components.testing.mocks import AwsMocks
+from saas_platform.components.testing.policy import analyze_props, evaluate
+from saas_platform.policies.authorization import (
     apigw_authorizer_cache,
     authorizer_least_privilege,
     avp_identity_source_bound,
@@ -29,7 +29,7 @@ from policies.authorization import (
     avp_store_per_tenant,
     avp_store_strict_validation,
 )
-from policies.pack import POLICIES
+from saas_platform.policies.pack import POLICIES
 
 STORE = "aws:verifiedpermissions/policyStore:PolicyStore"
 IDENTITY_SOURCE = "aws:verifiedpermissions/identitySource:IdentitySource"
@@ -424,7 +424,7 @@ def authorizer_program(statements: list[dict[str, Any]], attach: bool = False) -
         aws.lambda_.Function(
             "authz-fn",
             role=role.arn,
-            handler="handlers.authorizer.lambda_handler",
+            handler="saas_platform.handlers.authorizer.lambda_handler",
             runtime="python3.13",
             code=pulumi.AssetArchive({}),
         )

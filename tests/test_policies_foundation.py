@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 
-from components.testing.harness import run_function
-from components.testing.policy import PolicyConfigError, analyze_props, evaluate
-from policies.pack import POLICIES
-from policies.quotas import quota_headroom
-from policies.storage import dynamodb_deletion_protection, dynamodb_pitr_enabled, dynamodb_sse_kms, kms_key_rotation
-from policies.tagging import required_tags
+from saas_platform.components.testing.harness import run_function
+from saas_platform.components.testing.policy import PolicyConfigError, analyze_props, evaluate
+from saas_platform.policies.pack import POLICIES
+from saas_platform.policies.quotas import quota_headroom
+from saas_platform.policies.storage import (
+    dynamodb_deletion_protection,
+    dynamodb_pitr_enabled,
+    dynamodb_sse_kms,
+    kms_key_rotation,
+)
+from saas_platform.policies.tagging import required_tags
 
 TABLE = "aws:dynamodb/table:Table"
 KEY = "aws:kms/key:Key"

@@ -13,11 +13,11 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
-from components.testing.harness import run_function
-from components.testing.policy import analyze_props, evaluate
-from policies import buckets, msk
-from policies.msk import arn_covers, consumer_role_problems, kafka_wildcard_problems
+from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
+from saas_platform.components.testing.harness import run_function
+from saas_platform.components.testing.policy import analyze_props, evaluate
+from saas_platform.policies import buckets, msk
+from saas_platform.policies.msk import arn_covers, consumer_role_problems, kafka_wildcard_problems
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3"
 TOPIC_ARN = (
@@ -471,7 +471,7 @@ def test_access_log_bucket_that_logs_itself_loses_the_sse_s3_exception() -> None
 
 def test_stack_rules_resolve_outputs_not_unknowns() -> None:
     """The composed platform's bucket names are built from known values (config + caller identity)."""
-    from components.testing.harness import run_program
+    from saas_platform.components.testing.harness import run_program
 
     run = run_program(".", "prod")
     policies_json = [json.loads(r.inputs["policy"]) for r in run.of_type(buckets.POLICY)]

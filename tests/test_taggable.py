@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from policies._common import TAGGABLE_TYPES
+from saas_platform.policies._common import TAGGABLE_TYPES
 from tests.conftest import run_stack
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from components.api import ApiTenant, TenantApi, TenantApiArgs, authorizer_config
-from components.config import Tier, load_stack_config
-from components.errors import ComponentArgError, StackConfigError
-from components.testing.harness import ProgramRun, run_function
-from handlers.authorizer import AuthorizerConfig
-from policies.offline import evaluate_run
+from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs, authorizer_config
+from saas_platform.components.config import Tier, load_stack_config
+from saas_platform.components.errors import ComponentArgError, StackConfigError
+from saas_platform.components.testing.harness import ProgramRun, run_function
+from saas_platform.handlers.authorizer import AuthorizerConfig
+from saas_platform.policies.offline import evaluate_run
 from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
 from tests.conftest import ROOT
 
@@ -63,7 +63,7 @@ def test_authorizer_is_request_type_keyed_on_the_token_with_no_cache(api: Progra
     assert authorizer.inputs["authorizerResultTtlInSeconds"] == 0
     function = one(api, "aws:lambda/function:Function")
     assert authorizer.inputs["authorizerUri"] == function.state["invokeArn"]
-    assert function.inputs["handler"] == "handlers.authorizer.lambda_handler"
+    assert function.inputs["handler"] == "saas_platform.handlers.authorizer.lambda_handler"
     assert function.inputs["tracingConfig"] == {"mode": "Active"}
     permission = next(
         p for p in api.of_type("aws:lambda/permission:Permission") if p.name == "platform-api-authorizer-invoke"

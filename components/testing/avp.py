@@ -26,7 +26,7 @@ from typing import Any
 import cedarpy
 import jwt
 
-from components.cedar import (
+from saas_platform.components.cedar import (
     ACTION_ENTITY_TYPE,
     GROUP_ENTITY_TYPE,
     PRINCIPAL_ENTITY_TYPE,

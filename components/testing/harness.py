@@ -42,7 +42,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.testing.mocks import AwsMocks
+from saas_platform.components.testing.mocks import AwsMocks
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -519,7 +519,7 @@ def run_program(
 
     Args:
         config: overrides of stack-file keys (``None`` removes a key), e.g. to test a bad value.
-        mocks: defaults to :class:`~components.testing.mocks.AwsMocks` for the stack's region.
+        mocks: defaults to :class:`~saas_platform.components.testing.mocks.AwsMocks` for the stack's region.
         stack_outputs: outputs of other stacks for ``StackReference`` (used when ``mocks`` is not given).
         preview: run as a first preview: with the default mocks, provider-computed outputs (ids, ARNs) are
             unknown, as in ``pulumi preview`` of a stack that does not exist yet.

@@ -1,4 +1,4 @@
-"""``python -m components.testing.plan STACK [STACK...]``: the offline plan (DESIGN.md section 8).
+"""``python -m saas_platform.components.testing.plan STACK [STACK...]``: the offline plan (DESIGN.md section 8).
 
 Runs the program in ``--program-dir`` with ``Pulumi.<stack>.yaml`` under mocks, evaluates the policy pack
 through pulumi-policy's analyzer, prints a summary (resources per component, tenant and type; quota
@@ -30,9 +30,15 @@ import pulumi
 from rich.console import Console
 from rich.table import Table
 
-from components.testing.harness import STACK_TYPE, CapturedResource, ProgramRun, load_project_config, run_program
-from components.testing.mocks import AwsMocks
-from components.testing.policy import PolicyReport
+from saas_platform.components.testing.harness import (
+    STACK_TYPE,
+    CapturedResource,
+    ProgramRun,
+    load_project_config,
+    run_program,
+)
+from saas_platform.components.testing.mocks import AwsMocks
+from saas_platform.components.testing.policy import PolicyReport
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR = 0, 1, 2
 TENANT_TAG = "saas:tenant"
@@ -199,7 +205,7 @@ def _referenced_stacks(values: Mapping[str, str], project: str) -> list[str]:
 
 def _quota_rows(run: ProgramRun, policy_config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     try:
-        from policies.quotas import usage
+        from saas_platform.policies.quotas import usage
     except ImportError:  # a program without our policy pack
         return []
     increases = dict((policy_config or {}).get("quota-headroom", {}))
@@ -293,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stack>.json for every stack")
     parser.add_argument("--program-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     parser.add_argument(
-        "--evaluator", default="policies.offline:evaluate_run", help="module:function evaluating the policy pack"
+        "--evaluator",
+        default="saas_platform.policies.offline:evaluate_run",
+        help="module:function evaluating the policy pack",
     )
     parser.add_argument(
         "--policy-config-dir",

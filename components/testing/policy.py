@@ -20,14 +20,14 @@ from typing import Any, cast
 
 from pulumi.runtime import proto
 
-from components.testing.harness import STACK_TYPE, CapturedResource, ProgramRun
+from saas_platform.components.testing.harness import STACK_TYPE, CapturedResource, ProgramRun
 
 try:  # pulumi-policy is a dev/CI dependency, not a runtime one
     from pulumi_policy import EnforcementLevel, Policy
     from pulumi_policy.policy import _PolicyAnalyzerServicer
 except ImportError as exc:  # pragma: no cover - exercised only without the dev extra
     raise ImportError(
-        "components.testing.policy needs pulumi-policy: pip install 'saas-platform-components[dev]'"
+        "saas_platform.components.testing.policy needs pulumi-policy: pip install 'saas-platform-components[dev]'"
     ) from exc
 
 

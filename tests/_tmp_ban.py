@@ -1,0 +1,2 @@
+from components.naming import tags
+import handlers.authorizer
