@@ -1,6 +1,6 @@
 """Real Cedar semantics: every action of the schema, evaluated by cedarpy over the repository's assets.
 
-Expected outcomes are written out here from the documented rules (README "TenantAuthorization"), not derived
+Expected outcomes are written out here from the documented rules (docs/authorization.md, "TenantAuthorization"), not derived
 from the schema's action groups, so changing a policy or a group membership changes these results:
 
 * a tenant ``admin`` may do every declared action on any record of their own tenant;
