@@ -1,2 +1,0 @@
-from components.naming import tags
-import handlers.authorizer
