@@ -1,6 +1,6 @@
 """The saas Pulumi program: validate the stack config, compose the environment, export its outputs.
 
-Nothing else lives here; the components in ``components/`` do the work (DESIGN.md section 2).
+Nothing else lives here; the components in ``components/`` do the work (docs/architecture.md).
 """
 
 import pulumi

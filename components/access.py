@@ -1,4 +1,4 @@
-"""Tenant data isolation: the IAM roles identity pools hand out (seed 004 "IAM Model", ISOLATION.md 1-13, 38-39).
+"""Tenant data isolation: the IAM roles identity pools hand out (the OptimalHR design "IAM Model", isolation invariants 1-13, 38-39).
 
 * :class:`TenantAccess` - per tenant per environment: ``TenantAdminRole`` + ``TenantAdminPolicy`` and
   ``TenantUserRole`` + ``TenantUserPolicy``, trusted only by that tenant's identity pool, scoped with
@@ -245,7 +245,7 @@ class TenantAccessArgs:
 
 
 class TenantAccess(pulumi.ComponentResource):
-    """One tenant's roles in one environment (seed 004: ``TenantAdminRole``/``TenantUserRole``).
+    """One tenant's roles in one environment (the OptimalHR design: ``TenantAdminRole``/``TenantUserRole``).
 
     Both roles trust only ``identity_pool_id`` (authenticated identities), and their policies reach only rows
     whose partition key is ``TENANT#<tenant>`` and objects under ``tenants/<tenant>/``:
@@ -494,7 +494,7 @@ class SystemAccessArgs:
 
 
 class SystemAccess(pulumi.ComponentResource):
-    """The system (platform owner) tenant's roles, seed 004's "System Admin Tenant".
+    """The system (platform owner) tenant's roles, the OptimalHR design's "System Admin Tenant".
 
     * ``SystemAdminRole`` + ``SystemAdminPolicy``: item CRUD and DescribeTable on every pool table and its
       indexes for all tenants (no LeadingKeys condition); Get/Put/DeleteObject under ``tenants/``.

@@ -1,4 +1,4 @@
-"""``TenantApi``: the environment's single REST API (seed 004), guarded by the AVP Lambda authorizer.
+"""``TenantApi``: the environment's single REST API (the OptimalHR design), guarded by the AVP Lambda authorizer.
 
 One API per environment is shared by all tenants. Its methods are exactly the rows of ``handlers/routes.json``
 whose microservice has a Lambda ARN in ``saas:api.services``; every method uses the REQUEST authorizer
@@ -32,7 +32,7 @@ AUTHORIZER_HANDLER: Final = "saas_platform.handlers.authorizer.lambda_handler"
 IDENTITY_SOURCE: Final = "method.request.header.Authorization"
 AUTHORIZER_TTL_SECONDS: Final = 0
 """No authorizer caching: the decision depends on the token, the method and the concrete path (owner path
-parameters), and a REQUEST authorizer cannot key its cache on the full path (ISOLATION.md invariant 32 (a))."""
+parameters), and a REQUEST authorizer cannot key its cache on the full path (isolation invariant 32 (a))."""
 MAX_CONFIG_BYTES: Final = 3_500
 """Lambda allows 4 KB of environment variables in total; the authorizer config must leave room for the rest."""
 ACCESS_LOG_FORMAT: Final = {
@@ -166,7 +166,7 @@ class TenantApi(pulumi.ComponentResource):
     """The environment's REST API with the AVP Lambda authorizer, per-tier usage plans and access logs.
 
     * ``RestApi`` (regional, ``api_key_source="AUTHORIZER"``: the authorizer returns the caller's tenant usage key,
-      so each tenant is throttled by its own tier's usage plan - seed 004 "Rate Limiting & Throttling").
+      so each tenant is throttled by its own tier's usage plan - the OptimalHR design "Rate Limiting & Throttling").
     * The authorizer: ``HandlerFunction`` running ``saas_platform.handlers.authorizer`` whose role may call only
       ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs; a ``REQUEST``
       ``Authorizer`` with identity source ``method.request.header.Authorization`` and result TTL 0.

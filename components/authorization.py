@@ -1,7 +1,7 @@
 """``TenantAuthorization``: one tenant's Amazon Verified Permissions policy store for one environment.
 
-Seed 004 ("Authorization - Amazon Verified Permissions"): each tenant has a dedicated policy store with a
-schema, policy templates and policies, integrated with the tenant's Cognito user pool. ISOLATION.md
+The OptimalHR design ("Authorization - Amazon Verified Permissions"): each tenant has a dedicated policy store with a
+schema, policy templates and policies, integrated with the tenant's Cognito user pool. Isolation
 invariants 27-30 are what this component guarantees and ``policies/authorization.py`` enforces.
 """
 
@@ -69,7 +69,7 @@ class TenantAuthorizationArgs:
             raise ComponentArgError(
                 f"client_ids must be a non-empty list of this environment's app client ids of tenant "
                 f"{self.tenant_id!r}; got {self.client_ids!r}. Without them AVP accepts tokens of any client of "
-                "the pool (ISOLATION.md invariant 29)"
+                "the pool (isolation invariant 29)"
             )
         for value in self.client_ids:
             if isinstance(value, str) and not value:

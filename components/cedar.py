@@ -5,7 +5,7 @@ The assets are files, not strings in code:
 * ``schema.cedarschema.json`` - one namespace (``OptimalHR``): ``User`` (the principal AVP builds from a
   Cognito ID token: claims are attributes, ``custom:<x>`` claims become ``principal.custom.<x>``, and
   ``cognito:groups`` become parents of type ``UserGroup`` with ids ``<userPoolId>|<group>``), ``UserGroup``,
-  ``Tenant``, one resource type per microservice of seed 004 and its actions, plus action groups
+  ``Tenant``, one resource type per microservice of the OptimalHR design and its actions, plus action groups
   (``AllActions``, ``SelfRead``, ``SelfUpdate``, ``SelfSubmit``, ``ReadActions``, ``ApproveRequests``,
   ``PayrollActions``).
 * ``policies/<id>.cedar`` - static policies, one per file; the file stem is the policy id. The string literal

@@ -1,4 +1,4 @@
-"""The stack configuration contract: one typed model for the ``saas:`` namespace (DESIGN.md section 4).
+"""The stack configuration contract: one typed model for the ``saas:`` namespace (docs/configuration.md).
 
 ``load_stack_config`` parses the flat ``{"saas:key": "<string>"}`` map Pulumi hands a program, validates it
 against :class:`StackConfig` and, on any problem, raises :class:`~saas_platform.components.errors.StackConfigError`
@@ -90,7 +90,7 @@ class TenantConfig(_Model):
 
 
 class IdentityConfig(_Model):
-    """``saas:identity``: who owns the per-tenant user pools and how they authenticate (DESIGN.md section 5)."""
+    """``saas:identity``: who owns the per-tenant user pools and how they authenticate (docs/identity.md)."""
 
     mode: Literal["own", "shared"] = "own"
     source_stack: str | None = Field(default=None, validate_default=True)
@@ -151,10 +151,10 @@ class IdentityConfig(_Model):
 
 
 class MskConfig(_Model):
-    """``saas:msk``: the Kafka source of the image pipeline (seed 001, design 2).
+    """``saas:msk``: the Kafka source of the image pipeline (the image-pipeline design).
 
     One consumer (Lambda + event source mapping) is created per topic. The tuning fields below are the
-    event source mapping's and default to the values ISOLATION.md invariants 44-45 call safe: an explicit
+    event source mapping's and default to the values isolation invariants 44-45 call safe: an explicit
     ``TRIM_HORIZON`` start, finite retries and record age, provisioned pollers (which the Kafka error-handling
     controls require).
     """
@@ -237,7 +237,7 @@ class AlarmsConfig(_Model):
 
 
 class AccessConfig(_Model):
-    """``saas:access``: how tenant IAM roles are laid out (ISOLATION.md section A, invariant 13).
+    """``saas:access``: how tenant IAM roles are laid out (isolation section A, invariant 13).
 
     ``perTenant`` (default): two roles and two customer-managed policies per tenant, each naming the tenant
     literally. ``abac``: one admin and one user role per shard of ``tenantsPerRole`` tenants, scoped by the
@@ -279,7 +279,7 @@ API_SERVICES: Final = (
     "iam",
     "srm",
 )
-"""The microservices of seed 004, as named in ``handlers/routes.json`` (``saas:api.services`` keys)."""
+"""The microservices of the OptimalHR design, as named in ``handlers/routes.json`` (``saas:api.services`` keys)."""
 
 
 class ThrottleConfig(_Model):
@@ -306,7 +306,7 @@ DEFAULT_TIER_THROTTLES: Final[dict[Tier, ThrottleConfig]] = {
 
 class ApiConfig(_Model):
     """``saas:api``: the tenant API (``TenantApi``): which microservice Lambda serves each service, per-tier
-    throttles (seed 004: per-tenant usage plans by subscription tier), and log settings.
+    throttles (the OptimalHR design: per-tenant usage plans by subscription tier), and log settings.
 
     Services without an ARN get no routes (API Gateway answers 403 for them); at least one is required.
     """
@@ -557,7 +557,7 @@ def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
 
 
 IAM_ROLES_QUOTA: Final = 1000
-"""Default IAM roles per account; the plan keeps 20% headroom (ISOLATION.md invariant 49)."""
+"""Default IAM roles per account; the plan keeps 20% headroom (isolation invariant 49)."""
 
 
 def _access_problems(config: StackConfig) -> list[tuple[str, str]]:

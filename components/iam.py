@@ -1,4 +1,4 @@
-"""Pure, typed builders of the IAM documents that isolate tenants (ISOLATION.md invariants 1-13, 38-39).
+"""Pure, typed builders of the IAM documents that isolate tenants (isolation invariants 1-13, 38-39).
 
 Nothing here touches Pulumi: every function takes plain strings and returns plain ``dict``s, so it can be
 unit-tested, linted (parliament) and evaluated against request contexts without a program. Components
@@ -81,7 +81,7 @@ TENANT_USER_TABLE_ACTIONS: Final[tuple[str, ...]] = (
 events) go through the API, where Verified Permissions decides per user; identity-pool credentials of a plain
 user never write rows directly (see README "TenantAccess")."""
 SYSTEM_ADMIN_TABLE_ACTIONS: Final[tuple[str, ...]] = (*TENANT_ADMIN_TABLE_ACTIONS, "dynamodb:DescribeTable")
-"""SystemAdminPolicy: item CRUD across tenants (no LeadingKeys condition, seed 004), still no Scan/PartiQL."""
+"""SystemAdminPolicy: item CRUD across tenants (no LeadingKeys condition, the OptimalHR design), still no Scan/PartiQL."""
 SYSTEM_SUPPORT_TABLE_ACTIONS: Final[tuple[str, ...]] = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -288,7 +288,7 @@ def system_policy(
     sid: str = "System",
     root: str = DOCUMENT_ROOT,
 ) -> PolicyDocument:
-    """A cross-tenant policy for the system tenant's roles: no LeadingKeys condition (seed 004), but still
+    """A cross-tenant policy for the system tenant's roles: no LeadingKeys condition (the OptimalHR design), but still
     exact table ARNs (plus their indexes) and, in the bucket, only the tenants' root prefix."""
     resources: list[str] = []
     for arn in table_arns:

@@ -1,4 +1,4 @@
-"""Tenant identity (DESIGN.md section 5): per-tenant Cognito user pools shared by every environment, and
+"""Tenant identity (docs/identity.md): per-tenant Cognito user pools shared by every environment, and
 per-environment identity pools.
 
 * :class:`TenantIdentity` - created by the stack that owns the pools (``saas:identity.mode: own``): the
@@ -50,10 +50,10 @@ SYSTEM_TENANT_ROLES: Final[tuple[str, ...]] = ("admin", "superuser", "support")
 """Values of ``custom:tenantRole`` in the system tenant; ``support`` (read-only) is the least privileged."""
 
 TENANT_CLAIMS: Final[tuple[str, ...]] = ("custom:tenantId", "custom:tenantRole", "custom:environment")
-"""Claims the pre-token trigger injects; no app client may write them (ISOLATION.md #14)."""
+"""Claims the pre-token trigger injects; no app client may write them (isolation invariant 14)."""
 ROLE_CLAIM: Final = "custom:tenantRole"
 PRINCIPAL_TAGS: Final[Mapping[str, str]] = {"TenantId": "custom:tenantId"}
-"""Session tags for ABAC: tag key -> immutable, non-writable claim (ISOLATION.md #7, #26)."""
+"""Session tags for ABAC: tag key -> immutable, non-writable claim (isolation invariants 7, 26)."""
 
 READ_ATTRIBUTES: Final[tuple[str, ...]] = (
     "email",
@@ -68,11 +68,11 @@ WRITE_ATTRIBUTES: Final[tuple[str, ...]] = ("name", "given_name", "family_name")
 attribute are changed by admins only."""
 AUTH_FLOWS: Final[tuple[str, ...]] = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
 TOKEN_MINUTES: Final = 60
-"""Access and ID token lifetime. Short because AVP does not check revocation (ISOLATION.md #21)."""
+"""Access and ID token lifetime. Short because AVP does not check revocation (isolation invariant 21)."""
 REFRESH_HOURS: Final[Mapping[str, int]] = {"hr-admin": 12, "ess-mobile": 720}
 """Refresh-token lifetime per front end: a working day for the web admin, 30 days for the mobile app."""
 PRE_TOKEN_LAMBDA_VERSION: Final = "V2_0"
-"""V2 customizes the access token too, which the authorizer reads (ISOLATION.md #16)."""
+"""V2 customizes the access token too, which the authorizer reads (isolation invariant 16)."""
 
 ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
@@ -601,7 +601,7 @@ class TenantIdentityPoolArgs:
         principal_tags: Default ``False``. Map ``{"TenantId": "custom:tenantId"}`` into session tags (ABAC,
             ``saas:access.mode: abac``). Cognito then calls ``AssumeRoleWithWebIdentity`` with tags, which the
             roles' trust policies must allow (``sts:TagSession``); per-tenant roles scope by literal tenant keys
-            and deliberately do not allow it (ISOLATION.md invariant 7), so leave this off for them.
+            and deliberately do not allow it (isolation invariant 7), so leave this off for them.
         extra_tags: added to the identity pool's tags.
     """
 

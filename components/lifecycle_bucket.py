@@ -1,4 +1,4 @@
-"""``LifecycleBucket``: an S3 bucket whose data provably goes away (seed 001 design 2, ISOLATION.md section E).
+"""``LifecycleBucket``: an S3 bucket whose data provably goes away (the image-pipeline design, isolation section E).
 
 One bucket plus its separate configuration resources (pulumi-aws 7: ``s3.Bucket`` with ``BucketVersioning``,
 ``BucketServerSideEncryptionConfiguration``, ``BucketLifecycleConfiguration``, ``BucketLogging``, ...; none of
@@ -207,7 +207,7 @@ class LifecycleBucketArgs:
                 )
         if not 1 <= self.abort_multipart_days <= 7:
             raise ComponentArgError(
-                f"{self.purpose}: abort_multipart_days must be 1-7 (ISOLATION.md invariant 40); "
+                f"{self.purpose}: abort_multipart_days must be 1-7 (isolation invariant 40); "
                 f"got {self.abort_multipart_days}"
             )
         ids = [r.id for r in self.extra_expirations]
@@ -231,7 +231,7 @@ class LifecycleBucketArgs:
 
 
 def lifecycle_rules(args: LifecycleBucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-    """The bucket's lifecycle rules (pure; one configuration holds them all, ISOLATION.md invariant 40).
+    """The bucket's lifecycle rules (pure; one configuration holds them all, isolation invariant 40).
 
     Whole-bucket rules use an empty ``filter`` (matches every key, whatever the tenant-first layout is).
     """
@@ -307,7 +307,7 @@ def bucket_policy(bucket_name: str, *, kms: bool = False, log_delivery_account: 
     log delivery for this account under ``s3-access-logs/``.
 
     Every value comes from config-time facts (name, account), so the document is known at the first preview
-    (ISOLATION.md invariant 48). That is why there is no "deny other KMS key ids" statement: the key's ARN is
+    (isolation invariant 48). That is why there is no "deny other KMS key ids" statement: the key's ARN is
     only known after the key exists; the bucket's default encryption names the key instead."""
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
     both = [bucket_arn, f"{bucket_arn}/*"]

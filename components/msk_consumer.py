@@ -1,4 +1,4 @@
-"""``MskConsumer`` and ``DevMskCluster``: the Kafka leg of the image pipeline (seed 001 design 2, ISOLATION.md F).
+"""``MskConsumer`` and ``DevMskCluster``: the Kafka leg of the image pipeline (the image-pipeline design, isolation section F).
 
 ``MskConsumer`` is one Lambda function (``handlers/msk_consumer.py``) plus one event source mapping for one
 topic of an Amazon MSK cluster:
@@ -18,7 +18,7 @@ topic of an Amazon MSK cluster:
   on the metadata table under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}`` and object writes
   under ``<raw bucket>/${aws:PrincipalTag/TenantId}/raw/*``; its trust policy accepts only the consumer role with
   exactly one ``TenantId`` tag, and the consumer's own policy lets it send only configured tenant ids as that tag
-  (ISOLATION.md invariant 11d);
+  (isolation invariant 11d);
 * log retention (via ``HandlerFunction``) and alarms on function errors and rejected records.
 
 Networking: the mapping's pollers run in the cluster's VPC and reach the on-failure bucket through an S3 VPC
@@ -61,7 +61,7 @@ CLUSTER_ARN_RE: Final = re.compile(
 TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 DEFAULT_CONTENT_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
-"""Seed 001: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
+"""The image-pipeline design: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
 TENANT_TAG: Final = "TenantId"
 TENANT_LIST_MAX_CHARS: Final = 6_000
 """Budget for the tenant ids in the consumer role's inline policy (IAM allows 10,240 characters in all)."""
@@ -141,7 +141,7 @@ def consumer_statements(
     tenant_ids: Sequence[str],
     region: str,
 ) -> list[dict[str, Any]]:
-    """The consumer execution role's statements beyond logs/X-Ray (ISOLATION.md invariant 46).
+    """The consumer execution role's statements beyond logs/X-Ray (isolation invariant 46).
 
     Pure when given strings (tests); the component passes Outputs, which ``Output.json_dumps`` resolves.
     """
@@ -502,7 +502,7 @@ class MskConsumer(pulumi.ComponentResource):
                 environment=args.environment,
                 component="MskConsumer",
                 kms_key_arn=args.kms_key_arn,
-                description=f"Stores images from MSK topic {args.topic[:80]} (seed 001 design 2)",
+                description=f"Stores images from MSK topic {args.topic[:80]} (the image-pipeline design)",
                 env={
                     "RAW_BUCKET": args.raw_bucket_name,
                     "FAILURE_BUCKET": args.failure_bucket_name,

@@ -1,4 +1,4 @@
-"""Names, tags and AWS physical-name limits (DESIGN.md section 3).
+"""Names, tags and AWS physical-name limits (docs/architecture.md, "Names").
 
 Every physical name the design fixes is built here, so the stack-config check (``saas_platform.components.config``) and
 the components that create the resources agree on the exact string and its length limit.
@@ -17,9 +17,9 @@ ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "staging", "prod")
 ENV_SUFFIX: Final[Mapping[str, str]] = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
 
 TENANT_ID_RE: Final = re.compile(r"[a-z][a-z0-9-]{1,30}")
-"""Tenant ids: lowercase, start with a letter, 2-31 characters (DESIGN.md section 3)."""
+"""Tenant ids: lowercase, start with a letter, 2-31 characters (docs/architecture.md, "Names")."""
 SYSTEM_TENANT: Final = "system"
-"""Reserved id of the platform owner's tenant (seed 004: "System Admin Tenant")."""
+"""Reserved id of the platform owner's tenant (the OptimalHR design: "System Admin Tenant")."""
 
 NAME_PREFIX_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}")
 DEFAULT_NAME_PREFIX: Final = "AIML-SaaS"
@@ -33,7 +33,7 @@ POOL_TABLES: Final[tuple[str, ...]] = (
     "TimeAttendance",
     "Payroll",
 )
-"""Seed 004's shared (pool-model) tables, before the environment suffix."""
+"""The OptimalHR design's shared (pool-model) tables, before the environment suffix."""
 
 TAG_TENANT: Final = "saas:tenant"
 TAG_ENVIRONMENT: Final = "saas:environment"
@@ -75,7 +75,7 @@ IDENTITY_POOL_NAME_MAX: Final = 128
 
 
 def env_suffix(environment: str) -> str:
-    """``dev`` -> ``Dev`` (DESIGN.md section 3)."""
+    """``dev`` -> ``Dev`` (docs/architecture.md, "Names")."""
     return ENV_SUFFIX[environment]
 
 
@@ -95,7 +95,7 @@ def runner_function_name(prefix: str, runner: str, environment: str) -> str:
 
 
 def tenant_role_name(prefix: str, tenant_id: str, role: str, environment: str) -> str:
-    """``AIML-SaaS-acme-TenantAdminRole-Dev``; ``role`` is one of seed 004's role names."""
+    """``AIML-SaaS-acme-TenantAdminRole-Dev``; ``role`` is one of the OptimalHR design's role names."""
     return f"{prefix}-{tenant_id}-{role}-{env_suffix(environment)}"
 
 
@@ -125,7 +125,7 @@ def identity_pool_name(prefix: str, tenant_id: str, environment: str) -> str:
 
 
 FRONTENDS: Final[tuple[str, ...]] = ("hr-admin", "ess-mobile")
-"""Seed 004's front ends, one Cognito app client each per environment: HR Admin (web), ESS (mobile)."""
+"""The OptimalHR design's front ends, one Cognito app client each per environment: HR Admin (web), ESS (mobile)."""
 IDENTITY_TRIGGERS: Final[tuple[str, ...]] = ("PreAuth", "PreToken")
 """The Cognito triggers each owned user pool runs (function-name infix)."""
 APP_CLIENT_NAME_MAX: Final = 128
@@ -218,7 +218,7 @@ def tags(
     return out
 
 
-# S3 key layout (ISOLATION.md invariants 38-40): the tenant id is always its own path segment.
+# S3 key layout (isolation invariants 38-40): the tenant id is always its own path segment.
 DOCUMENT_ROOT: Final = "tenants"
 """Document bucket keys: ``tenants/<tenantId>/...``; tenant roles reach only their own prefix."""
 
@@ -229,5 +229,5 @@ def document_prefix(tenant_id: str) -> str:
 
 
 def raw_image_key(tenant_id: str, image_id: str) -> str:
-    """``acme/raw/<imageId>`` - where the MSK consumer stores an image in the raw bucket (seed 001)."""
+    """``acme/raw/<imageId>`` - where the MSK consumer stores an image in the raw bucket (the image-pipeline design)."""
     return f"{tenant_id}/raw/{image_id}"

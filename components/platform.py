@@ -34,7 +34,7 @@ from saas_platform.components.naming import POOL_TABLES, SYSTEM_TENANT, env_suff
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
-"""Pool table of the image pipeline (seed 001): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
+"""Pool table of the image pipeline (the image-pipeline design): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
 ACCESS_LOG_RETENTION_DAYS = 90
 DOCUMENT_NONCURRENT_DAYS = 30
 
@@ -185,7 +185,7 @@ class Platform(pulumi.ComponentResource):
         self.tables = {base: pool_table(base) for base in POOL_TABLES}
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
 
-        # ---- Image pipeline (issue #6, seed 001 design 2): lifecycle buckets, ImageMetadata, MSK consumers ----
+        # ---- Image pipeline (issue #6): lifecycle buckets, ImageMetadata, MSK consumers ----
         retention = cfg.retention_days or 7
         names = {
             purpose: identity.account_id.apply(lambda a, p=purpose: bucket_name(cfg.name_prefix, cfg.environment, p, a))

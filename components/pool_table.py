@@ -2,7 +2,7 @@
 
 All tenants share the table; rows are keyed by ``TenantId`` = ``TENANT#<tenantId>`` (partition key) and
 ``EntityItem`` (sort key), and tenant roles reach only their own partition through
-``dynamodb:LeadingKeys`` conditions (see ``saas_platform.components.iam`` and ISOLATION.md section A).
+``dynamodb:LeadingKeys`` conditions (see ``saas_platform.components.iam`` and isolation section A).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class TableIndex:
     """A global secondary index.
 
     ``tenant_keyed`` is derived: only an index whose partition key is ``TenantId`` may appear in tenant IAM
-    policies (ISOLATION.md invariant 6); others are for system roles (e.g. the job picker's sparse index).
+    policies (isolation invariant 6); others are for system roles (e.g. the job picker's sparse index).
     """
 
     name: str
@@ -51,7 +51,7 @@ class PoolTableArgs:
 
     Attributes:
         base_name: the table's name without the environment suffix (``Employment``); physical name
-            ``<base_name><Suffix>`` (DESIGN.md section 3).
+            ``<base_name><Suffix>`` (docs/architecture.md, "Names").
         environment: ``dev`` | ``staging`` | ``prod``.
         kms_key_arn: the environment's customer-managed key (SSE-KMS). Required: tables are never encrypted
             with the AWS-owned key.
@@ -107,7 +107,7 @@ class PoolTable(pulumi.ComponentResource):
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
     """Built from known parts (region, account, name), so IAM documents that embed it are known during
-    ``pulumi preview`` and policy rules can check them (ISOLATION.md invariant 48). Depend on ``table`` when
+    ``pulumi preview`` and policy rules can check them (isolation invariant 48). Depend on ``table`` when
     ordering matters."""
     stream_arn: pulumi.Output[str] | None
     tenant_index_names: tuple[str, ...]

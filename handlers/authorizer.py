@@ -1,7 +1,7 @@
 """API Gateway REQUEST authorizer: verify the Cognito JWT, map the route to a Cedar action, ask the tenant's
 Amazon Verified Permissions policy store, and return an IAM policy. Fails closed.
 
-Flow (DESIGN.md section 7, ISOLATION.md invariants 17 and 31-33):
+Flow (docs/authorization.md; isolation invariants 17 and 31-33):
 
 1. The bearer token comes from the ``Authorization`` header (``Bearer <jwt>``).
 2. Its ``iss`` is looked up in the deploy-time configuration (``AUTHZ_CONFIG``, written by ``TenantApi``):
@@ -387,7 +387,7 @@ class Authorizer:
             return self._decide(raw_event)
         except Denied as exc:
             logger.info("deny: %s", exc.reason, extra={"methodArn": method_arn})
-        except Exception as exc:  # fail closed on anything unexpected (ISOLATION.md invariant 31)
+        except Exception as exc:  # fail closed on anything unexpected (isolation invariant 31)
             logger.warning("deny on error: %s", type(exc).__name__, extra={"methodArn": method_arn})
         return deny(method_arn)
 

@@ -1,4 +1,4 @@
-"""MSK consumer of the image pipeline (seed 001 design 2; ISOLATION.md invariants 11d and 47).
+"""MSK consumer of the image pipeline (the image-pipeline design; isolation invariants 11d and 47).
 
 Each Kafka record's value is base64 JSON::
 
@@ -611,7 +611,7 @@ def process_records(
         ready: list[Accepted] = []
         for item in items:
             try:
-                if session.tenant_id != item.msg.tenant_id:  # routing invariant (ISOLATION.md 47): fail closed
+                if session.tenant_id != item.msg.tenant_id:  # routing invariant (isolation invariant 47): fail closed
                     raise RuntimeError(f"{item.rid.label}: session of {session.tenant_id!r} for {item.msg.tenant_id!r}")
                 load_body(item, session, cfg)
                 put_object_once(item, session, cfg)

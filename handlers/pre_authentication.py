@@ -1,11 +1,11 @@
 """Cognito pre-authentication trigger: only users entitled to the client's environment may sign in.
 
-One user pool per tenant serves Dev, Staging and Prod (seed 004: one credential everywhere). The app client
+One user pool per tenant serves Dev, Staging and Prod (the OptimalHR design: one credential everywhere). The app client
 a user signs in through says which environment they are entering (``saas_platform.handlers._identity``); the user's
 ``custom:environments`` attribute says where they may go. Anything unexpected - an unknown client, a user
 without a tenant or role, another tenant's user, a misconfigured function - raises, and Cognito refuses
 the sign-in. Refresh does not run this trigger, so the pre-token trigger repeats the same check
-(ISOLATION.md #17).
+(isolation invariant 17).
 
 Documentation:
     https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-authentication.html

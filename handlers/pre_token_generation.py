@@ -4,7 +4,7 @@ Adds ``custom:tenantId``, ``custom:tenantRole`` and ``custom:environment`` to bo
 server-side data: the user's attributes (set by admins; clients cannot write them) and the environment of
 the app client the request came through. ``clientMetadata`` is client-supplied and never read. The
 environment entitlement is checked again here because refresh (``TokenGeneration_RefreshTokens``) skips
-pre-authentication (ISOLATION.md #16, #17). A user without a tenant, of another tenant, without a valid
+pre-authentication (isolation invariants 16, 17). A user without a tenant, of another tenant, without a valid
 role or not entitled to the environment gets no token: the trigger raises and Cognito refuses.
 
 Documentation:

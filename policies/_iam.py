@@ -1,6 +1,6 @@
 """IAM analysis shared by the access rules: action expansion (parliament's copy of the Service Authorization
 Reference), statement helpers, and the stack graph that joins roles, policies, attachments, identity pools,
-role attachments, principal-tag maps and tables by their properties (ISOLATION.md invariant 48).
+role attachments, principal-tag maps and tables by their properties (isolation invariant 48).
 
 Pure functions over the engine's camelCase property maps; no Pulumi imports. Only the property keys a rule
 needs are read, so an unknown value elsewhere in a resource does not stop a rule at preview.

@@ -1,4 +1,4 @@
-"""Tenant data isolation rules: ISOLATION.md invariants 1-13 and the tenant-prefix S3 access of 38-39.
+"""Tenant data isolation rules: isolation invariants 1-13 and the tenant-prefix S3 access of 38-39.
 
 Which role is a *tenant role* is decided by joining resources, not by names or tags the author chose: a role
 is reachable from tenant T when its trust policy names T's identity pool in
@@ -141,7 +141,7 @@ def _data_plane_only(graph: Graph, _args: StackValidationArgs, report: ReportVio
 
 tenant_dynamodb_data_plane_only = StackValidationPolicy(
     name="tenant-dynamodb-data-plane-only",
-    description="Tenant roles hold only explicitly listed DynamoDB data-plane actions (ISOLATION.md #1).",
+    description="Tenant roles hold only explicitly listed DynamoDB data-plane actions (isolation invariant 1).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_stack(_data_plane_only),
 )

@@ -1,4 +1,4 @@
-"""Rules for Amazon Verified Permissions and the API Gateway Lambda authorizer (ISOLATION.md invariants 27-33).
+"""Rules for Amazon Verified Permissions and the API Gateway Lambda authorizer (isolation invariants 27-33).
 
 Invariant 31 (authorizer routing fails closed) is a handler property and is proven by the handler tests
 (``tests/test_authorizer.py``); every other point is a mandatory rule here.

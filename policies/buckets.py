@@ -1,4 +1,4 @@
-"""S3 bucket rules (ISOLATION.md invariants 34-42) for the image pipeline's lifecycle buckets.
+"""S3 bucket rules (isolation invariants 34-42) for the image pipeline's lifecycle buckets.
 
 Resource rules check one configuration resource; stack rules join a bucket with its configuration resources
 by bucket name (``bucket`` of the child == the bucket's name, which is also its id) and read the bucket's

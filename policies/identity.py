@@ -1,9 +1,9 @@
-"""Rules for Cognito user pools, app clients, identity pools and trigger permissions (ISOLATION.md #14-#26).
+"""Rules for Cognito user pools, app clients, identity pools and trigger permissions (isolation invariants 14-26).
 
 Resource rules read one resource's inputs (camelCase, as the engine sends them). Stack rules join
 resources by their outputs: which user pool uses which trigger function, which identity pool names which
 user pool and clients, which roles an identity pool hands out. Mandatory unless the invariant is a SHOULD.
-An absent security-relevant property is a violation, never a pass (ISOLATION.md #48).
+An absent security-relevant property is a violation, never a pass (isolation invariant 48).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _tenant_id_immutable(args: ResourceValidationArgs, report_violation: Report)
 
 cognito_tenant_id_immutable = _policy(
     "cognito-tenant-id-immutable",
-    "Tenant user pools declare custom:tenantId with mutable=False (ISOLATION.md #14).",
+    "Tenant user pools declare custom:tenantId with mutable=False (isolation invariant 14).",
     EnforcementLevel.MANDATORY,
     _tenant_id_immutable,
 )
@@ -139,7 +139,7 @@ def _admin_create_only(args: ResourceValidationArgs, report_violation: Report) -
 
 cognito_admin_create_only = _policy(
     "cognito-admin-create-only",
-    "Tenant user pools allow only administrators to create users (ISOLATION.md #14).",
+    "Tenant user pools allow only administrators to create users (isolation invariant 14).",
     EnforcementLevel.MANDATORY,
     _admin_create_only,
 )
@@ -161,7 +161,7 @@ def _deletion_protection(args: ResourceValidationArgs, report_violation: Report)
 
 cognito_user_pool_deletion_protection = _policy(
     "cognito-user-pool-deletion-protection",
-    "User pools have deletion_protection=ACTIVE, except in an unprotected dev stack (ISOLATION.md #15).",
+    "User pools have deletion_protection=ACTIVE, except in an unprotected dev stack (isolation invariant 15).",
     EnforcementLevel.MANDATORY,
     _deletion_protection,
 )
@@ -198,7 +198,7 @@ def _pre_token_version(args: ResourceValidationArgs, report_violation: Report) -
 
 cognito_pre_token_version = _policy(
     "cognito-pre-token-version",
-    "The pre-token trigger has an explicit V2_0/V3_0 version and a feature plan that supports it (ISOLATION.md #16).",
+    "The pre-token trigger has an explicit V2_0/V3_0 version and a feature plan that supports it (isolation invariant 16).",
     EnforcementLevel.MANDATORY,
     _pre_token_version,
 )
@@ -216,7 +216,7 @@ def _tenant_mfa(args: ResourceValidationArgs, report_violation: Report) -> None:
 
 cognito_user_pool_mfa = _policy(
     "cognito-user-pool-mfa",
-    "Tenant user pools offer MFA (mfa_configuration ON or OPTIONAL) (ISOLATION.md #19).",
+    "Tenant user pools offer MFA (mfa_configuration ON or OPTIONAL) (isolation invariant 19).",
     EnforcementLevel.ADVISORY,
     _tenant_mfa,
 )
@@ -236,7 +236,7 @@ def _system_mfa(args: ResourceValidationArgs, report_violation: Report) -> None:
 
 cognito_system_pool_mfa = _policy(
     "cognito-system-pool-mfa",
-    "The system tenant's pool requires MFA with software tokens (ISOLATION.md #19).",
+    "The system tenant's pool requires MFA with software tokens (isolation invariant 19).",
     EnforcementLevel.MANDATORY,
     _system_mfa,
 )
@@ -254,7 +254,7 @@ def _threat_protection_plan(args: ResourceValidationArgs, report_violation: Repo
 
 cognito_threat_protection_plan = _policy(
     "cognito-threat-protection-plan",
-    "Threat protection (AUDIT/ENFORCED) is only configured on the PLUS plan (ISOLATION.md #20).",
+    "Threat protection (AUDIT/ENFORCED) is only configured on the PLUS plan (isolation invariant 20).",
     EnforcementLevel.MANDATORY,
     _threat_protection_plan,
 )
@@ -271,7 +271,7 @@ def _threat_protection_enforced(args: ResourceValidationArgs, report_violation: 
 
 cognito_threat_protection_enforced = _policy(
     "cognito-threat-protection-enforced",
-    "Prod pools on PLUS enforce threat protection (ISOLATION.md #20).",
+    "Prod pools on PLUS enforce threat protection (isolation invariant 20).",
     EnforcementLevel.ADVISORY,
     _threat_protection_enforced,
 )
@@ -297,7 +297,7 @@ def _client_write_attributes(args: ResourceValidationArgs, report_violation: Rep
 
 cognito_client_write_attributes = _policy(
     "cognito-client-write-attributes",
-    "App clients list write_attributes explicitly and never include tenant claims (ISOLATION.md #14).",
+    "App clients list write_attributes explicitly and never include tenant claims (isolation invariant 14).",
     EnforcementLevel.MANDATORY,
     _client_write_attributes,
 )
@@ -312,7 +312,7 @@ def _prevent_user_existence(args: ResourceValidationArgs, report_violation: Repo
 
 cognito_client_prevent_user_existence_errors = _policy(
     "cognito-client-prevent-user-existence-errors",
-    "App clients hide whether a user exists (ISOLATION.md #21).",
+    "App clients hide whether a user exists (isolation invariant 21).",
     EnforcementLevel.ADVISORY,
     _prevent_user_existence,
 )
@@ -325,7 +325,7 @@ def _token_revocation(args: ResourceValidationArgs, report_violation: Report) ->
 
 cognito_client_token_revocation = _policy(
     "cognito-client-token-revocation",
-    "App clients enable token revocation (ISOLATION.md #21).",
+    "App clients enable token revocation (isolation invariant 21).",
     EnforcementLevel.ADVISORY,
     _token_revocation,
 )
@@ -355,7 +355,7 @@ def _token_validity(args: ResourceValidationArgs, report_violation: Report) -> N
 
 cognito_client_token_validity = _policy(
     "cognito-client-token-validity",
-    "Access and ID tokens live between 5 minutes and 1 day (ISOLATION.md #21).",
+    "Access and ID tokens live between 5 minutes and 1 day (isolation invariant 21).",
     EnforcementLevel.ADVISORY,
     _token_validity,
 )
@@ -381,7 +381,7 @@ def _auth_flows(args: ResourceValidationArgs, report_violation: Report) -> None:
 
 cognito_client_auth_flows = _policy(
     "cognito-client-auth-flows",
-    "App clients allow the minimum auth flows, SRP preferred (ISOLATION.md #21).",
+    "App clients allow the minimum auth flows, SRP preferred (isolation invariant 21).",
     EnforcementLevel.ADVISORY,
     _auth_flows,
 )
@@ -410,7 +410,7 @@ def _permission_source_arn(args: ResourceValidationArgs, report_violation: Repor
 
 lambda_cognito_permission_source_arn = _policy(
     "lambda-cognito-permission-source-arn",
-    "Lambda permissions for cognito-idp.amazonaws.com name one user pool ARN as source_arn (ISOLATION.md #18).",
+    "Lambda permissions for cognito-idp.amazonaws.com name one user pool ARN as source_arn (isolation invariant 18).",
     EnforcementLevel.MANDATORY,
     _permission_source_arn,
 )
@@ -425,7 +425,7 @@ def _permission_source_account(args: ResourceValidationArgs, report_violation: R
 
 lambda_cognito_permission_source_account = _policy(
     "lambda-cognito-permission-source-account",
-    "Lambda permissions for cognito-idp.amazonaws.com also set source_account (ISOLATION.md #18).",
+    "Lambda permissions for cognito-idp.amazonaws.com also set source_account (isolation invariant 18).",
     EnforcementLevel.ADVISORY,
     _permission_source_account,
 )
@@ -445,7 +445,7 @@ def _no_guest(args: ResourceValidationArgs, report_violation: Report) -> None:
 
 identity_pool_no_guest_or_classic = _policy(
     "identity-pool-no-guest-or-classic",
-    "Identity pools give no unauthenticated identities and no classic-flow credentials (ISOLATION.md #22).",
+    "Identity pools give no unauthenticated identities and no classic-flow credentials (isolation invariant 22).",
     EnforcementLevel.MANDATORY,
     _no_guest,
 )
@@ -476,7 +476,7 @@ def _providers(args: ResourceValidationArgs, report_violation: Report) -> None:
 
 identity_pool_cognito_provider = _policy(
     "identity-pool-cognito-provider",
-    "Identity pools trust exactly one user pool, with named clients and server-side token check (ISOLATION.md #23).",
+    "Identity pools trust exactly one user pool, with named clients and server-side token check (isolation invariant 23).",
     EnforcementLevel.MANDATORY,
     _providers,
 )
@@ -534,7 +534,7 @@ def _role_mapping(args: ResourceValidationArgs, report_violation: Report) -> Non
 identity_pool_role_mapping = _policy(
     "identity-pool-role-mapping",
     "Identity-pool role attachments map an admin-set claim with Equals rules and deny ambiguous users "
-    "(ISOLATION.md #24).",
+    "(isolation invariant 24).",
     EnforcementLevel.MANDATORY,
     _role_mapping,
 )
@@ -562,7 +562,7 @@ def _principal_tags(args: ResourceValidationArgs, report_violation: Report) -> N
 
 identity_pool_principal_tags = _policy(
     "identity-pool-principal-tags",
-    "Identity pools map principal tags explicitly from immutable claims only (ISOLATION.md #26).",
+    "Identity pools map principal tags explicitly from immutable claims only (isolation invariant 26).",
     EnforcementLevel.MANDATORY,
     _principal_tags,
 )
@@ -643,7 +643,7 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
 cognito_trigger_permission_pinned = StackValidationPolicy(
     name="cognito-trigger-permission-pinned",
     description="Each Cognito trigger function serves one pool, and its invoke permission names that pool "
-    "(ISOLATION.md #18).",
+    "(isolation invariant 18).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_trigger_permissions_pinned,
 )
@@ -703,7 +703,7 @@ def _identity_pool_binding(args: StackValidationArgs, report_violation: Report) 
 
 identity_pool_tenant_binding = StackValidationPolicy(
     name="identity-pool-tenant-binding",
-    description="Each identity pool trusts only its own tenant's user pool and that pool's clients (ISOLATION.md #23).",
+    description="Each identity pool trusts only its own tenant's user pool and that pool's clients (isolation invariant 23).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_identity_pool_binding,
 )
@@ -745,7 +745,7 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
 
     def _sanctioned_abac(role_urn: str) -> bool:
         """A shared ABAC role (saas:access.mode abac) may trust several customer pools: TagSession, no literal
-        tenant keys, ${aws:PrincipalTag/TenantId} policies, no system pool (ISOLATION.md #7, #8). Its binding
+        tenant keys, ${aws:PrincipalTag/TenantId} policies, no system pool (isolation invariants 7, 8). Its binding
         and principal-tag map are checked by the access rules (tenant-role-trust-binding, abac-principal-tag-provenance)."""
         nonlocal graph
         if graph is None:
@@ -792,7 +792,7 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
 identity_pool_roles_same_tenant = StackValidationPolicy(
     name="identity-pool-roles-same-tenant",
     description="Every role an identity pool hands out belongs to the same tenant and trusts only that pool "
-    "(ISOLATION.md #11, #24, #25).",
+    "(isolation invariants 11, 24, 25).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_roles_same_tenant,
 )

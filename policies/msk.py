@@ -1,4 +1,4 @@
-"""MSK cluster and Lambda consumer rules (ISOLATION.md invariants 43-46).
+"""MSK cluster and Lambda consumer rules (isolation invariants 43-46).
 
 A Kafka event source mapping is one whose ``eventSourceArn`` is an MSK ARN (``:kafka:``) or that carries
 ``amazonManagedKafkaEventSourceConfig``. An absent property is a violation (invariant 48).

@@ -1,4 +1,4 @@
-"""Quota headroom (ISOLATION.md invariant 49): count what a stack creates against AWS default quotas.
+"""Quota headroom (isolation invariant 49): count what a stack creates against AWS default quotas.
 
 The counts are per stack; stacks that share an account and region share the quotas, so record the increases
 you have (policy config of ``quota-headroom``, e.g. ``{"iamRoles": 5000}``) and keep headroom for the others.

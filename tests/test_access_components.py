@@ -430,7 +430,7 @@ def test_abac_shards_for_many_tenants() -> None:
 
 def test_stack_policies_are_known_at_preview() -> None:
     """Table ARNs in policies come from known values (partition, region, account, name), so the documents
-    are not unknown during preview (ISOLATION.md invariant 48)."""
+    are not unknown during preview (isolation invariant 48)."""
     run = run_program(".", "dev", preview=True)
     for p in run.of_type("aws:iam/policy:Policy"):
         assert isinstance(p.inputs.get("policy"), str), p.name

@@ -1,5 +1,5 @@
 """Compliant, violating and missing-property fixtures for every tenant-isolation rule (policies/access.py),
-including the known-bad patterns at the end of ISOLATION.md. Fixtures are literal (tests/_access_fixtures.py)."""
+including the known-bad patterns listed in docs/isolation.md. Fixtures are literal (tests/_access_fixtures.py)."""
 
 from __future__ import annotations
 

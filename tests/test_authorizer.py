@@ -191,7 +191,7 @@ def test_other_tenants_token_signed_by_its_own_pool_cannot_claim_this_issuer(aut
 
 
 def test_wrong_environment_is_denied(authz: Any) -> None:
-    """ISOLATION.md invariant 17: refresh skips pre-authentication, so the authorizer checks the environment."""
+    """Isolation invariant 17: refresh skips pre-authentication, so the authorizer checks the environment."""
     prod_token = sign(claims(ACME, "u-1", "admin", environment="prod"), ACME)
     deny_without_avp(authz, event("GET", "/v1/me/pim", auth=bearer(prod_token)))
     staging_authorizer = make_authorizer("staging")

@@ -269,7 +269,7 @@ def test_system_roles_cross_tenant_and_read_only_support() -> None:
         assert evaluate(role.documents, Request("dynamodb:PartiQLSelect", table)) == "Deny"
 
 
-# ---- the oracle can fail: known-bad patterns from ISOLATION.md are judged as AWS would ---------------------
+# ---- the oracle can fail: known-bad patterns listed in docs/isolation.md are judged as AWS would ---------------------
 def _doc(condition: dict[str, Any], actions: list[str] | str = "dynamodb:GetItem") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",

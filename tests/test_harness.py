@@ -33,7 +33,7 @@ class _Child(pulumi.ComponentResource):
 
 
 def test_duplicate_urn_is_rejected_like_the_engine() -> None:
-    # a child named without the parent's name collides across two instances (STYLE.md pitfall 3)
+    # a child named without the parent's name collides across two instances
     with pytest.raises(DuplicateUrnError, match=r"Duplicate resource URN .*test:index:Child\$aws:sqs/queue:Queue::q'"):
         run_function(lambda: (_Child("a", "q"), _Child("b", "q")))
 

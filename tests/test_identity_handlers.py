@@ -184,7 +184,7 @@ def test_pre_token_environment_claim_follows_the_client(cognito):
 
 
 def test_pre_token_rechecks_the_environment_on_refresh(cognito):
-    """Refresh skips pre-authentication (ISOLATION.md #17): the pre-token trigger must deny it itself."""
+    """Refresh skips pre-authentication (isolation invariant 17): the pre-token trigger must deny it itself."""
     event = event_for("pre_token_generation_v2_refresh.json", cognito, "AIML-SaaS-acme-hr-admin-dev")
     with pytest.raises(SignInDenied, match="may not use the dev environment"):
         pre_token_generation.lambda_handler(event, CONTEXT)

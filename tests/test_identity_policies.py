@@ -1,4 +1,4 @@
-"""Identity rules (ISOLATION.md #14-#26): a compliant, a violating and a missing-property fixture each,
+"""Identity rules (isolation invariants 14-26): a compliant, a violating and a missing-property fixture each,
 evaluated through pulumi-policy's analyzer (the engine's code path)."""
 
 from __future__ import annotations

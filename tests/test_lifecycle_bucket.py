@@ -237,7 +237,7 @@ def test_two_buckets_do_not_collide() -> None:
         ({"data_class": "durable"}, "raw-images: durable buckets keep current objects; drop expiration_days=7"),
         (
             {"abort_multipart_days": 10},
-            "raw-images: abort_multipart_days must be 1-7 (ISOLATION.md invariant 40); got 10",
+            "raw-images: abort_multipart_days must be 1-7 (isolation invariant 40); got 10",
         ),
         ({"newer_noncurrent_versions": 2}, "raw-images: newer_noncurrent_versions keeps versions past noncurrent_days"),
         ({"bucket_name": "Bad_Name"}, "bucket_name must be 3-63 lowercase letters"),

@@ -1,4 +1,4 @@
-"""handlers/msk_consumer.py against moto S3/DynamoDB/STS with AWS-shaped MSK events (ISOLATION.md 47)."""
+"""handlers/msk_consumer.py against moto S3/DynamoDB/STS with AWS-shaped MSK events (isolation invariant 47)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def test_same_project_stack_references_are_planned_first(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_first_preview_does_not_degrade_any_policy(stack: str, tmp_path: Path) -> None:
-    """ISOLATION.md invariant 48: rules must not turn into "can't run during preview" advisories."""
+    """Isolation invariant 48: rules must not turn into "can't run during preview" advisories."""
     out = tmp_path / "p.json"
     assert main([stack, "--program-dir", str(ROOT), "--preview", "--json", str(out), "--quiet"]) == EXIT_OK
     doc = json.loads(out.read_text())

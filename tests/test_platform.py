@@ -29,7 +29,7 @@ def tables(run: ProgramRun) -> list[CapturedResource]:
 
 
 def test_pool_tables_are_the_seed_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:
-    # seed 004's tables plus the image pipeline's ImageMetadata (issue #6, seed 001)
+    # the OptimalHR design's tables plus the image pipeline's ImageMetadata (issue #6)
     expected = ["Employment", "Leave", "PIM", "Payroll", "TenantJob", "TimeAttendance", "WorkSchedule", "ImageMetadata"]
     assert sorted(t.inputs["name"] for t in tables(dev)) == sorted(f"{n}Dev" for n in expected)
     assert sorted(t.inputs["name"] for t in tables(prod)) == sorted(f"{n}Prod" for n in expected)

@@ -1,6 +1,6 @@
 """Run a Pulumi program (or any function) in-process under mocks and capture every resource.
 
-This is the route ``../shared/OFFLINE.md`` section 1 tested: a recording subclass of the SDK's
+This is the route docs/offline-plan.md tested: a recording subclass of the SDK's
 ``MockMonitor``, config set the way the CLI sends it (strings, JSON text for objects), and the program run
 through ``run_in_stack`` - the same call the language host makes - which waits for every outstanding
 registration, including resources created inside ``apply``.
@@ -87,7 +87,7 @@ class CapturedOptions:
 
 @dataclass
 class CapturedResource:
-    """One registration as the engine saw it (DESIGN.md section 8).
+    """One registration as the engine saw it (docs/offline-plan.md).
 
     ``inputs`` and ``state`` use the engine's camelCase property names; numbers are floats as on the wire.
     ``raw_inputs``/``raw_outputs`` are the protobuf ``Struct``s, fed unchanged to the policy analyzer.

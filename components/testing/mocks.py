@@ -371,7 +371,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         return id_, {**args.inputs, **extra, "id": id_}
 
     def new_awsx_component(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        """Outputs of a remote awsx component (whose children need the awsx plugin, see OFFLINE.md section 3)."""
+        """Outputs of a remote awsx component (whose children need the awsx plugin, see docs/offline-plan.md)."""
         if args.typ == "awsx:ec2:Vpc":
             c = _Ctx(args.typ, args.name, args.inputs, self.region, self.account_id)
             n = int(args.inputs.get("numberOfAvailabilityZones") or 2)

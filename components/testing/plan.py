@@ -1,4 +1,4 @@
-"""``python -m saas_platform.components.testing.plan STACK [STACK...]``: the offline plan (DESIGN.md section 8).
+"""``python -m saas_platform.components.testing.plan STACK [STACK...]``: the offline plan (docs/offline-plan.md).
 
 Runs the program in ``--program-dir`` with ``Pulumi.<stack>.yaml`` under mocks, evaluates the policy pack
 through pulumi-policy's analyzer, prints a summary (resources per component, tenant and type; quota
@@ -97,7 +97,7 @@ def _unsecret(value: Any) -> Any:
 
 def by_tenant(resources: Sequence[CapturedResource]) -> dict[str, list[CapturedResource]]:
     """Group resources by tenant: the ``saas:tenant`` tag, else a logical name starting with ``<tenant>-``
-    (DESIGN.md section 3: per-tenant resources carry the tenant id in their logical name)."""
+    (docs/architecture.md, "Names": per-tenant resources carry the tenant id in their logical name)."""
     tenants = {r.tags[TENANT_TAG] for r in resources if r.tags.get(TENANT_TAG)}
     groups: dict[str, list[CapturedResource]] = defaultdict(list)
     for r in resources:
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--preview",
         action="store_true",
         help="simulate the first preview of a new stack: provider-computed outputs (ids, ARNs) are unknown, so "
-        'policies that read them report "can\'t run during preview" (ISOLATION.md invariant 48)',
+        'policies that read them report "can\'t run during preview" (isolation invariant 48)',
     )
     parser.add_argument("--quiet", action="store_true", help="one line per stack plus violations")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of program errors")

@@ -3,7 +3,7 @@
 The engine talks to a policy pack over gRPC (``Analyze`` per resource with its inputs, ``AnalyzeStack`` once
 with every resource's final outputs). ``PolicyPack(...)`` would start that gRPC server and block, so this
 module builds the same servicer (``pulumi_policy.policy._PolicyAnalyzerServicer``) directly and calls its
-methods with the protobuf messages the engine sends (``../shared/OFFLINE.md`` section 2). That keeps the
+methods with the protobuf messages the engine sends (docs/offline-plan.md). That keeps the
 unknown-checking proxy, secret unwrapping, ``get_config``/``not_applicable``, enforcement-level resolution
 (pack default, per-policy level, policy config) and the message format ``description + "\\n" + message``.
 
