@@ -8,7 +8,11 @@ cites as proof must exist.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
 import os
+import pkgutil
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -252,3 +256,142 @@ def test_cited_tests_exist(page: Path) -> None:
         if name not in defined:
             missing.append(f"{file}::{name}")
     assert not missing, f"{page.name} cites tests that do not exist: {missing}"
+
+
+# ---- links and docstrings ------------------------------------------------------------------------------------
+
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK_RE = re.compile(r"(?<!!)\[[^\]]*\]\(([^()\s]+)\)")
+FENCE_RE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lowercase, punctuation dropped (except ``-`` and ``_``), spaces to ``-``."""
+    out: set[str] = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", FENCE_RE.sub("", markdown), re.MULTILINE):
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).replace("`", "").strip().lower()
+        slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+        base, n = slug, 1
+        while slug in out:
+            slug, n = f"{base}-{n}", n + 1
+        out.add(slug)
+    return out
+
+
+def broken_links(page: Path) -> list[str]:
+    text = FENCE_RE.sub("", page.read_text(encoding="utf-8"))
+    text = re.sub(r"`[^`\n]*`", "", text)  # inline code is not a link
+    broken = []
+    for target in LINK_RE.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto: - not checked offline
+            continue
+        path_part, _, fragment = target.partition("#")
+        resolved = (page.parent / path_part).resolve() if path_part else page
+        if not resolved.exists():
+            broken.append(f"{target} (no such file)")
+            continue
+        if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved.read_text(encoding="utf-8")):
+            broken.append(f"{target} (no heading #{fragment} in {resolved.name})")
+    return broken
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    assert broken_links(page) == []
+
+
+def test_link_check_can_fail(tmp_path: Path) -> None:
+    (tmp_path / "other.md").write_text("# Title\n## Two words\n", encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "[ok](other.md) [ok](other.md#two-words) [web](https://example.com) `[code](missing.md)`\n"
+        "[gone](missing.md) [bad anchor](other.md#nope) [self](#absent)\n```\n[in a fence](missing.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert broken_links(page) == [
+        "missing.md (no such file)",
+        "other.md#nope (no heading #nope in other.md)",
+        "#absent (no heading #absent in page.md)",
+    ]
+
+
+def test_readme_links_every_docs_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = {Path(t.partition("#")[0]).name for t in LINK_RE.findall(readme) if t.startswith("docs/")}
+    assert sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name not in linked) == []
+
+
+PUBLIC_PACKAGES = ("saas_platform.components", "saas_platform.handlers", "saas_platform.policies")
+
+
+def public_modules() -> Iterator[str]:
+    """Every importable module of the distribution except ``__main__`` modules and ``_private`` ones.
+
+    ``saas_platform.policies.__main__`` builds and serves the pack on import, so it is never imported here.
+    """
+    for package in PUBLIC_PACKAGES:
+        yield package
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                yield info.name
+
+
+def undocumented(module_name: str) -> list[str]:
+    """Public classes and functions a module defines (``__all__`` if it has one) that have no docstring.
+
+    Methods are not required to have one: the class docstring documents its API.
+    """
+    module = importlib.import_module(module_name)
+    gaps = [] if (module.__doc__ or "").strip() else [f"{module_name} (module)"]
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    for name in names:
+        obj = getattr(module, name)
+        if getattr(obj, "__module__", None) != module_name:
+            continue  # imported, documented where it is defined
+        if inspect.isfunction(obj):
+            documented = bool((obj.__doc__ or "").strip())
+        elif inspect.isclass(obj):
+            # vars(): a class does not inherit its base's docstring here; a dataclass's generated
+            # "Name(field: type, ...)" signature is not documentation either
+            doc = (vars(obj).get("__doc__") or "").strip()
+            documented = bool(doc) and not (dataclasses.is_dataclass(obj) and doc.startswith(f"{obj.__name__}("))
+        else:
+            continue
+        if not documented:
+            gaps.append(f"{module_name}.{name}")
+    return gaps
+
+
+MODULES = list(public_modules())
+
+
+def test_the_docstring_scan_covers_the_distribution() -> None:
+    assert {
+        "saas_platform.components.platform",
+        "saas_platform.components.testing.harness",
+        "saas_platform.handlers.authorizer",
+        "saas_platform.policies.access",
+    } <= set(MODULES)
+    assert not any(m.endswith("__main__") for m in MODULES)
+
+
+def test_every_public_module_class_and_function_has_a_docstring() -> None:
+    gaps = [gap for module in MODULES for gap in undocumented(module)]
+    assert gaps == [], "public names without a docstring:\n" + "\n".join(gaps)
+
+
+def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "probe_undocumented.py").write_text(
+        '"""Module doc."""\nimport dataclasses\n\nclass Bare:\n    pass\n\n@dataclasses.dataclass\nclass Data:\n    x: int\n\n'
+        "class Child(Bare):\n    pass\n\ndef bare():\n    pass\n\ndef _private():\n    pass\n\n"
+        'def documented():\n    """Yes."""\n',
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert undocumented("probe_undocumented") == [
+        "probe_undocumented.Bare",
+        "probe_undocumented.Data",
+        "probe_undocumented.Child",
+        "probe_undocumented.bare",
+    ]
