@@ -395,3 +395,17 @@ def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "probe_undocumented.Child",
         "probe_undocumented.bare",
     ]
+
+
+OUTSIDE_RE = re.compile(r"\b(?:DESIGN|ISOLATION|OFFLINE|STYLE)\.md\b|\bse{2}ds?\b|/work/sha[r]ed")
+"""Documents that exist only outside the repository (design inputs) and must never be cited from it."""
+
+
+def test_nothing_cites_documents_outside_the_repository() -> None:
+    hits = [
+        f"{path}:{n}: {line.strip()[:100]}"
+        for path, text in TEXTS.items()
+        for n, line in enumerate(text.splitlines(), 1)
+        if OUTSIDE_RE.search(line)
+    ]
+    assert hits == [], "say it in the project's own words, or cite docs/:\n" + "\n".join(hits)
