@@ -362,7 +362,7 @@ def undocumented(module_name: str) -> list[str]:
         obj = getattr(module, name)
         if getattr(obj, "__module__", None) != module_name:
             continue  # imported, documented where it is defined
-        if inspect.isfunction(obj):
+        if inspect.isfunction(inspect.unwrap(obj)):  # functools.cache & co. copy the docstring onto the wrapper
             documented = bool((obj.__doc__ or "").strip())
         elif inspect.isclass(obj):
             # vars(): a class does not inherit its base's docstring here; a dataclass's generated
@@ -398,6 +398,7 @@ def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "probe_undocumented.py").write_text(
         '"""Module doc."""\nimport dataclasses\n\nclass Bare:\n    pass\n\n@dataclasses.dataclass\nclass Data:\n    x: int\n\n'
         "class Child(Bare):\n    pass\n\ndef bare():\n    pass\n\ndef _private():\n    pass\n\n"
+        "import functools\n\n@functools.cache\ndef cached():\n    pass\n\n"
         'def documented():\n    """Yes."""\n',
         encoding="utf-8",
     )
@@ -407,6 +408,7 @@ def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "probe_undocumented.Data",
         "probe_undocumented.Child",
         "probe_undocumented.bare",
+        "probe_undocumented.cached",
     ]
 
 
