@@ -424,3 +424,21 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
         if OUTSIDE_RE.search(line)
     ]
     assert hits == [], "say it in the project's own words, or cite docs/:\n" + "\n".join(hits)
+
+
+def test_status_at_a_glance_matches_each_invariant() -> None:
+    text = ISOLATION.read_text(encoding="utf-8")
+    glance: dict[str, set[int]] = {}
+    for status, numbers in re.findall(
+        r"^\| (proven|proven as advisory|proven by tests|partly|open) \| ([\d, ]+) \|$", text, re.M
+    ):
+        glance[status] = {int(n) for n in numbers.split(",")}
+    stated: dict[str, set[int]] = {}
+    current = 0
+    for line in text.splitlines():
+        if m := re.match(r"### (\d+)\. ", line):
+            current = int(m.group(1))
+        elif m := re.match(r"- Status: (proven as advisory|proven by tests|proven|partly|open)\b", line):
+            stated.setdefault(m.group(1), set()).add(current)
+    assert glance == stated
+    assert set().union(*stated.values()) == set(DOC.invariants)
