@@ -120,7 +120,7 @@ class Platform(pulumi.ComponentResource):
     The constructor reads as the order of composition; each step is one private method:
 
     1. ``_foundation``: the environment's KMS key and alias, the encrypted alarm topic and its subscription, the
-       pool tables of seed 004 and the handler layer;
+       pool tables of the OptimalHR design and the handler layer;
     2. ``_buckets``: the lifecycle buckets (access logs, raw and processed images, documents), then the
        ``ImageMetadata`` pool table;
     3. ``_pipeline``: the MSK failure bucket, the dev cluster and one consumer per topic (``saas:msk``);
