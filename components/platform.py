@@ -439,6 +439,7 @@ class Platform(pulumi.ComponentResource):
             table_arns=self.table_arns,
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
             document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
+            kms_key_arn=key.arn,
             tenants_per_role=cfg.access.tenants_per_role,
             trust_policy_max_chars=cfg.access.trust_policy_quota,
             name_prefix=cfg.name_prefix,
@@ -453,6 +454,8 @@ class Platform(pulumi.ComponentResource):
                 table_arns=self.table_arns,
                 document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
                 superuser_scan=cfg.access.superuser_scan,
+                kms_key_arn=key.arn,
+                region=cfg.region,
                 name_prefix=cfg.name_prefix,
                 extra_tags=cfg.tags,
             ),
