@@ -70,8 +70,13 @@ class DataPath:
         session: principal-side keys of the session (``aws:PrincipalTag/TenantId``,
             ``cognito-identity.amazonaws.com:sub``) - the same for every variant.
         session_policy: the session policy the caller passes to STS, if any (``{tenant}`` substituted).
+        session_policy_from: the ARN of the Lambda function whose handler builds the session policy at run time
+            (``handlers/msk_consumer.session_policy``), when it is not static.
         tenants: the tenants that take this path (``{tenant}`` is each in turn); empty when the path is not
             tenant-scoped (system roles, services).
+        tenant_bound: True (default) when the principal acts for one tenant at a time, so the same call for
+            another registered tenant must be denied. False for a principal that serves every registered tenant
+            (the consumer assuming the writer role), where only an unregistered tenant must be refused.
         guards: context keys the policies must require (dropping one must deny).
         description: what the call is for, in one line.
     """
@@ -84,7 +89,9 @@ class DataPath:
     context: Mapping[str, ContextValue] = field(default_factory=dict)
     session: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     session_policy: pulumi.Input[Mapping[str, Any]] | None = None
+    session_policy_from: pulumi.Input[str] | None = None
     tenants: tuple[str, ...] = ()
+    tenant_bound: bool = True
     guards: tuple[str, ...] = ()
     description: str = ""
 
@@ -126,12 +133,15 @@ class DataPath:
             "context": {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in self.context.items()},
             "session": dict(self.session),
             "tenants": list(self.tenants),
+            "tenantBound": self.tenant_bound,
             "guards": list(self.guards),
             "perUser": self.per_user,
             "description": self.description,
         }
         if self.session_policy is not None:
             out["sessionPolicy"] = self.session_policy
+        if self.session_policy_from is not None:
+            out["sessionPolicyFrom"] = self.session_policy_from
         return out
 
 

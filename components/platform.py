@@ -13,10 +13,12 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
@@ -419,6 +421,9 @@ class Platform(pulumi.ComponentResource):
             )
         # ---- end authorization --------------------------------------------------------------------------------
 
+        alarm_example_arn = pulumi.Output.concat(
+            "arn:aws:cloudwatch:", cfg.region, ":", identity.account_id, ":alarm:example"
+        )
         self.kms_key_arn = key.arn
         self.account_id = identity.account_id
         self.handler_layer_arn = layer.arn
@@ -470,10 +475,25 @@ class Platform(pulumi.ComponentResource):
             self.system_access.support_role_arn,
         )
         # ---- end of issue #4 block ----
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="cloudwatch/alarm-topic-key",
+                    principal="cloudwatch.amazonaws.com",
+                    principal_type="service",
+                    actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                    resource=key.arn,
+                    context={"aws:SourceAccount": identity.account_id, "aws:SourceArn": alarm_example_arn},
+                    guards=("aws:SourceAccount",),
+                    description="CloudWatch alarms publish to the encrypted alarm topic (SNS asks KMS for them)",
+                )
+            ]
+        )
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
                 "alarm_topic_arn": self.alarm_topic_arn,
                 "table_names": self.table_names,
+                datapaths.OUTPUT_KEY: self.data_paths,
             }
         )
