@@ -151,8 +151,17 @@ def consumer_statements(
         {
             "Sid": "KafkaClusterMetadata",
             "Effect": "Allow",
-            "Action": ["kafka:DescribeClusterV2", "kafka:DescribeCluster", "kafka:GetBootstrapBrokers"],
+            "Action": ["kafka:DescribeClusterV2", "kafka:DescribeCluster"],
             "Resource": cluster_arn,
+        },
+        {
+            # kafka:GetBootstrapBrokers supports no resource-level permissions (Service Authorization Reference):
+            # on the cluster ARN it is implicitly denied and the mapping cannot find the brokers. It returns
+            # broker endpoints only; what the role can do on a cluster is still scoped by the kafka-cluster actions.
+            "Sid": "KafkaBootstrapBrokers",
+            "Effect": "Allow",
+            "Action": "kafka:GetBootstrapBrokers",
+            "Resource": "*",
         },
         {
             "Sid": "KafkaConnect",

@@ -74,10 +74,12 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
             {
+                # No kms:Describe*: DescribeKey carries no encryption context, so under this condition AWS
+                # would never allow it (iam-service-authorization-reference flags such dead grants).
                 "Sid": "CloudWatchLogsEncryptThisAccountsLogGroups",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
