@@ -9,8 +9,13 @@ holds only its log group, X-Ray and the statements the caller passes.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +38,70 @@ HANDLER_PACKAGE: Final = "saas_platform.handlers"
 HANDLER_RE: Final = re.compile(r"saas_platform\.handlers\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
 
-def handlers_archive() -> pulumi.AssetArchive:
+ARCHIVE_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+"""The timestamp of every archive member: the zip format's earliest date, so the archive does not depend on
+when (or on which checkout) it was built."""
+ARCHIVE_SKIPPED_DIRS: Final = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+ARCHIVE_SKIPPED_SUFFIXES: Final = (".pyc", ".pyo")
+ARCHIVE_DIR_ENV: Final = "SAAS_PLATFORM_ARCHIVE_DIR"
+"""Where built code archives are written (default: ``<tempdir>/saas-platform-archives``)."""
+
+
+def archive_members(source: Path, prefix: str = "") -> list[tuple[str, Path]]:
+    """The files of ``source`` as ``(name in the archive, path)``, sorted by name.
+
+    Bytecode (``__pycache__/``, ``*.pyc``) and hidden files are left out: Lambda compiles on first import, and
+    bytecode would make the archive depend on the Python that built it.
+    """
+    members: list[tuple[str, Path]] = []
+    for directory, dirnames, filenames in os.walk(source):
+        dirnames[:] = [d for d in dirnames if d not in ARCHIVE_SKIPPED_DIRS and not d.startswith(".")]
+        for filename in filenames:
+            if filename.startswith(".") or filename.endswith(ARCHIVE_SKIPPED_SUFFIXES):
+                continue
+            path = Path(directory) / filename
+            relative = path.relative_to(source).as_posix()
+            members.append((f"{prefix}/{relative}" if prefix else relative, path))
+    return sorted(members)
+
+
+def build_code_zip(source: Path, prefix: str = "") -> bytes:
+    """A deterministic zip of ``source`` (under ``prefix/`` in the archive): sorted members, fixed timestamps
+    and permissions, no bytecode. Two builds of the same files are byte-identical."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, path in archive_members(source, prefix):
+            info = zipfile.ZipInfo(name, date_time=ARCHIVE_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the permission bits below are honoured
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def code_archive(source: Path, prefix: str = "") -> pulumi.FileArchive:
+    """``source`` packaged by :func:`build_code_zip`, written once per content into the archive directory
+    (``$SAAS_PLATFORM_ARCHIVE_DIR``) and handed to Pulumi as a zip file."""
+    data = build_code_zip(source, prefix)
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    out_dir = Path(os.environ.get(ARCHIVE_DIR_ENV) or Path(tempfile.gettempdir()) / "saas-platform-archives")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{(prefix or source.name).replace('/', '.')}-{digest}.zip"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".zip.tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)  # atomic: parallel programs never see a half-written archive
+    return pulumi.FileArchive(str(target))
+
+
+def handlers_archive() -> pulumi.FileArchive:
     """The deployment package: ``saas_platform/handlers/`` in the archive, imported as ``saas_platform.handlers.x``.
 
     The folder is located through this library's own package, never through whatever ``handlers`` is on
     ``sys.path``, so a consumer project with its own ``handlers/`` folder deploys our code, not theirs.
     """
-    return pulumi.AssetArchive({HANDLER_PACKAGE.replace(".", "/"): pulumi.FileArchive(str(HANDLERS_DIR))})
+    return code_archive(HANDLERS_DIR, HANDLER_PACKAGE.replace(".", "/"))
 
 
 @dataclass(frozen=True, kw_only=True)
