@@ -27,6 +27,7 @@ from saas_platform.components.testing.harness import DuplicateUrnError, ProgramR
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.components.testing.policy import evaluate
 from saas_platform.policies.identity import POLICIES as IDENTITY_POLICIES
+from tests.layer_support import DEPS_LAYER
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 POOL = "aws:cognito/userPool:UserPool"
@@ -44,6 +45,7 @@ def identity_args(**overrides: Any) -> TenantIdentityArgs:
         "client_environments": ("dev", "staging", "prod"),
         "feature_plan": "PLUS",
         "account_id": "123456789012",
+        "layers": [DEPS_LAYER],
     }
     args.update(overrides)
     return TenantIdentityArgs(**args)
