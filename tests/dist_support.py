@@ -9,8 +9,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +64,74 @@ def build_dist() -> Dist:
         wheels = sorted((out / "dist").glob("*.whl"))
         sdists = sorted((out / "dist").glob("*.tar.gz"))
         return Dist(wheel=wheels[-1], sdist=sdists[-1], log=log.read_text())
+
+
+_NOT_SHARED = ("saas_platform", "__editable__", "_virtualenv")
+
+
+@dataclass(frozen=True)
+class ConsumerVenv:
+    python: Path
+    site_packages: Path
+
+    def env(self) -> dict[str, str]:
+        """A clean environment for the consumer: no PYTHONPATH (which points at this checkout), the venv first."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env["PATH"] = f"{self.python.parent}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.python.parent.parent)
+        return env
+
+
+def consumer_venv(dist: Dist) -> ConsumerVenv:
+    """A fresh virtualenv with the built wheel installed (``--no-deps``, from the file, as a consumer would).
+
+    Third-party dependencies are not downloaded again: a ``.pth`` file adds a folder of links to this checkout's
+    installed dependencies - every entry of its site-packages except this library (the editable install and
+    its ``saas_platform`` links), so the only ``saas_platform`` the consumer can import is the wheel's.
+    """
+    root = dist.wheel.parent.parent / "consumer-venv"
+    with (dist.wheel.parent.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        python = root / "bin" / "python"
+        ready = root / ".ready"
+        if not ready.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+            site = Path(
+                subprocess.run(
+                    [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+            )
+            shared = root / "shared-deps"
+            shared.mkdir()
+            ours = Path(sysconfig.get_paths()["purelib"])
+            for entry in ours.iterdir():
+                if entry.name.startswith(_NOT_SHARED) or entry.suffix == ".pth":
+                    continue
+                (shared / entry.name).symlink_to(entry)
+            (site / "zz-shared-deps.pth").write_text(f"{shared}\n")
+            venv = ConsumerVenv(python=python, site_packages=site)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    str(python),
+                    "install",
+                    "--no-deps",
+                    "--no-index",
+                    str(dist.wheel),
+                ],
+                capture_output=True,
+                text=True,
+                env=venv.env(),
+                check=False,
+            )
+            if done.returncode != 0 or not list(site.glob("saas_platform_components-*.dist-info")):
+                raise RuntimeError(f"installing the wheel into {root} failed:\n{done.stdout}\n{done.stderr}")
+            ready.write_text(str(site))
+        return ConsumerVenv(python=python, site_packages=Path(ready.read_text()))
