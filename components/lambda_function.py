@@ -106,6 +106,9 @@ class HandlerFunctionArgs:
         log_retention_days: Default 90; one of ``LOG_RETENTION_DAYS``.
         reserved_concurrency: Default ``None`` (unreserved).
         dead_letter_arn: SQS/SNS target for failed asynchronous invocations.
+        code_dir: Default ``None``: deploy this library's ``saas_platform.handlers``. A consumer project's own
+            handler package instead (a folder with ``__init__.py``); ``handler`` is then
+            ``<folder name>.<module>.<function>`` and the archive holds that folder under its own name.
     """
 
     function_name: str
@@ -125,6 +128,7 @@ class HandlerFunctionArgs:
     reserved_concurrency: int | None = None
     dead_letter_arn: pulumi.Input[str] | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    code_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_RE.fullmatch(self.function_name):
@@ -132,11 +136,22 @@ class HandlerFunctionArgs:
                 f"function_name must be 1-{LAMBDA_FUNCTION_NAME_MAX} characters of [A-Za-z0-9_-]; "
                 f"got {self.function_name!r} ({len(self.function_name)} characters)"
             )
-        if not HANDLER_RE.fullmatch(self.handler):
-            raise ComponentArgError(
-                f"handler must look like 'saas_platform.handlers.<module>.<function>'; got {self.handler!r}"
-            )
-        module = HANDLERS_DIR / f"{self.handler.split('.')[2]}.py"
+        if self.code_dir is None:
+            if not HANDLER_RE.fullmatch(self.handler):
+                raise ComponentArgError(
+                    f"handler must look like 'saas_platform.handlers.<module>.<function>'; got {self.handler!r}"
+                )
+            module = HANDLERS_DIR / f"{self.handler.split('.')[2]}.py"
+        else:
+            package = self.code_dir.name
+            if not re.fullmatch(rf"{re.escape(package)}\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", self.handler):
+                raise ComponentArgError(
+                    f"handler must look like '{package}.<module>.<function>' (code_dir {self.code_dir}); "
+                    f"got {self.handler!r}"
+                )
+            if not (self.code_dir / "__init__.py").is_file():
+                raise ComponentArgError(f"code_dir {self.code_dir} is not a Python package (no __init__.py)")
+            module = self.code_dir / f"{self.handler.split('.')[1]}.py"
         if not module.exists():
             raise ComponentArgError(f"handler {self.handler!r}: {module} does not exist")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -238,7 +253,9 @@ class HandlerFunction(pulumi.ComponentResource):
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
             handler=args.handler,
-            code=handlers_archive(),
+            code=handlers_archive()
+            if args.code_dir is None
+            else pulumi.AssetArchive({args.code_dir.name: pulumi.FileArchive(str(args.code_dir))}),
             layers=list(args.layers) or None,
             memory_size=args.memory_size,
             timeout=args.timeout,

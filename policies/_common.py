@@ -28,6 +28,7 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:verifiedpermissions/policyStore:PolicyStore",
         "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:cloudtrail/trail:Trail",
     }
 )
 """Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""
