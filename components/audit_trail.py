@@ -135,7 +135,8 @@ class AuditTrailArgs:
     Attributes:
         environment: ``dev`` | ``staging`` | ``prod``.
         trail_name: physical trail name (3-128 chars of ``[A-Za-z0-9._-]``); fixed so policies are known at preview.
-        bucket_name: physical name of the log bucket (3-63 lowercase chars, no dots: CloudTrail over TLS).
+        bucket_name: physical name of the log bucket (3-63 lowercase chars, no dots: CloudTrail over TLS); may
+            be an Output built from the account id (checked when plain).
         account_id: the account the trail records (an Output of ``aws.get_caller_identity_output`` is fine).
         region: the stack's region (the trail's home region).
         access_log_bucket: the environment's access-log bucket (server access logs of the trail bucket).
@@ -149,7 +150,7 @@ class AuditTrailArgs:
 
     environment: Environment
     trail_name: str
-    bucket_name: str
+    bucket_name: pulumi.Input[str]
     account_id: pulumi.Input[str]
     region: str
     access_log_bucket: pulumi.Input[str]
@@ -167,7 +168,7 @@ class AuditTrailArgs:
                 f"trail_name must be 3-128 characters of [A-Za-z0-9._-] starting with a letter or digit; "
                 f"got {self.trail_name!r}"
             )
-        if not BUCKET_NAME_RE.fullmatch(self.bucket_name):
+        if isinstance(self.bucket_name, str) and not BUCKET_NAME_RE.fullmatch(self.bucket_name):
             raise ComponentArgError(
                 f"bucket_name must be 3-63 lowercase letters, digits or '-' (no dots); got {self.bucket_name!r}"
             )
@@ -234,8 +235,8 @@ class AuditTrail(pulumi.ComponentResource):
                 # A deleted log file (only possible after its lock ends) leaves a noncurrent version: keep it as
                 # long as the lock would have, then let it go.
                 noncurrent_days=args.retention_days,
-                extra_policy_statements=account.apply(
-                    lambda a: trail_bucket_statements(args.bucket_name, a, args.region, args.trail_name)
+                extra_policy_statements=pulumi.Output.all(account, args.bucket_name).apply(
+                    lambda v: trail_bucket_statements(v[1], v[0], args.region, args.trail_name)
                 ),
                 # CloudTrail writes digest files with SSE-S3 only, whatever the trail's KMS key.
                 sse_s3_key_patterns=(DIGEST_KEY_PATTERN,),

@@ -9,7 +9,7 @@ spelling (``compensation:database.maxCapacity``), the same contract as the platf
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pulumi
@@ -54,10 +54,16 @@ def _message(err: Mapping[str, Any]) -> str:
     return f"{msg}; got {err.get('input')!r}" if "input" in err and not isinstance(err["input"], dict) else msg
 
 
-def load_project_config(model: type[M], raw: Mapping[str, Any], namespace: str, stack: str) -> M:
+Semantic = Callable[[Any], list[tuple[str, str]]]
+
+
+def load_project_config(
+    model: type[M], raw: Mapping[str, Any], namespace: str, stack: str, semantic: Semantic | None = None
+) -> M:
     """Validate the flat config map (``{"<namespace>:key": value, "aws:region": ...}``) against ``model``.
 
-    ``aws:region`` is passed to the model as ``region`` when the model has that field. Raises
+    ``aws:region`` is passed to the model as ``region`` when the model has that field. ``semantic`` returns
+    cross-field problems of a valid model as ``(key, message)`` pairs (e.g. "prod needs protect: true"). Raises
     :class:`StackConfigError` (``Pulumi.<stack>.yaml is invalid (...): <key>: <problem>; ...``).
     """
     data: dict[str, Any] = {}
@@ -78,15 +84,17 @@ def load_project_config(model: type[M], raw: Mapping[str, Any], namespace: str, 
             key = "aws:region" if loc[:1] == ("region",) else config_key(namespace, loc)
             problems.append((key, _message(err)))
         raise StackConfigError(f"Pulumi.{stack}.yaml", problems) from None
+    if semantic is not None:
+        problems.extend(semantic(config))
     if problems:
         raise StackConfigError(f"Pulumi.{stack}.yaml", problems)
     return config
 
 
-def project_config_from_pulumi(model: type[M], namespace: str | None = None) -> M:
+def project_config_from_pulumi(model: type[M], namespace: str | None = None, semantic: Semantic | None = None) -> M:
     """Read and validate the running program's config (call it before registering any resource)."""
     from pulumi.runtime import config as runtime_config
 
     raw: dict[str, Any] = dict(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
-    return load_project_config(model, raw, namespace or pulumi.get_project(), pulumi.get_stack())
+    return load_project_config(model, raw, namespace or pulumi.get_project(), pulumi.get_stack(), semantic)

@@ -29,6 +29,13 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:cloudtrail/trail:Trail",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:rds/cluster:Cluster",
+        "aws:rds/clusterInstance:ClusterInstance",
+        "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+        "aws:rds/subnetGroup:SubnetGroup",
+        "aws:sfn/stateMachine:StateMachine",
     }
 )
 """Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""

@@ -72,9 +72,7 @@ def _lock_days(props: dict[str, Any] | Any) -> float | None:
 
 
 def _retention_locked(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    buckets = {
-        str(r.props.get("bucket") or r.name): r for r in args.resources if r.resource_type == BUCKET
-    }
+    buckets = {str(r.props.get("bucket") or r.name): r for r in args.resources if r.resource_type == BUCKET}
     locks = {str(r.props.get("bucket") or ""): r for r in args.resources if r.resource_type == OBJECT_LOCK}
     for trail in args.resources:
         if trail.resource_type != TRAIL:
