@@ -1,4 +1,4 @@
-"""Compensation management (seed 000): passengers claim compensation, managers approve, everyone is audited.
+"""Compensation management: passengers claim compensation, managers approve, everyone is audited.
 
 Reads and validates the stack config first, then composes library components only:
 EnvironmentFoundation, AppUserPool, LifecycleBucket (documents), AuditTrail, ServerlessPostgres,

@@ -1,4 +1,4 @@
-"""Team data grants (seed 001, design 1): the seed's SQL grants as Pulumi PostgreSQL resources.
+"""Team data grants: the assessment database's team grants as Pulumi PostgreSQL resources.
 
 Reads and validates the stack config first, connects the PostgreSQL provider with IAM database
 authentication over TLS (no password in config or state), then declares ``grants_model.GRANTS`` through

@@ -1,10 +1,10 @@
-"""The seed's grants (design 1) as one definition, plus the schema they apply to.
+"""The team grants of the assessment database as one definition, plus the schema they apply to.
 
 ``GRANTS`` is what both ``__main__.py`` (Pulumi PostgreSQL resources) and the tests (SQL on a real server)
 use. ``DDL`` creates the objects the grants name; it runs as ``ASSESSMENT_OWNER`` (the migration role) before
 ``pulumi up``, so the grants role (a member of the owner) can grant on them.
 
-Privileges, exactly the seed's:
+Privileges, exactly as the team-grants design states them:
 
 * ``TEAM_LOGISTICS``: ``SELECT`` on ``TB_MEMBERSHIP``, ``TB_ITEM``, ``TB_TRANSACTION`` and
   ``TB_TRANSACTION_ITEM_MAPPING``; ``UPDATE ("STATUS_CD")`` on ``TB_MEMBERSHIP`` and nothing else.

@@ -1,4 +1,4 @@
-"""The seed's grants proven on a real PostgreSQL server started by the test.
+"""The team grants proven on a real PostgreSQL server started by the test.
 
 The server gets the schema (``grants_model.DDL``, run as the owner role), the team roles and exactly the GRANT
 statements derived from ``grants_model.GRANTS`` - the definition the Pulumi resources are built from, applied

@@ -1,4 +1,4 @@
-"""The grants stack planned offline: the shipped pack's verdict, the provider resources vs the seed, config errors."""
+"""The grants stack planned offline: the shipped pack's verdict, the provider resources vs the design, config errors."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_provider_uses_iam_auth_and_tls_without_a_password() -> None:
     assert "password" not in provider.inputs
 
 
-def test_grant_resources_are_exactly_the_seeds_privileges() -> None:
+def test_grant_resources_are_exactly_the_designs_privileges() -> None:
     grants = sorted(
         (
             g.inputs["role"],
@@ -75,7 +75,7 @@ def test_grant_resources_are_exactly_the_seeds_privileges() -> None:
     assert all(g.inputs["withGrantOption"] is False for g in run("dev").of_type("postgresql:index/grant:Grant"))
 
 
-def test_sql_carries_the_seeds_statements() -> None:
+def test_sql_carries_the_designs_statements() -> None:
     sql = GRANTS.sql()
     assert 'GRANT UPDATE ("STATUS_CD") ON TABLE "ASSESSMENT"."TB_MEMBERSHIP" TO "TEAM_LOGISTICS"' in sql
     assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "ASSESSMENT"."TB_ITEM" TO "TEAM_SALES"' in sql
