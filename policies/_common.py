@@ -36,6 +36,15 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:rds/clusterParameterGroup:ClusterParameterGroup",
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:sfn/stateMachine:StateMachine",
+        "aws:cloudfront/distribution:Distribution",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:lb/listener:Listener",
+        "aws:lb/listenerRule:ListenerRule",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:lb/targetGroup:TargetGroup",
+        "aws:secretsmanager/secret:Secret",
     }
 )
 """Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""
