@@ -80,6 +80,8 @@ _ANY: Final = "\x00any"  # a template variable that may hold "/": one or more ch
 
 @dataclass(frozen=True)
 class ResourceType:
+    """A resource type of the Service Authorization Reference: its name, ARN template and condition keys."""
+
     name: str
     arn: str
     prefix: tuple[str, str, str, str]  # partition, service, region, account (``""`` template var: any)

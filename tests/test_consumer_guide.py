@@ -1,5 +1,5 @@
-"""docs/consumer-guide.md works as written: its program, its tests, its offline-plan command and its policy-pack
-folder are taken from the page and run in a fresh project directory outside this repository."""
+"""docs/consumer-guide.md works as written: its program, its tests, its offline-plan command and its two ways of
+running the policy pack are taken from the page and run in a fresh project directory outside this repository."""
 
 from __future__ import annotations
 
@@ -26,13 +26,6 @@ def block(first_line: str) -> str:
     found = [b for b in PYTHON_BLOCKS if b.splitlines()[0] == first_line]
     assert len(found) == 1, f"docs/consumer-guide.md has no single block starting {first_line!r}"
     return found[0]
-
-
-def heredoc(path: str) -> str:
-    """The body of ``cat > <path> <<'TAG' ... TAG`` in the guide."""
-    m = re.search(rf"cat > {re.escape(path)} <<'(\w+)'\n(.*?)^\1$", GUIDE, re.MULTILINE | re.DOTALL)
-    assert m, f"docs/consumer-guide.md has no heredoc for {path}"
-    return m.group(2)
 
 
 def env() -> dict[str, str]:
@@ -85,15 +78,10 @@ def test_the_guides_offline_plan_command(project: Path) -> None:
     )
 
 
-def test_the_guides_policy_pack_folder_serves_the_shipped_pack(tmp_path: Path) -> None:
-    pack = tmp_path / "policy-pack"
-    pack.mkdir()
-    (pack / "PulumiPolicy.yaml").write_text(heredoc("policy-pack/PulumiPolicy.yaml"), encoding="utf-8")
-    (pack / "__main__.py").write_text(heredoc("policy-pack/__main__.py"), encoding="utf-8")
-    # the Pulumi CLI starts a Python pack by running its folder and reads the analyzer's port from stdout
-    proc = subprocess.Popen(
-        [sys.executable, "-u", str(pack)], cwd=tmp_path, env=env(), stdout=subprocess.PIPE, text=True
-    )
+def serves_the_pack(folder: Path, cwd: Path) -> None:
+    """Start ``folder`` the way the Pulumi CLI starts a Python pack (run the folder, read the analyzer's port from
+    stdout) and ask the analyzer what it is."""
+    proc = subprocess.Popen([sys.executable, "-u", str(folder)], cwd=cwd, env=env(), stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().strip())
@@ -104,3 +92,22 @@ def test_the_guides_policy_pack_folder_serves_the_shipped_pack(tmp_path: Path) -
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_the_guides_pack_path_serves_the_shipped_pack(tmp_path: Path) -> None:
+    assert 'pulumi preview --policy-pack "$(python -m saas_platform.policies --path)"' in GUIDE
+    result = run([sys.executable, "-m", "saas_platform.policies", "--path"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip())
+    assert (folder / "PulumiPolicy.yaml").is_file()
+    serves_the_pack(folder, tmp_path)
+
+
+def test_the_guides_written_pack_folder_serves_the_shipped_pack(tmp_path: Path) -> None:
+    command = re.search(r"^venv/bin/python (-m saas_platform\.policies --write-pack (\S+))", GUIDE, re.M)
+    assert command, "the guide's --write-pack command changed; update this test"
+    result = run([sys.executable, *command.group(1).split()], tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / command.group(2)
+    assert f"virtualenv: {Path(sys.prefix).resolve()}" in (folder / "PulumiPolicy.yaml").read_text(encoding="utf-8")
+    serves_the_pack(folder, tmp_path)
