@@ -16,6 +16,7 @@ from saas_platform.policies import (
     authorization,
     buckets,
     identity,
+    logs,
     msk,
     quotas,
     service_authorization,
@@ -37,6 +38,7 @@ POLICIES: Final[list[Policy]] = [
     *buckets.POLICIES,
     *msk.POLICIES,
     *service_authorization.POLICIES,
+    *logs.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}
