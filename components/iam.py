@@ -89,6 +89,19 @@ SYSTEM_SUPPORT_TABLE_ACTIONS: Final[tuple[str, ...]] = (
     "dynamodb:DescribeTable",
 )
 """SystemSupportPolicy: cross-tenant read-only."""
+PIPELINE_TABLES: Final[tuple[str, ...]] = ("ImageMetadata", "TenantJob")
+"""Pool tables the image pipeline and job runners write; tenant administrators only read them (a forged row could
+point at another tenant's object or shadow a real upload)."""
+SENSITIVE_TABLES: Final[tuple[str, ...]] = ("Employment", "PIM", "Payroll")
+"""Pool tables a plain tenant user never reaches with credentials: only through the API, where Cedar decides per
+record."""
+DYNAMODB_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:DescribeKey")
+"""What DynamoDB asks KMS for, on the caller's behalf, to read a table encrypted with a customer managed key."""
+DYNAMODB_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = (*DYNAMODB_KMS_READ_ACTIONS, "kms:GenerateDataKey*")
+"""... and to write one."""
+S3_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt",)
+S3_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:GenerateDataKey")
+"""SSE-KMS uploads need GenerateDataKey (and Decrypt for multipart uploads); downloads need Decrypt."""
 SUPERUSER_SCAN_ACTIONS: Final[tuple[str, ...]] = ("dynamodb:Scan",)
 """Only with ``SystemAccessArgs.superuser_scan=True`` and a named policy-pack exception (invariant 11c)."""
 
