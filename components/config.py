@@ -345,6 +345,51 @@ class ApiConfig(_Model):
         return value
 
 
+SIGN_IN_LOG_MIN_DAYS_PROD: Final = 365
+"""The sign-in trigger logs are the sign-in audit trail: prod keeps them at least a year."""
+
+
+class LogsConfig(_Model):
+    """``saas:logs``: CloudWatch Logs retention of the platform's Lambda functions.
+
+    ``lambdaRetentionDays`` (default 90) applies to the handler functions (MSK consumer, API authorizer when it
+    is not set by ``saas:api.logRetentionDays``); ``signInRetentionDays`` to the Cognito trigger functions, whose
+    logs record every sign-in decision (default 365 in prod, 90 elsewhere; prod refuses less than 365). Values are
+    the ones CloudWatch Logs accepts.
+    """
+
+    lambda_retention_days: int = 90
+    sign_in_retention_days: int | None = Field(default=None, validate_default=True)
+
+    @property
+    def sign_in_days(self) -> int:
+        """``sign_in_retention_days`` as resolved by validation (the environment's default when unset)."""
+        assert self.sign_in_retention_days is not None  # the validator always fills it in
+        return self.sign_in_retention_days
+
+    @field_validator("lambda_retention_days")
+    @classmethod
+    def _lambda_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}; got {value}")
+        return value
+
+    @field_validator("sign_in_retention_days")
+    @classmethod
+    def _sign_in_retention(cls, value: int | None, info: ValidationInfo) -> int:
+        prod = _environment(info) == "prod"
+        if value is None:
+            return SIGN_IN_LOG_MIN_DAYS_PROD if prod else 90
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}; got {value}")
+        if prod and value < SIGN_IN_LOG_MIN_DAYS_PROD:
+            raise ValueError(
+                f"prod keeps the sign-in trigger logs (the sign-in audit trail) at least {SIGN_IN_LOG_MIN_DAYS_PROD} "
+                f"days; got {value}"
+            )
+        return value
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
@@ -363,6 +408,8 @@ class StackConfig(_Model):
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
     api: ApiConfig | None = None
     """The tenant API (issue 5); absent: no API is deployed."""
+    logs: LogsConfig = Field(default_factory=dict, validate_default=True)
+    """Log retention of the Lambda functions (``saas:logs``); validated even when absent, so prod defaults apply."""
     region: str = Field(default="", exclude=True)
     """From ``aws:region``; not part of the ``saas:`` namespace."""
 

@@ -38,6 +38,7 @@ from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 IMAGE_METADATA_TABLE = "ImageMetadata"
 """Pool table of the image pipeline (the image-pipeline design): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
 ACCESS_LOG_RETENTION_DAYS = 90
+ACCESS_LOG_NONCURRENT_DAYS = 30
 DOCUMENT_NONCURRENT_DAYS = 30
 
 
@@ -300,7 +301,10 @@ class Platform(pulumi.ComponentResource):
                 data_class="access-logs",
                 bucket_name=self._bucket_name(foundation, "access-logs"),
                 expiration_days=ACCESS_LOG_RETENTION_DAYS,
-                versioning=False,
+                # Versioned: an overwritten or deleted log object stays recoverable for
+                # ACCESS_LOG_NONCURRENT_DAYS (the access logs are an audit trail), then expires.
+                versioning=True,
+                noncurrent_days=ACCESS_LOG_NONCURRENT_DAYS,
                 account_id=foundation.account_id,
                 protect=cfg.protect,
                 force_destroy=not cfg.protect,
@@ -376,6 +380,7 @@ class Platform(pulumi.ComponentResource):
                     metadata_table_name=metadata.table_name,
                     metadata_table_arn=metadata.table_arn,
                     retention_days=retention,
+                    log_retention_days=cfg.logs.lambda_retention_days,
                     name_prefix=cfg.name_prefix,
                     source_bucket_names=tuple(msk.source_buckets),
                     starting_position=msk.starting_position,
@@ -413,6 +418,7 @@ class Platform(pulumi.ComponentResource):
                         kms_key_arn=foundation.key.arn,
                         client_environments=cfg.identity_client_environments,
                         layers=[foundation.layer],
+                        log_retention_days=cfg.logs.sign_in_days,
                         mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
                         feature_plan=cfg.identity.feature_plan,
                         sms_role_arn=cfg.identity.sms_role_arn,

@@ -152,3 +152,28 @@ def resolve_environment(user_pool_id: str, client_id: str, settings: TriggerSett
     if not isinstance(user_pool_id, str) or not isinstance(client_id, str) or not user_pool_id or not client_id:
         raise SignInDenied("sign-in denied: unknown app client")
     return client_environment(app_client_name(user_pool_id, client_id), settings)
+
+
+def require_shape(event: Any, *, trigger: str) -> dict[str, Any]:
+    """The trigger event as a dict with the parts every decision reads, or :class:`SignInDenied` saying which part
+    is missing (Cognito then refuses the sign-in; the handler logs the reason first).
+
+    Checks ``userPoolId``, ``callerContext.clientId`` and ``request.userAttributes``; a ``response`` that is absent
+    or ``null`` becomes ``{}`` so the handler can fill it in.
+    """
+    if not isinstance(event, dict):
+        raise SignInDenied(f"{trigger} refused: malformed event: not a JSON object")
+    if not isinstance(event.get("userPoolId"), str) or not event.get("userPoolId"):
+        raise SignInDenied(f"{trigger} refused: malformed event: userPoolId is missing")
+    caller = event.get("callerContext")
+    if not isinstance(caller, dict) or not isinstance(caller.get("clientId"), str) or not caller.get("clientId"):
+        raise SignInDenied(f"{trigger} refused: malformed event: callerContext.clientId is missing")
+    request = event.get("request")
+    if not isinstance(request, dict) or not isinstance(request.get("userAttributes"), dict):
+        raise SignInDenied(f"{trigger} refused: malformed event: request.userAttributes is missing")
+    response = event.get("response")
+    if response is None:
+        event["response"] = {}
+    elif not isinstance(response, dict):
+        raise SignInDenied(f"{trigger} refused: malformed event: response is not an object")
+    return event

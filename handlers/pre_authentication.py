@@ -17,11 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreAuthenticationTriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from saas_platform.handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+from saas_platform.handlers._identity import (
+    SignInDenied,
+    TriggerSettings,
+    check_entitlement,
+    require_shape,
+    resolve_environment,
+)
 
 logger = Logger()
 
@@ -31,15 +36,18 @@ def decide(attributes: Mapping[str, Any], environment: str, settings: TriggerSet
     check_entitlement(attributes, environment, settings)
 
 
-@event_source(data_class=PreAuthenticationTriggerEvent)
-def lambda_handler(event: PreAuthenticationTriggerEvent, context: LambdaContext) -> dict[str, Any]:
-    """Return the event unchanged to allow the sign-in; raise to deny it."""
-    settings = TriggerSettings.from_env()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Return the event unchanged to allow the sign-in; raise to deny it (after one ``sign-in denied`` log line
+    with the reason: a malformed event and a misconfigured trigger included)."""
+    trigger_source = event.get("triggerSource") if isinstance(event, dict) else None
     try:
-        environment = resolve_environment(event.user_pool_id, event.caller_context.client_id, settings)
-        decide(event.request.user_attributes, environment, settings)
+        require_shape(event, trigger="sign-in")
+        settings = TriggerSettings.from_env()
+        typed = PreAuthenticationTriggerEvent(event)
+        environment = resolve_environment(typed.user_pool_id, typed.caller_context.client_id, settings)
+        decide(typed.request.user_attributes, environment, settings)
     except SignInDenied as denied:
-        logger.warning("sign-in denied", extra={"reason": str(denied), "trigger_source": event.get("triggerSource")})
+        logger.warning("sign-in denied", extra={"reason": str(denied), "trigger_source": trigger_source})
         raise
     logger.info("sign-in allowed", extra={"environment": environment})
-    return event.raw_event
+    return typed.raw_event

@@ -17,11 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreTokenGenerationV2TriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from saas_platform.handlers._identity import SignInDenied, TriggerSettings, check_entitlement, resolve_environment
+from saas_platform.handlers._identity import (
+    SignInDenied,
+    TriggerSettings,
+    check_entitlement,
+    require_shape,
+    resolve_environment,
+)
 
 logger = Logger()
 
@@ -31,20 +36,35 @@ def tenant_claims(attributes: Mapping[str, Any], environment: str, settings: Tri
     return check_entitlement(attributes, environment, settings)
 
 
-@event_source(data_class=PreTokenGenerationV2TriggerEvent)
-def lambda_handler(event: PreTokenGenerationV2TriggerEvent, context: LambdaContext) -> dict[str, Any]:
-    """Return the event with ``claimsAndScopeOverrideDetails`` set; raise to refuse the token."""
-    if str(event.get("version")) != "2":
-        raise SignInDenied("token refused: the trigger expects the V2 event (lambda_version V2_0)")
-    settings = TriggerSettings.from_env()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Return the event with ``claimsAndScopeOverrideDetails`` set; raise to refuse the token.
+
+    Every refusal logs one structured line (``token refused`` with the reason) before raising. The Cognito console's
+    test event sends ``"claimsAndScopeOverrideDetails": []`` and real events may send ``null``: both mean "no
+    overrides yet" and are replaced by an object.
+    """
+    trigger_source = event.get("triggerSource") if isinstance(event, dict) else None
     try:
-        environment = resolve_environment(event.user_pool_id, event.caller_context.client_id, settings)
-        claims = tenant_claims(event.request.user_attributes, environment, settings)
+        if not isinstance(event, dict) or str(event.get("version")) != "2":
+            raise SignInDenied("token refused: the trigger expects the V2 event (lambda_version V2_0)")
+        require_shape(event, trigger="token")
+        response = event["response"]
+        details = response.get("claimsAndScopeOverrideDetails")
+        if details is None or details == []:
+            response["claimsAndScopeOverrideDetails"] = {}
+        elif not isinstance(details, dict):
+            raise SignInDenied(
+                "token refused: malformed event: response.claimsAndScopeOverrideDetails is not an object"
+            )
+        settings = TriggerSettings.from_env()
+        typed = PreTokenGenerationV2TriggerEvent(event)
+        environment = resolve_environment(typed.user_pool_id, typed.caller_context.client_id, settings)
+        claims = tenant_claims(typed.request.user_attributes, environment, settings)
     except SignInDenied as denied:
-        logger.warning("token refused", extra={"reason": str(denied), "trigger_source": event.get("triggerSource")})
+        logger.warning("token refused", extra={"reason": str(denied), "trigger_source": trigger_source})
         raise
-    details = event.response.claims_scope_override_details
+    details = typed.response.claims_scope_override_details
     details.id_token_generation.claims_to_add_or_override = dict(claims)
     details.access_token_generation.claims_to_add_or_override = dict(claims)
-    logger.info("tenant claims added", extra={"environment": environment, "trigger_source": event.trigger_source})
-    return event.raw_event
+    logger.info("tenant claims added", extra={"environment": environment, "trigger_source": trigger_source})
+    return typed.raw_event

@@ -241,8 +241,9 @@ def _null_guard(graph: Graph, _args: StackValidationArgs, report: ReportViolatio
 
 tenant_leading_keys_null_guard = StackValidationPolicy(
     name="tenant-leading-keys-null-guard",
-    description="Tenant DynamoDB grants also require the LeadingKeys key to be present (Null = false) (#4, SHOULD).",
-    enforcement_level=EnforcementLevel.ADVISORY,
+    description="Tenant DynamoDB grants also require the LeadingKeys key to be present (Null = false) (#4). "
+    "Mandatory: without the guard a Scan or a request without key conditions passes ForAllValues vacuously.",
+    enforcement_level=EnforcementLevel.MANDATORY,
     validate=_stack(_null_guard),
 )
 

@@ -17,6 +17,7 @@ from saas_platform.policies import (
     authorization,
     buckets,
     identity,
+    logs,
     msk,
     quotas,
     service_authorization,
@@ -38,6 +39,7 @@ POLICIES: Final[list[Policy]] = [
     *buckets.POLICIES,
     *msk.POLICIES,
     *service_authorization.POLICIES,
+    *logs.POLICIES,
     *audit.POLICIES,
 ]
 

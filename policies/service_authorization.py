@@ -80,7 +80,7 @@ _ANY: Final = "\x00any"  # a template variable that may hold "/": one or more ch
 
 @dataclass(frozen=True)
 class ResourceType:
-    """A resource type of the Service Authorization Reference: its name, ARN template and condition keys."""
+    """One resource type of the reference: its ARN template, split for matching, and its condition keys."""
 
     name: str
     arn: str

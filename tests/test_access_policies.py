@@ -35,11 +35,11 @@ ABAC_ADMIN_POLICY = "TenantAdminPolicy-S00-policy"
 ABAC_ADMIN_ROLE = "TenantAdminRole-S00-role"
 
 
-def test_every_rule_is_in_the_pack_and_mandatory_unless_should() -> None:
+def test_every_rule_is_in_the_pack_and_mandatory() -> None:
     names = {p.name for p in POLICIES}
     assert set(RULES) <= names
     levels = {n: p.enforcement_level.value for n, p in RULES.items()}
-    assert levels.pop("tenant-leading-keys-null-guard") == "advisory"  # invariant 4 is a SHOULD
+    assert levels["tenant-leading-keys-null-guard"] == "mandatory"  # fail closed: ForAllValues alone is vacuous
     assert set(levels.values()) == {"mandatory"}
     assert len(RULES) == 20
 
@@ -352,6 +352,20 @@ CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
         "shared literal policy",
         lambda: extra([attach("globex-TenantAdminRole", policy_arn("acme-TenantAdminPolicy"), "leak")]),
         "attached to role globex-TenantAdminRole",
+    ),
+    (
+        # the role keeps its own tenant's pool and gains another: "tenant in reach" would wrongly pass it
+        "tenant-policy-single-tenant",
+        "role reachable from two tenants",
+        lambda: acme_trust(
+            stmt(
+                0,
+                lambda s: s["Condition"]["StringEquals"].__setitem__(
+                    "cognito-identity.amazonaws.com:aud", [POOLS["acme"], POOLS["globex"]]
+                ),
+            )
+        ),
+        "reachable from ['acme', 'globex']",
     ),
     (
         "tenant-policy-single-tenant",
@@ -827,12 +841,13 @@ def test_every_rule_has_a_violating_fixture() -> None:
     assert {r for r, *_ in CASES} == set(RULES)
 
 
-def test_advisory_rule_reports_as_advisory() -> None:
+def test_null_guard_rule_blocks_the_deployment() -> None:
     found = violations(
         [RULES["tenant-leading-keys-null-guard"]],
         acme_admin(cond(0, {"ForAllValues:StringEquals": {LK: ["TENANT#acme"]}})),
     )
-    assert {v.level for v in found} == {"advisory"}
+    assert found
+    assert {v.level for v in found} == {"mandatory"}
 
 
 def test_scan_exception_is_named_in_pack_config() -> None:

@@ -347,3 +347,66 @@ def test_no_malformed_event_lets_an_unentitled_user_sign_in(cognito, attributes,
     assert attributes["custom:tenantId"] == "acme"
     assert attributes["custom:tenantRole"] in {"admin", "user"}
     assert environment in [e.strip() for e in str(attributes["custom:environments"]).split(",")]
+
+
+# ------------------------------------------------------------------------------------------ AWS event shapes
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The structured WARNING lines the handler logged (Powertools keeps ``extra`` keys on the record)."""
+    return [
+        {"message": r.getMessage(), "reason": getattr(r, "reason", None)}
+        for r in caplog.records
+        if r.levelname == "WARNING"
+    ]
+
+
+@pytest.mark.parametrize("details", [[], None], ids=["console-test-event-list", "null"])
+def test_pre_token_accepts_the_documented_empty_override_shapes(cognito, details):
+    # the Cognito console's V2 test event sends "claimsAndScopeOverrideDetails": [] (an AttributeError before)
+    event = event_for("pre_token_generation_v2_console_test.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
+    assert load_event("pre_token_generation_v2_console_test.json")["response"]["claimsAndScopeOverrideDetails"] == []
+    event["response"]["claimsAndScopeOverrideDetails"] = details
+    id_claims, access_claims = claims_of(pre_token_generation.lambda_handler(event, CONTEXT))
+    assert (
+        id_claims
+        == access_claims
+        == {"custom:tenantId": "acme", "custom:tenantRole": "user", "custom:environment": "prod"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("drop", "reason"),
+    [
+        (("callerContext",), "callerContext.clientId is missing"),
+        (("request", "userAttributes"), "request.userAttributes is missing"),
+        (("userPoolId",), "userPoolId is missing"),
+    ],
+)
+@pytest.mark.parametrize("trigger", ["pre-auth", "pre-token"])
+def test_malformed_trigger_events_are_refused_with_one_log_line(cognito, caplog, drop, reason, trigger):
+    name = "pre_authentication.json" if trigger == "pre-auth" else "pre_token_generation_v2.json"
+    handler = pre_authentication if trigger == "pre-auth" else pre_token_generation
+    event = event_for(name, cognito, "AIML-SaaS-acme-hr-admin-prod")
+    target = event
+    for key in drop[:-1]:
+        target = target[key]
+    del target[drop[-1]]
+    caplog.clear()
+    with pytest.raises(SignInDenied, match=reason):
+        handler.lambda_handler(event, CONTEXT)
+    (line,) = refusal_lines(caplog)
+    assert reason in line["reason"]
+
+
+def test_pre_token_without_response_gets_one_and_a_misconfigured_trigger_logs_why(cognito, caplog, monkeypatch):
+    event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
+    del event["response"]
+    assert claims_of(pre_token_generation.lambda_handler(copy.deepcopy(event), CONTEXT))[0]["custom:tenantId"] == "acme"
+    monkeypatch.delenv("SAAS_TENANT_ID")
+    caplog.clear()
+    with pytest.raises(SignInDenied):
+        pre_token_generation.lambda_handler(copy.deepcopy(event), CONTEXT)
+    (line,) = refusal_lines(caplog)
+    assert line["message"] == "token refused"
+    assert "SAAS_TENANT_ID" in line["reason"]
