@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components import datapaths
+from saas_platform.components.cedar import CEDAR_NAMESPACE_RE
 from saas_platform.components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
@@ -106,6 +107,9 @@ class TenantApiArgs:
         kms_key_arn: encrypts the access-log group and the authorizer's logs and environment.
         layer_arn: the handler dependencies layer (PyJWT, Powertools): a ``HandlerLayer``, a ``LayerRef`` or an
             ARN; the authorizer is refused if it does not provide what the authorizer imports.
+        cedar_namespace: Default ``OptimalHR``. The Cedar namespace of the entity types the authorizer sends to
+            AVP; set it to the namespace of the tenants' policy stores when they use custom assets
+            (``TenantAuthorization(...).namespace``).
         tier_throttles: per-tier usage-plan throttles. Default ``DEFAULT_TIER_THROTTLES``.
         log_retention_days: access-log retention. Default 365.
         manage_account_log_role: Default ``True``: set the account's API Gateway CloudWatch Logs role (needed
@@ -118,12 +122,17 @@ class TenantApiArgs:
     services: Mapping[str, str]
     kms_key_arn: pulumi.Input[str]
     layer_arn: LayerLike | None = None
+    cedar_namespace: str = "OptimalHR"
     tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
     log_retention_days: int = 365
     manage_account_log_role: bool = True
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not CEDAR_NAMESPACE_RE.fullmatch(self.cedar_namespace):
+            raise ComponentArgError(
+                f"cedar_namespace must be a Cedar namespace like 'OptimalHR'; got {self.cedar_namespace!r}"
+            )
         if not self.tenants:
             raise ComponentArgError("tenants must list at least one tenant with its issuer and policy store")
         ids = [t.tenant_id for t in self.tenants]
@@ -260,7 +269,7 @@ class TenantApi(pulumi.ComponentResource):
                 component="TenantApi",
                 kms_key_arn=args.kms_key_arn,
                 description="REQUEST authorizer: Cognito JWT -> tenant policy store -> IsAuthorizedWithToken",
-                env={"AUTHZ_CONFIG": pulumi.Output.secret(config)},
+                env={"AUTHZ_CONFIG": pulumi.Output.secret(config), "SAAS_CEDAR_NAMESPACE": args.cedar_namespace},
                 statements=[
                     {
                         "Sid": "IsAuthorizedWithTokenOnTenantStores",

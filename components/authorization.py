@@ -15,9 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components.cedar import (
-    GROUP_ENTITY_TYPE,
-    PRINCIPAL_ENTITY_TYPE,
-    TENANT_ENTITY_TYPE,
+    CEDAR_NAMESPACE_RE,
     CedarAssets,
     default_assets,
     validate_assets,
@@ -45,6 +43,9 @@ class TenantAuthorizationArgs:
         protect: Default ``True``. Deletion protection ``ENABLED`` on the store, and ``protect``/
             ``retain_on_delete`` in Pulumi. ``False`` only for throwaway stacks.
         assets: Cedar assets; default: the repository's (``components/assets/cedar``), validated once.
+        namespace: the Cedar namespace of the principal, group and tenant entity types. Default ``None``: the
+            assets' own (``OptimalHR`` for the shipped assets). When given, it must be the namespace the assets'
+            schema declares, so a custom schema cannot be paired with the wrong entity types.
         policy_batch_size: Default 5. Policies/templates are created in chained batches of this size so a
             store with many policies does not hit AVP's control-plane throttling.
         extra_tags: additional tags for the store.
@@ -57,6 +58,7 @@ class TenantAuthorizationArgs:
     client_ids: Sequence[pulumi.Input[str]]
     protect: bool = True
     assets: CedarAssets | None = None
+    namespace: str | None = None
     policy_batch_size: int = DEFAULT_POLICY_BATCH_SIZE
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -78,6 +80,15 @@ class TenantAuthorizationArgs:
             raise ComponentArgError(f"policy_batch_size must be 1-25; got {self.policy_batch_size}")
         if self.assets is not None:
             validate_assets(self.assets)
+        if self.namespace is not None:
+            if not CEDAR_NAMESPACE_RE.fullmatch(self.namespace):
+                raise ComponentArgError(f"namespace must be a Cedar namespace like 'OptimalHR'; got {self.namespace!r}")
+            declared = (self.assets or default_assets()).namespace
+            if self.namespace != declared:
+                raise ComponentArgError(
+                    f"namespace {self.namespace!r} is not the one the Cedar schema declares ({declared!r}); pass "
+                    "assets whose schema uses it, or leave namespace unset to use the schema's"
+                )
 
 
 class TenantAuthorization(pulumi.ComponentResource):
@@ -112,11 +123,14 @@ class TenantAuthorization(pulumi.ComponentResource):
     policy_store_id: pulumi.Output[str]
     policy_store_arn: pulumi.Output[str]
     identity_source_id: pulumi.Output[str]
+    namespace: str
+    """The Cedar namespace of the store's entity types (pass it to ``TenantApiArgs.cedar_namespace``)."""
     tenant_id: str
 
     def __init__(self, name: str, args: TenantAuthorizationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         assets = args.assets or default_assets()  # validates before any registration
         super().__init__("saas:authorization:TenantAuthorization", name, None, opts)
+        self.namespace = assets.namespace
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "TenantAuthorization", args.tenant_id, dict(args.extra_tags))
         store = aws.verifiedpermissions.PolicyStore(
@@ -169,13 +183,13 @@ class TenantAuthorization(pulumi.ComponentResource):
                         template_linked=aws.verifiedpermissions.PolicyDefinitionTemplateLinkedArgs(
                             policy_template_id=templates[lk.template].policy_template_id,
                             principal=aws.verifiedpermissions.PolicyDefinitionTemplateLinkedPrincipalArgs(
-                                entity_type=GROUP_ENTITY_TYPE,
+                                entity_type=assets.entity_type("UserGroup"),
                                 entity_id=pulumi.Output.concat(args.user_pool_id, "|", lk.group),
                             )
                             if "?principal" in st
                             else None,
                             resource=aws.verifiedpermissions.PolicyDefinitionTemplateLinkedResourceArgs(
-                                entity_type=TENANT_ENTITY_TYPE, entity_id=args.tenant_id
+                                entity_type=assets.entity_type("Tenant"), entity_id=args.tenant_id
                             )
                             if "?resource" in st
                             else None,
@@ -187,13 +201,13 @@ class TenantAuthorization(pulumi.ComponentResource):
         identity_source = aws.verifiedpermissions.IdentitySource(
             f"{name}-identity-source",
             policy_store_id=store.policy_store_id,
-            principal_entity_type=PRINCIPAL_ENTITY_TYPE,
+            principal_entity_type=assets.entity_type("User"),
             configuration=aws.verifiedpermissions.IdentitySourceConfigurationArgs(
                 cognito_user_pool_configuration=aws.verifiedpermissions.IdentitySourceConfigurationCognitoUserPoolConfigurationArgs(
                     user_pool_arn=args.user_pool_arn,
                     client_ids=list(args.client_ids),
                     group_configuration=aws.verifiedpermissions.IdentitySourceConfigurationCognitoUserPoolConfigurationGroupConfigurationArgs(
-                        group_entity_type=GROUP_ENTITY_TYPE
+                        group_entity_type=assets.entity_type("UserGroup")
                     ),
                 )
             ),

@@ -44,6 +44,8 @@ from saas_platform.components.naming import TENANT_ID_RE
 
 CEDAR_DIR: Final = Path(__file__).resolve().parent / "assets" / "cedar"
 NAMESPACE: Final = "OptimalHR"
+"""The shipped assets' namespace; components use :meth:`CedarAssets.entity_type`, so custom assets keep theirs."""
+CEDAR_NAMESPACE_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*")
 PRINCIPAL_ENTITY_TYPE: Final = f"{NAMESPACE}::User"
 GROUP_ENTITY_TYPE: Final = f"{NAMESPACE}::UserGroup"
 TENANT_ENTITY_TYPE: Final = f"{NAMESPACE}::Tenant"
@@ -100,7 +102,12 @@ class CedarAssets:
 
     @property
     def namespace(self) -> str:
+        """The schema's one namespace (``OptimalHR`` for the shipped assets)."""
         return next(iter(self.schema))
+
+    def entity_type(self, name: str) -> str:
+        """``User`` -> ``<namespace>::User``: entity types are always built from the assets' own namespace."""
+        return f"{self.namespace}::{name}"
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -275,8 +282,8 @@ def tenant_policy_set(
             "values": {
                 slot: value
                 for slot, value in (
-                    ("?principal", uid(GROUP_ENTITY_TYPE, group_entity_id(user_pool_id, link.group))),
-                    ("?resource", uid(TENANT_ENTITY_TYPE, tenant_id)),
+                    ("?principal", uid(assets.entity_type("UserGroup"), group_entity_id(user_pool_id, link.group))),
+                    ("?resource", uid(assets.entity_type("Tenant"), tenant_id)),
                 )
                 if slot in assets.template(link.template).statement
             },

@@ -36,6 +36,7 @@ from saas_platform.components.naming import (
     NAME_PREFIX_RE,
     RETENTION_PROMISE_DAYS,
     SYSTEM_TENANT,
+    TABLE_NAME_PREFIX_RE,
     TENANT_ID_RE,
     Environment,
     physical_names,
@@ -405,6 +406,9 @@ class StackConfig(_Model):
     protect: bool = Field(default=True, validate_default=True)
     """Deletion protection and retain-on-delete for stateful resources."""
     name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{NAME_PREFIX_RE.pattern})$")] = DEFAULT_NAME_PREFIX
+    table_name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{TABLE_NAME_PREFIX_RE.pattern})$")] = ""
+    """Prefix of the pool-table names (``alice`` -> ``alice-EmploymentDev``). Default empty: the design's names.
+    With ``namePrefix`` it lets two stacks of one environment share an account without name collisions."""
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
     api: ApiConfig | None = None
     """The tenant API (issue 5); absent: no API is deployed."""
@@ -504,6 +508,8 @@ _KNOWN_KEYS: Final = sorted(f.alias or n for n, f in StackConfig.model_fields.it
 _PATTERN_HINTS: Final = {
     TENANT_ID_RE.pattern: "tenant ids are lowercase, start with a letter and have 2-31 characters of [a-z0-9-]",
     NAME_PREFIX_RE.pattern: "the name prefix starts with a letter and has 1-20 characters of [A-Za-z0-9-]",
+    TABLE_NAME_PREFIX_RE.pattern: "the table-name prefix is empty or starts with a letter and has 1-20 characters "
+    "of [A-Za-z0-9-]",
     KAFKA_TOPIC_RE.pattern: "Kafka topic names have 1-249 characters of [A-Za-z0-9._-]",
 }
 

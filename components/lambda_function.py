@@ -179,11 +179,14 @@ class HandlerLayerArgs:
             project, where ``scripts/build-lambda-layer`` writes it.
         modules: what the layer provides. Default: read from the built folder, or ``DEFAULT_LAYER_MODULES``
             (what ``handlers/requirements.txt`` installs) while it is not built yet.
+        name_prefix: Default ``""``. Prefix of the layer name ``[<prefix>-]<name>-<environment>``, so stacks
+            with different ``saas:namePrefix`` in one account publish separate layers.
     """
 
     environment: Environment
     path: Path = LAYER_DIR
     modules: frozenset[str] | None = None
+    name_prefix: str = ""
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -216,7 +219,9 @@ class HandlerLayer(pulumi.ComponentResource):
             )
         layer = aws.lambda_.LayerVersion(
             f"{name}-layer",
-            layer_name=f"{name}-{args.environment}",
+            layer_name=f"{args.name_prefix}-{name}-{args.environment}"
+            if args.name_prefix
+            else f"{name}-{args.environment}",
             code=pulumi.AssetArchive({"python": pulumi.FileArchive(str(args.path / "python"))}),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],

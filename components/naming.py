@@ -86,9 +86,14 @@ def env_suffix(environment: str) -> str:
     return ENV_SUFFIX[environment]
 
 
-def table_name(base: str, environment: str) -> str:
-    """Physical pool-table name: ``EmploymentDev``, ``TenantJobProd``."""
-    return f"{base}{env_suffix(environment)}"
+TABLE_NAME_PREFIX_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,19})?")
+"""Optional prefix of pool-table names (``saas:tableNamePrefix``); empty keeps the design's names."""
+
+
+def table_name(base: str, environment: str, prefix: str = "") -> str:
+    """Physical pool-table name: ``EmploymentDev``, ``TenantJobProd``; with ``prefix`` ``alice-EmploymentDev``
+    (so two stacks of one environment can share an account)."""
+    return f"{prefix}{'-' if prefix else ''}{base}{env_suffix(environment)}"
 
 
 def scheduler_name(prefix: str, environment: str) -> str:
@@ -174,7 +179,9 @@ class NameLimit:
     key: str
 
 
-def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str]) -> list[NameLimit]:
+def physical_names(
+    prefix: str, environment: str, tenant_ids: Mapping[str, str], table_prefix: str = ""
+) -> list[NameLimit]:
     """Every fixed physical name of a stack, with its limit.
 
     ``tenant_ids`` maps the config key of each tenant id (``saas:tenants[0].id``) to the id. The system
@@ -182,7 +189,12 @@ def physical_names(prefix: str, environment: str, tenant_ids: Mapping[str, str])
     """
     names: list[NameLimit] = []
     names.extend(
-        NameLimit("DynamoDB table", table_name(base, environment), DYNAMODB_TABLE_NAME_MAX, "saas:environment")
+        NameLimit(
+            "DynamoDB table",
+            table_name(base, environment, table_prefix),
+            DYNAMODB_TABLE_NAME_MAX,
+            "saas:tableNamePrefix" if table_prefix else "saas:environment",
+        )
         for base in POOL_TABLES
     )
     names.append(

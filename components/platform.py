@@ -32,7 +32,7 @@ from saas_platform.components.identity import (
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
-from saas_platform.components.naming import POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
+from saas_platform.components.naming import DEFAULT_NAME_PREFIX, POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
@@ -234,7 +234,15 @@ class Platform(pulumi.ComponentResource):
             opts=child,
         )
         self.tables = {base: self._pool_table(base, key, topic) for base in POOL_TABLES}
-        layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
+        layer = HandlerLayer(
+            f"{name}-deps",
+            # The default prefix keeps today's layer name; another prefix gets its own layer in a shared account.
+            HandlerLayerArgs(
+                environment=cfg.environment,
+                name_prefix="" if cfg.name_prefix == DEFAULT_NAME_PREFIX else cfg.name_prefix,
+            ),
+            opts=child,
+        )
         return _Foundation(key=key, key_alias=key_alias, topic=topic, layer=layer, account_id=account_id)
 
     def _pool_table(self, base: str, key: aws.kms.Key, topic: aws.sns.Topic) -> PoolTable:
@@ -246,6 +254,7 @@ class Platform(pulumi.ComponentResource):
             protect=cfg.protect,
             alarm_topic_arn=topic.arn,
             extra_tags=cfg.tags,
+            name_prefix=cfg.table_name_prefix,
         )
         return PoolTable(f"{self._name}-{base}", args, opts=self._child)
 

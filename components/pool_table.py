@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.naming import ENVIRONMENTS, Environment, table_name, tags
+from saas_platform.components.naming import ENVIRONMENTS, TABLE_NAME_PREFIX_RE, Environment, table_name, tags
 
 PARTITION_KEY: Final = "TenantId"
 SORT_KEY: Final = "EntityItem"
@@ -62,6 +62,8 @@ class PoolTableArgs:
         indexes: global secondary indexes; attribute types are strings.
         alarm_topic_arn: where read/write throttle alarms go; ``None`` creates no alarms.
         extra_tags: merged under the ``saas:*`` tags.
+        name_prefix: Default ``""``. Prefix of the physical name (``alice`` -> ``alice-EmploymentDev``), for two
+            stacks of one environment in one account.
     """
 
     base_name: str
@@ -72,6 +74,7 @@ class PoolTableArgs:
     indexes: tuple[TableIndex, ...] = ()
     alarm_topic_arn: pulumi.Input[str] | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    name_prefix: str = ""
 
     def __post_init__(self) -> None:
         if not self.base_name.isidentifier() or not self.base_name[:1].isupper():
@@ -80,13 +83,18 @@ class PoolTableArgs:
             )
         if self.environment not in ENVIRONMENTS:
             raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
+        if not TABLE_NAME_PREFIX_RE.fullmatch(self.name_prefix):
+            raise ComponentArgError(
+                f"name_prefix must be empty or 1-20 characters of [A-Za-z0-9-] starting with a letter; got "
+                f"{self.name_prefix!r}"
+            )
         names = [i.name for i in self.indexes]
         if len(set(names)) != len(names):
             raise ComponentArgError(f"index names must be unique; got {names}")
 
     @property
     def table_name(self) -> str:
-        return table_name(self.base_name, self.environment)
+        return table_name(self.base_name, self.environment, self.name_prefix)
 
 
 class PoolTable(pulumi.ComponentResource):

@@ -51,7 +51,13 @@ logger.setLevel(logging.INFO)
 
 CONFIG_ENV: Final = "AUTHZ_CONFIG"
 ROUTES_FILE: Final = Path(__file__).resolve().with_name("routes.json")
-NAMESPACE: Final = "OptimalHR"
+NAMESPACE_ENV: Final = "SAAS_CEDAR_NAMESPACE"
+NAMESPACE_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*")
+NAMESPACE: Final = os.environ.get(NAMESPACE_ENV) or "OptimalHR"
+"""The Cedar namespace of the entity types sent to AVP (``TenantApi`` sets it from its ``cedar_namespace``).
+A malformed value fails the import, so every request is denied rather than sent with wrong types."""
+if not NAMESPACE_RE.fullmatch(NAMESPACE):
+    raise RuntimeError(f"{NAMESPACE_ENV}={NAMESPACE!r} is not a Cedar namespace; every request is denied")
 TOKEN_USE: Final = "id"
 ALGORITHMS: Final = ("RS256",)
 MAX_TOKEN_CHARS: Final = 8192

@@ -18,7 +18,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGED = ("pyproject.toml", "MANIFEST.in", "components", "handlers", "policies", "tests", "README.md", "LICENSE")
+PACKAGED = (
+    "pyproject.toml",
+    "MANIFEST.in",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "Pulumi.yaml",
+    "__main__.py",
+    "components",
+    "handlers",
+    "policies",
+    "tests",
+    "stacks",
+    "examples",
+    "docs",
+    "benchmarks",
+    "scripts",
+)
+"""Everything MANIFEST.in puts into the sdist: a change to any of it means a new build."""
 
 
 @dataclass(frozen=True)

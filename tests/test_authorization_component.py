@@ -287,3 +287,46 @@ def test_first_preview_runs_the_avp_rules_on_the_dependency_graph() -> None:
     ours = [v for v in report.advisory if v.policy.startswith(("avp-", "apigw-", "authorizer-"))]
     assert {v.policy for v in ours} == {"authorizer-least-privilege"}
     assert all("can't be known during preview" in v.message for v in ours)
+
+
+# ---------------------------------------------------------------------------------------- custom Cedar namespace
+
+
+def _renamed_assets(tmp_path: Path, namespace: str) -> Path:
+    """The shipped assets with their namespace renamed: a consumer's own schema and policies."""
+    target = tmp_path / "cedar"
+    shutil.copytree(CEDAR_DIR, target)
+    for path in target.rglob("*"):
+        if path.is_file():
+            path.write_text(path.read_text().replace("OptimalHR", namespace))
+    return target
+
+
+def test_custom_assets_bring_their_own_namespace(tmp_path: Path) -> None:
+    assets = load_assets(_renamed_assets(tmp_path, "AcmeHR"))
+    component: list[TenantAuthorization] = []
+    run = run_function(
+        lambda: component.append(TenantAuthorization("acme-authz", args(assets=assets, protect=False))), stack="dev"
+    )
+    assert component[0].namespace == "AcmeHR"
+    (source,) = of_store(run, "acme-authz", IDENTITY_SOURCE)
+    assert source.inputs["principalEntityType"] == "AcmeHR::User"
+    groups = source.inputs["configuration"]["cognitoUserPoolConfiguration"]["groupConfiguration"]
+    assert groups == {"groupEntityType": "AcmeHR::UserGroup"}
+    links = [p for p in of_store(run, "acme-authz", POLICY) if "templateLinked" in p.inputs["definition"]]
+    assert links
+    for link in links:
+        linked = link.inputs["definition"]["templateLinked"]
+        assert linked["resource"]["entityType"] == "AcmeHR::Tenant"
+        assert linked["principal"]["entityType"] == "AcmeHR::UserGroup"
+    assert args(assets=assets, namespace="AcmeHR").namespace == "AcmeHR"
+
+
+def test_namespace_must_match_the_schema(tmp_path: Path) -> None:
+    assets = load_assets(_renamed_assets(tmp_path, "AcmeHR"))
+    with pytest.raises(
+        ComponentArgError, match=r"namespace 'OptimalHR' is not the one the Cedar schema declares \('AcmeHR'\)"
+    ):
+        args(assets=assets, namespace="OptimalHR")
+    with pytest.raises(ComponentArgError, match=r"namespace must be a Cedar namespace"):
+        args(namespace="Optimal HR")

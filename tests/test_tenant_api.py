@@ -314,3 +314,34 @@ def test_platform_builds_the_api_when_configured() -> None:
     assert run.of_type("aws:apigateway/account:Account") == []
     plans = sorted(p.inputs["name"] for p in run.of_type("aws:apigateway/usagePlan:UsagePlan"))
     assert plans == ["AIML-SaaS-basic-Prod", "AIML-SaaS-premium-Prod", "AIML-SaaS-standard-Prod"]
+
+
+def test_authorizer_gets_the_cedar_namespace(api: ProgramRun) -> None:
+    variables = one(api, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    assert variables["SAAS_CEDAR_NAMESPACE"] == "OptimalHR"
+    custom = run_function(lambda: TenantApi("platform-api", api_args(cedar_namespace="AcmeHR")), stack="dev")
+    custom_vars = one(custom, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    assert custom_vars["SAAS_CEDAR_NAMESPACE"] == "AcmeHR"
+    with pytest.raises(ComponentArgError, match="cedar_namespace must be a Cedar namespace"):
+        api_args(cedar_namespace="Acme HR")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("AcmeHR", "AcmeHR::Tenant"), ("", "OptimalHR::Tenant")])
+def test_authorizer_builds_entity_types_in_its_namespace(value: str, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import saas_platform.handlers.authorizer as a; print(a.NAMESPACE + '::Tenant')"
+    env = {**os.environ, "SAAS_CEDAR_NAMESPACE": value}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == expected, done.stderr
+    bad = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "SAAS_CEDAR_NAMESPACE": "not a namespace"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert "is not a Cedar namespace; every request is denied" in bad.stderr

@@ -27,9 +27,6 @@ import cedarpy
 import jwt
 
 from saas_platform.components.cedar import (
-    ACTION_ENTITY_TYPE,
-    GROUP_ENTITY_TYPE,
-    PRINCIPAL_ENTITY_TYPE,
     CedarAssets,
     TemplateLink,
     tenant_policy_set,
@@ -134,9 +131,11 @@ class VerifiedPermissionsDouble:
                 attrs[name] = value
         groups = claims.get("cognito:groups") or []
         return {
-            "uid": {"type": PRINCIPAL_ENTITY_TYPE, "id": f"{store.user_pool_id}|{claims['sub']}"},
+            "uid": {"type": store.assets.entity_type("User"), "id": f"{store.user_pool_id}|{claims['sub']}"},
             "attrs": attrs,
-            "parents": [{"type": GROUP_ENTITY_TYPE, "id": f"{store.user_pool_id}|{g}"} for g in groups],
+            "parents": [
+                {"type": store.assets.entity_type("UserGroup"), "id": f"{store.user_pool_id}|{g}"} for g in groups
+            ],
         }
 
     def is_authorized_with_token(self, **params: Any) -> dict[str, Any]:
@@ -159,8 +158,8 @@ class VerifiedPermissionsDouble:
                 }
             )
         action = params["action"]
-        if action.get("actionType") != ACTION_ENTITY_TYPE:
-            raise AvpValidationError(f"actionType must be {ACTION_ENTITY_TYPE}")
+        if action.get("actionType") != store.assets.entity_type("Action"):
+            raise AvpValidationError(f"actionType must be {store.assets.entity_type('Action')}")
         context = {k: _value(v) for k, v in params.get("context", {}).get("contextMap", {}).items()}
         request = {
             "principal": principal["uid"],
@@ -175,5 +174,5 @@ class VerifiedPermissionsDouble:
             "decision": "ALLOW" if result.decision == cedarpy.Decision.Allow else "DENY",
             "determiningPolicies": [{"policyId": p} for p in result.diagnostics.reasons],
             "errors": [{"errorDescription": e} for e in result.diagnostics.errors],
-            "principal": {"entityType": PRINCIPAL_ENTITY_TYPE, "entityId": principal["uid"]["id"]},
+            "principal": {"entityType": store.assets.entity_type("User"), "entityId": principal["uid"]["id"]},
         }
