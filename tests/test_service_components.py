@@ -151,28 +151,3 @@ def test_project_config_names_file_and_keys() -> None:
     ok = load_project_config(_Cfg, {**raw, "comp:database": '{"maxCapacity": 4}'}, "comp", "dev")
     assert ok.database.max_capacity == 4
     assert ok.region == "eu-west-1"
-
-
-def test_handler_function_deploys_a_consumer_package(tmp_path: Path) -> None:
-    package = tmp_path / "myapp"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "orders.py").write_text("def handler(event, context):\n    return {}\n")
-    fn_args = HandlerFunctionArgs(
-        function_name="myapp-orders-dev",
-        handler="myapp.orders.handler",
-        environment="dev",
-        component="MyApp",
-        kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
-        code_dir=package,
-    )
-    run = run_function(lambda: HandlerFunction("orders", fn_args))
-    fn = run.named("orders-function")
-    assert fn.inputs["handler"] == "myapp.orders.handler"
-    with pytest.raises(ComponentArgError, match=r"handler must look like 'myapp\.<module>\.<function>'"):
-        HandlerFunctionArgs(**{**fn_args.__dict__, "handler": "saas_platform.handlers.x.y"})
-    with pytest.raises(ComponentArgError, match="does not exist"):
-        HandlerFunctionArgs(**{**fn_args.__dict__, "handler": "myapp.missing.handler"})
-    (package / "__init__.py").unlink()
-    with pytest.raises(ComponentArgError, match="is not a Python package"):
-        HandlerFunctionArgs(**fn_args.__dict__)

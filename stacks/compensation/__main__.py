@@ -169,8 +169,9 @@ def function(label: str, handler: str, description: str, **kw: object) -> Handle
             component="Compensation",
             kms_key_arn=base.kms_key_arn,
             description=description,
-            layers=[layer.arn],
-            code_dir=HANDLERS,
+            layers=[layer],
+            source_dir=HANDLERS,
+        source_package="compensation_handlers",
             **kw,  # type: ignore[arg-type]
         ),
     )

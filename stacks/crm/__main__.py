@@ -153,10 +153,11 @@ llm = HandlerFunction(
                 "Condition": {"StringEquals": {"ses:FromAddress": cfg.llm.sender}},
             },
         ],
-        layers=[layer.arn],
+        layers=[layer],
         memory_size=512,
         timeout=30,
-        code_dir=HANDLERS,
+        source_dir=HANDLERS,
+        source_package="crm_handlers",
     ),
 )
 
@@ -261,9 +262,10 @@ sftp = HandlerFunction(
                 "Resource": pulumi.Output.concat(inbox.bucket_arn, "/inbox/*"),
             },
         ],
-        layers=[layer.arn, sftp_layer.arn],
+        layers=[layer, sftp_layer],
         timeout=300,
-        code_dir=HANDLERS,
+        source_dir=HANDLERS,
+        source_package="crm_handlers",
     ),
 )
 schedule = aws.cloudwatch.EventRule(
