@@ -34,8 +34,8 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform import handlers
-from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components import datapaths
+from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import service_trust_policy

@@ -171,7 +171,7 @@ def function(label: str, handler: str, description: str, **kw: object) -> Handle
             description=description,
             layers=[layer],
             source_dir=HANDLERS,
-        source_package="compensation_handlers",
+            source_package="compensation_handlers",
             **kw,  # type: ignore[arg-type]
         ),
     )
@@ -223,7 +223,8 @@ decide = function(
             "Sid": "ResumeApproval",
             "Effect": "Allow",
             "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"],
-            "Resource": state_machine_arn,
+            # These actions take no resource ARN (the task token names the execution), so AWS accepts only "*".
+            "Resource": "*",
         },
     ],
 )
