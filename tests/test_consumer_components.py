@@ -190,7 +190,7 @@ def test_static_site_bucket_is_read_only_by_its_distribution() -> None:
     assert dist.inputs["origins"][0]["domainName"] == "x-dev-web-ui.s3.ap-southeast-1.amazonaws.com"
     policy = json.loads(run.named("x-web-site-policy").inputs["policy"])
     read = next(s for s in policy["Statement"] if s["Sid"] == "CloudFrontReadsSite")
-    assert read["Condition"] == {"StringEquals": {"AWS:SourceArn": dist.state["arn"]}}
+    assert read["Condition"] == {"StringEquals": {"aws:SourceArn": dist.state["arn"]}}
     assert read["Resource"] == "arn:aws:s3:::x-dev-web-ui/*"
 
 
