@@ -26,6 +26,8 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs, ObjectLockMode
 from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
@@ -261,6 +263,47 @@ class AuditTrail(pulumi.ComponentResource):
         self.trail_arn = trail.arn
         self.bucket_name = bucket.bucket_name
         self.kms_key_arn = key.arn
+        source_arn = account.apply(lambda a: trail_arn(args.region, a, args.trail_name))
+        log_key = pulumi.Output.all(bucket.bucket_name, account).apply(
+            lambda v: (
+                f"arn:aws:s3:::{v[0]}/AWSLogs/{v[1]}/CloudTrail/{args.region}/2026/01/01/"
+                f"{v[1]}_CloudTrail_{args.region}_20260101T0000Z_0001.json.gz"
+            )
+        )
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="cloudtrail/write-log-file",
+                    principal=CLOUDTRAIL_SERVICE,
+                    principal_type="service",
+                    actions=("s3:PutObject",),
+                    resource=log_key,
+                    context={
+                        **datapaths.secure_transport(),
+                        "aws:SourceArn": source_arn,
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                        "s3:x-amz-server-side-encryption": "aws:kms",
+                    },
+                    guards=("aws:SourceArn",),
+                    description="CloudTrail delivers this trail's log files (SSE-KMS with the trail key)",
+                ),
+                DataPath(
+                    name="cloudtrail/log-file-key",
+                    principal=CLOUDTRAIL_SERVICE,
+                    principal_type="service",
+                    actions=("kms:GenerateDataKey",),
+                    resource=key.arn,
+                    context={"aws:SourceArn": source_arn, "kms:EncryptionContext:aws:cloudtrail:arn": source_arn},
+                    guards=("aws:SourceArn",),
+                    description="CloudTrail encrypts this trail's log files with the trail key",
+                ),
+            ]
+        )
         self.register_outputs(
-            {"trail_arn": self.trail_arn, "bucket_name": self.bucket_name, "kms_key_arn": self.kms_key_arn}
+            {
+                "trail_arn": self.trail_arn,
+                "bucket_name": self.bucket_name,
+                "kms_key_arn": self.kms_key_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
         )

@@ -41,6 +41,8 @@ class EnvironmentFoundationArgs:
         alarm_email: subscribed to the alarm topic.
         protect: Default ``True``: Pulumi ``protect`` + ``retain_on_delete`` on the key and the log bucket.
         extra_key_statements: statements appended to the key policy (values may be Outputs; each needs a Sid).
+        access_logs: Default ``True``: create the access-log bucket. ``False`` for a system without buckets
+            (an access-log bucket nothing logs to is refused by the pack's ``s3-sse-kms`` rule).
         extra_tags: merged under the ``saas:*`` tags.
     """
 
@@ -50,6 +52,7 @@ class EnvironmentFoundationArgs:
     alarm_email: str
     protect: bool = True
     extra_key_statements: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
+    access_logs: bool = True
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,9 +85,7 @@ class EnvironmentFoundation(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     kms_key_id: pulumi.Output[str]
     account_id: pulumi.Output[str]
-    access_log_bucket_name: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
-    access_logs: LifecycleBucket
 
     def __init__(self, name: str, args: EnvironmentFoundationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:EnvironmentFoundation", name, None, opts)
@@ -108,21 +109,23 @@ class EnvironmentFoundation(pulumi.ComponentResource):
         aws.kms.Alias(
             f"{name}-key-alias", name=f"alias/{args.system}-{args.environment}", target_key_id=key.key_id, opts=child
         )
-        self.access_logs = LifecycleBucket(
-            f"{name}-access-logs",
-            LifecycleBucketArgs(
-                environment=args.environment,
-                purpose="access-logs",
-                data_class="access-logs",
-                bucket_name=self.bucket_name("access-logs"),
-                expiration_days=ACCESS_LOG_DAYS,
-                account_id=self.account_id,
-                protect=args.protect,
-                force_destroy=not args.protect,
-                extra_tags=args.extra_tags,
-            ),
-            opts=child,
-        )
+        self._access_logs: LifecycleBucket | None = None
+        if args.access_logs:
+            self._access_logs = LifecycleBucket(
+                f"{name}-access-logs",
+                LifecycleBucketArgs(
+                    environment=args.environment,
+                    purpose="access-logs",
+                    data_class="access-logs",
+                    bucket_name=self.bucket_name("access-logs"),
+                    expiration_days=ACCESS_LOG_DAYS,
+                    account_id=self.account_id,
+                    protect=args.protect,
+                    force_destroy=not args.protect,
+                    extra_tags=args.extra_tags,
+                ),
+                opts=child,
+            )
         topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{args.system}-alarms-{args.environment}",
@@ -135,15 +138,26 @@ class EnvironmentFoundation(pulumi.ComponentResource):
         )
         self.kms_key_arn = key.arn
         self.kms_key_id = key.key_id
-        self.access_log_bucket_name = self.access_logs.bucket_name
         self.alarm_topic_arn = topic.arn
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
-                "access_log_bucket_name": self.access_log_bucket_name,
+                "access_log_bucket_name": self._access_logs.bucket_name if self._access_logs else None,
                 "alarm_topic_arn": self.alarm_topic_arn,
             }
         )
+
+    @property
+    def access_logs(self) -> LifecycleBucket:
+        """The access-log bucket (pass it in ``depends_on`` of buckets that log to it)."""
+        if self._access_logs is None:
+            raise ComponentArgError("this foundation was built with access_logs=False")
+        return self._access_logs
+
+    @property
+    def access_log_bucket_name(self) -> pulumi.Output[str]:
+        """Name of the access-log bucket (``access_log_bucket`` of every LifecycleBucket of the system)."""
+        return self.access_logs.bucket_name
 
     def bucket_name(self, purpose: str) -> pulumi.Output[str]:
         """``<system>-<env>-<purpose>-<account>``: a physical bucket name known at preview (<= 63 characters)."""

@@ -2,7 +2,7 @@
 
 * the bucket is a ``LifecycleBucket`` (``durable``: versioned, SSE-KMS, Block Public Access, ACLs disabled,
   TLS-only, access-logged) whose policy lets exactly this distribution read objects
-  (``cloudfront.amazonaws.com`` with ``AWS:SourceArn`` = the distribution's ARN) - nobody reads it directly;
+  (``cloudfront.amazonaws.com`` with ``aws:SourceArn`` = the distribution's ARN) - nobody reads it directly;
 * an origin access control signs every origin request (SigV4, ``always``);
 * the distribution redirects HTTP to HTTPS, allows only GET/HEAD/OPTIONS, caches with the managed
   ``CachingOptimized`` policy, adds the managed security headers (HSTS, X-Content-Type-Options, frame options)
@@ -22,6 +22,8 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs, depends_on_of
 from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
@@ -43,7 +45,7 @@ def cloudfront_key_statement(account_id: pulumi.Input[str]) -> dict[str, Any]:
         "Action": "kms:Decrypt",
         "Resource": "*",
         "Condition": {
-            "StringLike": {"AWS:SourceArn": pulumi.Output.concat("arn:aws:cloudfront::", account_id, ":distribution/*")}
+            "StringLike": {"aws:SourceArn": pulumi.Output.concat("arn:aws:cloudfront::", account_id, ":distribution/*")}
         },
     }
 
@@ -56,7 +58,7 @@ def site_read_statement(bucket_name: str, distribution_arn: str) -> dict[str, An
         "Principal": {"Service": CLOUDFRONT_SERVICE},
         "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{bucket_name}/*",
-        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        "Condition": {"StringEquals": {"aws:SourceArn": distribution_arn}},
     }
 
 
@@ -181,4 +183,32 @@ class StaticSite(pulumi.ComponentResource):
         self.distribution_arn = distribution.arn
         self.domain_name = distribution.domain_name
         self.url = pulumi.Output.concat("https://", distribution.domain_name)
-        self.register_outputs({"bucket_name": self.bucket_name, "url": self.url})
+        object_arn = pulumi.Output.concat("arn:aws:s3:::", bucket.bucket_name, "/index.html")
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="cloudfront/read-site-object",
+                    principal=CLOUDFRONT_SERVICE,
+                    principal_type="service",
+                    actions=("s3:GetObject",),
+                    resource=object_arn,
+                    context={**datapaths.secure_transport(), "aws:SourceArn": distribution.arn},
+                    guards=("aws:SourceArn",),
+                    description="the distribution reads the site's objects through origin access control",
+                ),
+                DataPath(
+                    name="cloudfront/decrypt-site-object",
+                    principal=CLOUDFRONT_SERVICE,
+                    principal_type="service",
+                    actions=("kms:Decrypt",),
+                    resource=args.kms_key_arn,
+                    context={
+                        "aws:SourceArn": distribution.arn,
+                        "kms:EncryptionContext:aws:s3:arn": pulumi.Output.concat("arn:aws:s3:::", bucket.bucket_name),
+                    },
+                    guards=("aws:SourceArn",),
+                    description="CloudFront decrypts SSE-KMS site objects with the environment key",
+                ),
+            ]
+        )
+        self.register_outputs({"bucket_name": self.bucket_name, "url": self.url, datapaths.OUTPUT_KEY: self.data_paths})

@@ -68,8 +68,9 @@ STS_COMPANIONS: Final = frozenset(("sts:tagsession", "sts:setsourceidentity", "s
 """Actions AWS authorizes as part of an ``sts:AssumeRole*`` request, with that request's condition keys."""
 
 _VAR_RE: Final = re.compile(r"\$\{([^}]*)\}")
-_ANY_VARS: Final = re.compile(r"(Path|ObjectName|LogGroupName|LogStreamName|Key|Prefix)$", re.IGNORECASE)
-"""Template variables whose value may hold ``/`` (object keys, log group names, IAM paths)."""
+_ANY_VARS: Final = re.compile(r"(Path|ObjectName|LogGroupName|LogStreamName|Key|Prefix|SecretId)$", re.IGNORECASE)
+"""Template variables whose value may hold ``/`` (object keys, log group names, IAM paths, secret names such as
+``team/app/db``)."""
 
 # Tokens of the ARN resource-part matcher.
 _STAR: Final = "\x00*"  # a policy wildcard (or policy variable): any string, empty included

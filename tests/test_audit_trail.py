@@ -184,3 +184,23 @@ def test_retention_rule_wants_compliance_in_prod() -> None:
         "prod audit bucket 'b1' locks log files GOVERNANCE for 30 days; prod needs COMPLIANCE mode for at least "
         "365 days"
     ]
+
+
+def test_service_reference_accepts_secret_names_with_slashes() -> None:
+    """A hierarchical secret name (``crm-prod/sftp-partner``) is one ${SecretId}; GetSecretValue on it is valid."""
+    from saas_platform.policies.service_authorization import document_problems
+
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Read",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-prod/sftp-partner-AbCdEf",
+            }
+        ],
+    }
+    assert document_problems(doc, "identity") == []
+    doc["Statement"][0]["Resource"] = "arn:aws:secretsmanager:eu-west-1:123456789012:nosuchtype:x"
+    assert document_problems(doc, "identity")

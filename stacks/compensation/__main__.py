@@ -223,7 +223,8 @@ decide = function(
             "Sid": "ResumeApproval",
             "Effect": "Allow",
             "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"],
-            "Resource": state_machine_arn,
+            # These actions take no resource ARN (the task token names the execution), so AWS accepts only "*".
+            "Resource": "*",
         },
     ],
 )

@@ -32,6 +32,8 @@ import crm_config
 import crm_permissions
 
 SYSTEM = "crm"
+SFTP_LAYER_MODULES = frozenset({"paramiko", "bcrypt", "cryptography", "nacl", "cffi", "_cffi_backend"})
+"""What ``requirements-sftp.txt`` (paramiko and its dependencies) puts into the SFTP layer."""
 PROJECT = Path(__file__).resolve().parent
 HANDLERS = PROJECT / "crm_handlers"
 SCOPES = {
@@ -113,7 +115,12 @@ authz = GroupAuthorization(
 
 layer = HandlerLayer(f"{SYSTEM}-deps", HandlerLayerArgs(environment=env))
 sftp_layer = HandlerLayer(
-    f"{SYSTEM}-sftp-deps", HandlerLayerArgs(environment=env, path=PROJECT / "build" / "sftp-layer")
+    f"{SYSTEM}-sftp-deps",
+    HandlerLayerArgs(
+        environment=env,
+        path=PROJECT / "build" / "sftp-layer",  # built from requirements-sftp.txt (see README)
+        modules=SFTP_LAYER_MODULES,
+    ),
 )
 sender_domain = cfg.llm.sender.split("@", 1)[1]
 llm = HandlerFunction(

@@ -108,11 +108,11 @@ def test_web_ui_is_private_behind_cloudfront_with_oac() -> None:
     assert origin["domainName"] == f"{bucket}.s3.eu-west-1.amazonaws.com"
     policy = json.loads(r.named("crm-web-site-policy").inputs["policy"])
     read = next(s for s in policy["Statement"] if s["Sid"] == "CloudFrontReadsSite")
-    assert read["Condition"] == {"StringEquals": {"AWS:SourceArn": dist.state["arn"]}}
+    assert read["Condition"] == {"StringEquals": {"aws:SourceArn": dist.state["arn"]}}
     assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     key = json.loads(r.named("crm-key").inputs["policy"])
     decrypt = next(s for s in key["Statement"] if s["Sid"] == "CloudFrontDecryptsSiteObjects")
-    assert decrypt["Condition"]["StringLike"]["AWS:SourceArn"] == "arn:aws:cloudfront::123456789012:distribution/*"
+    assert decrypt["Condition"]["StringLike"]["aws:SourceArn"] == "arn:aws:cloudfront::123456789012:distribution/*"
     public = r.named("crm-web-site-public-access").inputs
     assert all(
         public[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
