@@ -167,3 +167,55 @@ def new_job_item(
     if recurrence is not None:
         item["Recurrence"] = {"S": recurrence}
     return item
+
+
+# ------------------------------------------------------------------------------------------------- runners
+
+SYSTEM_RUNNERS: Final = ("AttGen-System",)
+"""Runners that act for the platform, not a tenant: they take jobs only from ``TENANT#system``."""
+CRUD_TABLES: Final = ("Employment", "PIM", "Leave", "WorkSchedule", "TimeAttendance", "Payroll")
+"""Pool tables whose items the CRUD-Item runner may update (never TenantJob: jobs change only via the picker)."""
+RUNNER_TABLE_ACTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    "Job-Runner": {"Employment": ("dynamodb:UpdateItem",)},
+    "AttGen-Tenant": {"WorkSchedule": ("dynamodb:Query",), "TimeAttendance": ("dynamodb:PutItem",)},
+    "Employee-Earn-AL": {"Leave": ("dynamodb:UpdateItem",)},
+    "CRUD-Item": {t: ("dynamodb:GetItem", "dynamodb:UpdateItem") for t in CRUD_TABLES},
+    "Tenant-Notification-Dispatcher": {"TenantJob": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+}
+"""What each per-tenant runner's tenant session may do, per pool table, always under
+``dynamodb:LeadingKeys = TENANT#<tenant>``. The writer role's policy and the session policy are both built from
+this map, so a runner holds only its own job's actions."""
+
+PRINCIPAL_TAG_TENANT: Final = "${aws:PrincipalTag/TenantId}"
+
+
+def tenant_data_policy(runner: str, table_arns: Mapping[str, str], tenant: str) -> dict[str, Any]:
+    """The runner's tenant-data permissions as one policy document (pure).
+
+    ``tenant`` is a literal tenant id (the session policy a runner passes to ``AssumeRole``) or
+    ``${aws:PrincipalTag/TenantId}`` (the writer role's own policy, keyed on the session tag). The effective
+    permissions of a session are the intersection of both, so a session for tenant A reaches only
+    ``TENANT#A`` rows even if the tag were wrong. Table and index ARNs: exact tables only, no index.
+    """
+    actions = RUNNER_TABLE_ACTIONS.get(runner)
+    if not actions:
+        raise JobError(f"runner {runner!r} has no tenant-data permissions (known: {sorted(RUNNER_TABLE_ACTIONS)})")
+    if tenant != PRINCIPAL_TAG_TENANT and (not TENANT_ID_RE.fullmatch(tenant) or tenant == SYSTEM_TENANT):
+        raise JobError(f"tenant {tenant!r} is not a customer tenant id")
+    missing = sorted(set(actions) - set(table_arns))
+    if missing:
+        raise JobError(f"runner {runner!r} needs the ARNs of tables {missing}")
+    statements = [
+        {
+            "Sid": f"{base}OwnTenantOnly",
+            "Effect": "Allow",
+            "Action": list(acts),
+            "Resource": table_arns[base],
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"{TENANT_KEY_PREFIX}{tenant}"]},
+                "Null": {"dynamodb:LeadingKeys": "false"},
+            },
+        }
+        for base, acts in sorted(actions.items())
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
