@@ -214,7 +214,10 @@ class HandlerFunction(pulumi.ComponentResource):
             },
         ]
         if args.dead_letter_arn is not None:
-            service = "sqs:SendMessage" if ":sqs:" in str(args.dead_letter_arn) else "sns:Publish"
+            # An Output's str() is not its value: decide on the resolved ARN.
+            service = pulumi.Output.from_input(args.dead_letter_arn).apply(
+                lambda arn: "sqs:SendMessage" if ":sqs:" in arn else "sns:Publish"
+            )
             base_statements.append(
                 {"Sid": "DeadLetter", "Effect": "Allow", "Action": service, "Resource": args.dead_letter_arn}
             )

@@ -1,0 +1,581 @@
+"""``ScheduledJobs``: the system jobs of one environment (docs/jobs.md).
+
+* an EventBridge Scheduler schedule ``<prefix>-Scheduler-<Env>`` firing ``rate(1 minute)`` (no flexible
+  window) at the **JobPicker**, with a retry policy, a KMS-encrypted SQS dead-letter queue and its own role:
+  trusted by ``scheduler.amazonaws.com`` only for this account and this schedule (``aws:SourceAccount`` /
+  ``aws:SourceArn``), allowed ``lambda:InvokeFunction`` on the picker's ARN and nothing else but its DLQ;
+* the **JobPicker** (``handlers/job_picker.py``): ``dynamodb:Query`` on the TenantJob table's ``DueJobs`` index
+  only and ``dynamodb:UpdateItem`` on the table (claims, completions), ``lambda:InvokeFunction`` on the runner
+  functions it may dispatch to (the allow-list it also receives as ``RUNNERS``);
+* the **runners** (``handlers/job_runners.py``), one ``HandlerFunction`` each, named ``<prefix>-<Runner>-<Env>``.
+  Per-tenant runners hold no tenant data themselves: each has a **writer role** whose policy allows only that
+  runner's table actions under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}``, trusted only by
+  the runner's role with exactly one ``TenantId`` session tag; the runner passes a session policy naming the
+  tenant as well. AttGen-System is a system runner: it may only invoke AttGen-Tenant;
+* a KMS-encrypted SQS **dead-letter queue for every function** (all are invoked asynchronously), the
+  asynchronous-invoke retry settings, and **alarms** on DLQ depth, errors, throttles, P99 duration, picker
+  failures and job lag (``JobLagSeconds``, the age of the oldest due job) to the alarm topic;
+* the per-environment **notification topic** ``<prefix>-Notifications-<Env>`` the dispatcher publishes to.
+
+The ``DueJobs`` index itself belongs to the TenantJob :class:`~saas_platform.components.pool_table.PoolTable`
+(:data:`DUE_JOBS_INDEX`); its partition key is a write shard, not the tenant, so it never appears in a tenant
+policy (``PoolTable.tenant_index_names`` leaves it out and the policy pack rejects it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pulumi
+import pulumi_aws as aws
+
+from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.msk_consumer import writer_trust_policy
+from saas_platform.components.naming import (
+    DEFAULT_NAME_PREFIX,
+    ENVIRONMENTS,
+    IAM_ROLE_NAME_MAX,
+    RUNNERS,
+    TENANT_ID_RE,
+    Environment,
+    env_suffix,
+    job_picker_function_name,
+    runner_function_name,
+    runner_writer_role_name,
+    scheduler_name,
+    tags,
+)
+from saas_platform.components.pool_table import TableIndex
+from saas_platform.handlers._jobs import (
+    DUE_ATTRIBUTE,
+    DUE_INDEX,
+    PRINCIPAL_TAG_TENANT,
+    RUNNER_TABLE_ACTIONS,
+    SHARD_ATTRIBUTE,
+    SYSTEM_RUNNERS,
+    tenant_data_policy,
+)
+
+JOBS_TABLE: Final = "TenantJob"
+DUE_JOBS_INDEX: Final = TableIndex(name=DUE_INDEX, partition_key=SHARD_ATTRIBUTE, sort_key=DUE_ATTRIBUTE)
+"""The sparse, write-sharded due-jobs index of the TenantJob table (not tenant-keyed: system roles only)."""
+SCHEDULE_EXPRESSION: Final = "rate(1 minute)"
+RUNNER_HANDLERS: Final[Mapping[str, str]] = {
+    "Job-Runner": "job_runner_handler",
+    "AttGen-System": "attgen_system_handler",
+    "AttGen-Tenant": "attgen_tenant_handler",
+    "Employee-Earn-AL": "earn_al_handler",
+    "CRUD-Item": "crud_item_handler",
+    "Tenant-Notification-Dispatcher": "notification_handler",
+}
+DLQ_RETENTION_SECONDS: Final = 14 * 86_400
+"""SQS maximum: dead letters wait 14 days for a redrive."""
+ASYNC_RETRIES: Final = 2
+ASYNC_MAX_EVENT_AGE: Final = 3600
+PICKER_TIMEOUT: Final = 60
+RUNNER_TIMEOUT: Final = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobTable:
+    """A pool table a runner uses: physical name and ARN (known at preview, see ``PoolTable.table_arn``)."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledJobsArgs:
+    """Arguments of :class:`ScheduledJobs`.
+
+    Attributes:
+        environment: ``dev`` | ``staging`` | ``prod``.
+        region / account_id: build the ARNs of the picker, runners and schedule from known parts, so every
+            policy document is known at preview.
+        tables: the pool tables by base name (``TenantJob`` is required; runners need theirs).
+        tenant_ids: the tenant registry (deploy-time config): runners refuse other tenants, writer roles accept
+            only these ``TenantId`` tags, AttGen-System iterates exactly these.
+        kms_key_arn: the environment key (queues, topic, log groups, function environments).
+        runners: Default: all of the seed's runners. The picker's allow-list is exactly this set.
+        shards: Default 4 (1-100). Write shards of the due index (docs/jobs.md: the arithmetic).
+        lease_seconds: Default 300 (60-900). How long a claimed job waits before another picker recovers it.
+        retry_attempts: Default 3 (0-185). Scheduler retries of a failed picker invoke before the DLQ.
+        max_event_age_seconds: Default 300 (60-86400). A missed tick older than this is dead-lettered: the
+            next tick (one minute later) picks up the same due jobs anyway.
+        lag_alarm_seconds: Default 300. Alarm when the oldest due job is older than this.
+        alarm_topic_arn: where alarms go; ``None`` creates none.
+        layers: the environment's ``HandlerLayer`` ARN.
+    """
+
+    environment: Environment
+    region: str
+    account_id: pulumi.Input[str]
+    tables: Mapping[str, JobTable]
+    tenant_ids: tuple[str, ...]
+    kms_key_arn: pulumi.Input[str]
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    runners: tuple[str, ...] = RUNNERS
+    shards: int = 4
+    lease_seconds: int = 300
+    retry_attempts: int = 3
+    max_event_age_seconds: int = 300
+    lag_alarm_seconds: int = 300
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    layers: Sequence[pulumi.Input[str]] = ()
+    log_retention_days: int = 90
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
+        unknown = sorted(set(self.runners) - set(RUNNER_HANDLERS))
+        if unknown or not self.runners or len(set(self.runners)) != len(self.runners):
+            raise ComponentArgError(
+                f"runners must be distinct names from {sorted(RUNNER_HANDLERS)}; got {list(self.runners)}"
+            )
+        if "AttGen-System" in self.runners and "AttGen-Tenant" not in self.runners:
+            raise ComponentArgError("AttGen-System fans out to AttGen-Tenant: add 'AttGen-Tenant' to runners")
+        needed = {JOBS_TABLE} | {t for r in self.runners for t in RUNNER_TABLE_ACTIONS.get(r, {})}
+        missing = sorted(needed - set(self.tables))
+        if missing:
+            raise ComponentArgError(f"tables is missing {missing}, which the picker or the runners {self.runners} use")
+        bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t)]
+        if bad or not self.tenant_ids:
+            raise ComponentArgError(f"tenant_ids must be non-empty tenant ids; bad: {bad}")
+        for label, value, low, high in (
+            ("shards", self.shards, 1, 100),
+            ("lease_seconds", self.lease_seconds, 60, 900),
+            ("retry_attempts", self.retry_attempts, 0, 185),
+            ("max_event_age_seconds", self.max_event_age_seconds, 60, 86_400),
+            ("lag_alarm_seconds", self.lag_alarm_seconds, 60, 86_400),
+        ):
+            if not low <= value <= high:
+                raise ComponentArgError(f"{label} must be {low}-{high}; got {value}")
+        if self.lease_seconds <= PICKER_TIMEOUT:
+            raise ComponentArgError(
+                f"lease_seconds ({self.lease_seconds}) must exceed the picker's timeout ({PICKER_TIMEOUT} s), or a "
+                "running picker's claims could be recovered by the next one"
+            )
+        for runner in self.tenant_runners:
+            role = runner_writer_role_name(self.name_prefix, runner, self.environment)
+            if len(role) > IAM_ROLE_NAME_MAX:
+                raise ComponentArgError(
+                    f"writer role name {role!r} is {len(role)} characters; IAM allows {IAM_ROLE_NAME_MAX}. "
+                    "Shorten name_prefix."
+                )
+
+    @property
+    def tenant_runners(self) -> tuple[str, ...]:
+        return tuple(r for r in self.runners if r not in SYSTEM_RUNNERS)
+
+
+def _arn(service: str, region: str, account: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat(f"arn:aws:{service}:{region}:", account, f":{resource}")
+
+
+def scheduler_trust_policy(account_id: str, schedule_arn: str) -> dict[str, Any]:
+    """EventBridge Scheduler may assume the role only for this account's schedule (confused-deputy guard)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SchedulerForThisScheduleOnly",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {"aws:SourceArn": schedule_arn},
+                },
+            }
+        ],
+    }
+
+
+def queue_key_statement(kms_key_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
+    """Sending to an SSE-KMS queue needs the key's data-key actions, only through SQS."""
+    return {
+        "Sid": "DeadLetterQueueKey",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": kms_key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+    }
+
+
+class ScheduledJobs(pulumi.ComponentResource):
+    """The environment's scheduler, job picker, runners, dead-letter queues and alarms (see module doc).
+
+    Example::
+
+        jobs = ScheduledJobs("platform-jobs", ScheduledJobsArgs(
+            environment="dev", region="ap-southeast-1", account_id=account, kms_key_arn=key.arn,
+            tables={b: JobTable(name=t.table_name, arn=t.table_arn) for b, t in tables.items()},
+            tenant_ids=("acme", "globex"), alarm_topic_arn=topic.arn))
+        pulumi.export("scheduleName", jobs.schedule_name)
+
+    Documentation:
+        https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role
+        https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-indexes-general-sparse-indexes.html
+    """
+
+    schedule_name: str
+    schedule_arn: pulumi.Output[str]
+    picker_function_name: pulumi.Output[str]
+    picker_role_arn: pulumi.Output[str]
+    runner_function_names: dict[str, pulumi.Output[str]]
+    runner_role_arns: dict[str, pulumi.Output[str]]
+    writer_role_arns: dict[str, pulumi.Output[str]]
+    dead_letter_queue_arns: dict[str, pulumi.Output[str]]
+    dead_letter_queue_names: dict[str, pulumi.Output[str]]
+    notification_topic_arn: pulumi.Output[str]
+    due_index_arn: pulumi.Output[str]
+    function_names: list[str]
+
+    def __init__(self, name: str, args: ScheduledJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("saas:jobs:ScheduledJobs", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+        resource_tags = tags(env, "ScheduledJobs", extra=args.extra_tags)
+        region, account = args.region, args.account_id
+        picker_name = job_picker_function_name(args.name_prefix, env)
+        runner_names = {r: runner_function_name(args.name_prefix, r, env) for r in args.runners}
+        self.function_names = [picker_name, *runner_names.values()]
+
+        def function_arn(fn: str) -> pulumi.Output[str]:
+            return _arn("lambda", region, account, f"function:{fn}")
+
+        jobs_table = args.tables[JOBS_TABLE]
+        self.due_index_arn = pulumi.Output.concat(jobs_table.arn, f"/index/{DUE_INDEX}")
+
+        def queue(label: str, physical: str) -> aws.sqs.Queue:
+            return aws.sqs.Queue(
+                f"{name}-{label}-dlq",
+                name=f"{physical}-DLQ"[:80],
+                kms_master_key_id=args.kms_key_arn,
+                kms_data_key_reuse_period_seconds=300,
+                message_retention_seconds=DLQ_RETENTION_SECONDS,
+                tags=resource_tags,
+                opts=child,
+            )
+
+        queues = {"Scheduler": queue("scheduler", scheduler_name(args.name_prefix, env))}
+        queues["JobPicker"] = queue("picker", picker_name)
+        for runner, fn in runner_names.items():
+            queues[runner] = queue(runner.lower(), fn)
+
+        topic = aws.sns.Topic(
+            f"{name}-notifications",
+            name=f"{args.name_prefix}-Notifications-{env_suffix(env)}",
+            kms_master_key_id=args.kms_key_arn,
+            tags=resource_tags,
+            opts=child,
+        )
+
+        # ---- runners
+        functions: dict[str, HandlerFunction] = {}
+        self.writer_role_arns = {}
+        for runner, fn in runner_names.items():
+            statements: list[Mapping[str, Any]] = [queue_key_statement(args.kms_key_arn, region)]
+            env_vars: dict[str, pulumi.Input[str]] = {"RUNNER": runner, "KNOWN_TENANTS": ",".join(args.tenant_ids)}
+            used = RUNNER_TABLE_ACTIONS.get(runner, {})
+            if used:
+                env_vars["TABLES"] = pulumi.Output.json_dumps(
+                    {b: {"name": args.tables[b].name, "arn": args.tables[b].arn} for b in sorted(used)}
+                )
+            writer_name = runner_writer_role_name(args.name_prefix, runner, env)
+            writer_arn = pulumi.Output.concat("arn:aws:iam::", account, f":role/{writer_name}")
+            if runner not in SYSTEM_RUNNERS:
+                env_vars["WRITER_ROLE_ARN"] = writer_arn
+                statements.append(
+                    {
+                        "Sid": "AssumeTenantWriter",
+                        "Effect": "Allow",
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        "Resource": writer_arn,
+                        "Condition": {
+                            "StringEquals": {"aws:RequestTag/TenantId": list(args.tenant_ids)},
+                            "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+                        },
+                    }
+                )
+            if runner == "Tenant-Notification-Dispatcher":
+                env_vars["NOTIFY_TOPIC_ARN"] = topic.arn
+                statements += [
+                    {"Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic.arn},
+                    {
+                        "Sid": "NotificationTopicKey",
+                        "Effect": "Allow",
+                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                        "Resource": args.kms_key_arn,
+                        "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+                    },
+                ]
+            if runner == "AttGen-System":
+                env_vars["ATTGEN_TENANT_FUNCTION"] = runner_names["AttGen-Tenant"]
+                statements.append(
+                    {
+                        "Sid": "FanOutToAttGenTenant",
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": function_arn(runner_names["AttGen-Tenant"]),
+                    }
+                )
+            function = HandlerFunction(
+                f"{name}-{runner.lower()}",
+                HandlerFunctionArgs(
+                    function_name=fn,
+                    handler=f"saas_platform.handlers.job_runners.{RUNNER_HANDLERS[runner]}",
+                    environment=env,
+                    component="ScheduledJobs",
+                    kms_key_arn=args.kms_key_arn,
+                    description=f"Job runner {runner} (dispatched by the JobPicker)",
+                    env=env_vars,
+                    statements=statements,
+                    layers=args.layers,
+                    timeout=RUNNER_TIMEOUT,
+                    log_retention_days=args.log_retention_days,
+                    dead_letter_arn=queues[runner].arn,
+                    extra_tags={**args.extra_tags, "saas:runner": runner},
+                ),
+                opts=child,
+            )
+            functions[runner] = function
+            if runner not in SYSTEM_RUNNERS:
+                writer = aws.iam.Role(
+                    f"{name}-{runner.lower()}-writer-role",
+                    name=writer_name,
+                    description=f"Tenant-scoped writer of {fn}: assumed per job with a TenantId session tag",
+                    assume_role_policy=pulumi.Output.json_dumps(function.role_arn.apply(writer_trust_policy)),
+                    max_session_duration=3600,
+                    tags={**resource_tags, "saas:runner": runner},
+                    opts=child,
+                )
+                bases = sorted(used)
+                aws.iam.RolePolicy(
+                    f"{name}-{runner.lower()}-writer-policy",
+                    role=writer.id,
+                    policy=pulumi.Output.json_dumps(
+                        pulumi.Output.all(*[args.tables[b].arn for b in bases]).apply(
+                            lambda arns, r=runner, b=bases: tenant_data_policy(
+                                r, dict(zip(b, arns, strict=True)), PRINCIPAL_TAG_TENANT
+                            )
+                        )
+                    ),
+                    opts=child,
+                )
+                self.writer_role_arns[runner] = writer.arn
+
+        # ---- picker
+        picker = HandlerFunction(
+            f"{name}-picker",
+            HandlerFunctionArgs(
+                function_name=picker_name,
+                handler="saas_platform.handlers.job_picker.lambda_handler",
+                environment=env,
+                component="ScheduledJobs",
+                kms_key_arn=args.kms_key_arn,
+                description="Dispatches due jobs from the TenantJob DueJobs index (every minute)",
+                env={
+                    "JOBS_TABLE": jobs_table.name,
+                    "SHARDS": str(args.shards),
+                    "LEASE_SECONDS": str(args.lease_seconds),
+                    "RUNNERS": json.dumps(runner_names, sort_keys=True),
+                },
+                statements=[
+                    {
+                        "Sid": "ReadDueJobsIndexOnly",
+                        "Effect": "Allow",
+                        "Action": "dynamodb:Query",
+                        "Resource": self.due_index_arn,
+                    },
+                    {
+                        "Sid": "ClaimAndCompleteJobs",
+                        "Effect": "Allow",
+                        "Action": "dynamodb:UpdateItem",
+                        "Resource": jobs_table.arn,
+                    },
+                    {
+                        "Sid": "DispatchToAllowListedRunners",
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": [function_arn(fn) for fn in runner_names.values()],
+                    },
+                    queue_key_statement(args.kms_key_arn, region),
+                ],
+                layers=args.layers,
+                timeout=PICKER_TIMEOUT,
+                log_retention_days=args.log_retention_days,
+                dead_letter_arn=queues["JobPicker"].arn,
+                extra_tags={**args.extra_tags, "saas:runner": "JobPicker"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(functions.values())),
+        )
+        functions["JobPicker"] = picker
+        for label, function in functions.items():
+            aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-{label.lower()}-async",
+                function_name=function.function_name,
+                maximum_retry_attempts=ASYNC_RETRIES,
+                maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE,
+                opts=child,
+            )
+
+        # ---- scheduler
+        self.schedule_name = scheduler_name(args.name_prefix, env)
+        schedule_arn = _arn("scheduler", region, account, f"schedule/default/{self.schedule_name}")
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            description=f"EventBridge Scheduler role of {self.schedule_name}: invokes the JobPicker only",
+            assume_role_policy=pulumi.Output.json_dumps(
+                pulumi.Output.all(account, schedule_arn).apply(lambda v: scheduler_trust_policy(v[0], v[1]))
+            ),
+            tags=resource_tags,
+            opts=child,
+        )
+        scheduler_policy = aws.iam.RolePolicy(
+            f"{name}-scheduler-policy",
+            role=scheduler_role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "InvokePickerOnly",
+                            "Effect": "Allow",
+                            "Action": "lambda:InvokeFunction",
+                            "Resource": function_arn(picker_name),
+                        },
+                        {
+                            "Sid": "DeadLetterQueue",
+                            "Effect": "Allow",
+                            "Action": "sqs:SendMessage",
+                            "Resource": queues["Scheduler"].arn,
+                        },
+                        queue_key_statement(args.kms_key_arn, region),
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            name=self.schedule_name,
+            group_name="default",
+            description=f"Fires the JobPicker of {env_suffix(env)} every minute",
+            schedule_expression=SCHEDULE_EXPRESSION,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            state="ENABLED",
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=picker.function_arn,
+                role_arn=scheduler_role.arn,
+                input=json.dumps({"source": "saas.scheduler", "schedule": self.schedule_name}),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_retry_attempts=args.retry_attempts,
+                    maximum_event_age_in_seconds=args.max_event_age_seconds,
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=queues["Scheduler"].arn),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy, picker]),
+        )
+
+        # ---- alarms
+        if args.alarm_topic_arn is not None:
+            topic_arn = args.alarm_topic_arn
+
+            def alarm(label: str, description: str, **kw: Any) -> None:
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{label}",
+                    alarm_description=description,
+                    evaluation_periods=1,
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[topic_arn],
+                    ok_actions=[topic_arn],
+                    tags=resource_tags,
+                    opts=child,
+                    **kw,
+                )
+
+            for label, q in queues.items():
+                alarm(
+                    f"{label.lower()}-dlq-depth",
+                    f"{label}: messages in the dead-letter queue (redrive: docs/jobs.md)",
+                    namespace="AWS/SQS",
+                    metric_name="ApproximateNumberOfMessagesVisible",
+                    dimensions={"QueueName": q.name},
+                    statistic="Maximum",
+                    period=300,
+                    threshold=0,
+                    comparison_operator="GreaterThanThreshold",
+                )
+            for label, function in functions.items():
+                timeout = PICKER_TIMEOUT if label == "JobPicker" else RUNNER_TIMEOUT
+                for metric in ("Errors", "Throttles"):
+                    alarm(
+                        f"{label.lower()}-{metric.lower()}",
+                        f"{label}: Lambda {metric.lower()}",
+                        namespace="AWS/Lambda",
+                        metric_name=metric,
+                        dimensions={"FunctionName": function.function_name},
+                        statistic="Sum",
+                        period=300,
+                        threshold=0,
+                        comparison_operator="GreaterThanThreshold",
+                    )
+                alarm(
+                    f"{label.lower()}-p99-duration",
+                    f"{label}: P99 duration above 80% of the {timeout} s timeout",
+                    namespace="AWS/Lambda",
+                    metric_name="Duration",
+                    dimensions={"FunctionName": function.function_name},
+                    extended_statistic="p99",
+                    period=300,
+                    threshold=timeout * 1000 * 0.8,
+                    comparison_operator="GreaterThanThreshold",
+                )
+            emf = {"service": "ScheduledJobs", "function_name": picker_name}
+            alarm(
+                "job-lag",
+                f"Oldest due job waited more than {args.lag_alarm_seconds} s (JobLagSeconds)",
+                namespace="saas",
+                metric_name="JobLagSeconds",
+                dimensions=emf,
+                statistic="Maximum",
+                period=60,
+                threshold=args.lag_alarm_seconds,
+                comparison_operator="GreaterThanThreshold",
+            )
+            alarm(
+                "jobs-failed",
+                "Jobs marked failed by the picker (unknown runner, malformed, dispatch kept failing)",
+                namespace="saas",
+                metric_name="JobsFailed",
+                dimensions=emf,
+                statistic="Sum",
+                period=300,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+            )
+
+        self.schedule_arn = schedule.arn
+        self.picker_function_name = picker.function_name
+        self.picker_role_arn = picker.role_arn
+        self.runner_function_names = {r: functions[r].function_name for r in runner_names}
+        self.runner_role_arns = {r: functions[r].role_arn for r in runner_names}
+        self.dead_letter_queue_arns = {label: q.arn for label, q in queues.items()}
+        self.dead_letter_queue_names = {label: q.name for label, q in queues.items()}
+        self.notification_topic_arn = topic.arn
+        self.register_outputs(
+            {
+                "schedule_arn": self.schedule_arn,
+                "picker_function_name": self.picker_function_name,
+                "runner_function_names": self.runner_function_names,
+                "notification_topic_arn": self.notification_topic_arn,
+            }
+        )
