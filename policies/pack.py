@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from saas_platform.policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
+from saas_platform.policies import access, authorization, buckets, identity, jobs, msk, quotas, storage, tagging
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -26,6 +26,7 @@ POLICIES: Final[list[Policy]] = [
     *quotas.POLICIES,
     *buckets.POLICIES,
     *msk.POLICIES,
+    *jobs.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}
