@@ -100,7 +100,7 @@ class ScheduledJobsArgs:
         tenant_ids: the tenant registry (deploy-time config): runners refuse other tenants, writer roles accept
             only these ``TenantId`` tags, AttGen-System iterates exactly these.
         kms_key_arn: the environment key (queues, topic, log groups, function environments).
-        runners: Default: all of the seed's runners. The picker's allow-list is exactly this set.
+        runners: Default: all six runners of the platform's job catalogue (docs/jobs.md). The picker's allow-list is exactly this set.
         shards: Default 4 (1-100). Write shards of the due index (docs/jobs.md: the arithmetic).
         lease_seconds: Default 300 (60-900). How long a claimed job waits before another picker recovers it.
         retry_attempts: Default 3 (0-185). Scheduler retries of a failed picker invoke before the DLQ.

@@ -106,6 +106,7 @@ def clients() -> tuple[Any, Any]:
 
 
 def reset_clients() -> None:
+    """Forget cached settings and clients (tests)."""
     settings.cache_clear()
     clients.cache_clear()
 
@@ -137,6 +138,8 @@ Outcome = Literal["dispatched", "claim-lost", "failed", "dispatch-error", "recov
 
 @dataclass
 class Claim:
+    """A successful claim: the item, the due time being dispatched and the version the claim wrote."""
+
     item: DueItem
     due: str
     """The due time being dispatched (for a recovered job: the originally claimed one)."""
@@ -149,6 +152,8 @@ class Claim:
 
 @dataclass
 class PickResult:
+    """What one pass did: an outcome per item, the events dispatched, items read, the oldest due time seen."""
+
     outcomes: list[tuple[str, str, Outcome]] = field(default_factory=list)
     dispatched: list[dict[str, Any]] = field(default_factory=list)
     items_read: int = 0

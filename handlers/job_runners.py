@@ -66,6 +66,8 @@ class _Model(BaseModel):
 
 
 class RunnerEvent(_Model):
+    """The event the picker sends (``job_picker.runner_event``); the tenant comes from the job's key."""
+
     tenant_id: str = Field(alias="tenantId", pattern=r"^[a-z][a-z0-9-]{1,30}$")
     job_id: str = Field(alias="jobId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,200}$")
     due_at: str = Field(alias="dueAt", pattern=TIME_RE.pattern)
@@ -124,6 +126,7 @@ def system_clients() -> tuple[Any, Any, Any]:
 
 
 def reset_clients() -> None:
+    """Forget cached settings and clients (tests)."""
     settings.cache_clear()
     system_clients.cache_clear()
 
@@ -187,6 +190,8 @@ Result = dict[str, Any]
 
 
 class AccrualPayload(_Model):
+    """Employee-Earn-AL input: one employee, one month, the yearly entitlement, optional start/end dates."""
+
     employee_id: str = Field(alias="employeeId", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     annual_days: Decimal = Field(alias="annualDays", gt=0, le=366, max_digits=6, decimal_places=2)
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -207,6 +212,7 @@ def monthly_accrual(p: AccrualPayload) -> Decimal:
 
 
 def run_earn_al(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) -> Result:
+    """Add the month's accrual to the balance item once (a replay of the same month is a duplicate)."""
     p = _payload(AccrualPayload, event)
     accrual = monthly_accrual(p)
     try:
@@ -234,6 +240,8 @@ def run_earn_al(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) -> R
 
 
 class CrudPayload(_Model):
+    """CRUD-Item input: which item of which pool table, the attributes to set, the version expected."""
+
     table: Literal["Employment", "PIM", "Leave", "WorkSchedule", "TimeAttendance", "Payroll"]
     entity_item: str = Field(alias="entityItem", min_length=1, max_length=1024)
     set: dict[str, str | int | bool] = Field(min_length=1, max_length=50)
@@ -247,6 +255,7 @@ def _attr(value: str | int | bool) -> dict[str, Any]:
 
 
 def run_crud_item(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) -> Result:
+    """One conditional update of an existing item; the job run is recorded so a replay is recognised."""
     p = _payload(CrudPayload, event)
     assert p.table in CRUD_TABLES
     bad = sorted(k for k in p.set if k in PROTECTED_ATTRIBUTES or not k.isidentifier())
@@ -290,6 +299,8 @@ def run_crud_item(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) ->
 
 
 class NotificationPayload(_Model):
+    """Tenant-Notification-Dispatcher input: the kind of notification, its text, optionally one employee."""
+
     kind: Literal["clock-in-reminder", "clock-out-reminder", "leave-reminder", "announcement"]
     message: str = Field(min_length=1, max_length=2000)
     employee_id: str | None = Field(default=None, alias="employeeId", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -338,6 +349,8 @@ def run_notification(event: RunnerEvent, cfg: Settings, ddb: Any, sns: Any, now:
 
 
 class AttGenPayload(_Model):
+    """AttGen input: the day to generate expected attendance for."""
+
     date: date
 
 
@@ -392,12 +405,15 @@ def run_attgen_tenant(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime
 
 
 class ContractPayload(_Model):
+    """Job-Runner input: a contract start or end of one employee, effective on a date."""
+
     employee_id: str = Field(alias="employeeId", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     event: Literal["contract-start", "contract-end"]
     effective_date: date = Field(alias="effectiveDate")
 
 
 def run_contract(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) -> Result:
+    """Set the employee's EmploymentStatus for a contract event, once per event and date."""
     p = _payload(ContractPayload, event)
     status = "active" if p.event == "contract-start" else "ended"
     marker = f"{p.event}#{p.effective_date.isoformat()}"
@@ -472,8 +488,7 @@ def _at(now: datetime) -> str:
 TenantRunner = Callable[[RunnerEvent, Settings, Any, datetime], Result]
 
 
-def _tenant_handler(runner: TenantRunner) -> Callable[[dict[str, Any], LambdaContext], Result]:
-    @logger.inject_lambda_context
+def _tenant_handler(runner: TenantRunner, name: str) -> Callable[[dict[str, Any], LambdaContext], Result]:
     def handler(event: dict[str, Any], context: LambdaContext) -> Result:
         cfg = settings()
         parsed = parse_event(event, cfg)  # JobError -> Lambda retries, then the dead-letter queue
@@ -483,17 +498,19 @@ def _tenant_handler(runner: TenantRunner) -> Callable[[dict[str, Any], LambdaCon
         logger.info("job run", extra={"job": parsed.run_id, "tenant": parsed.tenant_id, **result})
         return result
 
-    return handler
+    handler.__doc__ = f"Lambda entry point of {name}: validate, assume the tenant's session, run, log the outcome."
+    return logger.inject_lambda_context(handler)
 
 
-job_runner_handler = _tenant_handler(run_contract)
-attgen_tenant_handler = _tenant_handler(run_attgen_tenant)
-earn_al_handler = _tenant_handler(run_earn_al)
-crud_item_handler = _tenant_handler(run_crud_item)
+job_runner_handler = _tenant_handler(run_contract, "Job-Runner")
+attgen_tenant_handler = _tenant_handler(run_attgen_tenant, "AttGen-Tenant")
+earn_al_handler = _tenant_handler(run_earn_al, "Employee-Earn-AL")
+crud_item_handler = _tenant_handler(run_crud_item, "CRUD-Item")
 
 
 @logger.inject_lambda_context
 def notification_handler(event: dict[str, Any], context: LambdaContext) -> Result:
+    """Lambda entry point of Tenant-Notification-Dispatcher."""
     cfg = settings()
     parsed = parse_event(event, cfg)
     sts, sns, _ = system_clients()
@@ -504,6 +521,7 @@ def notification_handler(event: dict[str, Any], context: LambdaContext) -> Resul
 
 @logger.inject_lambda_context
 def attgen_system_handler(event: dict[str, Any], context: LambdaContext) -> Result:
+    """Lambda entry point of AttGen-System."""
     cfg = settings()
     parsed = parse_event(event, cfg)
     _, _, lam = system_clients()
