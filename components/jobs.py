@@ -100,6 +100,9 @@ class ScheduledJobsArgs:
         tenant_ids: the tenant registry (deploy-time config): runners refuse other tenants, writer roles accept
             only these ``TenantId`` tags, AttGen-System iterates exactly these.
         kms_key_arn: the environment key (queues, topic, log groups, function environments).
+        kms_key_alias: the key's alias (``alias/aiml-saas-dev``). When set, the data-key grants for the queues and
+            the topic name ``key/*`` narrowed by ``kms:ResourceAliases``, so the documents are known at the first
+            preview (the key's ARN is not); otherwise they name ``kms_key_arn``.
         runners: Default: all six runners of the platform's job catalogue (docs/jobs.md). The picker's allow-list is exactly this set.
         shards: Default 4 (1-100). Write shards of the due index (docs/jobs.md: the arithmetic).
         lease_seconds: Default 300 (60-900). How long a claimed job waits before another picker recovers it.
@@ -117,6 +120,7 @@ class ScheduledJobsArgs:
     tables: Mapping[str, JobTable]
     tenant_ids: tuple[str, ...]
     kms_key_arn: pulumi.Input[str]
+    kms_key_alias: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     runners: tuple[str, ...] = RUNNERS
     shards: int = 4
@@ -196,14 +200,22 @@ def scheduler_trust_policy(account_id: str, schedule_arn: str) -> dict[str, Any]
     }
 
 
-def queue_key_statement(kms_key_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
-    """Sending to an SSE-KMS queue needs the key's data-key actions, only through SQS."""
+def key_statement(
+    sid: str, service: str, args: ScheduledJobsArgs, account: pulumi.Input[str] | None = None
+) -> dict[str, Any]:
+    """Sending to an SSE-KMS queue (or publishing to an SSE-KMS topic) needs the key's data-key actions, only
+    through that service. With an alias the resource is ``key/*`` narrowed to the alias (known at preview)."""
+    condition: dict[str, Any] = {"StringEquals": {"kms:ViaService": f"{service}.{args.region}.amazonaws.com"}}
+    resource: Any = args.kms_key_arn
+    if args.kms_key_alias is not None:
+        resource = pulumi.Output.concat(f"arn:aws:kms:{args.region}:", account or args.account_id, ":key/*")
+        condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": args.kms_key_alias}
     return {
-        "Sid": "DeadLetterQueueKey",
+        "Sid": sid,
         "Effect": "Allow",
         "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-        "Resource": kms_key_arn,
-        "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+        "Resource": resource,
+        "Condition": condition,
     }
 
 
@@ -255,9 +267,10 @@ class ScheduledJobs(pulumi.ComponentResource):
         self.due_index_arn = pulumi.Output.concat(jobs_table.arn, f"/index/{DUE_INDEX}")
 
         def queue(label: str, physical: str) -> aws.sqs.Queue:
+            queue_names[label] = f"{physical}-DLQ"[:80]
             return aws.sqs.Queue(
                 f"{name}-{label}-dlq",
-                name=f"{physical}-DLQ"[:80],
+                name=queue_names[label],
                 kms_master_key_id=args.kms_key_arn,
                 kms_data_key_reuse_period_seconds=300,
                 message_retention_seconds=DLQ_RETENTION_SECONDS,
@@ -265,14 +278,21 @@ class ScheduledJobs(pulumi.ComponentResource):
                 opts=child,
             )
 
+        queue_names: dict[str, str] = {}
         queues = {"Scheduler": queue("scheduler", scheduler_name(args.name_prefix, env))}
         queues["JobPicker"] = queue("picker", picker_name)
         for runner, fn in runner_names.items():
             queues[runner] = queue(runner.lower(), fn)
 
+        def queue_arn(label: str) -> pulumi.Output[str]:
+            """Built from known parts (not ``Queue.arn``) so the documents that name it are known at preview."""
+            return _arn("sqs", region, account, queue_names[label.lower() if label != "JobPicker" else "picker"])
+
+        topic_name = f"{args.name_prefix}-Notifications-{env_suffix(env)}"
+        topic_arn_known = _arn("sns", region, account, topic_name)
         topic = aws.sns.Topic(
             f"{name}-notifications",
-            name=f"{args.name_prefix}-Notifications-{env_suffix(env)}",
+            name=topic_name,
             kms_master_key_id=args.kms_key_arn,
             tags=resource_tags,
             opts=child,
@@ -282,7 +302,7 @@ class ScheduledJobs(pulumi.ComponentResource):
         functions: dict[str, HandlerFunction] = {}
         self.writer_role_arns = {}
         for runner, fn in runner_names.items():
-            statements: list[Mapping[str, Any]] = [queue_key_statement(args.kms_key_arn, region)]
+            statements: list[Mapping[str, Any]] = [key_statement("DeadLetterQueueKey", "sqs", args)]
             env_vars: dict[str, pulumi.Input[str]] = {"RUNNER": runner, "KNOWN_TENANTS": ",".join(args.tenant_ids)}
             used = RUNNER_TABLE_ACTIONS.get(runner, {})
             if used:
@@ -306,16 +326,15 @@ class ScheduledJobs(pulumi.ComponentResource):
                     }
                 )
             if runner == "Tenant-Notification-Dispatcher":
-                env_vars["NOTIFY_TOPIC_ARN"] = topic.arn
+                env_vars["NOTIFY_TOPIC_ARN"] = topic_arn_known
                 statements += [
-                    {"Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic.arn},
                     {
-                        "Sid": "NotificationTopicKey",
+                        "Sid": "PublishNotifications",
                         "Effect": "Allow",
-                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                        "Resource": args.kms_key_arn,
-                        "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+                        "Action": "sns:Publish",
+                        "Resource": topic_arn_known,
                     },
+                    key_statement("NotificationTopicKey", "sns", args),
                 ]
             if runner == "AttGen-System":
                 env_vars["ATTGEN_TENANT_FUNCTION"] = runner_names["AttGen-Tenant"]
@@ -341,7 +360,8 @@ class ScheduledJobs(pulumi.ComponentResource):
                     layers=args.layers,
                     timeout=RUNNER_TIMEOUT,
                     log_retention_days=args.log_retention_days,
-                    dead_letter_arn=queues[runner].arn,
+                    dead_letter_arn=queue_arn(runner),
+                    depends_on=[queues[runner], topic],
                     extra_tags={**args.extra_tags, "saas:runner": runner},
                 ),
                 opts=child,
@@ -407,12 +427,13 @@ class ScheduledJobs(pulumi.ComponentResource):
                         "Action": "lambda:InvokeFunction",
                         "Resource": [function_arn(fn) for fn in runner_names.values()],
                     },
-                    queue_key_statement(args.kms_key_arn, region),
+                    key_statement("DeadLetterQueueKey", "sqs", args),
                 ],
                 layers=args.layers,
                 timeout=PICKER_TIMEOUT,
                 log_retention_days=args.log_retention_days,
-                dead_letter_arn=queues["JobPicker"].arn,
+                dead_letter_arn=queue_arn("JobPicker"),
+                depends_on=[queues["JobPicker"]],
                 extra_tags={**args.extra_tags, "saas:runner": "JobPicker"},
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(functions.values())),
@@ -456,9 +477,9 @@ class ScheduledJobs(pulumi.ComponentResource):
                             "Sid": "DeadLetterQueue",
                             "Effect": "Allow",
                             "Action": "sqs:SendMessage",
-                            "Resource": queues["Scheduler"].arn,
+                            "Resource": queue_arn("Scheduler"),
                         },
-                        queue_key_statement(args.kms_key_arn, region),
+                        key_statement("DeadLetterQueueKey", "sqs", args),
                     ],
                 }
             ),
@@ -473,16 +494,16 @@ class ScheduledJobs(pulumi.ComponentResource):
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             state="ENABLED",
             target=aws.scheduler.ScheduleTargetArgs(
-                arn=picker.function_arn,
+                arn=function_arn(picker_name),  # known at preview; ordered by depends_on
                 role_arn=scheduler_role.arn,
                 input=json.dumps({"source": "saas.scheduler", "schedule": self.schedule_name}),
                 retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
                     maximum_retry_attempts=args.retry_attempts,
                     maximum_event_age_in_seconds=args.max_event_age_seconds,
                 ),
-                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=queues["Scheduler"].arn),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=queue_arn("Scheduler")),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy, picker]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy, picker, queues["Scheduler"]]),
         )
 
         # ---- alarms

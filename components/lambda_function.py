@@ -106,6 +106,8 @@ class HandlerFunctionArgs:
         log_retention_days: Default 90; one of ``LOG_RETENTION_DAYS``.
         reserved_concurrency: Default ``None`` (unreserved).
         dead_letter_arn: SQS/SNS target for failed asynchronous invocations.
+        depends_on: resources the function itself must wait for (e.g. the dead-letter queue when
+            ``dead_letter_arn`` is built from known parts rather than taken from the queue).
     """
 
     function_name: str
@@ -124,6 +126,7 @@ class HandlerFunctionArgs:
     log_retention_days: int = 90
     reserved_concurrency: int | None = None
     dead_letter_arn: pulumi.Input[str] | None = None
+    depends_on: Sequence[pulumi.Resource] = ()
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -263,7 +266,7 @@ class HandlerFunction(pulumi.ComponentResource):
             if args.dead_letter_arn is not None
             else None,
             tags=resource_tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy, *attachments]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy, *attachments, *args.depends_on]),
         )
         self.function_name = function.name
         self.function_arn = function.arn

@@ -30,8 +30,7 @@ from pulumi_policy import (
 )
 
 from saas_platform.policies._common import as_list, get_path, parse_json_document, statements
-from saas_platform.policies._iam import build_graph, plain_props, tenant_docs
-from saas_platform.policies.msk import role_statements
+from saas_platform.policies._iam import build_graph, is_unknown, plain_props, tenant_docs
 
 SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
 FUNCTION: Final = "aws:lambda/function:Function"
@@ -91,6 +90,23 @@ def _covers(pattern: str, action: str) -> bool:
 def _function_name(arn: Any) -> str | None:
     m = FUNCTION_ARN_RE.fullmatch(str(arn or ""))
     return m.group(1) if m else None
+
+
+def role_statements(resources: Iterable[PolicyResource], role: PolicyResource) -> list[dict[str, Any]]:
+    """Statements of the role's inline policies and of the RolePolicies attached to it (joined through property
+    dependencies). Documents not known yet (first preview) are left out; the pack runs again on ``pulumi up``."""
+    found: list[dict[str, Any]] = []
+    raw_docs: list[Any] = []
+    for r in resources:
+        if r.resource_type == ROLE_POLICY and any(d.urn == role.urn for d in _deps(r, "role", ROLE)):
+            raw_docs.append(plain_props(r.props).get("policy"))
+    raw_docs += [
+        p.get("policy") for p in as_list(plain_props(role.props).get("inlinePolicies")) if isinstance(p, Mapping)
+    ]
+    for raw in raw_docs:
+        if not is_unknown(raw):
+            found.extend(statements(parse_json_document(raw) or {}))
+    return found
 
 
 # ------------------------------------------------------------------------------------------------ schedules
@@ -352,7 +368,8 @@ def _runners(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"role tagged saas:runner={runner!r}, which has no tenant writer role", r.urn)
             continue
         stmts = role_statements(args.resources, r)
-        if not stmts:
+        attached = [p for p in args.resources if p.resource_type == ROLE_POLICY and _deps(p, "role", ROLE)]
+        if not stmts and not any(d.urn == r.urn for p in attached for d in _deps(p, "role", ROLE)):
             report(f"runner {runner}'s writer role has no policy in this stack", r.urn)
         extra = excess_actions(stmts, WRITER_ACTIONS[runner])
         if extra:
