@@ -33,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.msk_consumer import writer_trust_policy
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -111,7 +111,8 @@ class ScheduledJobsArgs:
             next tick (one minute later) picks up the same due jobs anyway.
         lag_alarm_seconds: Default 300. Alarm when the oldest due job is older than this.
         alarm_topic_arn: where alarms go; ``None`` creates none.
-        layers: the environment's ``HandlerLayer`` ARN.
+        layers: the environment's ``HandlerLayer`` (or a ``LayerRef``): the handlers import Powertools and pydantic;
+            a layer that does not provide them is refused here.
     """
 
     environment: Environment
@@ -129,7 +130,7 @@ class ScheduledJobsArgs:
     max_event_age_seconds: int = 300
     lag_alarm_seconds: int = 300
     alarm_topic_arn: pulumi.Input[str] | None = None
-    layers: Sequence[pulumi.Input[str]] = ()
+    layers: Sequence[LayerLike] = ()
     log_retention_days: int = 90
     extra_tags: dict[str, str] = field(default_factory=dict)
 
@@ -159,6 +160,14 @@ class ScheduledJobsArgs:
         ):
             if not low <= value <= high:
                 raise ComponentArgError(f"{label} must be {low}-{high}; got {value}")
+        check_layers(
+            "ScheduledJobsArgs",
+            [
+                "saas_platform.handlers.job_picker.lambda_handler",
+                *(f"saas_platform.handlers.job_runners.{RUNNER_HANDLERS[r]}" for r in self.runners),
+            ],
+            self.layers,
+        )
         if self.lease_seconds <= PICKER_TIMEOUT:
             raise ComponentArgError(
                 f"lease_seconds ({self.lease_seconds}) must exceed the picker's timeout ({PICKER_TIMEOUT} s), or a "

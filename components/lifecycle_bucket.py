@@ -46,8 +46,10 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
+from saas_platform.components.naming import ENVIRONMENTS, RETENTION_PROMISE_DAYS, Environment, tags
 
 DataClass = Literal["ephemeral", "durable", "access-logs"]
 DATA_CLASSES: Final[tuple[DataClass, ...]] = ("ephemeral", "durable", "access-logs")
@@ -123,6 +125,8 @@ class LifecycleBucketArgs:
             ``noncurrent_days`` (only for ``durable``; ephemeral data must not outlive its promise).
         abort_multipart_days: Default 1. Incomplete multipart uploads are aborted after this many days (1-7).
         extra_expirations: shorter, filtered expirations (:class:`ExpirationRule`).
+        retention_promise_days: Default ``RETENTION_PROMISE_DAYS`` (7). An ephemeral ``expiration_days`` above it
+            is refused; raise it only together with the pack's ``maxRetentionDays`` (``s3-lifecycle-covers-data``).
         account_id: the account whose S3 server access logs may be delivered (``access-logs`` only; required
             there, it becomes the ``aws:SourceAccount`` condition of the delivery statement).
         protect: Default ``True``. Pulumi ``protect`` + ``retain_on_delete`` on the bucket.
@@ -142,6 +146,7 @@ class LifecycleBucketArgs:
     newer_noncurrent_versions: int | None = None
     abort_multipart_days: int = 1
     extra_expirations: tuple[ExpirationRule, ...] = ()
+    retention_promise_days: int = RETENTION_PROMISE_DAYS
     account_id: pulumi.Input[str] | None = None
     protect: bool = True
     force_destroy: bool = False
@@ -193,6 +198,17 @@ class LifecycleBucketArgs:
             )
         if self.expiration_days is not None and not 1 <= self.expiration_days <= 3650:
             raise ComponentArgError(f"{self.purpose}: expiration_days must be 1-3650; got {self.expiration_days}")
+        if (
+            self.data_class == "ephemeral"
+            and self.expiration_days is not None
+            and self.expiration_days > self.retention_promise_days
+        ):
+            raise ComponentArgError(
+                f"{self.purpose}: ephemeral data must expire within the {self.retention_promise_days}-day retention "
+                f"promise; got expiration_days={self.expiration_days}. The policy pack's s3-lifecycle-covers-data "
+                "rule enforces the same bound: to promise longer, raise its maxRetentionDays config and pass the "
+                "same retention_promise_days here, or use data_class='durable' for data without a promise"
+            )
         if not 1 <= self.noncurrent_days <= 3650:
             raise ComponentArgError(f"{self.purpose}: noncurrent_days must be 1-3650; got {self.noncurrent_days}")
         if self.newer_noncurrent_versions is not None:
@@ -486,4 +502,34 @@ class LifecycleBucket(pulumi.ComponentResource):
         self.bucket_name = pulumi.Output.from_input(name_ref)
         self.bucket_arn = pulumi.Output.concat("arn:aws:s3:::", name_ref)
         self.worst_case_lifetime_days = args.worst_case_lifetime_days
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        paths: list[DataPath] = []
+        if args.access_log_bucket is not None:
+            source_account = (
+                args.account_id
+                if args.account_id is not None
+                else aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            )
+            paths.append(
+                DataPath(
+                    name="log-delivery",
+                    principal=LOG_DELIVERY_SERVICE,
+                    principal_type="service",
+                    actions=("s3:PutObject",),
+                    resource=pulumi.Output.concat(
+                        "arn:aws:s3:::",
+                        args.access_log_bucket,
+                        f"/{ACCESS_LOG_ROOT}{args.purpose}/2026-01-01-00-00-00-0001",
+                    ),
+                    context={
+                        **datapaths.secure_transport(),
+                        "aws:SourceAccount": source_account,
+                        "aws:SourceArn": self.bucket_arn,
+                    },
+                    guards=("aws:SourceAccount",),
+                    description="S3 server access logging delivers this bucket's logs (no SSE header)",
+                )
+            )
+        self.data_paths = datapaths.declare(paths)
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, datapaths.OUTPUT_KEY: self.data_paths}
+        )

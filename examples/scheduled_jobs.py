@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components.jobs import DUE_JOBS_INDEX, JobTable, ScheduledJobs, ScheduledJobsArgs
+from saas_platform.components.lambda_function import LayerRef
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 ENV = "dev"
@@ -43,6 +44,13 @@ jobs = ScheduledJobs(
         runners=("Employee-Earn-AL", "Tenant-Notification-Dispatcher"),
         shards=2,
         alarm_topic_arn=alarms.arn,
+        # The layer with the handlers' dependencies (Powertools, pydantic): yours, or the platform's HandlerLayer.
+        layers=[
+            LayerRef(
+                pulumi.Config().get("depsLayerArn") or "arn:aws:lambda:ap-southeast-1:123456789012:layer:deps:1",
+                frozenset({"aws_lambda_powertools", "pydantic", "jwt"}),
+            )
+        ],
     ),
 )
 

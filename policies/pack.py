@@ -11,7 +11,18 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from saas_platform.policies import access, authorization, buckets, identity, jobs, msk, quotas, storage, tagging
+from saas_platform.policies import (
+    access,
+    authorization,
+    buckets,
+    identity,
+    jobs,
+    msk,
+    quotas,
+    service_authorization,
+    storage,
+    tagging,
+)
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -27,6 +38,7 @@ POLICIES: Final[list[Policy]] = [
     *buckets.POLICIES,
     *msk.POLICIES,
     *jobs.POLICIES,
+    *service_authorization.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}

@@ -14,6 +14,7 @@ from saas_platform.components.jobs import JobTable, ScheduledJobs, ScheduledJobs
 from saas_platform.components.testing.harness import CapturedResource, ProgramRun, run_function
 from saas_platform.policies.offline import evaluate_run
 from tests.iam_oracle import Request, evaluate
+from tests.layer_support import DEPS_LAYER
 
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
@@ -34,6 +35,7 @@ def args(**kw: Any) -> ScheduledJobsArgs:
         "tenant_ids": ("acme", "globex"),
         "kms_key_arn": KEY,
         "alarm_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
+        "layers": [DEPS_LAYER],
     }
     return ScheduledJobsArgs(**{**base, **kw})
 
@@ -224,6 +226,7 @@ def test_the_component_alone_passes_the_policy_pack(run: ProgramRun) -> None:
         ({"lease_seconds": 60}, "must exceed the picker's timeout"),
         ({"tables": {}}, "tables is missing"),
         ({"tenant_ids": ()}, "tenant_ids must be non-empty"),
+        ({"layers": []}, "does not provide aws_lambda_powertools"),
         ({"name_prefix": "P" * 26, "environment": "staging"}, "writer role name"),
     ],
 )

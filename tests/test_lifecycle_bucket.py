@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.lifecycle_bucket import (
     ExpirationRule,
     LifecycleBucket,
@@ -115,7 +115,12 @@ def rules_by_id(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in lifecycle["rules"]}
 
 
-@pytest.mark.parametrize("retention", [1, 7, 30])
+def test_retention_over_the_promise_is_refused_by_config_and_component() -> None:
+    with pytest.raises(StackConfigError, match=r"Pulumi\.dev\.yaml.*saas:retentionDays.*14 days is over the 7-day"):
+        run_program(".", "dev", config={"saas:retentionDays": 14})
+
+
+@pytest.mark.parametrize("retention", [1, 3, 7])
 def test_lifecycle_rules_follow_the_retention_config(retention: int) -> None:
     run = run_program(".", "dev", config={"saas:retentionDays": retention})
     raw = [
