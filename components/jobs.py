@@ -57,6 +57,7 @@ from saas_platform.handlers._jobs import (
     RUNNER_TABLE_ACTIONS,
     SHARD_ATTRIBUTE,
     SYSTEM_RUNNERS,
+    table_key_statement,
     tenant_data_policy,
 )
 
@@ -307,6 +308,22 @@ class ScheduledJobs(pulumi.ComponentResource):
             opts=child,
         )
 
+        # DynamoDB uses the tables' customer managed key for the caller (picker and writer sessions).
+        key_arn_or_pattern: Any = args.kms_key_arn
+        if args.kms_key_alias is not None:
+            key_arn_or_pattern = pulumi.Output.concat(f"arn:aws:kms:{region}:", account, ":key/*")
+        table_key = table_key_statement(key_arn_or_pattern, region, args.kms_key_alias)
+
+        def writer_document(runner: str, bases: list[str], values: list[Any]) -> dict[str, Any]:
+            account_id, key_arn, *arns = values
+            key = f"arn:aws:kms:{region}:{account_id}:key/*" if args.kms_key_alias is not None else key_arn
+            return tenant_data_policy(
+                runner,
+                dict(zip(bases, arns, strict=True)),
+                PRINCIPAL_TAG_TENANT,
+                table_key_statement(key, region, args.kms_key_alias),
+            )
+
         # ---- runners
         functions: dict[str, HandlerFunction] = {}
         self.writer_role_arns = {}
@@ -322,6 +339,7 @@ class ScheduledJobs(pulumi.ComponentResource):
             writer_arn = pulumi.Output.concat("arn:aws:iam::", account, f":role/{writer_name}")
             if runner not in SYSTEM_RUNNERS:
                 env_vars["WRITER_ROLE_ARN"] = writer_arn
+                env_vars["KMS_KEY_ARN"] = args.kms_key_arn
                 statements.append(
                     {
                         "Sid": "AssumeTenantWriter",
@@ -391,10 +409,8 @@ class ScheduledJobs(pulumi.ComponentResource):
                     f"{name}-{runner.lower()}-writer-policy",
                     role=writer.id,
                     policy=pulumi.Output.json_dumps(
-                        pulumi.Output.all(*[args.tables[b].arn for b in bases]).apply(
-                            lambda arns, r=runner, b=bases: tenant_data_policy(
-                                r, dict(zip(b, arns, strict=True)), PRINCIPAL_TAG_TENANT
-                            )
+                        pulumi.Output.all(account, args.kms_key_arn, *[args.tables[b].arn for b in bases]).apply(
+                            lambda v, r=runner, b=bases: writer_document(r, b, v)
                         )
                     ),
                     opts=child,
@@ -437,6 +453,7 @@ class ScheduledJobs(pulumi.ComponentResource):
                         "Resource": [function_arn(fn) for fn in runner_names.values()],
                     },
                     key_statement("DeadLetterQueueKey", "sqs", args),
+                    table_key,
                 ],
                 layers=args.layers,
                 timeout=PICKER_TIMEOUT,

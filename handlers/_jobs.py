@@ -189,7 +189,26 @@ this map, so a runner holds only its own job's actions."""
 PRINCIPAL_TAG_TENANT: Final = "${aws:PrincipalTag/TenantId}"
 
 
-def tenant_data_policy(runner: str, table_arns: Mapping[str, str], tenant: str) -> dict[str, Any]:
+def table_key_statement(key_resource: Any, region: str, alias: str | None = None) -> dict[str, Any]:
+    """DynamoDB uses the tables' customer managed key for the caller: the data-key actions, only via DynamoDB.
+
+    ``key_resource`` is the key's ARN, or ``arn:aws:kms:<region>:<account>:key/*`` narrowed by ``alias``
+    (``kms:ResourceAliases``) where the ARN is not known yet (the first preview)."""
+    condition: dict[str, Any] = {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}}
+    if alias is not None:
+        condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": alias}
+    return {
+        "Sid": "TableKeyThroughDynamoDB",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+        "Resource": key_resource,
+        "Condition": condition,
+    }
+
+
+def tenant_data_policy(
+    runner: str, table_arns: Mapping[str, str], tenant: str, key_statement: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The runner's tenant-data permissions as one policy document (pure).
 
     ``tenant`` is a literal tenant id (the session policy a runner passes to ``AssumeRole``) or
@@ -218,4 +237,6 @@ def tenant_data_policy(runner: str, table_arns: Mapping[str, str], tenant: str) 
         }
         for base, acts in sorted(actions.items())
     ]
+    if key_statement is not None:
+        statements.append(dict(key_statement))
     return {"Version": "2012-10-17", "Statement": statements}

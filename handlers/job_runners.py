@@ -51,6 +51,7 @@ from saas_platform.handlers._jobs import (
     TENANT_KEY_PREFIX,
     TIME_RE,
     JobError,
+    table_key_statement,
     tenant_data_policy,
 )
 
@@ -93,6 +94,9 @@ class Settings:
     tables: Mapping[str, Mapping[str, str]]
     """Pool table base name -> ``{"name": ..., "arn": ...}`` for the tables this runner uses."""
     writer_role_arn: str = ""
+    kms_key_arn: str = ""
+    """The tables' key: the session policy lets the tenant session use it through DynamoDB only."""
+    region: str = ""
     topic_arn: str = ""
     attgen_tenant_function: str = ""
 
@@ -104,6 +108,8 @@ class Settings:
             known_tenants=frozenset(t for t in e.get("KNOWN_TENANTS", "").split(",") if t),
             tables=json.loads(e.get("TABLES", "{}")),
             writer_role_arn=e.get("WRITER_ROLE_ARN", ""),
+            kms_key_arn=e.get("KMS_KEY_ARN", ""),
+            region=e.get("AWS_REGION", ""),
             topic_arn=e.get("NOTIFY_TOPIC_ARN", ""),
             attgen_tenant_function=e.get("ATTGEN_TENANT_FUNCTION", ""),
         )
@@ -160,7 +166,15 @@ def assume_role_request(tenant_id: str, cfg: Settings) -> dict[str, Any]:
         "RoleSessionName": f"{cfg.runner}-{tenant_id}"[:64],
         "DurationSeconds": 900,
         "Tags": [{"Key": TENANT_TAG, "Value": tenant_id}],
-        "Policy": json.dumps(tenant_data_policy(cfg.runner, arns, tenant_id), separators=(",", ":")),
+        "Policy": json.dumps(
+            tenant_data_policy(
+                cfg.runner,
+                arns,
+                tenant_id,
+                table_key_statement(cfg.kms_key_arn, cfg.region) if cfg.kms_key_arn and cfg.region else None,
+            ),
+            separators=(",", ":"),
+        ),
     }
 
 

@@ -56,7 +56,7 @@ BASE_ACTIONS: Final = frozenset(
 """Every job function: its log group, X-Ray, its dead-letter queue and that queue's key."""
 TENANT_SESSION: Final = frozenset({"sts:AssumeRole", "sts:TagSession"})
 EXECUTION_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
-    "JobPicker": frozenset({"dynamodb:Query", "dynamodb:UpdateItem", "lambda:InvokeFunction"}),
+    "JobPicker": frozenset({"dynamodb:Query", "dynamodb:UpdateItem", "lambda:InvokeFunction", "kms:DescribeKey"}),
     "AttGen-System": frozenset({"lambda:InvokeFunction"}),
     "AttGen-Tenant": TENANT_SESSION,
     "Job-Runner": TENANT_SESSION,
@@ -72,7 +72,9 @@ WRITER_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
     "CRUD-Item": frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
     "Tenant-Notification-Dispatcher": frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
 }
-"""What each per-tenant runner's writer role may do (always under a LeadingKeys condition)."""
+"""What each per-tenant runner's writer role may do on its tables (always under a LeadingKeys condition)."""
+TABLE_KEY_ACTIONS: Final = frozenset({"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"})
+"""Writer roles (and the picker) may use the tables' key, only through DynamoDB."""
 
 
 def _deps(resource: PolicyResource, prop: str, type_: str) -> list[PolicyResource]:
@@ -371,13 +373,23 @@ def _runners(args: StackValidationArgs, report: ReportViolation) -> None:
         attached = [p for p in args.resources if p.resource_type == ROLE_POLICY and _deps(p, "role", ROLE)]
         if not stmts and not any(d.urn == r.urn for p in attached for d in _deps(p, "role", ROLE)):
             report(f"runner {runner}'s writer role has no policy in this stack", r.urn)
-        extra = excess_actions(stmts, WRITER_ACTIONS[runner])
+        extra = excess_actions(stmts, WRITER_ACTIONS[runner] | TABLE_KEY_ACTIONS)
         if extra:
             report(f"runner {runner}'s writer role holds actions outside its job: {extra}", r.urn)
         for st in stmts:
-            if st.get("Effect") == "Allow" and not get_path(
-                st, "Condition", "ForAllValues:StringEquals", "dynamodb:LeadingKeys"
-            ):
+            acts = _actions(st)
+            if st.get("Effect") != "Allow":
+                continue
+            if acts and all(a in TABLE_KEY_ACTIONS for a in acts):
+                via = str(get_path(st, "Condition", "StringEquals", "kms:ViaService") or "")
+                if not via.startswith("dynamodb."):
+                    report(
+                        f"runner {runner}'s writer key statement {st.get('Sid', '<no Sid>')} is not limited to "
+                        "kms:ViaService dynamodb.<region>.amazonaws.com",
+                        r.urn,
+                    )
+                continue
+            if not get_path(st, "Condition", "ForAllValues:StringEquals", "dynamodb:LeadingKeys"):
                 report(
                     f"runner {runner}'s writer statement {st.get('Sid', '<no Sid>')} has no LeadingKeys condition",
                     r.urn,

@@ -372,3 +372,13 @@ def test_a_runner_session_touches_only_its_tenant_under_moto(ddb: Any, monkeypat
     assert "TENANT#globex" in calls[0]["Policy"]
     assert "acme" not in calls[0]["Policy"]
     assert item(ddb, "Leave", "globex", "BALANCE#AL#g1") is not None
+
+
+def test_session_policy_lets_the_tenant_session_use_the_table_key_only_through_dynamodb() -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k-1"
+    c = r.Settings(**{**cfg("Employee-Earn-AL").__dict__, "kms_key_arn": key, "region": REGION})
+    doc = json.loads(r.assume_role_request("acme", c)["Policy"])
+    via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
+    assert evaluate([doc], Request("kms:Decrypt", key, via)) == "Allow"
+    assert evaluate([doc], Request("kms:Decrypt", key, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})) == "Deny"
+    assert evaluate([doc], Request("kms:Decrypt", key)) == "Deny"

@@ -304,3 +304,13 @@ def test_runner_rule_missing_role() -> None:
     assert messages(runner_program("CRUD-Item", role_in_stack=False)) == [
         "runner CRUD-Item: its role is not part of this stack; its permissions cannot be checked"
     ]
+
+
+def test_runner_writer_may_use_the_table_key_only_through_dynamodb() -> None:
+    ok_writer = {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": TABLE_ARN, "Condition": LEADING}
+    key = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "arn:aws:kms:*:*:key/*"}
+    via = {**key, "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"}}}
+    assert messages(runner_program("Job-Runner", LOGS, ASSUME, writer=(ok_writer, via))) == []
+    assert messages(runner_program("Job-Runner", LOGS, ASSUME, writer=(ok_writer, key))) == [
+        "runner Job-Runner's writer key statement <no Sid> is not limited to kms:ViaService dynamodb.<region>.amazonaws.com"
+    ]
