@@ -32,9 +32,11 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import TRUST_POLICY_MAX_CHARS, document_size
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
-from saas_platform.components.msk_consumer import writer_trust_policy
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
@@ -57,6 +59,7 @@ from saas_platform.handlers._jobs import (
     RUNNER_TABLE_ACTIONS,
     SHARD_ATTRIBUTE,
     SYSTEM_RUNNERS,
+    TENANT_PLACEHOLDER,
     table_key_statement,
     tenant_data_policy,
 )
@@ -174,6 +177,13 @@ class ScheduledJobsArgs:
                 f"lease_seconds ({self.lease_seconds}) must exceed the picker's timeout ({PICKER_TIMEOUT} s), or a "
                 "running picker's claims could be recovered by the next one"
             )
+        role_arn = f"arn:aws:iam::123456789012:role/{runner_function_name(self.name_prefix, 'X' * 30, 'staging')}"
+        trust = document_size(writer_trust(role_arn, self.tenant_ids))
+        if self.tenant_runners and trust > TRUST_POLICY_MAX_CHARS:
+            raise ComponentArgError(
+                f"{len(self.tenant_ids)} tenants make the runner writer roles' trust policy {trust} characters; IAM "
+                f"allows {TRUST_POLICY_MAX_CHARS}. Split tenants across cells (docs/jobs.md)."
+            )
         for runner in self.tenant_runners:
             role = runner_writer_role_name(self.name_prefix, runner, self.environment)
             if len(role) > IAM_ROLE_NAME_MAX:
@@ -204,6 +214,27 @@ def scheduler_trust_policy(account_id: str, schedule_arn: str) -> dict[str, Any]
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": account_id},
                     "ArnEquals": {"aws:SourceArn": schedule_arn},
+                },
+            }
+        ],
+    }
+
+
+def writer_trust(runner_role_arn: str, tenant_ids: Sequence[str]) -> dict[str, Any]:
+    """Who may assume a runner's writer role: only the runner's role, with exactly one ``TenantId`` tag whose value
+    is a registered tenant. The tag values are checked here, in the trust policy, because a trust policy that names
+    the caller's role grants on its own (same account): a condition only in the caller's policy would not hold."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RunnerAssumesForARegisteredTenant",
+                "Effect": "Allow",
+                "Principal": {"AWS": runner_role_arn},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {"aws:RequestTag/TenantId": list(tenant_ids)},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
                 },
             }
         ],
@@ -259,6 +290,7 @@ class ScheduledJobs(pulumi.ComponentResource):
     notification_topic_arn: pulumi.Output[str]
     due_index_arn: pulumi.Output[str]
     function_names: list[str]
+    data_paths: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, args: ScheduledJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:jobs:ScheduledJobs", name, None, opts)
@@ -327,6 +359,9 @@ class ScheduledJobs(pulumi.ComponentResource):
         # ---- runners
         functions: dict[str, HandlerFunction] = {}
         self.writer_role_arns = {}
+        paths: list[DataPath] = []
+        sqs_key = {"kms:ViaService": f"sqs.{region}.amazonaws.com"}
+        ddb_key = datapaths.dynamodb_kms_context(region)
         for runner, fn in runner_names.items():
             statements: list[Mapping[str, Any]] = [key_statement("DeadLetterQueueKey", "sqs", args)]
             env_vars: dict[str, pulumi.Input[str]] = {"RUNNER": runner, "KNOWN_TENANTS": ",".join(args.tenant_ids)}
@@ -394,12 +429,57 @@ class ScheduledJobs(pulumi.ComponentResource):
                 opts=child,
             )
             functions[runner] = function
+            label = runner.lower()
+            paths += [
+                DataPath(
+                    name=f"{label}/dead-letter",
+                    principal=function.role_arn,
+                    principal_type="role",
+                    actions=("sqs:SendMessage",),
+                    resource=queue_arn(runner),
+                    description=f"Lambda writes {runner}'s failed asynchronous events to its DLQ",
+                ),
+                DataPath(
+                    name=f"{label}/dead-letter-key",
+                    principal=function.role_arn,
+                    principal_type="role",
+                    actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                    resource=args.kms_key_arn,
+                    context=sqs_key,
+                    guards=("kms:ViaService",),
+                    description="SQS uses the environment key for the dead letter",
+                ),
+            ]
+            if runner == "AttGen-System":
+                paths.append(
+                    DataPath(
+                        name=f"{label}/fan-out",
+                        principal=function.role_arn,
+                        principal_type="role",
+                        actions=("lambda:InvokeFunction",),
+                        resource=function_arn(runner_names["AttGen-Tenant"]),
+                        description="AttGen-System invokes AttGen-Tenant once per registered tenant",
+                    )
+                )
+            if runner == "Tenant-Notification-Dispatcher":
+                paths.append(
+                    DataPath(
+                        name=f"{label}/publish",
+                        principal=function.role_arn,
+                        principal_type="role",
+                        actions=("sns:Publish",),
+                        resource=topic_arn_known,
+                        description="the dispatcher publishes the notification to the environment's topic",
+                    )
+                )
             if runner not in SYSTEM_RUNNERS:
                 writer = aws.iam.Role(
                     f"{name}-{runner.lower()}-writer-role",
                     name=writer_name,
                     description=f"Tenant-scoped writer of {fn}: assumed per job with a TenantId session tag",
-                    assume_role_policy=pulumi.Output.json_dumps(function.role_arn.apply(writer_trust_policy)),
+                    assume_role_policy=pulumi.Output.json_dumps(
+                        function.role_arn.apply(lambda arn: writer_trust(arn, args.tenant_ids))
+                    ),
                     max_session_duration=3600,
                     tags={**resource_tags, "saas:runner": runner},
                     opts=child,
@@ -416,6 +496,55 @@ class ScheduledJobs(pulumi.ComponentResource):
                     opts=child,
                 )
                 self.writer_role_arns[runner] = writer.arn
+                session_policy = pulumi.Output.all(args.kms_key_arn, *[args.tables[b].arn for b in bases]).apply(
+                    lambda v, r=runner, b=bases: tenant_data_policy(
+                        r, dict(zip(b, v[1:], strict=True)), TENANT_PLACEHOLDER, table_key_statement(v[0], region)
+                    )
+                )
+                writer_side: dict[str, Any] = {
+                    "principal": writer_arn,
+                    "principal_type": "role",
+                    "session": {"aws:PrincipalTag/TenantId": TENANT},
+                    "session_policy": session_policy,
+                    "tenants": args.tenant_ids,
+                }
+                paths.append(
+                    DataPath(
+                        name=f"{label}/assume-writer",
+                        principal=function.role_arn,
+                        principal_type="role",
+                        actions=("sts:AssumeRole", "sts:TagSession"),
+                        resource=writer_arn,
+                        context={"aws:RequestTag/TenantId": TENANT, "aws:TagKeys": ["TenantId"]},
+                        tenants=args.tenant_ids,
+                        tenant_bound=False,
+                        guards=("aws:RequestTag/TenantId",),
+                        description=f"{runner} assumes its writer role for the job's tenant, tagged with it",
+                    )
+                )
+                for base in bases:
+                    paths.append(
+                        DataPath(
+                            name=f"{label}/writer/{base}",
+                            actions=RUNNER_TABLE_ACTIONS[runner][base],
+                            resource=args.tables[base].arn,
+                            context={"dynamodb:LeadingKeys": [f"TENANT#{TENANT}"]},
+                            guards=("dynamodb:LeadingKeys", "aws:PrincipalTag/TenantId"),
+                            description=f"the {runner} session works on the tenant's {base} rows",
+                            **writer_side,
+                        )
+                    )
+                paths.append(
+                    DataPath(
+                        name=f"{label}/writer/table-key",
+                        actions=("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"),
+                        resource=args.kms_key_arn,
+                        context=ddb_key,
+                        guards=("kms:ViaService",),
+                        description="DynamoDB uses the environment key for the writer session",
+                        **writer_side,
+                    )
+                )
 
         # ---- picker
         picker = HandlerFunction(
@@ -532,6 +661,75 @@ class ScheduledJobs(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy, picker, queues["Scheduler"]]),
         )
 
+        picker_side: dict[str, Any] = {"principal": picker.role_arn, "principal_type": "role"}
+        scheduler_side: dict[str, Any] = {"principal": scheduler_role.arn, "principal_type": "role"}
+        paths += [
+            DataPath(
+                name="picker/due-index",
+                actions=("dynamodb:Query",),
+                resource=self.due_index_arn,
+                description="the picker reads due jobs through the DueJobs index only (a system, cross-tenant read)",
+                **picker_side,
+            ),
+            DataPath(
+                name="picker/claim",
+                actions=("dynamodb:UpdateItem",),
+                resource=jobs_table.arn,
+                description="conditional claim, completion and failure of job items",
+                **picker_side,
+            ),
+            DataPath(
+                name="picker/table-key",
+                actions=("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"),
+                resource=args.kms_key_arn,
+                context=ddb_key,
+                guards=("kms:ViaService",),
+                description="DynamoDB uses the environment key for the picker",
+                **picker_side,
+            ),
+            *(
+                DataPath(
+                    name=f"picker/dispatch/{runner.lower()}",
+                    actions=("lambda:InvokeFunction",),
+                    resource=function_arn(fn),
+                    description=f"asynchronous dispatch to {runner}",
+                    **picker_side,
+                )
+                for runner, fn in runner_names.items()
+            ),
+            DataPath(
+                name="picker/dead-letter",
+                actions=("sqs:SendMessage",),
+                resource=queue_arn("JobPicker"),
+                description="Lambda writes the picker's failed asynchronous events to its DLQ",
+                **picker_side,
+            ),
+            DataPath(
+                name="scheduler/invoke-picker",
+                actions=("lambda:InvokeFunction",),
+                resource=function_arn(picker_name),
+                description="EventBridge Scheduler invokes the picker every minute",
+                **scheduler_side,
+            ),
+            DataPath(
+                name="scheduler/dead-letter",
+                actions=("sqs:SendMessage",),
+                resource=queue_arn("Scheduler"),
+                description="the scheduler dead-letters a tick it could not deliver",
+                **scheduler_side,
+            ),
+            DataPath(
+                name="scheduler/dead-letter-key",
+                actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                resource=args.kms_key_arn,
+                context=sqs_key,
+                guards=("kms:ViaService",),
+                description="SQS uses the environment key for the scheduler's dead letter",
+                **scheduler_side,
+            ),
+        ]
+        self.data_paths = datapaths.declare(paths)
+
         # ---- alarms
         if args.alarm_topic_arn is not None:
             topic_arn = args.alarm_topic_arn
@@ -624,5 +822,6 @@ class ScheduledJobs(pulumi.ComponentResource):
                 "picker_function_name": self.picker_function_name,
                 "runner_function_names": self.runner_function_names,
                 "notification_topic_arn": self.notification_topic_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
             }
         )

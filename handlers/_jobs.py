@@ -187,6 +187,8 @@ RUNNER_TABLE_ACTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
 this map, so a runner holds only its own job's actions."""
 
 PRINCIPAL_TAG_TENANT: Final = "${aws:PrincipalTag/TenantId}"
+TENANT_PLACEHOLDER: Final = "{tenant}"
+"""The data-path inventory's placeholder: the session policy as a template over the tenant."""
 
 
 def table_key_statement(key_resource: Any, region: str, alias: str | None = None) -> dict[str, Any]:
@@ -212,14 +214,16 @@ def tenant_data_policy(
     """The runner's tenant-data permissions as one policy document (pure).
 
     ``tenant`` is a literal tenant id (the session policy a runner passes to ``AssumeRole``) or
-    ``${aws:PrincipalTag/TenantId}`` (the writer role's own policy, keyed on the session tag). The effective
+    ``${aws:PrincipalTag/TenantId}`` (the writer role's own policy, keyed on the session tag), or ``{tenant}``
+    (the data-path inventory's template of the session policy). The effective
     permissions of a session are the intersection of both, so a session for tenant A reaches only
     ``TENANT#A`` rows even if the tag were wrong. Table and index ARNs: exact tables only, no index.
     """
     actions = RUNNER_TABLE_ACTIONS.get(runner)
     if not actions:
         raise JobError(f"runner {runner!r} has no tenant-data permissions (known: {sorted(RUNNER_TABLE_ACTIONS)})")
-    if tenant != PRINCIPAL_TAG_TENANT and (not TENANT_ID_RE.fullmatch(tenant) or tenant == SYSTEM_TENANT):
+    placeholder = tenant in (PRINCIPAL_TAG_TENANT, TENANT_PLACEHOLDER)
+    if not placeholder and (not TENANT_ID_RE.fullmatch(tenant) or tenant == SYSTEM_TENANT):
         raise JobError(f"tenant {tenant!r} is not a customer tenant id")
     missing = sorted(set(actions) - set(table_arns))
     if missing:

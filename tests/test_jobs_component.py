@@ -164,6 +164,7 @@ def test_writer_roles_hold_only_their_runners_actions_for_the_session_tenant(run
     trust = json.loads(run.named("jobs-crud-item-writer-role").inputs["assumeRolePolicy"])
     crud_role = function(run, "AIML-SaaS-CRUD-Item-Dev").inputs["role"]
     assert trust["Statement"][0]["Principal"] == {"AWS": crud_role}
+    assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:RequestTag/TenantId": ["acme", "globex"]}
 
 
 def test_attgen_system_is_a_system_runner_that_only_fans_out(run: ProgramRun) -> None:
@@ -227,6 +228,7 @@ def test_the_component_alone_passes_the_policy_pack(run: ProgramRun) -> None:
         ({"tables": {}}, "tables is missing"),
         ({"tenant_ids": ()}, "tenant_ids must be non-empty"),
         ({"layers": []}, "does not provide aws_lambda_powertools"),
+        ({"tenant_ids": tuple(f"t{i:03d}{'x' * 27}" for i in range(80))}, "trust policy"),
         ({"name_prefix": "P" * 26, "environment": "staging"}, "writer role name"),
     ],
 )
