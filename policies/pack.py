@@ -13,6 +13,7 @@ from pulumi_policy import EnforcementLevel, Policy
 
 from saas_platform.policies import (
     access,
+    audit,
     authorization,
     buckets,
     identity,
@@ -39,6 +40,7 @@ POLICIES: Final[list[Policy]] = [
     *msk.POLICIES,
     *jobs.POLICIES,
     *service_authorization.POLICIES,
+    *audit.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}
