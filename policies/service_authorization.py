@@ -80,6 +80,8 @@ _ANY: Final = "\x00any"  # a template variable that may hold "/": one or more ch
 
 @dataclass(frozen=True)
 class ResourceType:
+    """One resource type of a service in the Service Authorization Reference: its ARN template, tokenized."""
+
     name: str
     arn: str
     prefix: tuple[str, str, str, str]  # partition, service, region, account (``""`` template var: any)
