@@ -48,3 +48,11 @@ if platform.failure_bucket_name is not None:
     pulumi.export("mskFailureBucketName", platform.failure_bucket_name)
     pulumi.export("mskClusterArn", platform.msk_cluster_arn)
     pulumi.export("mskConsumerFunctions", {t: c.function_name for t, c in platform.msk_consumers.items()})
+
+# System jobs (issue #12)
+pulumi.export("dashboardName", platform.dashboard.dashboard_name)
+if platform.jobs is not None:
+    pulumi.export("scheduleName", platform.jobs.schedule_name)
+    pulumi.export("jobPickerFunction", platform.jobs.picker_function_name)
+    pulumi.export("jobRunnerFunctions", platform.jobs.runner_function_names)
+    pulumi.export("jobDeadLetterQueues", platform.jobs.dead_letter_queue_arns)

@@ -35,6 +35,7 @@ from saas_platform.components.naming import (
     LOG_RETENTION_DAYS,
     NAME_PREFIX_RE,
     RETENTION_PROMISE_DAYS,
+    RUNNERS,
     SYSTEM_TENANT,
     TABLE_NAME_PREFIX_RE,
     TENANT_ID_RE,
@@ -222,6 +223,41 @@ class MskConfig(_Model):
         low = info.data.get("min_pollers")
         if isinstance(low, int) and value < low:
             raise ValueError(f"must be >= minPollers ({low}); got {value}")
+        return value
+
+
+class JobsConfig(_Model):
+    """``saas:jobs``: the system jobs (docs/jobs.md): the per-environment scheduler, the job picker and runners.
+
+    Absent: no scheduler, picker or runners are deployed (the TenantJob table still exists). ``{}`` deploys
+    them with the defaults below.
+    """
+
+    runners: list[str] = Field(default_factory=lambda: list(RUNNERS))
+    """Runners the picker may dispatch to (its allow-list). Default: all six."""
+    shards: int = Field(default=4, ge=1, le=100)
+    """Write shards of the due-jobs index (docs/jobs.md has the arithmetic)."""
+    lease_seconds: int = Field(default=300, ge=90, le=900)
+    """How long a claimed job waits before another picker recovers it (more than the picker's 60 s timeout)."""
+    retry_attempts: int = Field(default=3, ge=0, le=185)
+    """Scheduler retries of a failed picker invocation before its dead-letter queue."""
+    max_event_age_seconds: int = Field(default=300, ge=60, le=86_400)
+    lag_alarm_seconds: int = Field(default=300, ge=60, le=86_400)
+    """Alarm when the oldest due job has waited longer than this."""
+
+    @field_validator("runners")
+    @classmethod
+    def _runners(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(RUNNERS))
+        if unknown:
+            raise ValueError(f"unknown runners {unknown}; known: {', '.join(RUNNERS)}")
+        dupes = sorted({r for r in value if value.count(r) > 1})
+        if dupes:
+            raise ValueError(f"duplicate runners: {dupes}")
+        if not value:
+            raise ValueError("list at least one runner, or remove saas:jobs to deploy no system jobs")
+        if "AttGen-System" in value and "AttGen-Tenant" not in value:
+            raise ValueError("AttGen-System fans out to AttGen-Tenant; add AttGen-Tenant")
         return value
 
 
@@ -414,6 +450,8 @@ class StackConfig(_Model):
     """The tenant API (issue 5); absent: no API is deployed."""
     logs: LogsConfig = Field(default_factory=dict, validate_default=True)
     """Log retention of the Lambda functions (``saas:logs``); validated even when absent, so prod defaults apply."""
+    jobs: JobsConfig | None = None
+    """The system jobs (issue 12); absent: no scheduler, picker or runners are deployed."""
     region: str = Field(default="", exclude=True)
     """From ``aws:region``; not part of the ``saas:`` namespace."""
 

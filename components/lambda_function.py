@@ -412,6 +412,8 @@ class HandlerFunctionArgs:
         log_retention_days: Default 90; one of ``LOG_RETENTION_DAYS``.
         reserved_concurrency: Default ``None`` (unreserved).
         dead_letter_arn: SQS/SNS target for failed asynchronous invocations.
+        depends_on: resources the function itself must wait for (e.g. the dead-letter queue when
+            ``dead_letter_arn`` is built from known parts rather than taken from the queue).
     """
 
     function_name: str
@@ -432,6 +434,7 @@ class HandlerFunctionArgs:
     log_retention_days: int = 90
     reserved_concurrency: int | None = None
     dead_letter_arn: pulumi.Input[str] | None = None
+    depends_on: Sequence[pulumi.Resource] = ()
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -565,7 +568,10 @@ class HandlerFunction(pulumi.ComponentResource):
             },
         ]
         if args.dead_letter_arn is not None:
-            service = "sqs:SendMessage" if ":sqs:" in str(args.dead_letter_arn) else "sns:Publish"
+            # An Output's str() is not its value: decide on the resolved ARN.
+            service = pulumi.Output.from_input(args.dead_letter_arn).apply(
+                lambda arn: "sqs:SendMessage" if ":sqs:" in arn else "sns:Publish"
+            )
             base_statements.append(
                 {"Sid": "DeadLetter", "Effect": "Allow", "Action": service, "Resource": args.dead_letter_arn}
             )
@@ -613,7 +619,7 @@ class HandlerFunction(pulumi.ComponentResource):
             if args.dead_letter_arn is not None
             else None,
             tags=resource_tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy, *attachments]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy, *attachments, *args.depends_on]),
         )
         self.function_name = function.name
         self.function_arn = function.arn

@@ -106,6 +106,17 @@ def runner_function_name(prefix: str, runner: str, environment: str) -> str:
     return f"{prefix}-{runner}-{env_suffix(environment)}"
 
 
+def job_picker_function_name(prefix: str, environment: str) -> str:
+    """``AIML-SaaS-JobPicker-Dev``."""
+    return f"{prefix}-JobPicker-{env_suffix(environment)}"
+
+
+def runner_writer_role_name(prefix: str, runner: str, environment: str) -> str:
+    """The tenant-scoped writer role of a per-tenant runner: ``AIML-SaaS-CRUD-Item-W-Dev`` (``W``: writer; the short
+    suffix keeps the longest runner name with a 20-character prefix within IAM's 64 characters in Staging)."""
+    return f"{prefix}-{runner}-W-{env_suffix(environment)}"
+
+
 def tenant_role_name(prefix: str, tenant_id: str, role: str, environment: str) -> str:
     """``AIML-SaaS-acme-TenantAdminRole-Dev``; ``role`` is one of the OptimalHR design's role names."""
     return f"{prefix}-{tenant_id}-{role}-{env_suffix(environment)}"
@@ -205,6 +216,19 @@ def physical_names(
             "Lambda function", runner_function_name(prefix, r, environment), LAMBDA_FUNCTION_NAME_MAX, "saas:namePrefix"
         )
         for r in RUNNERS
+    )
+    names.append(
+        NameLimit(
+            "Lambda function",
+            job_picker_function_name(prefix, environment),
+            LAMBDA_FUNCTION_NAME_MAX,
+            "saas:namePrefix",
+        )
+    )
+    names.extend(
+        NameLimit("IAM role", runner_writer_role_name(prefix, r, environment), IAM_ROLE_NAME_MAX, "saas:namePrefix")
+        for r in RUNNERS
+        if r != "AttGen-System"
     )
     names.extend(
         NameLimit("IAM role", system_role_name(prefix, r, environment), IAM_ROLE_NAME_MAX, "saas:namePrefix")

@@ -18,6 +18,7 @@ from saas_platform.components.access import SystemAccess, SystemAccessArgs, Tena
 from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
+from saas_platform.components.dashboard import PlatformDashboard, PlatformDashboardArgs
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.identity import (
     SharedTenantIdentities,
@@ -29,6 +30,7 @@ from saas_platform.components.identity import (
     TenantIdentityPoolArgs,
     identity_export,
 )
+from saas_platform.components.jobs import DUE_JOBS_INDEX, JOBS_TABLE, JobTable, ScheduledJobs, ScheduledJobsArgs
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
@@ -133,6 +135,8 @@ class Platform(pulumi.ComponentResource):
     5. ``_authorization``: one AVP policy store per customer tenant; ``_api``: the tenant API (``saas:api``);
     6. ``_outputs``: the attributes other steps and the program read;
     7. ``_access``: tenant and system roles, attached to the identity pools.
+    8. ``_jobs``: the scheduler, job picker, runners, DLQs and alarms (``saas:jobs``); then the environment's
+       ``PlatformDashboard``.
 
     Example::
 
@@ -170,6 +174,8 @@ class Platform(pulumi.ComponentResource):
     system_access: SystemAccess
     authorizations: dict[str, TenantAuthorization]
     api: TenantApi | None
+    jobs: ScheduledJobs | None
+    dashboard: PlatformDashboard
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -186,6 +192,14 @@ class Platform(pulumi.ComponentResource):
         self.api = self._api(foundation)
         self._outputs(foundation)
         self._access()
+        self.jobs = self._jobs(foundation)
+        self.dashboard = PlatformDashboard(
+            f"{name}-dashboard",
+            PlatformDashboardArgs(
+                environment=self._cfg.environment, region=self._cfg.region, name_prefix=self._cfg.name_prefix
+            ),
+            opts=self._child,
+        )
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
@@ -253,6 +267,7 @@ class Platform(pulumi.ComponentResource):
             kms_key_arn=key.arn,
             protect=cfg.protect,
             alarm_topic_arn=topic.arn,
+            indexes=(DUE_JOBS_INDEX,) if base == JOBS_TABLE and cfg.jobs is not None else (),
             extra_tags=cfg.tags,
             name_prefix=cfg.table_name_prefix,
         )
@@ -552,6 +567,37 @@ class Platform(pulumi.ComponentResource):
         )
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
+
+    # ---- 8. system jobs (issue #12): scheduler, job picker, runners, DLQs, alarms --------------------------------
+
+    def _jobs(self, foundation: _Foundation) -> ScheduledJobs | None:
+        cfg = self._cfg
+        if cfg.jobs is None:
+            return None
+        jobs = cfg.jobs
+        return ScheduledJobs(
+            f"{self._name}-jobs",
+            ScheduledJobsArgs(
+                environment=cfg.environment,
+                region=cfg.region,
+                account_id=foundation.account_id,
+                tables={b: JobTable(name=t.table_name, arn=t.table_arn) for b, t in self.tables.items()},
+                tenant_ids=tuple(cfg.tenant_ids),
+                kms_key_arn=foundation.key.arn,
+                kms_key_alias=foundation.key_alias,
+                name_prefix=cfg.name_prefix,
+                runners=tuple(jobs.runners),
+                shards=jobs.shards,
+                lease_seconds=jobs.lease_seconds,
+                retry_attempts=jobs.retry_attempts,
+                max_event_age_seconds=jobs.max_event_age_seconds,
+                lag_alarm_seconds=jobs.lag_alarm_seconds,
+                alarm_topic_arn=foundation.topic.arn,
+                layers=[foundation.layer],
+                extra_tags=cfg.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.tables[JOBS_TABLE].table]),
+        )
 
     # ---- 7. tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ---------------
 

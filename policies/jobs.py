@@ -1,0 +1,411 @@
+"""System-job rules (docs/jobs.md): schedules, asynchronously invoked functions, cross-tenant indexes, runners.
+
+* ``schedule-dlq-and-scoped-role`` - every EventBridge Scheduler schedule has a dead-letter queue and a retry
+  policy, and its role is trusted by ``scheduler.amazonaws.com`` only under ``aws:SourceAccount`` and may invoke
+  exactly the schedule's target (besides sending to its DLQ).
+* ``async-function-dead-letter`` - a function that something invokes asynchronously (a schedule's target, or a
+  function another role may ``lambda:InvokeFunction``) has a dead-letter queue or an on-failure destination.
+* ``cross-tenant-index-not-in-tenant-policies`` - an index whose partition key is not ``TenantId`` (the job
+  picker's ``DueJobs``) never appears, by name or wildcard, in a tenant-scoped policy (one that uses
+  ``dynamodb:LeadingKeys`` or the ``TenantId`` principal tag, or that a tenant identity pool reaches).
+* ``runner-role-least-privilege`` - a job runner's roles (tag ``saas:runner``) hold only that runner's actions.
+
+Resources are joined through the engine's property dependencies and by function name (``:function:<name>``),
+which are known at preview. An absent property is a violation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from saas_platform.policies._common import as_list, get_path, parse_json_document, statements
+from saas_platform.policies._iam import build_graph, is_unknown, plain_props, tenant_docs
+
+SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
+FUNCTION: Final = "aws:lambda/function:Function"
+INVOKE_CONFIG: Final = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+TABLE: Final = "aws:dynamodb/table:Table"
+ROLE: Final = "aws:iam/role:Role"
+ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY: Final = "aws:iam/policy:Policy"
+FUNCTION_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(?::[^:]+)?")
+TENANT_MARKERS: Final = ("dynamodb:LeadingKeys", "${aws:PrincipalTag/TenantId}")
+
+BASE_ACTIONS: Final = frozenset(
+    {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sqs:SendMessage",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
+)
+"""Every job function: its log group, X-Ray, its dead-letter queue and that queue's key."""
+TENANT_SESSION: Final = frozenset({"sts:AssumeRole", "sts:TagSession"})
+EXECUTION_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
+    "JobPicker": frozenset({"dynamodb:Query", "dynamodb:UpdateItem", "lambda:InvokeFunction", "kms:DescribeKey"}),
+    "AttGen-System": frozenset({"lambda:InvokeFunction"}),
+    "AttGen-Tenant": TENANT_SESSION,
+    "Job-Runner": TENANT_SESSION,
+    "Employee-Earn-AL": TENANT_SESSION,
+    "CRUD-Item": TENANT_SESSION,
+    "Tenant-Notification-Dispatcher": TENANT_SESSION | {"sns:Publish"},
+}
+"""Beyond :data:`BASE_ACTIONS`, what each job function's own role may do."""
+WRITER_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
+    "AttGen-Tenant": frozenset({"dynamodb:Query", "dynamodb:PutItem"}),
+    "Job-Runner": frozenset({"dynamodb:UpdateItem"}),
+    "Employee-Earn-AL": frozenset({"dynamodb:UpdateItem"}),
+    "CRUD-Item": frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+    "Tenant-Notification-Dispatcher": frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+}
+"""What each per-tenant runner's writer role may do on its tables (always under a LeadingKeys condition)."""
+TABLE_KEY_ACTIONS: Final = frozenset({"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"})
+"""Writer roles (and the picker) may use the tables' key, only through DynamoDB."""
+
+
+def _deps(resource: PolicyResource, prop: str, type_: str) -> list[PolicyResource]:
+    return [d for d in (resource.property_dependencies or {}).get(prop, []) if d.resource_type == type_]
+
+
+def _actions(st: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in as_list(st.get("Action"))]
+
+
+def _covers(pattern: str, action: str) -> bool:
+    return fnmatchcase(action.lower(), pattern.lower())
+
+
+def _function_name(arn: Any) -> str | None:
+    m = FUNCTION_ARN_RE.fullmatch(str(arn or ""))
+    return m.group(1) if m else None
+
+
+def role_statements(resources: Iterable[PolicyResource], role: PolicyResource) -> list[dict[str, Any]]:
+    """Statements of the role's inline policies and of the RolePolicies attached to it (joined through property
+    dependencies). Documents not known yet (first preview) are left out; the pack runs again on ``pulumi up``."""
+    found: list[dict[str, Any]] = []
+    raw_docs: list[Any] = []
+    for r in resources:
+        if r.resource_type == ROLE_POLICY and any(d.urn == role.urn for d in _deps(r, "role", ROLE)):
+            raw_docs.append(plain_props(r.props).get("policy"))
+    raw_docs += [
+        p.get("policy") for p in as_list(plain_props(role.props).get("inlinePolicies")) if isinstance(p, Mapping)
+    ]
+    for raw in raw_docs:
+        if not is_unknown(raw):
+            found.extend(statements(parse_json_document(raw) or {}))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ schedules
+
+
+def schedule_role_problems(target_arn: str, trust: Mapping[str, Any] | None, stmts: list[dict[str, Any]]) -> list[str]:
+    """What a schedule's role must look like (pure over its trust policy and permission statements)."""
+    problems: list[str] = []
+    trusted = [
+        st
+        for st in statements(trust or {})
+        if st.get("Effect") == "Allow" and "scheduler.amazonaws.com" in as_list(get_path(st, "Principal", "Service"))
+    ]
+    if not trusted:
+        problems.append("role is not trusted by scheduler.amazonaws.com")
+    for st in trusted:
+        if not get_path(st, "Condition", "StringEquals", "aws:SourceAccount"):
+            problems.append("scheduler trust has no StringEquals aws:SourceAccount condition (confused deputy)")
+    invokes = False
+    for st in stmts:
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotAction" in st or "NotResource" in st:
+            problems.append(f"statement {st.get('Sid', '<no Sid>')}: NotAction/NotResource grants too much")
+            continue
+        resources = [str(r) for r in as_list(st.get("Resource"))]
+        for action in _actions(st):
+            if _covers(action, "lambda:InvokeFunction"):
+                if action != "lambda:InvokeFunction":
+                    problems.append(f"wildcard action {action!r}; allow lambda:InvokeFunction only")
+                elif resources != [target_arn]:
+                    problems.append(f"lambda:InvokeFunction on {resources}; allow it on the target {target_arn} only")
+                else:
+                    invokes = True
+            elif action == "sqs:SendMessage":
+                if any("*" in r for r in resources):
+                    problems.append(f"sqs:SendMessage on {resources}; allow it on the dead-letter queue only")
+            elif action not in ("kms:GenerateDataKey", "kms:Decrypt"):
+                problems.append(f"action {action!r} is not needed by a schedule that invokes a function")
+    if not invokes:
+        problems.append(f"role does not allow lambda:InvokeFunction on the target {target_arn}")
+    return problems
+
+
+def _schedules(args: StackValidationArgs, report: ReportViolation) -> None:
+    for schedule in args.resources:
+        if schedule.resource_type != SCHEDULE:
+            continue
+        props = plain_props(schedule.props)
+        target = props.get("target") if isinstance(props.get("target"), Mapping) else {}
+        assert isinstance(target, Mapping)
+        if not get_path(target, "deadLetterConfig", "arn"):
+            report("schedule has no dead-letter queue: set target.dead_letter_config.arn", schedule.urn)
+        retry = target.get("retryPolicy")
+        if not isinstance(retry, Mapping) or retry.get("maximumRetryAttempts") is None:
+            report(
+                "schedule has no explicit retry policy: set target.retry_policy.maximum_retry_attempts", schedule.urn
+            )
+        elif retry.get("maximumEventAgeInSeconds") is None:
+            report("schedule retry policy has no maximum_event_age_in_seconds", schedule.urn)
+        roles = _deps(schedule, "target", ROLE)
+        if not roles:
+            report("schedule's role is not part of this stack; its permissions cannot be checked", schedule.urn)
+            continue
+        role = roles[0]
+        trust = parse_json_document(plain_props(role.props).get("assumeRolePolicy"))
+        for problem in schedule_role_problems(
+            str(target.get("arn") or ""), trust, role_statements(args.resources, role)
+        ):
+            report(f"schedule role: {problem}", schedule.urn)
+
+
+schedule_dlq_and_scoped_role = StackValidationPolicy(
+    name="schedule-dlq-and-scoped-role",
+    description="Scheduler schedules have a DLQ and a retry policy; their role is trusted by the scheduler for "
+    "this account only and may invoke only the schedule's target.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_schedules,
+)
+
+
+# ------------------------------------------------------------------------------------------------ async functions
+
+
+def invoked_asynchronously(resources: Iterable[PolicyResource]) -> dict[str, str]:
+    """Function name -> who invokes it asynchronously (a schedule, or a role allowed lambda:InvokeFunction)."""
+    found: dict[str, str] = {}
+    for r in resources:
+        props = plain_props(r.props)
+        if r.resource_type == SCHEDULE:
+            name = _function_name(get_path(props, "target", "arn"))
+            if name:
+                found.setdefault(name, f"schedule {props.get('name') or r.name}")
+            continue
+        docs: list[Any] = []
+        if r.resource_type in (ROLE_POLICY, MANAGED_POLICY):
+            docs.append(props.get("policy"))
+        elif r.resource_type == ROLE:
+            docs += [p.get("policy") for p in as_list(props.get("inlinePolicies")) if isinstance(p, Mapping)]
+        for doc in docs:
+            for st in statements(parse_json_document(doc) or {}):
+                if st.get("Effect") != "Allow" or not any(_covers(a, "lambda:InvokeFunction") for a in _actions(st)):
+                    continue
+                for res in as_list(st.get("Resource")):
+                    name = _function_name(res)
+                    if name:
+                        found.setdefault(name, f"{r.resource_type.rsplit(':', 1)[-1]} {r.name}")
+    return found
+
+
+def _async_functions(args: StackValidationArgs, report: ReportViolation) -> None:
+    invoked = invoked_asynchronously(args.resources)
+    destinations = set()
+    for r in args.resources:
+        if r.resource_type == INVOKE_CONFIG:
+            props = plain_props(r.props)
+            if get_path(props, "destinationConfig", "onFailure", "destination"):
+                destinations.add(str(props.get("functionName") or ""))
+    for fn in args.resources:
+        if fn.resource_type != FUNCTION:
+            continue
+        props = plain_props(fn.props)
+        name = str(props.get("name") or "")
+        if name not in invoked:
+            continue
+        if get_path(props, "deadLetterConfig", "targetArn") or name in destinations:
+            continue
+        report(
+            f"function {name} is invoked asynchronously by {invoked[name]} but has neither a dead-letter queue "
+            "(dead_letter_config) nor an on-failure destination (FunctionEventInvokeConfig): failed events would be lost",
+            fn.urn,
+        )
+
+
+async_function_dead_letter = StackValidationPolicy(
+    name="async-function-dead-letter",
+    description="Functions invoked asynchronously (schedule targets, InvokeFunction grants) have a DLQ or an "
+    "on-failure destination.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_async_functions,
+)
+
+
+# ------------------------------------------------------------------------------------------------ indexes
+
+
+def cross_tenant_indexes(resources: Iterable[PolicyResource]) -> set[tuple[str, str]]:
+    """(table name, index name) of every GSI whose partition key is not ``TenantId``."""
+    out: set[tuple[str, str]] = set()
+    for r in resources:
+        if r.resource_type != TABLE:
+            continue
+        props = plain_props(r.props)
+        for gsi in as_list(props.get("globalSecondaryIndexes")):
+            if isinstance(gsi, Mapping) and gsi.get("hashKey") != "TenantId":
+                out.add((str(props.get("name") or ""), str(gsi.get("name") or "")))
+    return out
+
+
+def index_problems(doc: Mapping[str, Any], indexes: set[tuple[str, str]]) -> list[str]:
+    """Resources of ``doc`` that name (or wildcard-match) a cross-tenant index."""
+    problems: list[str] = []
+    for st in statements(doc):
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotResource" in st:
+            problems.append(f"statement {st.get('Sid', '<no Sid>')}: NotResource reaches every index")
+            continue
+        for res in (str(x) for x in as_list(st.get("Resource"))):
+            pattern = res.split(":table/", 1)[1] if ":table/" in res else None
+            for table, index in sorted(indexes):
+                # IAM wildcards match across "/", as fnmatch does: table/* reaches every index of every table.
+                if res == "*" or (pattern is not None and fnmatchcase(f"{table}/index/{index}", pattern)):
+                    problems.append(f"{res!r} reaches the cross-tenant index {index} of {table}")
+    return problems
+
+
+def _tenant_documents(args: StackValidationArgs) -> Iterable[tuple[str, dict[str, Any]]]:
+    seen: set[str] = set()
+    for r in args.resources:
+        props = plain_props(r.props)
+        docs: list[Any] = []
+        if r.resource_type in (ROLE_POLICY, MANAGED_POLICY):
+            docs.append(props.get("policy"))
+        elif r.resource_type == ROLE:
+            docs += [p.get("policy") for p in as_list(props.get("inlinePolicies")) if isinstance(p, Mapping)]
+        for raw in docs:
+            doc = parse_json_document(raw)
+            text = raw if isinstance(raw, str) else ""
+            if doc is not None and any(m in (text or str(doc)) for m in TENANT_MARKERS):
+                seen.add(r.urn)
+                yield r.urn, doc
+    for _role, _tenants, d in tenant_docs(build_graph(args.resources)):
+        if d.document is not None and d.urn not in seen:
+            yield d.urn, d.document
+
+
+def _indexes(args: StackValidationArgs, report: ReportViolation) -> None:
+    indexes = cross_tenant_indexes(args.resources)
+    if not indexes:
+        return
+    for urn, doc in _tenant_documents(args):
+        for problem in index_problems(doc, indexes):
+            report(f"tenant-scoped policy: {problem}; only system roles (the job picker) may read it", urn)
+
+
+cross_tenant_index_not_in_tenant_policies = StackValidationPolicy(
+    name="cross-tenant-index-not-in-tenant-policies",
+    description="Indexes not keyed by TenantId (e.g. the job picker's DueJobs) never appear in tenant-scoped policies.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_indexes,
+)
+
+
+# ------------------------------------------------------------------------------------------------ runners
+
+
+def _runner_tag(props: Mapping[str, Any]) -> str | None:
+    value = get_path(props, "tags", "saas:runner")
+    return str(value) if value else None
+
+
+def excess_actions(stmts: list[dict[str, Any]], allowed: frozenset[str]) -> list[str]:
+    """Actions (or patterns) in Allow statements that are not in ``allowed``."""
+    extra: set[str] = set()
+    for st in stmts:
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotAction" in st:
+            extra.add("NotAction")
+        extra.update(a for a in _actions(st) if a not in allowed)
+    return sorted(extra)
+
+
+def _runners(args: StackValidationArgs, report: ReportViolation) -> None:
+    execution_roles = {
+        d.urn for f in args.resources if f.resource_type == FUNCTION for d in _deps(f, "role", ROLE)
+    }  # judged with their function; a tagged role no function runs as is a writer role
+    for r in args.resources:
+        if r.resource_type not in (FUNCTION, ROLE) or r.urn in execution_roles:
+            continue
+        props = plain_props(r.props)
+        runner = _runner_tag(props)
+        if runner is None:
+            continue
+        if r.resource_type == FUNCTION:
+            if runner not in EXECUTION_ACTIONS:
+                report(f"function tagged saas:runner={runner!r}, which is not a known job runner", r.urn)
+                continue
+            roles = _deps(r, "role", ROLE)
+            if not roles:
+                report(f"runner {runner}: its role is not part of this stack; its permissions cannot be checked", r.urn)
+                continue
+            extra = excess_actions(role_statements(args.resources, roles[0]), BASE_ACTIONS | EXECUTION_ACTIONS[runner])
+            if extra:
+                report(f"runner {runner}'s execution role holds actions outside its job: {extra}", r.urn)
+            continue
+        if runner not in WRITER_ACTIONS:
+            report(f"role tagged saas:runner={runner!r}, which has no tenant writer role", r.urn)
+            continue
+        stmts = role_statements(args.resources, r)
+        attached = [p for p in args.resources if p.resource_type == ROLE_POLICY and _deps(p, "role", ROLE)]
+        if not stmts and not any(d.urn == r.urn for p in attached for d in _deps(p, "role", ROLE)):
+            report(f"runner {runner}'s writer role has no policy in this stack", r.urn)
+        extra = excess_actions(stmts, WRITER_ACTIONS[runner] | TABLE_KEY_ACTIONS)
+        if extra:
+            report(f"runner {runner}'s writer role holds actions outside its job: {extra}", r.urn)
+        for st in stmts:
+            acts = _actions(st)
+            if st.get("Effect") != "Allow":
+                continue
+            if acts and all(a in TABLE_KEY_ACTIONS for a in acts):
+                via = str(get_path(st, "Condition", "StringEquals", "kms:ViaService") or "")
+                if not via.startswith("dynamodb."):
+                    report(
+                        f"runner {runner}'s writer key statement {st.get('Sid', '<no Sid>')} is not limited to "
+                        "kms:ViaService dynamodb.<region>.amazonaws.com",
+                        r.urn,
+                    )
+                continue
+            if not get_path(st, "Condition", "ForAllValues:StringEquals", "dynamodb:LeadingKeys"):
+                report(
+                    f"runner {runner}'s writer statement {st.get('Sid', '<no Sid>')} has no LeadingKeys condition",
+                    r.urn,
+                )
+
+
+runner_role_least_privilege = StackValidationPolicy(
+    name="runner-role-least-privilege",
+    description="Job runner roles (tag saas:runner) hold only their job's actions; writer roles only under LeadingKeys.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_runners,
+)
+
+POLICIES = [
+    schedule_dlq_and_scoped_role,
+    async_function_dead_letter,
+    cross_tenant_index_not_in_tenant_policies,
+    runner_role_least_privilege,
+]
