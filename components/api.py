@@ -55,6 +55,8 @@ ACCESS_LOG_FORMAT: Final = {
 
 @dataclass(frozen=True)
 class ApiRoute:
+    """One route of ``handlers/routes.json``: method and path, its service, its Cedar action and where the owner comes from."""
+
     method: str
     path: str
     service: str

@@ -142,6 +142,7 @@ def _diff(locked: dict[str, Any], declared: dict[str, Any]) -> tuple[list[str], 
 
 
 def read_lock(path: Path | None = None) -> dict[str, Any]:
+    """The committed schema lock (``user_pool_schema.lock.json``), or ``{}`` when there is none yet."""
     path = LOCK_PATH if path is None else path
     if not path.exists():
         return {}

@@ -1,8 +1,8 @@
 """``Platform``: everything one environment needs, composed from the stack config.
 
-For now it holds the shared, per-environment pieces: the environment's KMS key, the pool tables of seed
-004 and the alarm topic. Tenants, identity, authorization and the image pipeline are composed here by the
-components that own them.
+It holds the shared, per-environment pieces: the environment's KMS key, the pool tables of the OptimalHR
+design (docs/architecture.md) and the alarm topic. Tenants, identity, authorization and the image pipeline are
+composed here by the components that own them.
 """
 
 from __future__ import annotations

@@ -227,6 +227,8 @@ class JwksCache:
 # ---------------------------------------------------------------------------------------------- decisions
 @dataclass(frozen=True)
 class VerifiedToken:
+    """A token whose signature and claims were verified, with the issuer it belongs to."""
+
     tenant: TenantIssuer
     claims: Mapping[str, Any]
 

@@ -157,6 +157,8 @@ def reset_clients() -> None:
 
 
 class S3Pointer(BaseModel):
+    """Where a large image already waits in S3: the record carries this instead of inline ``data``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key: str = Field(min_length=1, max_length=1024)
@@ -181,6 +183,8 @@ class ImageMessage(BaseModel):
 
 @dataclass(frozen=True)
 class RecordId:
+    """A Kafka record's position: topic, partition and offset."""
+
     topic: str
     partition: int
     offset: int
@@ -191,6 +195,7 @@ class RecordId:
 
 
 def record_id(record: KafkaEventRecord) -> RecordId:
+    """The record's position (topic, partition, offset): the key of its batch-item failure."""
     return RecordId(record.topic, int(record.partition), int(record.offset))
 
 
@@ -231,6 +236,7 @@ def validate_message(msg: ImageMessage, cfg: Settings) -> None:
 
 
 def inline_bytes(msg: ImageMessage, cfg: Settings) -> bytes:
+    """Decode an inline base64 image, refusing oversized or malformed data before decoding it."""
     assert msg.data is not None
     # base64 of max_image_bytes is ~4/3 as long: refuse before decoding anything huge.
     if len(msg.data) > (cfg.max_image_bytes + 2) // 3 * 4 + 4:
@@ -243,6 +249,7 @@ def inline_bytes(msg: ImageMessage, cfg: Settings) -> bytes:
 
 
 def check_body(body: bytes, msg: ImageMessage, cfg: Settings) -> None:
+    """Refuse an image that is empty, over the size limit or whose bytes do not match its content type."""
     if len(body) > cfg.max_image_bytes:
         raise Rejected(f"too large: image is {len(body)} bytes; limit {cfg.max_image_bytes}")
     if not body:
@@ -310,6 +317,8 @@ def assume_role_request(tenant_id: str, cfg: Settings) -> dict[str, Any]:
 
 @dataclass
 class TenantSession:
+    """Clients bound to one tenant's assumed session (tag and session policy of that tenant only)."""
+
     tenant_id: str
     s3: Any
     dynamodb: Any
@@ -343,6 +352,8 @@ class TenantSessions:
 
 @dataclass
 class Accepted:
+    """A record that passed validation: its message, image bytes and where they will be stored."""
+
     rid: RecordId
     msg: ImageMessage
     body: bytes = b""
@@ -367,12 +378,16 @@ Status = Literal["stored", "duplicate", "rejected", "retry"]
 
 @dataclass
 class Outcome:
+    """What happened to one record (stored, duplicate, rejected, ...) and why."""
+
     status: Status
     reason: str = ""
 
 
 @dataclass
 class BatchResult:
+    """The outcome of every record of one invocation."""
+
     outcomes: dict[RecordId, Outcome] = field(default_factory=dict)
 
     def count(self, *statuses: Status) -> int:
@@ -427,6 +442,7 @@ def put_object_once(item: Accepted, session: TenantSession, cfg: Settings) -> No
 
 
 def metadata_item(item: Accepted, cfg: Settings, now: float) -> dict[str, Any]:
+    """The metadata row of an accepted image: tenant key, image id, size, source position and TTL."""
     return {
         "TenantId": {"S": item.pk},
         "EntityItem": {"S": item.sk},
@@ -463,6 +479,7 @@ def _compare(existing: Mapping[str, Any], item: Accepted) -> Outcome:
 
 
 def write_single(session: TenantSession, cfg: Settings, item: Accepted, now: float) -> Outcome:
+    """Store one metadata row with a conditional put; an existing row decides duplicate or conflict."""
     try:
         session.dynamodb.put_item(
             TableName=cfg.table,

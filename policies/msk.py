@@ -111,6 +111,7 @@ msk_esm_iam_auth = ResourceValidationPolicy(
 
 
 def consumer_identity_problems(props: Mapping[str, Any]) -> list[str]:
+    """What an MSK event source mapping lacks for a deterministic consumer identity (invariant 44)."""
     problems: list[str] = []
     if not get_path(props, "amazonManagedKafkaEventSourceConfig", "consumerGroupId"):
         problems.append("amazon_managed_kafka_event_source_config.consumer_group_id is not set explicitly")
@@ -144,6 +145,7 @@ msk_esm_consumer_identity = ResourceValidationPolicy(
 
 
 def poison_record_problems(props: Mapping[str, Any]) -> list[str]:
+    """What lets a poison record block an MSK partition (invariant 45)."""
     problems: list[str] = []
     if not isinstance(props.get("provisionedPollerConfig"), Mapping):
         problems.append("provisioned_poller_config is not set (Kafka error-handling controls need provisioned mode)")
@@ -210,6 +212,7 @@ def _matches(pattern: str, action: str) -> bool:
 
 
 def kafka_wildcard_problems(doc: Mapping[str, Any]) -> list[str]:
+    """``kafka-cluster`` grants that are wildcards or on ``*`` in one policy document (invariant 46)."""
     problems: list[str] = []
     for st in statements(doc):
         if st.get("Effect") != "Allow":

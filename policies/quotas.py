@@ -25,6 +25,8 @@ HEADROOM: Final = 0.8
 
 @dataclass(frozen=True)
 class Quota:
+    """An AWS quota the plan counts against: key, label, resource types counted, default value and its source."""
+
     key: str
     label: str
     types: tuple[str, ...]
@@ -101,6 +103,8 @@ QUOTAS: Final[tuple[Quota, ...]] = (
 
 @dataclass(frozen=True)
 class Usage:
+    """How much of a quota one stack uses."""
+
     quota: Quota
     used: int
     limit: int

@@ -28,7 +28,7 @@ def tables(run: ProgramRun) -> list[CapturedResource]:
     return run.of_type("aws:dynamodb/table:Table")
 
 
-def test_pool_tables_are_the_seed_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:
+def test_pool_tables_are_the_design_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:
     # the OptimalHR design's tables plus the image pipeline's ImageMetadata (issue #6)
     expected = ["Employment", "Leave", "PIM", "Payroll", "TenantJob", "TimeAttendance", "WorkSchedule", "ImageMetadata"]
     assert sorted(t.inputs["name"] for t in tables(dev)) == sorted(f"{n}Dev" for n in expected)
@@ -83,7 +83,7 @@ def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "platform-oncall@example.com")
     alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     throttle = [a for a in alarms if a.inputs.get("namespace") == "AWS/DynamoDB"]
-    assert len(throttle) == 16  # read + write throttles per pool table (7 seed tables + ImageMetadata)
+    assert len(throttle) == 16  # read + write throttles per pool table (7 HR tables + ImageMetadata)
     assert {a.inputs["metricName"] for a in throttle} == {"ReadThrottleEvents", "WriteThrottleEvents"}
     assert all(a.inputs["alarmActions"] == [topic.state["arn"]] for a in throttle)
 

@@ -293,6 +293,7 @@ def _load_evaluator(spec: str) -> Evaluator:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of the offline plan; returns the exit code (0 clean, 1 mandatory violation, 2 error)."""
     parser = argparse.ArgumentParser(prog="scripts/plan", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("stacks", nargs="+", metavar="STACK", help="stack name(s): Pulumi.<STACK>.yaml")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan JSON (one stack only)")

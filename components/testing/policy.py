@@ -37,6 +37,8 @@ class PolicyConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Violation:
+    """One policy violation, as the engine reports it."""
+
     policy: str
     level: str
     urn: str
@@ -48,6 +50,8 @@ class Violation:
 
 @dataclass
 class PolicyReport:
+    """The verdict of a pack over a run: violations, policies that did not apply (and why), policies evaluated."""
+
     violations: list[Violation] = field(default_factory=list)
     not_applicable: list[tuple[str, str]] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
