@@ -159,6 +159,7 @@ def system_clients() -> tuple[Any, Any]:
 
 
 def reset_clients() -> None:
+    """Forget cached settings and clients (tests)."""
     settings.cache_clear()
     system_clients.cache_clear()
 
@@ -172,6 +173,8 @@ def _code(exc: ClientError) -> str:
 
 @dataclass(frozen=True)
 class ObjectRef:
+    """One raw object an S3 notification names, with the tenant and image id derived from its key."""
+
     bucket: str
     key: str
     tenant_id: str
@@ -249,6 +252,8 @@ Status = Literal["processed", "duplicate", "dead-lettered", "retry", "ignored"]
 
 @dataclass
 class Outcome:
+    """What happened to one SQS message (``reason`` for dead letters, ``keys`` the raw objects it named)."""
+
     status: Status
     reason: str = ""
     keys: list[str] = field(default_factory=list)

@@ -145,12 +145,15 @@ def reset_clients() -> None:
 
 
 class HttpError(Exception):
+    """An HTTP answer other than success; ``message`` is safe to show the client."""
+
     def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, dict(headers or {})
 
 
 def response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A Lambda-proxy response with a JSON body (never cached)."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
@@ -173,6 +176,8 @@ def _header(event: APIGatewayProxyEvent, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Caller:
+    """The verified tenant and Cognito ``sub`` of the request (from the authorizer context only)."""
+
     tenant_id: str
     sub: str
 
@@ -196,6 +201,7 @@ def image_id_for(caller: Caller, idempotency_key: str) -> str:
 
 
 def object_key(tenant_id: str, image_id: str) -> str:
+    """``acme/raw/<imageId>`` - the raw-bucket key of an image."""
     return f"{tenant_id}/raw/{image_id}"
 
 
@@ -242,6 +248,8 @@ def _put_row_once(session: TenantSession, cfg: Settings, row: dict[str, Any], sh
 def store_inline(
     session: TenantSession, caller: Caller, key: str, body: bytes, info: ImageInfo, *, cfg: Settings, now: float
 ) -> tuple[int, dict[str, Any]]:
+    """Store an inline image once: object (``If-None-Match``) then row (``attribute_not_exists``); a replay with
+    the same bytes answers 200 with the same id, other bytes 409."""
     image_id = image_id_for(caller, key)
     sha = hashlib.sha256(body).hexdigest()
     obj_key = object_key(caller.tenant_id, image_id)
@@ -283,6 +291,8 @@ def store_inline(
 def presign(
     session: TenantSession, caller: Caller, key: str, request: Mapping[str, Any], *, cfg: Settings, now: float
 ) -> tuple[int, dict[str, Any]]:
+    """Write the ``awaiting-upload`` row once and answer a presigned POST bound to the tenant's key, the size
+    limit and the declared content type (signed by the tenant session, valid ``PRESIGN_SECONDS``)."""
     ctype, size = request.get("contentType"), request.get("sizeBytes")
     if ctype not in cfg.allowed_content_types:
         raise HttpError(415, f"contentType must be one of {sorted(cfg.allowed_content_types)}")
