@@ -240,3 +240,76 @@ def test_bad_arguments_are_refused_before_any_resource(kw: dict[str, Any], messa
 
 def test_retention_longer_than_sqs_allows_is_capped() -> None:
     assert args(retention_days=30).message_retention_seconds == 1_209_600
+
+
+# ------------------------------------------------------------------------------------------ the upload route
+
+
+def _api_run(**kw: Any) -> ProgramRun:
+    from saas_platform.components.api import ImageUploadIntegration, TenantApi
+    from tests.test_tenant_api import api_args
+
+    def program() -> None:
+        pipeline = ImagePipeline("images", args())
+        assert pipeline.upload_function_arn is not None
+        TenantApi(
+            "platform-api",
+            api_args(
+                image_upload=ImageUploadIntegration(
+                    function_name="AIML-SaaS-ImageUpload-Dev",
+                    function_arn=pipeline.upload_function_arn,
+                    region="ap-southeast-1",
+                ),
+                **kw,
+            ),
+        )
+
+    return run_function(program, stack="dev")
+
+
+@pytest.fixture(scope="module")
+def api_run() -> ProgramRun:
+    return _api_run(services={})
+
+
+def test_upload_route_uses_the_same_authorizer_and_a_proxy_integration(api_run: ProgramRun) -> None:
+    (method,) = [m for m in api_run.of_type("aws:apigateway/method:Method") if m.name.endswith("post-v1-images")]
+    (authorizer,) = api_run.of_type("aws:apigateway/authorizer:Authorizer")
+    assert (method.inputs["httpMethod"], method.inputs["authorization"]) == ("POST", "CUSTOM")
+    assert method.inputs["authorizerId"] == authorizer.id
+    assert method.inputs["apiKeyRequired"] is True
+    integration = api_run.named("platform-api-post-v1-images-integration")
+    function = api_run.named("images-upload-function")
+    assert integration.inputs["type"] == "AWS_PROXY"
+    assert integration.inputs["uri"] == (
+        f"arn:aws:apigateway:ap-southeast-1:lambda:path/2015-03-31/functions/{function.state['arn']}/invocations"
+    )
+    (rest,) = api_run.of_type("aws:apigateway/restApi:RestApi")
+    assert rest.inputs["binaryMediaTypes"] == ["image/gif", "image/jpeg", "image/png", "image/webp"]
+    permission = api_run.named("platform-api-images-invoke")
+    assert permission.inputs["function"] == function.state["arn"]
+    assert permission.inputs["sourceArn"].endswith("/dev/POST/v1/images")
+    # only the upload route exists when no microservice is configured
+    assert [m.name for m in api_run.of_type("aws:apigateway/method:Method")] == ["platform-api-post-v1-images"]
+
+
+def test_upload_route_passes_the_policy_pack(api_run: ProgramRun) -> None:
+    report = evaluate_run(api_run)
+    assert report.mandatory == [], [v.message for v in report.mandatory]
+
+
+def test_images_cannot_be_mapped_to_an_external_service() -> None:
+    from tests.test_tenant_api import api_args
+
+    with pytest.raises(ComponentArgError, match="served by ImagePipeline"):
+        api_args(services={"images": "arn:aws:lambda:ap-southeast-1:123456789012:function:Images"})
+    with pytest.raises(ComponentArgError, match="or pass image_upload"):
+        api_args(services={})
+
+
+def test_authorizer_maps_the_upload_route_to_upload_image_owned_by_the_caller() -> None:
+    from saas_platform.handlers.authorizer import RouteTable
+
+    route = RouteTable.from_file().lookup("POST", "/v1/images")
+    assert route is not None
+    assert (route.action, route.resource_type, route.owner) == ("UploadImage", "OptimalHR::Image", "self")
