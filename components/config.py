@@ -344,6 +344,23 @@ class ApiConfig(_Model):
         return value
 
 
+class ImagesConfig(_Model):
+    """``saas:images``: the upload API and the processing leg of the image pipeline (``ImagePipeline``).
+
+    On by default in every stack: the processed bucket exists to be written, and the upload route is how the
+    design's web clients send images. ``upload: false`` leaves the route (and, without ``saas:api``, the API) out.
+    """
+
+    upload: bool = True
+    """Serve ``POST /v1/images`` on the tenant API (created for it when ``saas:api`` is absent)."""
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    """Deliveries of one event before SQS moves it to the dead-letter queue."""
+    batch_size: int = Field(default=5, ge=1, le=10)
+    max_concurrency: int = Field(default=10, ge=2, le=1000)
+    """Concurrent processor invocations (the SQS event source's maximum concurrency)."""
+    processor_memory_mb: int = Field(default=2048, ge=128, le=10240)
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
@@ -361,7 +378,10 @@ class StackConfig(_Model):
     name_prefix: Annotated[str, StringConstraints(pattern=f"^(?:{NAME_PREFIX_RE.pattern})$")] = DEFAULT_NAME_PREFIX
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
     api: ApiConfig | None = None
-    """The tenant API (issue 5); absent: no API is deployed."""
+    """The tenant API (issue 5); absent: no microservice routes (the API still serves the image upload unless
+    ``images.upload`` is false)."""
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    """The image pipeline's upload route and processing leg (issue 13)."""
     region: str = Field(default="", exclude=True)
     """From ``aws:region``; not part of the ``saas:`` namespace."""
 
