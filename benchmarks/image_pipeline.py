@@ -157,17 +157,19 @@ def child(leg: str, path: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     work(body, encoded)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"delta_mb": (after - before) / 1024}))
+    print(json.dumps({"peak_mb": after / 1024, "delta_mb": (after - before) / 1024}))
 
 
-def peak_mb(leg: str, body: bytes) -> float:
+def peak_mb(leg: str, body: bytes) -> str:
+    """``"<process peak RSS> (+<what this image added>)"`` in MB, from a fresh child process."""
     with tempfile.NamedTemporaryFile(suffix=".png") as f:
         f.write(body)
         f.flush()
         out = subprocess.run(
             [sys.executable, __file__, "--child", leg, f.name], check=True, capture_output=True, text=True
         ).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["delta_mb"])
+    doc = json.loads(out.strip().splitlines()[-1])
+    return f"{doc['peak_mb']:.0f} (+{doc['delta_mb']:.0f})"
 
 
 def main() -> None:
@@ -183,7 +185,7 @@ def main() -> None:
     measure(20_000, 1)  # warm-up: imports, codecs, moto's first calls
     print(
         "| image | bytes | Pillow resize baseline (ms) | upload (ms) | upload / baseline | process (ms) | "
-        "process / baseline | images/s processed | upload working set (MB) | process working set (MB) |"
+        "process / baseline | images/s processed | upload peak RSS (MB, +image) | process peak RSS (MB, +image) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in a.sizes.split(",")):
@@ -191,10 +193,10 @@ def main() -> None:
         b, u, pr = (statistics.median(m[k]) * 1000 for k in ("baseline", "upload", "process"))
         label = f"{size / 1_000_000:g} MB" if size >= 1_000_000 else f"{size // 1000} KB"
         path = "inline" if m["bytes"] <= up.INLINE_MAX_BYTES else "presigned"
-        upload_mb = f"{peak_mb('upload', m['body']):.0f}" if path == "inline" else "- (bytes bypass the function)"
+        upload_mb = peak_mb("upload", m["body"]) if path == "inline" else "- (bytes bypass the function)"
         print(
             f"| {label} ({path}) | {m['bytes']:,} | {b:.0f} | {u:.0f} | {u / b:.1f}x | {pr:.0f} | {pr / b:.1f}x | "
-            f"{1000 / pr:.1f} | {upload_mb} | {peak_mb('process', m['body']):.0f} |"
+            f"{1000 / pr:.1f} | {upload_mb} | {peak_mb('process', m['body'])} |"
         )
     if a.max_pixels:
         # the largest image the checks accept (40 MP): small on the wire, large in memory - what sizes the processor
@@ -203,11 +205,12 @@ def main() -> None:
         b, u, pr = (statistics.median(m[k]) * 1000 for k in ("baseline", "upload", "process"))
         print(
             f"| 40 MP, 7999x5000 (inline) | {m['bytes']:,} | {b:.0f} | {u:.0f} | {u / b:.1f}x | {pr:.0f} | "
-            f"{pr / b:.1f}x | {1000 / pr:.1f} | {peak_mb('upload', body):.0f} | {peak_mb('process', body):.0f} |"
+            f"{pr / b:.1f}x | {1000 / pr:.1f} | {peak_mb('upload', body)} | {peak_mb('process', body)} |"
         )
     print(
         f"\nmedian of {a.repeat} (after a warm-up); moto in-process (no network); peak RSS: what one invocation adds "
-        "(peak RSS) in a fresh, warmed-up process, for the handler's work on the bytes"
+        "- peak RSS of a fresh, warmed-up process running the handler's work on the bytes, and (+) what the image "
+        "added over the process before it"
     )
 
 

@@ -401,6 +401,8 @@ class ImagePipeline(pulumi.ComponentResource):
     """
 
     upload_function_name: pulumi.Output[str] | None
+    upload_function_name_plain: str | None
+    """The upload function's physical name as a plain string (``TenantApi`` names its permission with it)."""
     upload_function_arn: pulumi.Output[str] | None
     upload_role_arn: pulumi.Output[str] | None
     upload_writer_role_arn: pulumi.Output[str] | None
@@ -567,6 +569,7 @@ class ImagePipeline(pulumi.ComponentResource):
 
         # ---- upload
         self.upload_function_name = self.upload_function_arn = None
+        self.upload_function_name_plain = None
         self.upload_role_arn = self.upload_writer_role_arn = None
         upload_fn: HandlerFunction | None = None
         if args.upload:
@@ -620,6 +623,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 resource_tags=resource_tags,
             )
             self.upload_function_name = upload_fn.function_name
+            self.upload_function_name_plain = args.upload_function_name
             self.upload_function_arn = upload_fn.function_arn
             self.upload_role_arn = upload_fn.role_arn
             self.upload_writer_role_arn = upload_writer.arn
