@@ -486,9 +486,9 @@ class ImagePipeline(pulumi.ComponentResource):
         notification = aws.s3.BucketNotification(
             f"{name}-raw-notification",
             bucket=args.raw_bucket_name,
-            queues=[aws.s3.BucketNotificationQueueArgs(queue_arn=queue.arn, events=["s3:ObjectCreated:*"])],
+            queues=[aws.s3.BucketNotificationQueueArgs(queue_arn=queue_arn, events=["s3:ObjectCreated:*"])],
             # S3 validates the destination by sending a test event: the queue policy and key must exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, queue_key, key_alias, *waits_for]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[queue, policy, queue_key, key_alias, *waits_for]),
         )
 
         # ---- processor
@@ -557,14 +557,14 @@ class ImagePipeline(pulumi.ComponentResource):
         )
         aws.lambda_.EventSourceMapping(
             f"{name}-processor-mapping",
-            event_source_arn=queue.arn,
+            event_source_arn=queue_arn,  # built from known parts: the pack's mapping rules run at the first preview
             function_name=processor.function_arn,
             batch_size=args.batch_size,
             maximum_batching_window_in_seconds=1,
             function_response_types=["ReportBatchItemFailures"],
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=args.max_concurrency),
             tags=resource_tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[processor]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[processor, queue]),
         )
 
         # ---- upload

@@ -313,3 +313,11 @@ def test_authorizer_maps_the_upload_route_to_upload_image_owned_by_the_caller() 
     route = RouteTable.from_file().lookup("POST", "/v1/images")
     assert route is not None
     assert (route.action, route.resource_type, route.owner) == ("UploadImage", "OptimalHR::Image", "self")
+
+
+def test_first_preview_runs_every_rule_on_the_component() -> None:
+    """Queue ARNs, role ARNs and documents are built from known parts: no "can't run during preview" advisory."""
+    run = run_function(lambda: ImagePipeline("images", args()), preview=True)
+    report = evaluate_run(run)
+    assert report.mandatory == []
+    assert [v.policy for v in report.advisory] == []
