@@ -17,7 +17,9 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
 from saas_platform.components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import service_trust_policy
 from saas_platform.components.lambda_function import (
@@ -324,6 +326,18 @@ class TenantApi(pulumi.ComponentResource):
             source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
             opts=child,
         )
+        invoke_paths = [
+            DataPath(
+                name="apigateway/invoke-authorizer",
+                principal="apigateway.amazonaws.com",
+                principal_type="service",
+                actions=("lambda:InvokeFunction",),
+                resource=function.function_arn,
+                context={"aws:SourceArn": pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id)},
+                guards=("aws:SourceArn",),
+                description="API Gateway runs the REQUEST authorizer",
+            )
+        ]
 
         # --- resources, methods, integrations
         resources: dict[str, aws.apigateway.Resource] = {}
@@ -467,6 +481,20 @@ class TenantApi(pulumi.ComponentResource):
             opts=child,
         )
         for service, arn in sorted(args.services.items()):
+            invoke_paths.append(
+                DataPath(
+                    name=f"apigateway/invoke-{service}",
+                    principal="apigateway.amazonaws.com",
+                    principal_type="service",
+                    actions=("lambda:InvokeFunction",),
+                    resource=arn,
+                    context={
+                        "aws:SourceArn": pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/GET/v1/x")
+                    },
+                    guards=("aws:SourceArn",),
+                    description=f"API Gateway invokes the {service} integration",
+                )
+            )
             aws.lambda_.Permission(
                 f"{name}-{service}-invoke",
                 action="lambda:InvokeFunction",
@@ -515,8 +543,14 @@ class TenantApi(pulumi.ComponentResource):
         self.invoke_url = stage.invoke_url
         self.authorizer_role_arn = function.role_arn
         self.authorizer_function_arn = function.function_arn
+        self.data_paths = datapaths.declare(invoke_paths)
         self.register_outputs(
-            {"rest_api_id": self.rest_api_id, "stage_name": self.stage_name, "invoke_url": self.invoke_url}
+            {
+                "rest_api_id": self.rest_api_id,
+                "stage_name": self.stage_name,
+                "invoke_url": self.invoke_url,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
         )
 
 

@@ -22,6 +22,8 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.identity_schema import USER_POOL_SCHEMA, check_schema_contract
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
@@ -347,6 +349,7 @@ class TenantIdentity(pulumi.ComponentResource):
         # The triggers learn a sign-in's environment from the app client's name (DescribeUserPoolClient). The
         # grant is a separate RolePolicy so it can name this pool's exact ARN: the function itself must exist
         # before the pool (lambda_config), so the pool ARN cannot be part of the function's own policy.
+        invoke_paths: list[DataPath] = []
         for fn, label in ((pre_auth, "pre-auth"), (pre_token, "pre-token")):
             aws.iam.RolePolicy(
                 f"{name}-{label}-read-clients",
@@ -364,6 +367,18 @@ class TenantIdentity(pulumi.ComponentResource):
                 source_arn=pool.arn,
                 source_account=account_id,
                 opts=child,
+            )
+            invoke_paths.append(
+                DataPath(
+                    name=f"cognito/invoke-{label}",
+                    principal="cognito-idp.amazonaws.com",
+                    principal_type="service",
+                    actions=("lambda:InvokeFunction",),
+                    resource=fn.function_arn,
+                    context={"aws:SourceArn": pool.arn, "aws:SourceAccount": account_id},
+                    guards=("aws:SourceArn",),
+                    description=f"Cognito runs the {label} trigger for this user pool",
+                )
             )
 
         self.client_ids = {}
@@ -404,6 +419,7 @@ class TenantIdentity(pulumi.ComponentResource):
                 "user_pool_arn": self.user_pool_arn,
                 "issuer": self.issuer,
                 "client_ids": self.client_ids,
+                datapaths.OUTPUT_KEY: datapaths.declare(invoke_paths),
             }
         )
 

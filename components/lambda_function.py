@@ -20,6 +20,8 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform import handlers
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import service_trust_policy
 from saas_platform.components.naming import LAMBDA_FUNCTION_NAME_MAX, LOG_RETENTION_DAYS, Environment, tags
@@ -190,21 +192,18 @@ class HandlerFunction(pulumi.ComponentResource):
             tags=resource_tags,
             opts=child,
         )
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        # Built from known parts (not log_group.arn) so the document is known at the first preview.
+        log_group_arn = pulumi.Output.concat(
+            "arn:aws:logs:", region, ":", account, ":log-group:/aws/lambda/", args.function_name
+        )
         base_statements: list[Mapping[str, Any]] = [
             {
                 "Sid": "OwnLogGroup",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                # Built from known parts (not log_group.arn) so the document is known at the first preview.
-                "Resource": pulumi.Output.concat(
-                    "arn:aws:logs:",
-                    aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
-                    ":",
-                    aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id,
-                    ":log-group:/aws/lambda/",
-                    args.function_name,
-                    ":*",
-                ),
+                "Resource": pulumi.Output.concat(log_group_arn, ":*"),
             },
             {
                 "Sid": "XRay",
@@ -268,6 +267,33 @@ class HandlerFunction(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.role_name = role.name
         self.log_group_name = log_group.name
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="function/logs",
+                    principal=role.arn,
+                    principal_type="role",
+                    actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+                    resource=pulumi.Output.concat(log_group_arn, ":log-stream:2026/01/01/[$LATEST]0001"),
+                    description="the function writes its log stream",
+                ),
+                DataPath(
+                    name="logs-service/log-group-key",
+                    principal=pulumi.Output.concat("logs.", region, ".amazonaws.com"),
+                    principal_type="service",
+                    actions=("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"),
+                    resource=args.kms_key_arn,
+                    context={"kms:EncryptionContext:aws:logs:arn": log_group_arn, "aws:SourceAccount": account},
+                    guards=("kms:EncryptionContext:aws:logs:arn",),
+                    description="CloudWatch Logs encrypts the function's log group with the environment key",
+                ),
+            ]
+        )
         self.register_outputs(
-            {"function_name": self.function_name, "function_arn": self.function_arn, "role_arn": self.role_arn}
+            {
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "role_arn": self.role_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
         )

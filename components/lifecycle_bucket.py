@@ -46,6 +46,8 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
 
@@ -486,4 +488,34 @@ class LifecycleBucket(pulumi.ComponentResource):
         self.bucket_name = pulumi.Output.from_input(name_ref)
         self.bucket_arn = pulumi.Output.concat("arn:aws:s3:::", name_ref)
         self.worst_case_lifetime_days = args.worst_case_lifetime_days
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        paths: list[DataPath] = []
+        if args.access_log_bucket is not None:
+            source_account = (
+                args.account_id
+                if args.account_id is not None
+                else aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            )
+            paths.append(
+                DataPath(
+                    name="log-delivery",
+                    principal=LOG_DELIVERY_SERVICE,
+                    principal_type="service",
+                    actions=("s3:PutObject",),
+                    resource=pulumi.Output.concat(
+                        "arn:aws:s3:::",
+                        args.access_log_bucket,
+                        f"/{ACCESS_LOG_ROOT}{args.purpose}/2026-01-01-00-00-00-0001",
+                    ),
+                    context={
+                        **datapaths.secure_transport(),
+                        "aws:SourceAccount": source_account,
+                        "aws:SourceArn": self.bucket_arn,
+                    },
+                    guards=("aws:SourceAccount",),
+                    description="S3 server access logging delivers this bucket's logs (no SSE header)",
+                )
+            )
+        self.data_paths = datapaths.declare(paths)
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, datapaths.OUTPUT_KEY: self.data_paths}
+        )

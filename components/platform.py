@@ -1,8 +1,8 @@
 """``Platform``: everything one environment needs, composed from the stack config.
 
-It holds the shared, per-environment pieces: the environment's KMS key, the pool tables of the OptimalHR
-design (docs/architecture.md) and the alarm topic. Tenants, identity, authorization and the image pipeline are
-composed here by the components that own them.
+The environment's shared pieces (KMS key, alarm topic, pool tables of the OptimalHR design, handler layer), the image
+pipeline, identity, authorization and tenant access, each composed by the component that owns it. The
+constructor is a list of composition steps (see :class:`Platform`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
@@ -72,10 +74,12 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
             {
+                # No kms:Describe*: DescribeKey carries no encryption context, so under this condition AWS
+                # would never allow it (iam-service-authorization-reference flags such dead grants).
                 "Sid": "CloudWatchLogsEncryptThisAccountsLogGroups",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
@@ -92,8 +96,42 @@ class PlatformArgs:
     config: StackConfig
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Foundation:
+    """What the later composition steps build on: the environment key, the alarm topic, the handler layer and
+    the caller's account id."""
+
+    key: aws.kms.Key
+    key_alias: str
+    topic: aws.sns.Topic
+    layer: HandlerLayer
+    account_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Buckets:
+    """The image pipeline's lifecycle buckets that every environment has."""
+
+    access_logs: LifecycleBucket
+    raw: LifecycleBucket
+    processed: LifecycleBucket
+    documents: LifecycleBucket
+
+
 class Platform(pulumi.ComponentResource):
-    """One environment of the HR SaaS: KMS key, pool tables, alarm topic.
+    """One environment of the HR SaaS, composed in steps from the stack config.
+
+    The constructor reads as the order of composition; each step is one private method:
+
+    1. ``_foundation``: the environment's KMS key and alias, the encrypted alarm topic and its subscription, the
+       pool tables of the OptimalHR design and the handler layer;
+    2. ``_buckets``: the lifecycle buckets (access logs, raw and processed images, documents), then the
+       ``ImageMetadata`` pool table;
+    3. ``_pipeline``: the MSK failure bucket, the dev cluster and one consumer per topic (``saas:msk``);
+    4. ``_identity``: user pools (owning stack) or the shared identity export, and one identity pool per tenant;
+    5. ``_authorization``: one AVP policy store per customer tenant; ``_api``: the tenant API (``saas:api``);
+    6. ``_outputs``: the attributes other steps and the program read;
+    7. ``_access``: tenant and system roles, attached to the identity pools.
 
     Example::
 
@@ -134,11 +172,35 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
-        cfg = args.config
-        child = pulumi.ResourceOptions(parent=self)
+        self._name = name
+        self._cfg = args.config
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        foundation = self._foundation()
+        buckets = self._buckets(foundation)
+        self.tables[IMAGE_METADATA_TABLE] = self._pool_table(IMAGE_METADATA_TABLE, foundation.key, foundation.topic)
+        self._pipeline(foundation, buckets)
+        self._identity(foundation)
+        self.authorizations = self._authorization()
+        self.api = self._api(foundation)
+        self._outputs(foundation)
+        self._access()
+        self.register_outputs(
+            {
+                "kms_key_arn": self.kms_key_arn,
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "table_names": self.table_names,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
+        )
+
+    # ---- 1. key, alarm topic, pool tables, handler layer -----------------------------------------------------
+
+    def _foundation(self) -> _Foundation:
+        cfg, name, child = self._cfg, self._name, self._child
         keep = pulumi.ResourceOptions(parent=self, protect=cfg.protect, retain_on_delete=cfg.protect)
         base_tags = tags(cfg.environment, "Platform", extra=cfg.tags)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         key_alias = f"alias/{cfg.name_prefix}-{cfg.environment}".lower()
         key = aws.kms.Key(
@@ -146,7 +208,7 @@ class Platform(pulumi.ComponentResource):
             description=f"{cfg.name_prefix} {env_suffix(cfg.environment)}: data at rest (tables, buckets, topics, logs)",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(identity.account_id.apply(lambda a: key_policy(a, cfg.region))),
+            policy=pulumi.Output.json_dumps(account_id.apply(lambda a: key_policy(a, cfg.region))),
             tags=base_tags,
             opts=keep,
         )
@@ -170,149 +232,174 @@ class Platform(pulumi.ComponentResource):
             endpoint=cfg.alarms.email,
             opts=child,
         )
-
-        def pool_table(base: str) -> PoolTable:
-            args = PoolTableArgs(
-                base_name=base,
-                environment=cfg.environment,
-                kms_key_arn=key.arn,
-                protect=cfg.protect,
-                alarm_topic_arn=topic.arn,
-                extra_tags=cfg.tags,
-            )
-            return PoolTable(f"{name}-{base}", args, opts=child)
-
-        self.tables = {base: pool_table(base) for base in POOL_TABLES}
+        self.tables = {base: self._pool_table(base, key, topic) for base in POOL_TABLES}
         layer = HandlerLayer(f"{name}-deps", HandlerLayerArgs(environment=cfg.environment), opts=child)
+        return _Foundation(key=key, key_alias=key_alias, topic=topic, layer=layer, account_id=account_id)
 
-        # ---- Image pipeline (issue #6): lifecycle buckets, ImageMetadata, MSK consumers ----
-        retention = cfg.retention_days or 7
-        names = {
-            purpose: identity.account_id.apply(lambda a, p=purpose: bucket_name(cfg.name_prefix, cfg.environment, p, a))
-            for purpose in ("access-logs", "raw-images", "processed-images", "documents", "msk-failures")
-        }
+    def _pool_table(self, base: str, key: aws.kms.Key, topic: aws.sns.Topic) -> PoolTable:
+        cfg = self._cfg
+        args = PoolTableArgs(
+            base_name=base,
+            environment=cfg.environment,
+            kms_key_arn=key.arn,
+            protect=cfg.protect,
+            alarm_topic_arn=topic.arn,
+            extra_tags=cfg.tags,
+        )
+        return PoolTable(f"{self._name}-{base}", args, opts=self._child)
 
-        def lifecycle_bucket(
-            purpose: str, args: LifecycleBucketArgs, after: list[pulumi.Resource] | None = None
-        ) -> LifecycleBucket:
-            return LifecycleBucket(
-                f"{name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after)
-            )
+    # ---- 2. lifecycle buckets (image pipeline, issue #6) ----------------------------------------------------
 
-        access_logs = lifecycle_bucket(
+    def _bucket(
+        self, purpose: str, args: LifecycleBucketArgs, after: list[pulumi.Resource] | None = None
+    ) -> LifecycleBucket:
+        return LifecycleBucket(
+            f"{self._name}-{purpose}", args, opts=pulumi.ResourceOptions(parent=self, depends_on=after)
+        )
+
+    def _bucket_name(self, foundation: _Foundation, purpose: str) -> pulumi.Output[str]:
+        cfg = self._cfg
+        return foundation.account_id.apply(lambda a: bucket_name(cfg.name_prefix, cfg.environment, purpose, a))
+
+    def _data_bucket(
+        self,
+        foundation: _Foundation,
+        access_logs: LifecycleBucket,
+        purpose: str,
+        data_class: Literal["ephemeral", "durable"],
+        *,
+        expiration_days: int | None = None,
+        noncurrent_days: int = 1,
+    ) -> LifecycleBucket:
+        cfg = self._cfg
+        return self._bucket(
+            purpose,
+            LifecycleBucketArgs(
+                environment=cfg.environment,
+                purpose=purpose,
+                data_class=data_class,
+                bucket_name=self._bucket_name(foundation, purpose),
+                kms_key_arn=foundation.key.arn,
+                access_log_bucket=access_logs.bucket_name,
+                protect=cfg.protect,
+                force_destroy=not cfg.protect,
+                extra_tags=cfg.tags,
+                expiration_days=expiration_days,
+                noncurrent_days=noncurrent_days,
+            ),
+            after=[access_logs],  # log delivery target (and its policy) first
+        )
+
+    def _buckets(self, foundation: _Foundation) -> _Buckets:
+        cfg = self._cfg
+        access_logs = self._bucket(
             "access-logs",
             LifecycleBucketArgs(
                 environment=cfg.environment,
                 purpose="access-logs",
                 data_class="access-logs",
-                bucket_name=names["access-logs"],
+                bucket_name=self._bucket_name(foundation, "access-logs"),
                 expiration_days=ACCESS_LOG_RETENTION_DAYS,
                 versioning=False,
-                account_id=identity.account_id,
+                account_id=foundation.account_id,
                 protect=cfg.protect,
                 force_destroy=not cfg.protect,
                 extra_tags=cfg.tags,
             ),
         )
-
-        def data_bucket(
-            purpose: str,
-            data_class: Literal["ephemeral", "durable"],
-            expiration_days: int | None = None,
-            noncurrent_days: int = 1,
-        ) -> LifecycleBucket:
-            return lifecycle_bucket(
-                purpose,
-                LifecycleBucketArgs(
-                    environment=cfg.environment,
-                    purpose=purpose,
-                    data_class=data_class,
-                    bucket_name=names[purpose],
-                    kms_key_arn=key.arn,
-                    access_log_bucket=access_logs.bucket_name,
-                    protect=cfg.protect,
-                    force_destroy=not cfg.protect,
-                    extra_tags=cfg.tags,
-                    expiration_days=expiration_days,
-                    noncurrent_days=noncurrent_days,
-                ),
-                after=[access_logs],  # log delivery target (and its policy) first
-            )
-
-        raw = data_bucket("raw-images", "ephemeral", expiration_days=retention)
-        processed = data_bucket("processed-images", "ephemeral", expiration_days=retention)
-        documents = data_bucket("documents", "durable", noncurrent_days=DOCUMENT_NONCURRENT_DAYS)
-        self.tables[IMAGE_METADATA_TABLE] = pool_table(IMAGE_METADATA_TABLE)
-        self.msk_consumers = {}
-        self.failure_bucket_name = None
-        self.msk_cluster_arn = None
-        if cfg.msk is not None:
-            msk = cfg.msk
-            # On-failure destination: full Kafka payloads, so an ephemeral tenant-data bucket (invariant 42).
-            failures = data_bucket("msk-failures", "ephemeral", expiration_days=retention)
-            if msk.create:
-                cluster = DevMskCluster(
-                    f"{name}-msk",
-                    DevMskClusterArgs(
-                        environment=cfg.environment, region=cfg.region, name_prefix=cfg.name_prefix, extra_tags=cfg.tags
-                    ),
-                    opts=child,
-                )
-                cluster_arn: pulumi.Input[str] = cluster.cluster_arn
-                cluster_name: str | None = cluster.cluster_name
-            else:
-                assert msk.cluster_arn is not None  # config guarantees exactly one source
-                cluster_arn = msk.cluster_arn
-                cluster_name = None
-            for topic_name in msk.topics:
-                self.msk_consumers[topic_name] = MskConsumer(
-                    f"{name}-consumer-{topic_name}",
-                    MskConsumerArgs(
-                        environment=cfg.environment,
-                        region=cfg.region,
-                        account_id=identity.account_id,
-                        cluster_arn=cluster_arn,
-                        cluster_name=cluster_name,
-                        topic=topic_name,
-                        tenant_ids=tuple(cfg.tenant_ids),
-                        kms_key_arn=key.arn,
-                        kms_key_alias=key_alias,
-                        raw_bucket_name=raw.bucket_name,
-                        raw_bucket_arn=raw.bucket_arn,
-                        failure_bucket_name=failures.bucket_name,
-                        failure_bucket_arn=failures.bucket_arn,
-                        metadata_table_name=self.tables[IMAGE_METADATA_TABLE].table_name,
-                        metadata_table_arn=self.tables[IMAGE_METADATA_TABLE].table_arn,
-                        retention_days=retention,
-                        name_prefix=cfg.name_prefix,
-                        source_bucket_names=tuple(msk.source_buckets),
-                        starting_position=msk.starting_position,
-                        batch_size=msk.batch_size,
-                        batching_window_seconds=msk.batching_window_seconds,
-                        max_retry_attempts=msk.max_retry_attempts,
-                        max_record_age_seconds=msk.max_record_age_seconds,
-                        min_pollers=msk.min_pollers,
-                        max_pollers=msk.max_pollers,
-                        layers=[layer.arn],
-                        alarm_topic_arn=topic.arn,
-                        extra_tags=cfg.tags,
-                    ),
-                    opts=pulumi.ResourceOptions(
-                        parent=self, depends_on=[failures, raw, self.tables[IMAGE_METADATA_TABLE]]
-                    ),
-                )
-            self.failure_bucket_name = failures.bucket_name
-            self.msk_cluster_arn = pulumi.Output.from_input(cluster_arn)
+        retention = self._retention_days
+        raw = self._data_bucket(foundation, access_logs, "raw-images", "ephemeral", expiration_days=retention)
+        processed = self._data_bucket(
+            foundation, access_logs, "processed-images", "ephemeral", expiration_days=retention
+        )
+        documents = self._data_bucket(
+            foundation, access_logs, "documents", "durable", noncurrent_days=DOCUMENT_NONCURRENT_DAYS
+        )
         self.access_log_bucket_name = access_logs.bucket_name
         self.raw_bucket_name, self.raw_bucket_arn = raw.bucket_name, raw.bucket_arn
         self.processed_bucket_name, self.processed_bucket_arn = processed.bucket_name, processed.bucket_arn
         self.document_bucket_name, self.document_bucket_arn = documents.bucket_name, documents.bucket_arn
         self.image_worst_case_lifetime_days = raw.worst_case_lifetime_days
-        # ---- end image pipeline ----
+        return _Buckets(access_logs=access_logs, raw=raw, processed=processed, documents=documents)
 
-        # ---- Identity (issue #3): user pools (owning stack only), identity pools (every stack) ----------------
-        # Per tenant plus the system tenant. `identities` is the same view in both modes; an owning stack also
-        # exports it (`identity_export`, stack output "identity") for `mode: shared` stacks.
+    @property
+    def _retention_days(self) -> int:
+        return self._cfg.retention_days or 7
+
+    # ---- 3. MSK consumers (image pipeline, issue #6) --------------------------------------------------------
+
+    def _pipeline(self, foundation: _Foundation, buckets: _Buckets) -> None:
+        cfg, name = self._cfg, self._name
+        self.msk_consumers = {}
+        self.failure_bucket_name = None
+        self.msk_cluster_arn = None
+        if cfg.msk is None:
+            return
+        msk = cfg.msk
+        retention = self._retention_days
+        # On-failure destination: full Kafka payloads, so an ephemeral tenant-data bucket (invariant 42).
+        failures = self._data_bucket(
+            foundation, buckets.access_logs, "msk-failures", "ephemeral", expiration_days=retention
+        )
+        if msk.create:
+            cluster = DevMskCluster(
+                f"{name}-msk",
+                DevMskClusterArgs(
+                    environment=cfg.environment, region=cfg.region, name_prefix=cfg.name_prefix, extra_tags=cfg.tags
+                ),
+                opts=self._child,
+            )
+            cluster_arn: pulumi.Input[str] = cluster.cluster_arn
+            cluster_name: str | None = cluster.cluster_name
+        else:
+            assert msk.cluster_arn is not None  # config guarantees exactly one source
+            cluster_arn = msk.cluster_arn
+            cluster_name = None
+        metadata = self.tables[IMAGE_METADATA_TABLE]
+        for topic_name in msk.topics:
+            self.msk_consumers[topic_name] = MskConsumer(
+                f"{name}-consumer-{topic_name}",
+                MskConsumerArgs(
+                    environment=cfg.environment,
+                    region=cfg.region,
+                    account_id=foundation.account_id,
+                    cluster_arn=cluster_arn,
+                    cluster_name=cluster_name,
+                    topic=topic_name,
+                    tenant_ids=tuple(cfg.tenant_ids),
+                    kms_key_arn=foundation.key.arn,
+                    kms_key_alias=foundation.key_alias,
+                    raw_bucket_name=buckets.raw.bucket_name,
+                    raw_bucket_arn=buckets.raw.bucket_arn,
+                    failure_bucket_name=failures.bucket_name,
+                    failure_bucket_arn=failures.bucket_arn,
+                    metadata_table_name=metadata.table_name,
+                    metadata_table_arn=metadata.table_arn,
+                    retention_days=retention,
+                    name_prefix=cfg.name_prefix,
+                    source_bucket_names=tuple(msk.source_buckets),
+                    starting_position=msk.starting_position,
+                    batch_size=msk.batch_size,
+                    batching_window_seconds=msk.batching_window_seconds,
+                    max_retry_attempts=msk.max_retry_attempts,
+                    max_record_age_seconds=msk.max_record_age_seconds,
+                    min_pollers=msk.min_pollers,
+                    max_pollers=msk.max_pollers,
+                    layers=[foundation.layer.arn],
+                    alarm_topic_arn=foundation.topic.arn,
+                    extra_tags=cfg.tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[failures, buckets.raw, metadata]),
+            )
+        self.failure_bucket_name = failures.bucket_name
+        self.msk_cluster_arn = pulumi.Output.from_input(cluster_arn)
+
+    # ---- 4. identity (issue #3): user pools (owning stack only), identity pools (every stack) --------------
+
+    def _identity(self, foundation: _Foundation) -> None:
+        """Per tenant plus the system tenant. ``identities`` is the same view in both modes; an owning stack also
+        exports it (``identity_export``, stack output "identity") for ``mode: shared`` stacks."""
+        cfg, name, child = self._cfg, self._name, self._child
         identity_tenants = [*cfg.tenant_ids, SYSTEM_TENANT]
         self.identity_export = None
         if cfg.identity.mode == "own":
@@ -323,14 +410,14 @@ class Platform(pulumi.ComponentResource):
                         tenant_id=t,
                         environment=cfg.environment,
                         region=cfg.region,
-                        kms_key_arn=key.arn,
+                        kms_key_arn=foundation.key.arn,
                         client_environments=cfg.identity_client_environments,
-                        layers=[layer.arn],
+                        layers=[foundation.layer.arn],
                         mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
                         feature_plan=cfg.identity.feature_plan,
                         sms_role_arn=cfg.identity.sms_role_arn,
                         protect=cfg.protect,
-                        account_id=identity.account_id,
+                        account_id=foundation.account_id,
                         name_prefix=cfg.name_prefix,
                         extra_tags=cfg.tags,
                     ),
@@ -350,7 +437,7 @@ class Platform(pulumi.ComponentResource):
                 opts=child,
             )
             self.identities = shared.tenants
-        # Roles are attached below, once TenantAccess/SystemAccess have built them with this pool's id in trust.
+        # Roles are attached in `_access`, once TenantAccess/SystemAccess have built them with this pool's id in trust.
         self.identity_pools = {
             t: TenantIdentityPool(
                 t,
@@ -368,13 +455,15 @@ class Platform(pulumi.ComponentResource):
             )
             for t in identity_tenants
         }
-        # ---- end identity -------------------------------------------------------------------------------------
 
-        # ---- Authorization (issue #5): one AVP policy store per customer tenant, bound to that tenant's pool and
-        # this environment's app clients; the tenant API and its authorizer when `saas:api` is set -------------
-        self.authorizations = {
+    # ---- 5. authorization (issue #5): AVP policy stores, the tenant API ------------------------------------
+
+    def _authorization(self) -> dict[str, TenantAuthorization]:
+        """One AVP policy store per customer tenant, bound to that tenant's pool and this environment's clients."""
+        cfg = self._cfg
+        return {
             t: TenantAuthorization(
-                f"{name}-{t}-authz",
+                f"{self._name}-{t}-authz",
                 TenantAuthorizationArgs(
                     tenant_id=t,
                     environment=cfg.environment,
@@ -384,50 +473,76 @@ class Platform(pulumi.ComponentResource):
                     protect=cfg.protect,
                     extra_tags=cfg.tags,
                 ),
-                opts=child,
+                opts=self._child,
             )
             for t in cfg.tenant_ids
         }
-        self.api = None
-        if cfg.api is not None:
-            self.api = TenantApi(
-                f"{name}-api",
-                TenantApiArgs(
-                    environment=cfg.environment,
-                    name_prefix=cfg.name_prefix,
-                    tenants=[
-                        ApiTenant(
-                            tenant_id=t.id,
-                            tier=t.tier,
-                            issuer=self.identities[t.id].issuer,
-                            user_pool_id=self.identities[t.id].user_pool_id,
-                            client_ids=self.identities[t.id].environment_client_ids(cfg.environment),
-                            policy_store_id=self.authorizations[t.id].policy_store_id,
-                            policy_store_arn=self.authorizations[t.id].policy_store_arn,
-                        )
-                        for t in cfg.tenants
-                    ],
-                    services=cfg.api.services,
-                    kms_key_arn=key.arn,
-                    layer_arn=layer.arn,
-                    tier_throttles=cfg.api.tiers,
-                    log_retention_days=cfg.api.log_retention_days,
-                    manage_account_log_role=cfg.api.manage_account_log_role,
-                    extra_tags=cfg.tags,
-                ),
-                opts=child,
-            )
-        # ---- end authorization --------------------------------------------------------------------------------
 
-        self.kms_key_arn = key.arn
-        self.account_id = identity.account_id
-        self.handler_layer_arn = layer.arn
-        self.alarm_topic_arn = topic.arn
+    def _api(self, foundation: _Foundation) -> TenantApi | None:
+        """The tenant API and its authorizer when ``saas:api`` is set."""
+        cfg = self._cfg
+        if cfg.api is None:
+            return None
+        return TenantApi(
+            f"{self._name}-api",
+            TenantApiArgs(
+                environment=cfg.environment,
+                name_prefix=cfg.name_prefix,
+                tenants=[
+                    ApiTenant(
+                        tenant_id=t.id,
+                        tier=t.tier,
+                        issuer=self.identities[t.id].issuer,
+                        user_pool_id=self.identities[t.id].user_pool_id,
+                        client_ids=self.identities[t.id].environment_client_ids(cfg.environment),
+                        policy_store_id=self.authorizations[t.id].policy_store_id,
+                        policy_store_arn=self.authorizations[t.id].policy_store_arn,
+                    )
+                    for t in cfg.tenants
+                ],
+                services=cfg.api.services,
+                kms_key_arn=foundation.key.arn,
+                layer_arn=foundation.layer.arn,
+                tier_throttles=cfg.api.tiers,
+                log_retention_days=cfg.api.log_retention_days,
+                manage_account_log_role=cfg.api.manage_account_log_role,
+                extra_tags=cfg.tags,
+            ),
+            opts=self._child,
+        )
+
+    # ---- 6. outputs ------------------------------------------------------------------------------------------
+
+    def _outputs(self, foundation: _Foundation) -> None:
+        self.kms_key_arn = foundation.key.arn
+        self.account_id = foundation.account_id
+        self.handler_layer_arn = foundation.layer.arn
+        self.alarm_topic_arn = foundation.topic.arn
+        alarm_example_arn = pulumi.Output.concat(
+            "arn:aws:cloudwatch:", self._cfg.region, ":", foundation.account_id, ":alarm:example"
+        )
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="cloudwatch/alarm-topic-key",
+                    principal="cloudwatch.amazonaws.com",
+                    principal_type="service",
+                    actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                    resource=foundation.key.arn,
+                    context={"aws:SourceAccount": foundation.account_id, "aws:SourceArn": alarm_example_arn},
+                    guards=("aws:SourceAccount",),
+                    description="CloudWatch alarms publish to the encrypted alarm topic (SNS asks KMS for them)",
+                )
+            ]
+        )
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
 
-        # ---- Tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ----
-        # Platform.table_arns are built from known parts (PoolTable), so the policies are known at preview.
+    # ---- 7. tenant data isolation (issue #4): tenant and system roles, mapped from identity pools ---------------
+
+    def _access(self) -> None:
+        """Platform.table_arns are built from known parts (PoolTable), so the policies are known at preview."""
+        cfg, name, child = self._cfg, self._name, self._child
         pools = {t: self.identity_pools[t] for t in cfg.tenant_ids}
         system_pool = self.identity_pools[SYSTEM_TENANT]
         self.tenant_roles = build_tenant_access(
@@ -439,6 +554,7 @@ class Platform(pulumi.ComponentResource):
             table_arns=self.table_arns,
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
             document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
+            kms_key_arn=self.kms_key_arn,
             tenants_per_role=cfg.access.tenants_per_role,
             trust_policy_max_chars=cfg.access.trust_policy_quota,
             name_prefix=cfg.name_prefix,
@@ -453,6 +569,8 @@ class Platform(pulumi.ComponentResource):
                 table_arns=self.table_arns,
                 document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
                 superuser_scan=cfg.access.superuser_scan,
+                kms_key_arn=self.kms_key_arn,
+                region=cfg.region,
                 name_prefix=cfg.name_prefix,
                 extra_tags=cfg.tags,
             ),
@@ -465,12 +583,4 @@ class Platform(pulumi.ComponentResource):
                 "support": self.system_access.support_role_arn,
             },
             self.system_access.support_role_arn,
-        )
-        # ---- end of issue #4 block ----
-        self.register_outputs(
-            {
-                "kms_key_arn": self.kms_key_arn,
-                "alarm_topic_arn": self.alarm_topic_arn,
-                "table_names": self.table_names,
-            }
         )

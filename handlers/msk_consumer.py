@@ -138,6 +138,7 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The function's configuration from its environment, read once per container."""
     return Settings.from_env()
 
 

@@ -362,7 +362,7 @@ def undocumented(module_name: str) -> list[str]:
         obj = getattr(module, name)
         if getattr(obj, "__module__", None) != module_name:
             continue  # imported, documented where it is defined
-        if inspect.isfunction(obj):
+        if inspect.isfunction(inspect.unwrap(obj)):  # functools.cache & co. copy the docstring onto the wrapper
             documented = bool((obj.__doc__ or "").strip())
         elif inspect.isclass(obj):
             # vars(): a class does not inherit its base's docstring here; a dataclass's generated
@@ -398,6 +398,7 @@ def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "probe_undocumented.py").write_text(
         '"""Module doc."""\nimport dataclasses\n\nclass Bare:\n    pass\n\n@dataclasses.dataclass\nclass Data:\n    x: int\n\n'
         "class Child(Bare):\n    pass\n\ndef bare():\n    pass\n\ndef _private():\n    pass\n\n"
+        "import functools\n\n@functools.cache\ndef cached():\n    pass\n\n"
         'def documented():\n    """Yes."""\n',
         encoding="utf-8",
     )
@@ -407,6 +408,7 @@ def test_docstring_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "probe_undocumented.Data",
         "probe_undocumented.Child",
         "probe_undocumented.bare",
+        "probe_undocumented.cached",
     ]
 
 
@@ -422,3 +424,21 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
         if OUTSIDE_RE.search(line)
     ]
     assert hits == [], "say it in the project's own words, or cite docs/:\n" + "\n".join(hits)
+
+
+def test_status_at_a_glance_matches_each_invariant() -> None:
+    text = ISOLATION.read_text(encoding="utf-8")
+    glance: dict[str, set[int]] = {}
+    for status, numbers in re.findall(
+        r"^\| (proven|proven as advisory|proven by tests|partly|open) \| ([\d, ]+) \|$", text, re.M
+    ):
+        glance[status] = {int(n) for n in numbers.split(",")}
+    stated: dict[str, set[int]] = {}
+    current = 0
+    for line in text.splitlines():
+        if m := re.match(r"### (\d+)\. ", line):
+            current = int(m.group(1))
+        elif m := re.match(r"- Status: (proven as advisory|proven by tests|proven|partly|open)\b", line):
+            stated.setdefault(m.group(1), set()).add(current)
+    assert glance == stated
+    assert set().union(*stated.values()) == set(DOC.invariants)

@@ -75,11 +75,15 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
         by_sid["KafkaConsumerGroup"]["Resource"]
         == f"{base}:group/{path}/aiml-saas-staging-image-consumer-image-uploads"
     )
-    assert by_sid["KafkaClusterMetadata"]["Action"] == [
-        "kafka:DescribeClusterV2",
-        "kafka:DescribeCluster",
-        "kafka:GetBootstrapBrokers",
-    ]
+    assert by_sid["KafkaClusterMetadata"]["Action"] == ["kafka:DescribeClusterV2", "kafka:DescribeCluster"]
+    assert by_sid["KafkaClusterMetadata"]["Resource"] == CLUSTER
+    # no resource-level permissions in the Service Authorization Reference: only "*" grants it
+    assert by_sid["KafkaBootstrapBrokers"] == {
+        "Sid": "KafkaBootstrapBrokers",
+        "Effect": "Allow",
+        "Action": "kafka:GetBootstrapBrokers",
+        "Resource": "*",
+    }
     assert sorted(by_sid["EventSourceMappingNetworkInterfaces"]["Action"]) == sorted(
         [
             "ec2:CreateNetworkInterface",

@@ -229,7 +229,8 @@ def test_consumer_role_stack_rule_joins_mapping_function_role_and_policies() -> 
 
 def consumer_statements_ok() -> list[dict[str, Any]]:
     return [
-        {"Effect": "Allow", "Action": ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], "Resource": CLUSTER},
+        {"Effect": "Allow", "Action": ["kafka:DescribeClusterV2"], "Resource": CLUSTER},
+        {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": "*"},
         {
             "Effect": "Allow",
             "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"],
@@ -261,12 +262,12 @@ def consumer_statements_ok() -> list[dict[str, Any]]:
 def test_consumer_role_problems_compliant_violating_missing() -> None:
     assert consumer_role_problems(ESM_OK, consumer_statements_ok(), CLUSTER) == []
     wrong_group = consumer_statements_ok()
-    wrong_group[3] = {**wrong_group[3], "Resource": GROUP_ARN.replace("/g1", "/other")}
+    wrong_group[4] = {**wrong_group[4], "Resource": GROUP_ARN.replace("/g1", "/other")}
     assert consumer_role_problems(ESM_OK, wrong_group, CLUSTER) == [
         "role lacks kafka-cluster:DescribeGroup on the consumer group ARN of 'g1'",
         "role lacks kafka-cluster:AlterGroup on the consumer group ARN of 'g1'",
     ]
-    no_destination = consumer_statements_ok()[:5]
+    no_destination = consumer_statements_ok()[:6]
     assert consumer_role_problems(ESM_OK, no_destination, CLUSTER) == [
         f"role lacks s3:PutObject on {FAILURES}/*",
         f"role lacks s3:ListBucket on {FAILURES}",
@@ -274,13 +275,30 @@ def test_consumer_role_problems_compliant_violating_missing() -> None:
     assert len(consumer_role_problems(ESM_OK, [], CLUSTER)) >= 10
 
 
+def test_bootstrap_brokers_must_be_granted_on_star_not_on_the_cluster() -> None:
+    # kafka:GetBootstrapBrokers has no resource-level permissions: a grant on the cluster ARN is implicitly denied
+    on_cluster = consumer_statements_ok()
+    on_cluster[1] = {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": CLUSTER}
+    expected = (
+        "role lacks kafka:GetBootstrapBrokers on Resource '*' (it supports no resource-level permissions, so a "
+        "grant on the cluster ARN is implicitly denied)"
+    )
+    assert consumer_role_problems(ESM_OK, on_cluster, CLUSTER) == [expected]
+    mixed = consumer_statements_ok()
+    mixed[1] = {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": ["*", CLUSTER]}
+    assert consumer_role_problems(ESM_OK, mixed, CLUSTER) == [expected]
+    conditional = consumer_statements_ok()
+    conditional[1] = {**conditional[1], "Condition": {"StringEquals": {"aws:ResourceTag/x": "y"}}}
+    assert consumer_role_problems(ESM_OK, conditional, CLUSTER) == [expected]
+
+
 def test_cluster_known_only_by_name_at_first_preview() -> None:
     by_name = "arn:aws:kafka:ap-southeast-1:123456789012:{kind}/hr-images/*"
     stmts = consumer_statements_ok()
     stmts[0] = {**stmts[0], "Resource": by_name.format(kind="cluster")}
-    stmts[1] = {**stmts[1], "Resource": by_name.format(kind="cluster")}
-    stmts[2] = {**stmts[2], "Resource": by_name.format(kind="topic") + "/image-uploads"}
-    stmts[3] = {**stmts[3], "Resource": by_name.format(kind="group") + "/g1"}
+    stmts[2] = {**stmts[2], "Resource": by_name.format(kind="cluster")}
+    stmts[3] = {**stmts[3], "Resource": by_name.format(kind="topic") + "/image-uploads"}
+    stmts[4] = {**stmts[4], "Resource": by_name.format(kind="group") + "/g1"}
     assert consumer_role_problems(ESM_OK, stmts, None) == []  # unknown ARN: checked by cluster name
     assert consumer_role_problems(ESM_OK, stmts, CLUSTER) == []  # the UUID wildcard covers the real ARN
     other_cluster = CLUSTER.replace("/hr-images/", "/other/")
@@ -291,7 +309,7 @@ def test_cluster_known_only_by_name_at_first_preview() -> None:
         "the cluster ARN is not known yet and the role grants kafka-cluster:Connect on no cluster/<name>/* ARN; "
         "scope the kafka-cluster actions to the cluster by name"
     ]
-    wildcard_name = [{**stmts[1], "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/*/*"}]
+    wildcard_name = [{**stmts[2], "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/*/*"}]
     assert not arn_covers(wildcard_name[0]["Resource"], CLUSTER)
 
 

@@ -173,12 +173,24 @@ class ProgramRun:
     def by_urn(self) -> dict[str, CapturedResource]:
         return {r.urn: r for r in self.resources}
 
+    def data_paths(self) -> list[dict[str, Any]]:
+        """The data-path inventory (``saas_platform.components.datapaths``): every path the components declared
+        in their ``dataPaths`` output, each with the declaring component's URN (``component``), sorted. At a first
+        preview a component whose paths name provider-computed values (role ARNs, pool ids) has none yet."""
+        out: list[dict[str, Any]] = []
+        for urn, outputs in self.component_outputs.items():
+            declared = plain(outputs.get("dataPaths"))
+            if isinstance(declared, list):
+                out += [{**p, "component": urn} for p in declared if isinstance(p, dict)]
+        return sorted(out, key=lambda p: (p["component"], p["name"]))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "project": self.project,
             "resources": [r.to_json() for r in sorted(self.resources, key=lambda r: r.urn)],
             "outputs": plain(self.outputs),
+            "dataPaths": self.data_paths(),
         }
 
 
