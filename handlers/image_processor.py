@@ -149,6 +149,7 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The deploy-time settings, read once per execution environment."""
     return Settings.from_env()
 
 

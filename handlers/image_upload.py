@@ -130,11 +130,13 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The deploy-time settings, read once per execution environment."""
     return Settings.from_env()
 
 
 @lru_cache(maxsize=1)
 def sts_client() -> Any:
+    """The function role's STS client (the only AWS client it uses directly); created lazily (moto-friendly)."""
     return boto3.client("sts")
 
 
