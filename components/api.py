@@ -26,6 +26,7 @@ from saas_platform.components.lambda_function import (
     HANDLERS_DIR,
     HandlerFunction,
     HandlerFunctionArgs,
+    LayerLike,
 )
 from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, Environment, env_suffix, tags
 
@@ -121,7 +122,8 @@ class TenantApiArgs:
         services: microservice -> Lambda function ARN (keys as in ``routes.json``); routes of other services
             are not created.
         kms_key_arn: encrypts the access-log group and the authorizer's logs and environment.
-        layer_arn: the handler dependencies layer (PyJWT, Powertools).
+        layer_arn: the handler dependencies layer (PyJWT, Powertools): a ``HandlerLayer``, a ``LayerRef`` or an
+            ARN; the authorizer is refused if it does not provide what the authorizer imports.
         tier_throttles: per-tier usage-plan throttles. Default ``DEFAULT_TIER_THROTTLES``.
         log_retention_days: access-log retention. Default 365.
         manage_account_log_role: Default ``True``: set the account's API Gateway CloudWatch Logs role (needed
@@ -136,7 +138,7 @@ class TenantApiArgs:
     tenants: Sequence[ApiTenant]
     services: Mapping[str, str]
     kms_key_arn: pulumi.Input[str]
-    layer_arn: pulumi.Input[str] | None = None
+    layer_arn: LayerLike | None = None
     tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
     log_retention_days: int = 365
     manage_account_log_role: bool = True

@@ -30,7 +30,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.lifecycle_bucket import depends_on_of
 from saas_platform.components.msk_consumer import TENANT_LIST_MAX_CHARS, writer_trust_policy
 from saas_platform.components.naming import (
@@ -267,7 +267,8 @@ class ImagePipelineArgs:
         processor_memory_mb: Default 2048 (see docs/pipeline.md, sized from benchmarks/image_pipeline.py).
         processor_timeout: Default 60 s; the queue's visibility timeout is six times that (AWS's guidance).
         upload_memory_mb: Default 1024. max_pixels: Default 40,000,000. rendition_px / thumbnail_px: 1024 / 256.
-        layers: the environment's ``HandlerLayer`` (Pillow, Powertools).
+        layers: the environment's ``HandlerLayer`` (or a ``LayerRef``): the handlers import Pillow, Powertools and
+            pydantic-free helpers; checked before anything is registered.
         alarm_topic_arn: SNS topic for the alarms; ``None`` creates none.
     """
 
@@ -295,7 +296,7 @@ class ImagePipelineArgs:
     max_pixels: int = 40_000_000
     rendition_px: int = 1024
     thumbnail_px: int = 256
-    layers: Sequence[pulumi.Input[str]] = ()
+    layers: Sequence[LayerLike] = ()
     alarm_topic_arn: pulumi.Input[str] | None = None
     log_retention_days: int = 90
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -338,6 +339,7 @@ class ImagePipelineArgs:
             raise ComponentArgError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
             )
+        check_layers("ImagePipelineArgs", [PROCESSOR_HANDLER, *([UPLOAD_HANDLER] if self.upload else [])], self.layers)
         for role in (self.upload_writer_role_name, self.processor_writer_role_name):
             if len(role) > IAM_ROLE_NAME_MAX:
                 raise ComponentArgError(

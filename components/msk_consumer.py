@@ -36,12 +36,11 @@ from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
 
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike
 from saas_platform.components.lifecycle_bucket import depends_on_of
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -448,7 +447,7 @@ class MskConsumerArgs:
         batching_window_seconds: Default 1 (0-300). max_retry_attempts: Default 3 (0-10,000).
         max_record_age_seconds: Default 21,600 (60-604,800). min_pollers / max_pollers: Default 1 / 2.
         max_image_bytes: Default 10 MB. allowed_content_types: Default JPEG, PNG, GIF, WebP.
-        layers: the environment's ``HandlerLayer`` ARN.
+        layers: the environment's ``HandlerLayer`` (or a ``LayerRef``): the consumer imports Powertools and pydantic.
         alarm_topic_arn: SNS topic for the alarms; ``None`` creates none.
         memory_size: Default 1024 MB. timeout: Default 120 s. log_retention_days: Default 90.
     """
@@ -480,7 +479,7 @@ class MskConsumerArgs:
     max_pollers: int = 2
     max_image_bytes: int = MAX_IMAGE_BYTES
     allowed_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
-    layers: Sequence[pulumi.Input[str]] = ()
+    layers: Sequence[LayerLike] = ()
     alarm_topic_arn: pulumi.Input[str] | None = None
     memory_size: int = 1024
     timeout: int = 120
@@ -828,6 +827,13 @@ class DevMskCluster(pulumi.ComponentResource):
     subnet_ids: pulumi.Output[Sequence[str]]
 
     def __init__(self, name: str, args: DevMskClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        try:
+            import pulumi_awsx as awsx  # the `awsx` extra: only this dev-only component needs it
+        except ImportError as exc:
+            raise ComponentArgError(
+                "DevMskCluster builds its VPC with pulumi-awsx, which is not installed; "
+                "pip install 'saas-platform-components[awsx]'"
+            ) from exc
         super().__init__("saas:pipeline:DevMskCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "DevMskCluster", extra=args.extra_tags)

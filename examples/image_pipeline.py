@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
@@ -18,6 +19,8 @@ ACCOUNT = aws.get_caller_identity_output().account_id
 TAGS = {"saas:environment": ENV, "saas:component": "ImagePipelineExample"}
 
 key = aws.kms.Key("images-key", enable_key_rotation=True, tags=TAGS)
+# The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
+layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
 aws.kms.Alias("images-key-alias", name="alias/images-example-dev", target_key_id=key.key_id)
 
 # 1. The access-log bucket: SSE-S3 (S3 log delivery does not support SSE-KMS targets), logs kept 90 days.
@@ -71,6 +74,7 @@ metadata = PoolTable(
 consumer = MskConsumer(
     "images-consumer-uploads",
     MskConsumerArgs(
+        layers=[layer],
         environment=ENV,
         region="ap-southeast-1",
         account_id=ACCOUNT,
@@ -110,6 +114,7 @@ pipeline = ImagePipeline(
         metadata_table_arn=metadata.table_arn,
         retention_days=7,
         name_prefix="Example",
+        layers=[layer],  # Pillow and Powertools (handlers/requirements.txt)
     ),
     opts=pulumi.ResourceOptions(depends_on=[raw, processed, metadata]),
 )

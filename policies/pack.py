@@ -13,6 +13,7 @@ from pulumi_policy import EnforcementLevel, Policy
 
 from saas_platform.policies import (
     access,
+    audit,
     authorization,
     buckets,
     identity,
@@ -37,6 +38,7 @@ POLICIES: Final[list[Policy]] = [
     *buckets.POLICIES,
     *msk.POLICIES,
     *service_authorization.POLICIES,
+    *audit.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}

@@ -50,6 +50,16 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "bootstrap: warning: npm not found; the authorization matrix needs node >= 20 and npm" >&2
 fi
+# The grants stack's tests start a real PostgreSQL server (Debian's postgresql package). Install it when it is
+# missing and we may (root with apt-get, as on CI); otherwise those tests explain what is missing.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing the postgresql server package (grants stack tests)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) >&2
+  else
+    echo "bootstrap: warning: no PostgreSQL server binaries (apt-get install postgresql); the grants tests need them" >&2
+  fi
+fi
 export PATH="$VENV/bin:$PATH"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -11,6 +11,7 @@ import pytest
 
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from saas_platform.components.lambda_function import DEFAULT_LAYER_MODULES, LayerRef
 from saas_platform.components.testing.harness import ProgramRun, run_function
 from saas_platform.policies.offline import evaluate_run
 
@@ -36,6 +37,9 @@ def args(**kw: Any) -> ImagePipelineArgs:
         "metadata_table_arn": TABLE,
         "retention_days": 7,
         "alarm_topic_arn": "arn:aws:sns:ap-southeast-1:123456789012:alarms",
+        "layers": [
+            LayerRef(arn="arn:aws:lambda:ap-southeast-1:123456789012:layer:deps:1", modules=DEFAULT_LAYER_MODULES)
+        ],
     }
     return ImagePipelineArgs(**{**base, **kw})
 
@@ -231,6 +235,7 @@ def test_upload_can_be_left_out() -> None:
         ({"thumbnail_px": 2048, "rendition_px": 1024}, "thumbnail_px (2048) must be smaller than rendition_px (1024)"),
         ({"name_prefix": "A" * 50}, "Shorten name_prefix"),
         ({"log_retention_days": 8}, "log_retention_days must be one of"),
+        ({"layers": []}, "ImagePipelineArgs.layers does not provide"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_resource(kw: dict[str, Any], message: str) -> None:

@@ -12,6 +12,7 @@ from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, kafka_arns
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from saas_platform.policies.offline import evaluate_run
+from tests.layer_support import DEPS_LAYER
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images-staging/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2"
 
@@ -271,6 +272,7 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         "metadata_table_arn": "arn:t",
         "retention_days": 7,
         "kms_key_alias": "alias/aiml-saas-dev",
+        "layers": [DEPS_LAYER],
     }
     return MskConsumerArgs(**{**base, **kw})
 

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.testing.harness import run_function
 from saas_platform.components.testing.policy import analyze_props, evaluate
@@ -446,8 +447,11 @@ def test_prefix_filter_that_misses_tenant_first_keys_is_a_violation() -> None:
 def test_retention_longer_than_the_promise_is_a_violation() -> None:
     def program() -> None:
         log_bucket()
-        LifecycleBucket("raw", bucket_args(expiration_days=30))
+        # The component refuses 30 days unless its promise is raised too (it must move with the pack's config).
+        LifecycleBucket("raw", bucket_args(expiration_days=30, retention_promise_days=30))
 
+    with pytest.raises(ComponentArgError, match=r"raw-images: ephemeral data must expire within the 7-day"):
+        bucket_args(expiration_days=30)
     assert "bucket 'raw-b': ephemeral data expires after 30 days; the promise is 7" in messages(
         evaluate(run_function(program), STACK_RULES)
     )
