@@ -48,3 +48,7 @@ if platform.failure_bucket_name is not None:
     pulumi.export("mskFailureBucketName", platform.failure_bucket_name)
     pulumi.export("mskClusterArn", platform.msk_cluster_arn)
     pulumi.export("mskConsumerFunctions", {t: c.function_name for t, c in platform.msk_consumers.items()})
+# Image pipeline, upload and processing (issue #13; saas:images.enabled)
+if platform.image_pipeline is not None:
+    pulumi.export("imageEventQueueUrl", platform.image_pipeline.queue_url)
+    pulumi.export("imageDeadLetterQueueUrl", platform.image_pipeline.dlq_url)

@@ -29,6 +29,8 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.lifecycle_bucket import depends_on_of
@@ -44,6 +46,7 @@ from saas_platform.components.naming import (
     tags,
 )
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
+from saas_platform.handlers._tenant_session import SessionScope, session_policy
 
 TENANT_TAG: Final = "TenantId"
 UPLOAD_HANDLER: Final = "saas_platform.handlers.image_upload.lambda_handler"
@@ -248,6 +251,182 @@ def processor_statements(
     ]
 
 
+def session_template(scope: SessionScope) -> dict[str, Any]:
+    """The handler's session policy with ``{tenant}`` left in (the inventory substitutes each tenant)."""
+    return session_policy(TENANT, scope)
+
+
+def pipeline_paths(
+    *,
+    processor_role_arn: pulumi.Input[str],
+    processor_writer_arn: pulumi.Input[str],
+    upload_role_arn: pulumi.Input[str] | None,
+    upload_writer_arn: pulumi.Input[str] | None,
+    queue_arn: pulumi.Input[str],
+    dlq_arn: pulumi.Input[str],
+    queue_key_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+    raw_bucket_arn: pulumi.Input[str],
+    processed_bucket_arn: pulumi.Input[str],
+    metadata_table_arn: pulumi.Input[str],
+    tenant_ids: Sequence[str],
+    region: str,
+) -> list[DataPath]:
+    """The runtime calls of the processor (and the event source mapping, which uses its role), the upload function
+    and both tenant writer sessions (docs/access.md, "Data paths")."""
+    tls = datapaths.secure_transport()
+    tag = f"aws:PrincipalTag/{TENANT_TAG}"
+    tenants = tuple(tenant_ids)
+    sqs_key = {"kms:ViaService": f"sqs.{region}.amazonaws.com"}
+
+    def scope_of(writer: pulumi.Input[str], grants: Any, actions: tuple[str, ...], name: str) -> Any:
+        return pulumi.Output.all(writer, metadata_table_arn, kms_key_arn, grants).apply(
+            lambda v: session_template(
+                SessionScope(
+                    writer_role_arn=v[0],
+                    table_arn=v[1],
+                    table_actions=actions,
+                    kms_key_arn=v[2],
+                    object_grants=tuple((g[0], g[1], tuple(g[2])) for g in v[3]),
+                    session_name=name,
+                )
+            )
+        )
+
+    def writer_paths(prefix: str, writer: pulumi.Input[str], policy: Any, table_actions: tuple[str, ...],
+                     objects: list[tuple[str, tuple[str, ...], pulumi.Input[str], str]]) -> list[DataPath]:  # fmt: skip
+        common: dict[str, Any] = {
+            "principal": writer,
+            "principal_type": "role",
+            "session": {tag: TENANT},
+            "session_policy": policy,
+            "tenants": tenants,
+        }
+        out = [
+            DataPath(
+                name=f"{prefix}/metadata",
+                actions=table_actions,
+                resource=metadata_table_arn,
+                context={"dynamodb:LeadingKeys": [f"{TENANT_KEY_PREFIX}{TENANT}"]},
+                guards=("dynamodb:LeadingKeys", tag),
+                description="the writer session reads and writes the tenant's image rows",
+                **common,
+            )
+        ]
+        for name, actions, bucket_arn, key in objects:
+            out.append(
+                DataPath(
+                    name=f"{prefix}/{name}",
+                    actions=actions,
+                    resource=pulumi.Output.concat(bucket_arn, f"/{TENANT}/{key}"),
+                    context=tls,
+                    guards=(tag,),
+                    description=f"the writer session's {name} objects (no SSE header: default encryption)",
+                    **common,
+                )
+            )
+            out.append(
+                DataPath(
+                    name=f"{prefix}/{name}-key",
+                    actions=("kms:GenerateDataKey", "kms:Decrypt") if "s3:PutObject" in actions else ("kms:Decrypt",),
+                    resource=kms_key_arn,
+                    context=datapaths.s3_kms_context(region, bucket_arn),
+                    guards=("kms:ViaService",),
+                    description=f"S3 uses the {name} bucket's key for the writer session",
+                    **common,
+                )
+            )
+        return out
+
+    processor: dict[str, Any] = {"principal": processor_role_arn, "principal_type": "role"}
+    paths = [
+        DataPath(
+            name="processor/receive",
+            actions=QUEUE_CONSUMER_ACTIONS,
+            resource=queue_arn,
+            context=tls,
+            description="the event source mapping polls the image event queue",
+            **processor,
+        ),
+        DataPath(
+            name="processor/queue-key",
+            actions=("kms:Decrypt",),
+            resource=queue_key_arn,
+            context=sqs_key,
+            guards=("kms:ViaService",),
+            description="SQS decrypts received messages with the queue key for the mapping",
+            **processor,
+        ),
+        DataPath(
+            name="processor/dead-letter",
+            actions=("sqs:SendMessage",),
+            resource=dlq_arn,
+            context=tls,
+            description="the handler dead-letters poison messages with the reason",
+            **processor,
+        ),
+        DataPath(
+            name="processor/dead-letter-key",
+            actions=("kms:GenerateDataKey", "kms:Decrypt"),
+            resource=queue_key_arn,
+            context=sqs_key,
+            guards=("kms:ViaService",),
+            description="SQS encrypts dead letters with the queue key for the handler",
+            **processor,
+        ),
+        DataPath(
+            name="processor/assume-writer",
+            actions=("sts:AssumeRole", "sts:TagSession"),
+            resource=processor_writer_arn,
+            context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
+            tenants=tenants,
+            tenant_bound=False,
+            guards=(f"aws:RequestTag/{TENANT_TAG}",),
+            description="the processor assumes its writer for the tenant an object key names",
+            **processor,
+        ),
+    ]
+    processor_grants = pulumi.Output.all(raw_bucket_arn, processed_bucket_arn).apply(
+        lambda v: [(v[0], "raw/*", ["s3:GetObject"]), (v[1], "processed/*", ["s3:PutObject", "s3:GetObject"])]
+    )
+    paths += writer_paths(
+        "processor-writer",
+        processor_writer_arn,
+        scope_of(processor_writer_arn, processor_grants, PROCESSOR_WRITER_TABLE_ACTIONS, "image-processor"),
+        PROCESSOR_WRITER_TABLE_ACTIONS,
+        [
+            ("raw", ("s3:GetObject",), raw_bucket_arn, "raw/img-0001"),
+            ("processed", ("s3:PutObject", "s3:GetObject"), processed_bucket_arn, "processed/img-0001/thumbnail.webp"),
+        ],
+    )
+    if upload_role_arn is not None and upload_writer_arn is not None:
+        paths.append(
+            DataPath(
+                name="upload/assume-writer",
+                principal=upload_role_arn,
+                principal_type="role",
+                actions=("sts:AssumeRole", "sts:TagSession"),
+                resource=upload_writer_arn,
+                context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
+                tenants=tenants,
+                tenant_bound=False,
+                guards=(f"aws:RequestTag/{TENANT_TAG}",),
+                description="the upload function assumes its writer for the caller's tenant (authorizer context)",
+            )
+        )
+        upload_grants = pulumi.Output.from_input(raw_bucket_arn).apply(
+            lambda b: [(b, "raw/*", ["s3:PutObject", "s3:GetObject"])]
+        )
+        paths += writer_paths(
+            "upload-writer",
+            upload_writer_arn,
+            scope_of(upload_writer_arn, upload_grants, UPLOAD_WRITER_TABLE_ACTIONS, "image-upload"),
+            UPLOAD_WRITER_TABLE_ACTIONS,
+            [("raw", ("s3:PutObject", "s3:GetObject"), raw_bucket_arn, "raw/img-0001")],
+        )
+    return paths
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImagePipelineArgs:
     """Arguments of :class:`ImagePipeline`.
@@ -416,6 +595,7 @@ class ImagePipeline(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     dlq_url: pulumi.Output[str]
     queue_key_arn: pulumi.Output[str]
+    data_paths: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, args: ImagePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:pipeline:ImagePipeline", name, None, opts)
@@ -695,8 +875,26 @@ class ImagePipeline(pulumi.ComponentResource):
         self.dlq_arn, self.dlq_url = dlq.arn, dlq.url
         self.queue_key_arn = queue_key.arn
         self._notification = notification
+        self.data_paths = datapaths.declare(
+            pipeline_paths(
+                processor_role_arn=processor.role_arn,
+                processor_writer_arn=processor_writer.arn,
+                upload_role_arn=self.upload_role_arn,
+                upload_writer_arn=self.upload_writer_role_arn,
+                queue_arn=queue.arn,
+                dlq_arn=dlq.arn,
+                queue_key_arn=queue_key.arn,
+                kms_key_arn=args.kms_key_arn,
+                raw_bucket_arn=args.raw_bucket_arn,
+                processed_bucket_arn=args.processed_bucket_arn,
+                metadata_table_arn=args.metadata_table_arn,
+                tenant_ids=args.tenant_ids,
+                region=args.region,
+            )
+        )
         self.register_outputs(
             {
+                datapaths.OUTPUT_KEY: self.data_paths,
                 "processor_function_name": self.processor_function_name,
                 "queue_url": self.queue_url,
                 "dlq_url": self.dlq_url,

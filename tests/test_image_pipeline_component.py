@@ -326,3 +326,65 @@ def test_first_preview_runs_every_rule_on_the_component() -> None:
     report = evaluate_run(run)
     assert report.mandatory == []
     assert [v.policy for v in report.advisory] == []
+
+
+# ------------------------------------------------------------------------------------------ the stacks
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_stacks_plan_processing_and_the_upload_route_with_the_api(stack: str) -> None:
+    """With ``saas:images.enabled`` every stack plans the processing leg; with ``saas:api`` (no stack file sets it
+    yet) also the upload route and its function - 0 mandatory violations either way."""
+    from tests.authz_support import SERVICE_ARNS
+    from tests.conftest import run_stack
+
+    plain = run_stack(stack, {"saas:images": {"enabled": True}})
+    assert {r.name for r in plain.of_type("aws:sqs/queue:Queue")} == {"platform-images-queue", "platform-images-dlq"}
+    assert [r.name for r in plain.of_type("aws:s3/bucketNotification:BucketNotification")] == [
+        "platform-images-raw-notification"
+    ]
+    assert "platform-images-upload-function" not in {r.name for r in plain.resources}  # nothing serves it
+    assert evaluate_run(plain).mandatory == []
+    with_api = run_stack(stack, {"saas:api": {"services": SERVICE_ARNS}, "saas:images": {"enabled": True}})
+    names = {r.name for r in with_api.resources}
+    assert {"platform-images-upload-function", "platform-api-post-v1-images", "platform-api-images-invoke"} <= names
+    report = evaluate_run(with_api)
+    assert report.mandatory == [], [v.message for v in report.mandatory]
+
+
+def test_images_upload_false_leaves_the_route_out() -> None:
+    from tests.authz_support import SERVICE_ARNS
+    from tests.conftest import run_stack
+
+    run = run_stack("dev", {"saas:api": {"services": SERVICE_ARNS}, "saas:images": {"enabled": True, "upload": False}})
+    names = {r.name for r in run.resources}
+    assert "platform-api-post-v1-images" not in names
+    assert "platform-images-upload-function" not in names
+    assert "platform-images-processor-function" in names
+
+
+def test_pipeline_declares_its_data_paths() -> None:
+    from tests.authz_support import SERVICE_ARNS
+    from tests.conftest import run_stack
+
+    run = run_stack("prod", {"saas:api": {"services": SERVICE_ARNS}, "saas:images": {"enabled": True}})
+    names = {p["name"] for p in run.data_paths() if p["component"].endswith("::platform-images")}
+    assert {
+        "processor/receive",
+        "processor/queue-key",
+        "processor/dead-letter",
+        "processor/assume-writer",
+        "processor-writer/metadata",
+        "processor-writer/raw",
+        "processor-writer/processed",
+        "upload/assume-writer",
+        "upload-writer/metadata",
+        "upload-writer/raw",
+    } <= names
+
+
+def test_off_by_default() -> None:
+    from tests.conftest import run_stack
+
+    run = run_stack("dev")
+    assert not [r for r in run.resources if r.type == "saas:pipeline:ImagePipeline"]
