@@ -22,8 +22,8 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components import datapaths
+from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.identity_schema import USER_POOL_SCHEMA, check_schema_contract

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -13,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from saas_platform.components.alarms import ServiceAlarms, ServiceAlarmsArgs, alarm_specs
 from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.foundation import EnvironmentFoundation, EnvironmentFoundationArgs
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.project_config import load_project_config
 from saas_platform.components.testing.harness import run_function

@@ -171,7 +171,7 @@ def function(label: str, handler: str, description: str, **kw: object) -> Handle
             description=description,
             layers=[layer],
             source_dir=HANDLERS,
-        source_package="compensation_handlers",
+            source_package="compensation_handlers",
             **kw,  # type: ignore[arg-type]
         ),
     )
