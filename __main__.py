@@ -56,3 +56,8 @@ if platform.jobs is not None:
     pulumi.export("jobPickerFunction", platform.jobs.picker_function_name)
     pulumi.export("jobRunnerFunctions", platform.jobs.runner_function_names)
     pulumi.export("jobDeadLetterQueues", platform.jobs.dead_letter_queue_arns)
+
+# Image pipeline, upload and processing (issue #13; saas:images.enabled)
+if platform.image_pipeline is not None:
+    pulumi.export("imageEventQueueUrl", platform.image_pipeline.queue_url)
+    pulumi.export("imageDeadLetterQueueUrl", platform.image_pipeline.dlq_url)

@@ -94,6 +94,24 @@ class ApiTenant:
     policy_store_arn: pulumi.Input[str]
 
 
+IMAGE_SERVICE: Final = "images"
+"""The ``routes.json`` service served by the platform's own upload function (``ImagePipeline``), not by a
+``saas:api.services`` microservice."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageUploadIntegration:
+    """The image-pipeline upload function behind ``POST /v1/images`` (``ImagePipeline.upload_function_*``).
+
+    ``function_name`` is plain (it names the permission and the deployment fingerprint); the ARN may be an Output.
+    """
+
+    function_name: str
+    function_arn: pulumi.Input[str]
+    region: str
+    binary_media_types: Sequence[str] = ("image/gif", "image/jpeg", "image/png", "image/webp")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TenantApiArgs:
     """Arguments of :class:`TenantApi`.
@@ -114,6 +132,9 @@ class TenantApiArgs:
         log_retention_days: access-log retention. Default 365.
         manage_account_log_role: Default ``True``: set the account's API Gateway CloudWatch Logs role (needed
             for access logging; one per account and region, so set ``False`` in every other stack there).
+        image_upload: the upload function of the image pipeline; adds ``POST /v1/images`` (Cedar action
+            ``UploadImage``, same authorizer) and the image types as binary media types. ``services`` may then
+            be empty.
     """
 
     environment: Environment
@@ -126,6 +147,7 @@ class TenantApiArgs:
     tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
     log_retention_days: int = 365
     manage_account_log_role: bool = True
+    image_upload: ImageUploadIntegration | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,11 +172,17 @@ class TenantApiArgs:
                     f"tenant {t.tenant_id!r} is on tier {t.tier!r}, which has no throttle; "
                     f"known: {sorted(self.tier_throttles)}"
                 )
-        known = {r.service for r in load_routes()}
+        known = {r.service for r in load_routes()} - {IMAGE_SERVICE}
         unknown = sorted(set(self.services) - known)
-        if unknown or not self.services:
+        if unknown or not (self.services or self.image_upload):
             raise ComponentArgError(
-                f"services must name at least one of {sorted(known)} (routes.json); unknown: {unknown}"
+                f"services must name at least one of {sorted(known)} (routes.json), or pass image_upload; "
+                f"unknown: {unknown}"
+                + (
+                    " (the images routes are served by ImagePipeline: pass image_upload)"
+                    if IMAGE_SERVICE in unknown
+                    else ""
+                )
             )
         for service, arn in self.services.items():
             if not LAMBDA_FUNCTION_ARN_RE.fullmatch(arn):
@@ -220,7 +248,12 @@ class TenantApi(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         suffix = env_suffix(args.environment)
         resource_tags = tags(args.environment, "TenantApi", extra=dict(args.extra_tags))
-        self.routes = tuple(r for r in load_routes() if r.service in args.services)
+        upload = args.image_upload
+        self.routes = tuple(
+            r
+            for r in load_routes()
+            if r.service in args.services or (r.service == IMAGE_SERVICE and upload is not None)
+        )
 
         api = aws.apigateway.RestApi(
             f"{name}-rest-api",
@@ -228,6 +261,7 @@ class TenantApi(pulumi.ComponentResource):
             description=f"OptimalHR tenant API ({args.environment}); authorized per request by Verified Permissions",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             api_key_source="AUTHORIZER",
+            binary_media_types=list(upload.binary_media_types) if upload is not None else None,
             tags=resource_tags,
             opts=child,
         )
@@ -348,6 +382,17 @@ class TenantApi(pulumi.ComponentResource):
                 request_parameters={f"method.request.path.{p}": True for p in path_params} or None,
                 opts=child,
             )
+            if route.service == IMAGE_SERVICE and upload is not None:
+                uri: pulumi.Input[str] = pulumi.Output.concat(
+                    f"arn:aws:apigateway:{upload.region}:lambda:path/2015-03-31/functions/",
+                    upload.function_arn,
+                    "/invocations",
+                )
+            else:
+                uri = (
+                    f"arn:aws:apigateway:{_region(args.services[route.service])}:lambda:path/2015-03-31/functions/"
+                    f"{args.services[route.service]}/invocations"
+                )
             integration = aws.apigateway.Integration(
                 f"{name}-{label}-integration",
                 rest_api=api.id,
@@ -355,8 +400,7 @@ class TenantApi(pulumi.ComponentResource):
                 http_method=method.http_method,
                 type="AWS_PROXY",
                 integration_http_method="POST",
-                uri=f"arn:aws:apigateway:{_region(args.services[route.service])}:lambda:path/2015-03-31/functions/"
-                f"{args.services[route.service]}/invocations",
+                uri=uri,
                 opts=child,
             )
             methods.extend([method, integration])
@@ -382,7 +426,17 @@ class TenantApi(pulumi.ComponentResource):
 
         # --- deployment and stage
         fingerprint = hashlib.sha256(
-            json.dumps([[r.method, r.path, args.services[r.service]] for r in self.routes]).encode()
+            json.dumps(
+                [
+                    [
+                        r.method,
+                        r.path,
+                        upload.function_name if upload and r.service == IMAGE_SERVICE else args.services[r.service],
+                    ]
+                    for r in self.routes
+                ]
+                + ([["binary", *upload.binary_media_types]] if upload else [])
+            ).encode()
         ).hexdigest()
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
@@ -458,6 +512,15 @@ class TenantApi(pulumi.ComponentResource):
                 function=arn,
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/*/*"),
+                opts=child,
+            )
+        if upload is not None:
+            aws.lambda_.Permission(
+                f"{name}-{IMAGE_SERVICE}-invoke",
+                action="lambda:InvokeFunction",
+                function=upload.function_arn,  # the ARN: the permission waits for the function
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/POST/v1/images"),
                 opts=child,
             )
         tiers_in_use: list[Tier] = sorted({t.tier for t in args.tenants})

@@ -427,6 +427,27 @@ class LogsConfig(_Model):
         return value
 
 
+class ImagesConfig(_Model):
+    """``saas:images``: the upload API and the processing leg of the image pipeline (``ImagePipeline``).
+
+    ``enabled: true`` adds the processing leg (the raw bucket receives images from the MSK consumer too) and,
+    wherever ``saas:api`` is set, the upload route; ``upload: false`` leaves the route (and its function) out.
+    Off by default for now: turning it on in every stack changes the shared stack-level tests' resource counts
+    (a second KMS key, a second event source mapping), which are updated together with the default.
+    """
+
+    enabled: bool = False
+    """Deploy ``ImagePipeline`` in this stack."""
+    upload: bool = True
+    """Serve ``POST /v1/images`` on the tenant API (where ``saas:api`` is set)."""
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    """Deliveries of one event before SQS moves it to the dead-letter queue."""
+    batch_size: int = Field(default=5, ge=1, le=10)
+    max_concurrency: int = Field(default=10, ge=2, le=1000)
+    """Concurrent processor invocations (the SQS event source's maximum concurrency)."""
+    processor_memory_mb: int = Field(default=2048, ge=128, le=10240)
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
@@ -447,11 +468,13 @@ class StackConfig(_Model):
     With ``namePrefix`` it lets two stacks of one environment share an account without name collisions."""
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
     api: ApiConfig | None = None
-    """The tenant API (issue 5); absent: no API is deployed."""
+    """The tenant API (issue 5); absent: no API is deployed (and so no image upload route)."""
     logs: LogsConfig = Field(default_factory=dict, validate_default=True)
     """Log retention of the Lambda functions (``saas:logs``); validated even when absent, so prod defaults apply."""
     jobs: JobsConfig | None = None
     """The system jobs (issue 12); absent: no scheduler, picker or runners are deployed."""
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    """The image pipeline's upload route and processing leg (issue 13)."""
     region: str = Field(default="", exclude=True)
     """From ``aws:region``; not part of the ``saas:`` namespace."""
 

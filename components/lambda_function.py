@@ -76,6 +76,8 @@ DEFAULT_LAYER_MODULES: Final = frozenset(
         "pydantic_core",
         "annotated_types",
         "typing_inspection",
+        # pillow (the image pipeline's upload and processor handlers)
+        "PIL",
     }
 )
 """Top-level modules ``handlers/requirements.txt`` puts into the layer (used until the layer is built; a built

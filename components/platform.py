@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
-from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
+from saas_platform.components.api import ApiTenant, ImageUploadIntegration, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
 from saas_platform.components.dashboard import PlatformDashboard, PlatformDashboardArgs
@@ -30,6 +30,7 @@ from saas_platform.components.identity import (
     TenantIdentityPoolArgs,
     identity_export,
 )
+from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from saas_platform.components.jobs import DUE_JOBS_INDEX, JOBS_TABLE, JobTable, ScheduledJobs, ScheduledJobsArgs
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
@@ -166,6 +167,7 @@ class Platform(pulumi.ComponentResource):
     failure_bucket_name: pulumi.Output[str] | None
     msk_cluster_arn: pulumi.Output[str] | None
     msk_consumers: dict[str, MskConsumer]
+    image_pipeline: ImagePipeline | None
     image_worst_case_lifetime_days: int | None
     identities: dict[str, TenantIdentityOutputs]
     identity_pools: dict[str, TenantIdentityPool]
@@ -187,6 +189,7 @@ class Platform(pulumi.ComponentResource):
         buckets = self._buckets(foundation)
         self.tables[IMAGE_METADATA_TABLE] = self._pool_table(IMAGE_METADATA_TABLE, foundation.key, foundation.topic)
         self._pipeline(foundation, buckets)
+        self.image_pipeline = self._images(foundation, buckets)
         self._identity(foundation)
         self.authorizations = self._authorization()
         self.api = self._api(foundation)
@@ -508,11 +511,59 @@ class Platform(pulumi.ComponentResource):
             for t in cfg.tenant_ids
         }
 
+    def _images(self, foundation: _Foundation, buckets: _Buckets) -> ImagePipeline | None:
+        """With ``saas:images.enabled``: the processing leg (issue #13: raw -> SQS -> renditions in processed), and
+        the upload function where the tenant API serves it (``saas:api``, unless ``saas:images.upload`` is false)."""
+        cfg = self._cfg
+        if not cfg.images.enabled:
+            return None
+        metadata = self.tables[IMAGE_METADATA_TABLE]
+        return ImagePipeline(
+            f"{self._name}-images",
+            ImagePipelineArgs(
+                environment=cfg.environment,
+                region=cfg.region,
+                account_id=foundation.account_id,
+                tenant_ids=tuple(cfg.tenant_ids),
+                kms_key_arn=foundation.key.arn,
+                kms_key_alias=foundation.key_alias,
+                raw_bucket_name=buckets.raw.bucket_name,
+                raw_bucket_arn=buckets.raw.bucket_arn,
+                processed_bucket_name=buckets.processed.bucket_name,
+                processed_bucket_arn=buckets.processed.bucket_arn,
+                metadata_table_name=metadata.table_name,
+                metadata_table_arn=metadata.table_arn,
+                retention_days=self._retention_days,
+                name_prefix=cfg.name_prefix,
+                upload=cfg.images.upload and cfg.api is not None,  # the function exists only where it is served
+                max_receive_count=cfg.images.max_receive_count,
+                batch_size=cfg.images.batch_size,
+                max_concurrency=cfg.images.max_concurrency,
+                processor_memory_mb=cfg.images.processor_memory_mb,
+                layers=[foundation.layer],
+                alarm_topic_arn=foundation.topic.arn,
+                extra_tags=cfg.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[buckets.raw, buckets.processed, metadata]),
+        )
+
     def _api(self, foundation: _Foundation) -> TenantApi | None:
         """The tenant API and its authorizer when ``saas:api`` is set."""
         cfg = self._cfg
         if cfg.api is None:
             return None
+        images = self.image_pipeline
+        upload = (
+            ImageUploadIntegration(
+                function_name=images.upload_function_name_plain,
+                function_arn=images.upload_function_arn,
+                region=cfg.region,
+            )
+            if images is not None
+            and images.upload_function_arn is not None
+            and images.upload_function_name_plain is not None
+            else None
+        )
         return TenantApi(
             f"{self._name}-api",
             TenantApiArgs(
@@ -536,6 +587,7 @@ class Platform(pulumi.ComponentResource):
                 tier_throttles=cfg.api.tiers,
                 log_retention_days=cfg.api.log_retention_days,
                 manage_account_log_role=cfg.api.manage_account_log_role,
+                image_upload=upload,
                 extra_tags=cfg.tags,
             ),
             opts=self._child,

@@ -1,4 +1,4 @@
-"""Example: lifecycle buckets and an MSK consumer in your own Pulumi program (run under mocks by
+"""Example: lifecycle buckets, an MSK consumer and the upload/processing pipeline in your own Pulumi program (run under mocks by
 tests/test_examples.py).
 
 pip install saas-platform-components
@@ -8,6 +8,7 @@ pip install saas-platform-components
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
@@ -62,6 +63,7 @@ def ephemeral(purpose: str) -> LifecycleBucket:
 
 
 raw = ephemeral("raw-images")
+processed = ephemeral("processed-images")  # renditions: the same 7-day promise as the raw images
 failures = ephemeral("msk-failures")  # the on-failure destination holds full payloads: same 7-day rules
 metadata = PoolTable(
     "images-ImageMetadata",
@@ -93,7 +95,34 @@ consumer = MskConsumer(
     opts=pulumi.ResourceOptions(depends_on=[raw, failures, metadata]),
 )
 
+# 3. Upload function (serve it as POST /v1/images through TenantApi(image_upload=...)) and the processing leg:
+#    raw bucket -> S3 notifications -> KMS-encrypted SQS queue (+ DLQ) -> processor -> processed bucket + row.
+pipeline = ImagePipeline(
+    "images-pipeline",
+    ImagePipelineArgs(
+        environment=ENV,
+        region="ap-southeast-1",
+        account_id=ACCOUNT,
+        tenant_ids=("acme", "globex"),
+        kms_key_arn=key.arn,
+        kms_key_alias="alias/images-example-dev",
+        raw_bucket_name=raw.bucket_name,
+        raw_bucket_arn=raw.bucket_arn,
+        processed_bucket_name=processed.bucket_name,
+        processed_bucket_arn=processed.bucket_arn,
+        metadata_table_name=metadata.table_name,
+        metadata_table_arn=metadata.table_arn,
+        retention_days=7,
+        name_prefix="Example",
+        layers=[layer],  # Pillow and Powertools (handlers/requirements.txt)
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[raw, processed, metadata]),
+)
+
 pulumi.export("rawBucket", raw.bucket_name)
 pulumi.export("worstCaseLifetimeDays", raw.worst_case_lifetime_days)
 pulumi.export("consumerGroupId", consumer.consumer_group_id)
 pulumi.export("consumerFunction", consumer.function_name)
+pulumi.export("imageQueueUrl", pipeline.queue_url)
+pulumi.export("imageDeadLetterQueueUrl", pipeline.dlq_url)
+pulumi.export("uploadFunction", pipeline.upload_function_name)

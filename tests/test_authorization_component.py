@@ -69,7 +69,7 @@ def test_store_holds_schema_templates_policies_and_one_identity_source(two_tenan
         store_id = store.state["policyStoreId"]
         children = [r for r in two_tenants.resources if r.inputs.get("policyStoreId") == store_id]
         counts = Counter(r.type for r in children)
-        assert counts == {SCHEMA: 1, TEMPLATE: 3, POLICY: 6 + 3, IDENTITY_SOURCE: 1}
+        assert counts == {SCHEMA: 1, TEMPLATE: 3, POLICY: 7 + 3, IDENTITY_SOURCE: 1}
         (schema,) = [r for r in children if r.type == SCHEMA]
         assert schema.inputs["definition"]["value"] == default_assets().schema_json
         (source,) = [r for r in children if r.type == IDENTITY_SOURCE]
@@ -100,7 +100,7 @@ def test_store_holds_schema_templates_policies_and_one_identity_source(two_tenan
 def test_everything_validated_by_the_schema_waits_for_it_and_batches_are_chained(two_tenants: ProgramRun) -> None:
     (schema,) = of_store(two_tenants, "acme-authz", SCHEMA)
     members = of_store(two_tenants, "acme-authz", POLICY) + of_store(two_tenants, "acme-authz", TEMPLATE)
-    assert len(members) == 12
+    assert len(members) == 13
     for r in members:
         assert schema.urn in r.options.depends_on, r.name
     depth: dict[str, int] = {}
@@ -114,7 +114,7 @@ def test_everything_validated_by_the_schema_waits_for_it_and_batches_are_chained
 
     levels = Counter(level(r.urn) for r in members)
     assert max(levels.values()) <= 5, levels  # never more than policy_batch_size at once
-    assert sorted(levels) == [1, 2, 3]  # 12 creations in chained batches of 5, 5, 2
+    assert sorted(levels) == [1, 2, 3]  # 13 creations in chained batches of 5, 5, 3
     (source,) = of_store(two_tenants, "acme-authz", IDENTITY_SOURCE)
     assert schema.urn in source.options.depends_on
 

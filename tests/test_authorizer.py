@@ -425,7 +425,7 @@ def test_lambda_handler_builds_once_and_reuses_the_core(monkeypatch: pytest.Monk
 def test_every_route_maps_to_a_schema_action_on_its_resource_type() -> None:
     assets = default_assets()
     routes = list(RouteTable.from_file())
-    assert len(routes) == 96
+    assert len(routes) == 97  # 96 microservice routes + POST /v1/images (image pipeline)
     for route in routes:
         assert route.action in assets.actions, route
         assert route.resource_type == f"OptimalHR::{assets.resource_type(route.action)}", route

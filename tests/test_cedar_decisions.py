@@ -9,6 +9,7 @@ from the schema's action groups, so changing a policy or a group membership chan
   and submit their own MeAtWork, WorkSchedule, Leave, TimeAttendance and Overtime requests;
 * members of the linked groups ``approvers`` / ``hr-readers`` / ``payroll-officers`` of the tenant's own pool
   may approve requests / read and list everything / do every Payroll action, in their tenant;
+* any member may upload images they own (``UploadImage`` on an ``Image`` whose owner is the caller);
 * nothing crosses tenants, nothing works with a token of another environment, unknown actions never allow.
 """
 
@@ -43,17 +44,20 @@ SELF_UPDATE = {"UpdatePIM", "UpdateMeAtWork", "UpdateNotifications"}
 EXPECTED_ACTIONS = sorted(
     [f"{verb}{s}" for s in SERVICES for verb in ("Read", "List", "Create", "Update", "Delete")]
     + [f"{verb}{s}" for s in REQUEST_SERVICES for verb in ("Submit", "Approve")]
-    + ["RunPayroll", "SendNotifications"]
+    + ["RunPayroll", "SendNotifications", "UploadImage"]
 )
+RESOURCE_TYPES = [*SERVICES, "Image"]
 
 
 def service_of(action: str) -> str:
-    return next(s for s in sorted(SERVICES, key=len, reverse=True) if action.endswith(s))
+    return next(s for s in sorted(RESOURCE_TYPES, key=len, reverse=True) if action.endswith(s))
 
 
 def user_may(action: str, owns: bool) -> bool:
     if not owns:
         return False
+    if action == "UploadImage":
+        return True
     service = service_of(action)
     verb = action.removesuffix(service)
     return (
@@ -119,7 +123,7 @@ def decide(
 
 def test_schema_declares_exactly_the_documented_actions() -> None:
     assert list(ASSETS.actions) == EXPECTED_ACTIONS
-    assert len(EXPECTED_ACTIONS) == 67
+    assert len(EXPECTED_ACTIONS) == 68
     assert list(ASSETS.schema) == ["OptimalHR"]
 
 
@@ -142,14 +146,14 @@ def test_decision_matrix_within_and_across_tenants(tenant: str) -> None:
                 failures.append(
                     f"{principal_tenant}/{role} {action} {ownership} in {resource_tenant}@{tenant}: {allowed}"
                 )
-    assert checked == len(MATRIX) * 2  # 2 tenants x 2 roles x 67 actions x 3 ownerships x 2 resource tenants
+    assert checked == len(MATRIX) * 2  # 2 tenants x 2 roles x 68 actions x 3 ownerships x 2 resource tenants
     assert failures == []
 
 
 def test_matrix_size() -> None:
-    """Pinned so the report's figure is checkable: 2 stores x 2 principal tenants x 2 roles x 67 actions x 3
+    """Pinned so the report's figure is checkable: 2 stores x 2 principal tenants x 2 roles x 68 actions x 3
     ownerships x 2 resource tenants."""
-    assert len(MATRIX) * 2 * 2 == 3216
+    assert len(MATRIX) * 2 * 2 == 3264
 
 
 def test_a_store_serves_only_its_own_tenant() -> None:

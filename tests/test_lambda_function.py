@@ -170,7 +170,7 @@ def test_default_layer_modules_cover_requirements() -> None:
     dists = {re.split(r"[\[<>=~ ]", r.strip(), maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
     dists.discard("")
     dists = {d for d in dists if not d.startswith("#")}
-    assert dists == {"aws-lambda-powertools", "pyjwt", "pydantic"}
+    assert dists == {"aws-lambda-powertools", "pyjwt", "pydantic", "pillow"}
     for dist in dists:
         provided = {top for top, ds in names.items() if dist in {d.lower().replace("_", "-") for d in ds}}
         provided = {t for t in provided if not t.startswith("_") or t == "_cffi_backend"}
