@@ -33,6 +33,8 @@ import pulumi_aws as aws
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.naming import env_suffix, tags
 
+REGISTRY_TABLE_ENV: Final = "SAAS_REGISTRY_TABLE"
+"""The environment variable that tells a handler the registry table's name (``handlers._registry.TABLE_ENV``)."""
 REGISTRY_KEY: Final = "tenantId"
 USER_POOL_INDEX: Final = "byUserPool"
 USER_POOL_ATTRIBUTE: Final = "userPoolId"

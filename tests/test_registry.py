@@ -14,13 +14,7 @@ import pytest
 from moto import mock_aws
 
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.registry import (
-    REGISTRY_KEY,
-    USER_POOL_ATTRIBUTE,
-    USER_POOL_INDEX,
-    registry_item,
-    registry_read_statement,
-)
+from saas_platform.components.registry import registry_item, registry_read_statement
 from saas_platform.handlers import _registry
 from saas_platform.handlers._registry import (
     RegistryError,
@@ -29,6 +23,7 @@ from saas_platform.handlers._registry import (
     TenantRecord,
     TenantRegistry,
 )
+from tests.registry_support import registry_table
 
 TABLE = "TenantRegistryDev"
 REGION = "ap-southeast-1"
@@ -62,22 +57,7 @@ def item(tenant: str, pool: str, status: str = "active", **extra: Any) -> dict[s
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": REGISTRY_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": REGISTRY_KEY, "AttributeType": "S"},
-                {"AttributeName": USER_POOL_ATTRIBUTE, "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": USER_POOL_INDEX,
-                    "KeySchema": [{"AttributeName": USER_POOL_ATTRIBUTE, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        registry_table(client, TABLE)
         client.put_item(TableName=TABLE, Item=item("acme", f"{REGION}_AcmePool1"))
         client.put_item(TableName=TABLE, Item=item("globex", f"{REGION}_GlobexPool", status="suspended"))
         yield client
@@ -250,3 +230,11 @@ def test_read_statement_is_get_and_query_only() -> None:
     assert statement["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
     assert statement["Effect"] == "Allow"
     assert len(statement["Resource"]) == 2  # the table and its user-pool index, nothing wider
+
+
+def test_component_and_handler_agree_on_names() -> None:
+    from saas_platform.components import registry as component
+
+    assert component.REGISTRY_TABLE_ENV == _registry.TABLE_ENV
+    assert component.USER_POOL_INDEX == _registry.USER_POOL_INDEX
+    assert component.TENANT_STATUSES == _registry.STATUSES
