@@ -24,10 +24,12 @@ from typing import Any, Final, Literal, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from saas_platform.components import iam
+from saas_platform.components import datapaths, iam
+from saas_platform.components.datapaths import TENANT, USER, DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
+    DOCUMENT_ROOT,
     ENVIRONMENTS,
     IAM_ROLE_NAME_MAX,
     SYSTEM_TENANT,
@@ -39,6 +41,7 @@ from saas_platform.components.naming import (
     tenant_policy_name,
     tenant_role_name,
 )
+from saas_platform.components.pool_table import TENANT_KEY_PREFIX
 
 MAX_SESSION_SECONDS: Final = 3600
 """Identity-pool sessions last at most one hour (the role's ``max_session_duration``)."""
@@ -193,6 +196,198 @@ def _trust(pool_ids: Sequence[pulumi.Input[str]], *, tag_session: bool, limit: i
     )
 
 
+WEB_IDENTITY_AMR: Final = "authenticated"
+USER_DOCUMENT_SEGMENT: Final = "users"
+"""Users' own documents live under ``tenants/<tenant>/users/<identity id>/``."""
+SUB_KEY: Final = "cognito-identity.amazonaws.com:sub"
+"""The caller's identity id in a web-identity session (``${cognito-identity.amazonaws.com:sub}``)."""
+
+
+def web_identity_paths(
+    *, key: str, role_arn: pulumi.Input[str], pools: Mapping[str, pulumi.Input[str]], tag_session: bool
+) -> list[DataPath]:
+    """Cognito asking STS for the role on behalf of an authenticated identity of each tenant's pool."""
+    out: list[DataPath] = []
+    for tenant, pool_id in pools.items():
+        context: dict[str, datapaths.ContextValue] = {
+            iam.AUD_KEY: pool_id,
+            iam.AMR_KEY: [WEB_IDENTITY_AMR, f"cognito-identity.amazonaws.com:{USER}"],
+        }
+        if tag_session:
+            context |= {f"aws:RequestTag/{iam.TENANT_TAG_KEY}": TENANT, "aws:TagKeys": [iam.TENANT_TAG_KEY]}
+        out.append(
+            DataPath(
+                name=f"{key}/assume/{tenant}",
+                principal=iam.COGNITO_IDENTITY,
+                principal_type="federated",
+                actions=(iam.ASSUME_ROLE_WITH_WEB_IDENTITY, iam.TAG_SESSION)
+                if tag_session
+                else (iam.ASSUME_ROLE_WITH_WEB_IDENTITY,),
+                resource=role_arn,
+                context=context,
+                tenants=(tenant,),
+                guards=(iam.AUD_KEY, iam.AMR_KEY),
+                description=f"an authenticated identity of {tenant}'s identity pool takes the role",
+            )
+        )
+    return out
+
+
+def tenant_role_paths(
+    *,
+    key: str,
+    role_arn: pulumi.Input[str],
+    tenants: Sequence[str],
+    abac: bool,
+    region: str | None,
+    table_arns: Mapping[str, pulumi.Input[str]],
+    write_tables: Sequence[str],
+    read_tables: Sequence[str],
+    bucket_arn: pulumi.Input[str] | None,
+    kms_key_arn: pulumi.Input[str] | None,
+    object_actions: Sequence[str],
+    per_user_documents: bool,
+) -> list[DataPath]:
+    """The runtime calls of a tenant role (both modes): item calls on its tables, the key through DynamoDB, and
+    document calls (per tenant, or per identity for users) with the key through S3."""
+    session: dict[str, pulumi.Input[str]] = {SUB_KEY: USER}
+    tag_guard: tuple[str, ...] = ()
+    if abac:
+        session[f"aws:PrincipalTag/{iam.TENANT_TAG_KEY}"] = TENANT
+        tag_guard = (f"aws:PrincipalTag/{iam.TENANT_TAG_KEY}",)
+    keys: dict[str, datapaths.ContextValue] = {iam.LEADING_KEYS: [f"{TENANT_KEY_PREFIX}{TENANT}"]}
+
+    def path(  # noqa: PLR0917 - one positional per DataPath field keeps the six call sites readable
+        name: str,
+        actions: Sequence[str],
+        resource: pulumi.Input[str],
+        context: Mapping[str, datapaths.ContextValue],
+        guards: Sequence[str],
+        description: str,
+    ) -> DataPath:
+        return DataPath(
+            name=f"{key}/{name}",
+            principal=role_arn,
+            principal_type="role",
+            actions=tuple(actions),
+            resource=resource,
+            context=context,
+            session=session,
+            tenants=tuple(tenants),
+            guards=tuple(guards),
+            description=description,
+        )
+
+    out: list[DataPath] = []
+    for base, actions in [
+        *((b, iam.TENANT_ADMIN_TABLE_ACTIONS) for b in write_tables),
+        *((b, iam.TENANT_USER_TABLE_ACTIONS) for b in read_tables),
+    ]:
+        out.append(
+            path(
+                f"items/{base}",
+                actions,
+                table_arns[base],
+                keys,
+                (iam.LEADING_KEYS, *tag_guard),
+                f"items of the tenant's partition of {base}",
+            )
+        )
+    if kms_key_arn is not None and region is not None and (write_tables or read_tables):
+        out.append(
+            path(
+                "table-key",
+                ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
+                if write_tables
+                else ("kms:Decrypt", "kms:DescribeKey"),
+                kms_key_arn,
+                datapaths.dynamodb_kms_context(region),
+                ("kms:ViaService",),
+                "DynamoDB uses the environment key for the caller",
+            )
+        )
+    if bucket_arn is not None:
+        prefix = f"{DOCUMENT_ROOT}/{TENANT}/" + (f"{USER_DOCUMENT_SEGMENT}/{USER}/" if per_user_documents else "")
+        owner_guard: tuple[str, ...] = (SUB_KEY,) if per_user_documents else ()
+        out += [
+            path(
+                "documents",
+                object_actions,
+                pulumi.Output.concat(bucket_arn, "/", prefix, "payslip.pdf"),
+                datapaths.secure_transport(),
+                (*tag_guard, *owner_guard),
+                "document calls under the prefix (no SSE header: the bucket's default encryption applies)",
+            ),
+            path(
+                "documents-list",
+                iam.LIST_BUCKET_ACTIONS,
+                bucket_arn,
+                {**datapaths.secure_transport(), "s3:prefix": prefix},
+                ("s3:prefix", *tag_guard, *owner_guard),
+                "listing the prefix",
+            ),
+        ]
+        if kms_key_arn is not None and region is not None:
+            writes = any(a in object_actions for a in ("s3:PutObject",))
+            out.append(
+                path(
+                    "documents-key",
+                    iam.S3_KMS_WRITE_ACTIONS if writes else iam.S3_KMS_READ_ACTIONS,
+                    kms_key_arn,
+                    datapaths.s3_kms_context(region, bucket_arn),
+                    ("kms:ViaService", "kms:EncryptionContext:aws:s3:arn"),
+                    "S3 uses the bucket's key (with an S3 Bucket Key the context is the bucket ARN)",
+                )
+            )
+    return out
+
+
+def _tenant_paths(
+    *,
+    admin_arn: pulumi.Input[str],
+    user_arn: pulumi.Input[str],
+    tenants: Sequence[str],
+    pools: Mapping[str, pulumi.Input[str]],
+    abac: bool,
+    region: str | None,
+    table_arns: Mapping[str, pulumi.Input[str]],
+    user_tables: Sequence[str] | None,
+    bucket_arn: pulumi.Input[str] | None,
+    kms_key_arn: pulumi.Input[str] | None,
+) -> list[DataPath]:
+    """Both tenant roles' paths: admins write the tenant's rows (read-only on pipeline-owned tables) and documents;
+    users reach only their own documents (``users/<identity id>/``) and the tables named in ``user_tables``."""
+    bases = sorted(table_arns)
+    common: dict[str, Any] = {"tenants": tenants, "abac": abac, "region": region, "table_arns": table_arns}
+    paths = [
+        *web_identity_paths(key="admin", role_arn=admin_arn, pools=pools, tag_session=abac),
+        *web_identity_paths(key="user", role_arn=user_arn, pools=pools, tag_session=abac),
+        *tenant_role_paths(
+            key="admin",
+            role_arn=admin_arn,
+            write_tables=[b for b in bases if b not in iam.PIPELINE_TABLES],
+            read_tables=[b for b in bases if b in iam.PIPELINE_TABLES],
+            bucket_arn=bucket_arn,
+            kms_key_arn=kms_key_arn,
+            object_actions=iam.TENANT_ADMIN_OBJECT_ACTIONS,
+            per_user_documents=False,
+            **common,
+        ),
+        *tenant_role_paths(
+            key="user",
+            role_arn=user_arn,
+            write_tables=[],
+            read_tables=list(user_tables or ()),
+            bucket_arn=bucket_arn,
+            kms_key_arn=kms_key_arn,
+            object_actions=iam.TENANT_USER_OBJECT_ACTIONS,
+            per_user_documents=True,
+            **common,
+        ),
+    ]
+    return paths
+
+
 @dataclass(frozen=True, kw_only=True)
 class TenantAccessArgs:
     """Arguments of :class:`TenantAccess`.
@@ -219,6 +414,8 @@ class TenantAccessArgs:
     tenant_index_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
     document_bucket_arn: pulumi.Input[str] | None = None
     user_tables: tuple[str, ...] | None = None
+    kms_key_arn: pulumi.Input[str] | None = None
+    region: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
 
@@ -324,7 +521,27 @@ class TenantAccess(pulumi.ComponentResource):
         self.admin_role_arn, self.user_role_arn = admin_role.arn, user_role.arn
         self.admin_role_name, self.user_role_name = admin_role.name, user_role.name
         self.admin_policy_arn, self.user_policy_arn = admin_policy.arn, user_policy.arn
-        self.register_outputs({"admin_role_arn": self.admin_role_arn, "user_role_arn": self.user_role_arn})
+        self.data_paths = datapaths.declare(
+            _tenant_paths(
+                admin_arn=admin_role.arn,
+                user_arn=user_role.arn,
+                tenants=(t,),
+                pools={t: args.identity_pool_id},
+                abac=False,
+                region=args.region,
+                table_arns=args.table_arns,
+                user_tables=args.user_tables,
+                bucket_arn=args.document_bucket_arn,
+                kms_key_arn=args.kms_key_arn,
+            )
+        )
+        self.register_outputs(
+            {
+                "admin_role_arn": self.admin_role_arn,
+                "user_role_arn": self.user_role_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,6 +569,7 @@ class SharedTenantAccessArgs:
     tenant_index_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
     document_bucket_arn: pulumi.Input[str] | None = None
     user_tables: tuple[str, ...] | None = None
+    kms_key_arn: pulumi.Input[str] | None = None
     trust_policy_max_chars: Literal[2048, 4096] = 2048
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -459,7 +677,117 @@ class SharedTenantAccess(pulumi.ComponentResource):
             "Tenant users",
         )
         self.admin_role_arn, self.user_role_arn = admin.arn, user.arn
-        self.register_outputs({"admin_role_arn": self.admin_role_arn, "user_role_arn": self.user_role_arn})
+        self.data_paths = datapaths.declare(
+            _tenant_paths(
+                admin_arn=admin.arn,
+                user_arn=user.arn,
+                tenants=args.tenant_ids,
+                pools=dict(zip(args.tenant_ids, args.identity_pool_ids, strict=True)),
+                abac=True,
+                region=args.region,
+                table_arns=args.table_arns,
+                user_tables=args.user_tables,
+                bucket_arn=args.document_bucket_arn,
+                kms_key_arn=args.kms_key_arn,
+            )
+        )
+        self.register_outputs(
+            {
+                "admin_role_arn": self.admin_role_arn,
+                "user_role_arn": self.user_role_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
+        )
+
+
+SYSTEM_EXAMPLE_TENANT: Final = "any-tenant"
+"""System roles reach every tenant; their paths name this stand-in where a request carries a tenant."""
+
+
+def system_role_paths(
+    *,
+    key: str,
+    role_arn: pulumi.Input[str],
+    pool_id: pulumi.Input[str],
+    region: str | None,
+    table_arns: Mapping[str, pulumi.Input[str]],
+    table_actions: Sequence[str],
+    bucket_arn: pulumi.Input[str] | None,
+    kms_key_arn: pulumi.Input[str] | None,
+    object_actions: Sequence[str],
+) -> list[DataPath]:
+    """A system role's runtime calls: cross-tenant item calls, the key through DynamoDB and S3, documents."""
+    writes = any(a in table_actions for a in ("dynamodb:PutItem", "dynamodb:UpdateItem"))
+    session: dict[str, pulumi.Input[str]] = {SUB_KEY: USER}
+    out = [
+        DataPath(
+            name=f"{key}/assume",
+            principal=iam.COGNITO_IDENTITY,
+            principal_type="federated",
+            actions=(iam.ASSUME_ROLE_WITH_WEB_IDENTITY,),
+            resource=role_arn,
+            context={iam.AUD_KEY: pool_id, iam.AMR_KEY: [WEB_IDENTITY_AMR, f"cognito-identity.amazonaws.com:{USER}"]},
+            guards=(iam.AUD_KEY, iam.AMR_KEY),
+            description="an authenticated identity of the system tenant's identity pool takes the role",
+        )
+    ]
+    for base in sorted(table_arns):
+        out.append(
+            DataPath(
+                name=f"{key}/items/{base}",
+                principal=role_arn,
+                principal_type="role",
+                actions=tuple(table_actions),
+                resource=table_arns[base],
+                context={iam.LEADING_KEYS: [f"{TENANT_KEY_PREFIX}{SYSTEM_EXAMPLE_TENANT}"]},
+                session=session,
+                description=f"items of any tenant in {base}",
+            )
+        )
+    if kms_key_arn is not None and region is not None:
+        out.append(
+            DataPath(
+                name=f"{key}/table-key",
+                principal=role_arn,
+                principal_type="role",
+                actions=("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
+                if writes
+                else ("kms:Decrypt", "kms:DescribeKey"),
+                resource=kms_key_arn,
+                context=datapaths.dynamodb_kms_context(region),
+                session=session,
+                guards=("kms:ViaService",),
+                description="DynamoDB uses the environment key for the caller",
+            )
+        )
+    if bucket_arn is not None:
+        out.append(
+            DataPath(
+                name=f"{key}/documents",
+                principal=role_arn,
+                principal_type="role",
+                actions=tuple(object_actions),
+                resource=pulumi.Output.concat(bucket_arn, f"/{DOCUMENT_ROOT}/{SYSTEM_EXAMPLE_TENANT}/payslip.pdf"),
+                context=datapaths.secure_transport(),
+                session=session,
+                description="documents of any tenant (no SSE header: the bucket's default encryption applies)",
+            )
+        )
+        if kms_key_arn is not None and region is not None:
+            out.append(
+                DataPath(
+                    name=f"{key}/documents-key",
+                    principal=role_arn,
+                    principal_type="role",
+                    actions=iam.S3_KMS_WRITE_ACTIONS if "s3:PutObject" in object_actions else iam.S3_KMS_READ_ACTIONS,
+                    resource=kms_key_arn,
+                    context=datapaths.s3_kms_context(region, bucket_arn),
+                    session=session,
+                    guards=("kms:ViaService", "kms:EncryptionContext:aws:s3:arn"),
+                    description="S3 uses the bucket's key for the caller",
+                )
+            )
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -480,6 +808,8 @@ class SystemAccessArgs:
     table_arns: Mapping[str, pulumi.Input[str]]
     document_bucket_arn: pulumi.Input[str] | None = None
     superuser_scan: bool = False
+    kms_key_arn: pulumi.Input[str] | None = None
+    region: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
 
@@ -583,11 +913,44 @@ class SystemAccess(pulumi.ComponentResource):
         self.admin_role_arn = admin_role.arn
         self.superuser_role_arn = superuser.arn
         self.support_role_arn = support_role.arn
+        common: dict[str, Any] = {
+            "pool_id": args.identity_pool_id,
+            "region": args.region,
+            "table_arns": args.table_arns,
+            "bucket_arn": args.document_bucket_arn,
+            "kms_key_arn": args.kms_key_arn,
+        }
+        self.data_paths = datapaths.declare(
+            [
+                *system_role_paths(
+                    key="admin",
+                    role_arn=admin_role.arn,
+                    table_actions=iam.SYSTEM_ADMIN_TABLE_ACTIONS,
+                    object_actions=iam.TENANT_ADMIN_OBJECT_ACTIONS,
+                    **common,
+                ),
+                *system_role_paths(
+                    key="superuser",
+                    role_arn=superuser.arn,
+                    table_actions=iam.SYSTEM_ADMIN_TABLE_ACTIONS,
+                    object_actions=iam.TENANT_ADMIN_OBJECT_ACTIONS,
+                    **common,
+                ),
+                *system_role_paths(
+                    key="support",
+                    role_arn=support_role.arn,
+                    table_actions=iam.SYSTEM_SUPPORT_TABLE_ACTIONS,
+                    object_actions=iam.SYSTEM_SUPPORT_OBJECT_ACTIONS,
+                    **common,
+                ),
+            ]
+        )
         self.register_outputs(
             {
                 "admin_role_arn": self.admin_role_arn,
                 "superuser_role_arn": self.superuser_role_arn,
                 "support_role_arn": self.support_role_arn,
+                datapaths.OUTPUT_KEY: self.data_paths,
             }
         )
 
@@ -618,6 +981,7 @@ def build_tenant_access(
     table_arns: Mapping[str, pulumi.Input[str]],
     tenant_index_names: Mapping[str, Sequence[str]] | None = None,
     document_bucket_arn: pulumi.Input[str] | None = None,
+    kms_key_arn: pulumi.Input[str] | None = None,
     tenants_per_role: int | None = None,
     trust_policy_max_chars: Literal[2048, 4096] = 2048,
     name_prefix: str = DEFAULT_NAME_PREFIX,
@@ -644,6 +1008,8 @@ def build_tenant_access(
                     table_arns=table_arns,
                     tenant_index_names=indexes,
                     document_bucket_arn=document_bucket_arn,
+                    kms_key_arn=kms_key_arn,
+                    region=region,
                     name_prefix=name_prefix,
                     extra_tags=tag_extra,
                 ),
@@ -664,6 +1030,7 @@ def build_tenant_access(
                     table_arns=table_arns,
                     tenant_index_names=indexes,
                     document_bucket_arn=document_bucket_arn,
+                    kms_key_arn=kms_key_arn,
                     trust_policy_max_chars=trust_policy_max_chars,
                     name_prefix=name_prefix,
                     extra_tags=tag_extra,

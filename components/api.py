@@ -17,13 +17,16 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
 from saas_platform.components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import service_trust_policy
 from saas_platform.components.lambda_function import (
     HANDLERS_DIR,
     HandlerFunction,
     HandlerFunctionArgs,
+    LayerLike,
 )
 from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, Environment, env_suffix, tags
 
@@ -101,7 +104,8 @@ class TenantApiArgs:
         services: microservice -> Lambda function ARN (keys as in ``routes.json``); routes of other services
             are not created.
         kms_key_arn: encrypts the access-log group and the authorizer's logs and environment.
-        layer_arn: the handler dependencies layer (PyJWT, Powertools).
+        layer_arn: the handler dependencies layer (PyJWT, Powertools): a ``HandlerLayer``, a ``LayerRef`` or an
+            ARN; the authorizer is refused if it does not provide what the authorizer imports.
         tier_throttles: per-tier usage-plan throttles. Default ``DEFAULT_TIER_THROTTLES``.
         log_retention_days: access-log retention. Default 365.
         manage_account_log_role: Default ``True``: set the account's API Gateway CloudWatch Logs role (needed
@@ -113,7 +117,7 @@ class TenantApiArgs:
     tenants: Sequence[ApiTenant]
     services: Mapping[str, str]
     kms_key_arn: pulumi.Input[str]
-    layer_arn: pulumi.Input[str] | None = None
+    layer_arn: LayerLike | None = None
     tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
     log_retention_days: int = 365
     manage_account_log_role: bool = True
@@ -290,6 +294,18 @@ class TenantApi(pulumi.ComponentResource):
             source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
             opts=child,
         )
+        invoke_paths = [
+            DataPath(
+                name="apigateway/invoke-authorizer",
+                principal="apigateway.amazonaws.com",
+                principal_type="service",
+                actions=("lambda:InvokeFunction",),
+                resource=function.function_arn,
+                context={"aws:SourceArn": pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id)},
+                guards=("aws:SourceArn",),
+                description="API Gateway runs the REQUEST authorizer",
+            )
+        ]
 
         # --- resources, methods, integrations
         resources: dict[str, aws.apigateway.Resource] = {}
@@ -413,6 +429,20 @@ class TenantApi(pulumi.ComponentResource):
             opts=child,
         )
         for service, arn in sorted(args.services.items()):
+            invoke_paths.append(
+                DataPath(
+                    name=f"apigateway/invoke-{service}",
+                    principal="apigateway.amazonaws.com",
+                    principal_type="service",
+                    actions=("lambda:InvokeFunction",),
+                    resource=arn,
+                    context={
+                        "aws:SourceArn": pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/GET/v1/x")
+                    },
+                    guards=("aws:SourceArn",),
+                    description=f"API Gateway invokes the {service} integration",
+                )
+            )
             aws.lambda_.Permission(
                 f"{name}-{service}-invoke",
                 action="lambda:InvokeFunction",
@@ -452,8 +482,14 @@ class TenantApi(pulumi.ComponentResource):
         self.invoke_url = stage.invoke_url
         self.authorizer_role_arn = function.role_arn
         self.authorizer_function_arn = function.function_arn
+        self.data_paths = datapaths.declare(invoke_paths)
         self.register_outputs(
-            {"rest_api_id": self.rest_api_id, "stage_name": self.stage_name, "invoke_url": self.invoke_url}
+            {
+                "rest_api_id": self.rest_api_id,
+                "stage_name": self.stage_name,
+                "invoke_url": self.invoke_url,
+                datapaths.OUTPUT_KEY: self.data_paths,
+            }
         )
 
 

@@ -34,6 +34,7 @@ from saas_platform.components.naming import (
     ENVIRONMENTS,
     LOG_RETENTION_DAYS,
     NAME_PREFIX_RE,
+    RETENTION_PROMISE_DAYS,
     SYSTEM_TENANT,
     TENANT_ID_RE,
     Environment,
@@ -388,8 +389,14 @@ class StackConfig(_Model):
                     "prod requires retentionDays to be set explicitly (days objects and job metadata live)"
                 )
             return 7
-        if not 1 <= value <= 3650:
-            raise ValueError(f"must be between 1 and 3650 days; got {value}")
+        if value < 1:
+            raise ValueError(f"must be at least 1 day; got {value}")
+        if value > RETENTION_PROMISE_DAYS:
+            raise ValueError(
+                f"{value} days is over the {RETENTION_PROMISE_DAYS}-day retention promise for ephemeral tenant data "
+                "(the policy pack's s3-lifecycle-covers-data rule refuses longer expirations); use at most "
+                f"{RETENTION_PROMISE_DAYS}"
+            )
         return value
 
     @field_validator("protect")

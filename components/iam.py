@@ -89,6 +89,19 @@ SYSTEM_SUPPORT_TABLE_ACTIONS: Final[tuple[str, ...]] = (
     "dynamodb:DescribeTable",
 )
 """SystemSupportPolicy: cross-tenant read-only."""
+PIPELINE_TABLES: Final[tuple[str, ...]] = ("ImageMetadata", "TenantJob")
+"""Pool tables the image pipeline and job runners write; tenant administrators only read them (a forged row could
+point at another tenant's object or shadow a real upload)."""
+SENSITIVE_TABLES: Final[tuple[str, ...]] = ("Employment", "PIM", "Payroll")
+"""Pool tables a plain tenant user never reaches with credentials: only through the API, where Cedar decides per
+record."""
+DYNAMODB_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:DescribeKey")
+"""What DynamoDB asks KMS for, on the caller's behalf, to read a table encrypted with a customer managed key."""
+DYNAMODB_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = (*DYNAMODB_KMS_READ_ACTIONS, "kms:GenerateDataKey*")
+"""... and to write one."""
+S3_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt",)
+S3_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:GenerateDataKey")
+"""SSE-KMS uploads need GenerateDataKey (and Decrypt for multipart uploads); downloads need Decrypt."""
 SUPERUSER_SCAN_ACTIONS: Final[tuple[str, ...]] = ("dynamodb:Scan",)
 """Only with ``SystemAccessArgs.superuser_scan=True`` and a named policy-pack exception (invariant 11c)."""
 
@@ -114,6 +127,8 @@ MANAGED_POLICY_MAX_CHARS: Final = 6144
 INLINE_POLICIES_PER_ROLE_MAX_CHARS: Final = 10240
 TRUST_POLICY_MAX_CHARS: Final = 2048
 TRUST_POLICY_MAX_CHARS_RAISED: Final = 4096
+ABAC_TENANTS_PER_ROLE_CAP: Final = 10_000
+"""Upper bound of :func:`abac_tenants_per_role` (far above any trust-policy quota)."""
 MANAGED_POLICIES_PER_ROLE: Final = 10
 DYNAMODB_RESOURCE_POLICY_MAX_BYTES: Final = 20480
 
@@ -385,11 +400,19 @@ def abac_tenants_per_role(region: str, trust_policy_max_chars: int = TRUST_POLIC
     378-character statement.
     """
     id_len = identity_pool_id_length(region)
-    count = 0
-    while True:
-        ids = [f"{region}:{n:0{id_len - len(region) - 1}d}" for n in range(count + 1)]
-        if document_size(identity_pool_trust_policy(ids, tag_session=True)) > trust_policy_max_chars:
-            return count
-        count += 1
-        if count > 10_000:  # pragma: no cover - guards a quota that would never be reached
-            return count
+
+    def fits(count: int) -> bool:
+        ids = [f"{region}:{n:0{id_len - len(region) - 1}d}" for n in range(count)]
+        return document_size(identity_pool_trust_policy(ids, tag_session=True)) <= trust_policy_max_chars
+
+    # Doubling, then bisection: O(log n) documents of O(n) size each. A linear scan rebuilt every document
+    # (quadratic), and ran to the cap when the document stopped growing.
+    low, high = 0, 1  # fits(low) holds (no pool trusted: nothing to fit); high is the first count not known to fit
+    while high <= ABAC_TENANTS_PER_ROLE_CAP and fits(high):
+        low, high = high, high * 2
+    if high > ABAC_TENANTS_PER_ROLE_CAP:
+        return ABAC_TENANTS_PER_ROLE_CAP
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low

@@ -22,9 +22,12 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.context import resolve_account, resolve_region
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.identity_schema import USER_POOL_SCHEMA, check_schema_contract
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
@@ -41,6 +44,11 @@ from saas_platform.components.naming import (
 )
 
 IDENTITY_EXPORT: Final = "identity"
+TRIGGER_HANDLERS: Final[Mapping[str, str]] = {
+    "PreAuth": "saas_platform.handlers.pre_authentication.lambda_handler",
+    "PreToken": "saas_platform.handlers.pre_token_generation.lambda_handler",
+}
+"""The Cognito triggers every owned pool runs: function-name infix -> handler."""
 """Name of the stack output an owning stack exports and ``mode: shared`` stacks read (see README)."""
 IDENTITY_CONTRACT_VERSION: Final = 1
 
@@ -141,10 +149,13 @@ class TenantIdentityArgs:
     Attributes:
         tenant_id: the tenant (``system`` for the platform owner's pool, whose MFA is always ``ON``).
         environment: environment of the owning stack (trigger function names, tags).
-        region: the stack's region (issuer URL).
+        region: the pool's region (issuer URL, SMS region); may be an Output. Default ``None``: the provider's
+            (``aws.config.region``, else looked up with ``aws.get_region``).
         kms_key_arn: encrypts the trigger functions' logs and environment variables.
         client_environments: environments to create app clients for. Default: ``(environment,)``.
-        layers: layer ARNs for the triggers (Powertools), normally ``[Platform.handler_layer_arn]``.
+        layers: the layer(s) the triggers import Powertools from: a ``HandlerLayer`` (normally the platform's)
+            or a ``LayerRef``. Required: without them every sign-in would fail at run time, so the arguments
+            are refused when the triggers' imports are not covered.
         mfa: ``ON`` (default) or ``OPTIONAL``. TOTP (software token) always; SMS only with ``sms_role_arn``.
         feature_plan: ``ESSENTIALS`` (default) or ``PLUS``; ``PLUS`` turns threat protection to ``ENFORCED``.
         sms_role_arn: IAM role Cognito assumes to send SMS codes; offering SMS MFA needs it.
@@ -158,10 +169,10 @@ class TenantIdentityArgs:
 
     tenant_id: str
     environment: Environment
-    region: str
     kms_key_arn: pulumi.Input[str]
+    region: pulumi.Input[str] | None = None
     client_environments: Sequence[Environment] = ()
-    layers: Sequence[pulumi.Input[str]] = ()
+    layers: Sequence[LayerLike] = ()
     mfa: Literal["ON", "OPTIONAL"] = "ON"
     feature_plan: Literal["ESSENTIALS", "PLUS"] = "ESSENTIALS"
     sms_role_arn: str | None = None
@@ -198,6 +209,7 @@ class TenantIdentityArgs:
             raise ComponentArgError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
             )
+        check_layers("TenantIdentityArgs", TRIGGER_HANDLERS, self.layers)
 
     @property
     def resolved_client_environments(self) -> tuple[Environment, ...]:
@@ -253,19 +265,18 @@ class TenantIdentity(pulumi.ComponentResource):
         self.tenant_id = args.tenant_id
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "TenantIdentity", args.tenant_id, args.extra_tags)
-        account_id = args.account_id
-        if account_id is None:
-            account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account_id = resolve_account(args.account_id, self)
         roles = _role_values(args.tenant_id)
+        region = resolve_region(args.region, self)
 
-        def trigger(kind: str, module: str, description: str) -> HandlerFunction:
+        def trigger(kind: str, description: str) -> HandlerFunction:
             return HandlerFunction(
                 f"{name}-{'pre-auth' if kind == 'PreAuth' else 'pre-token'}",
                 HandlerFunctionArgs(
                     function_name=identity_trigger_function_name(
                         args.name_prefix, args.tenant_id, kind, args.environment
                     ),
-                    handler=f"saas_platform.handlers.{module}.lambda_handler",
+                    handler=TRIGGER_HANDLERS[kind],
                     environment=args.environment,
                     component="TenantIdentity",
                     tenant=args.tenant_id,
@@ -286,12 +297,8 @@ class TenantIdentity(pulumi.ComponentResource):
                 opts=child,
             )
 
-        pre_auth = trigger(
-            "PreAuth", "pre_authentication", f"{args.tenant_id}: reject sign-ins to environments the user may not use"
-        )
-        pre_token = trigger(
-            "PreToken", "pre_token_generation", f"{args.tenant_id}: add tenant claims to ID and access tokens"
-        )
+        pre_auth = trigger("PreAuth", f"{args.tenant_id}: reject sign-ins to environments the user may not use")
+        pre_token = trigger("PreToken", f"{args.tenant_id}: add tenant claims to ID and access tokens")
 
         pool = aws.cognito.UserPool(
             f"{name}-user-pool",
@@ -313,7 +320,7 @@ class TenantIdentity(pulumi.ComponentResource):
             sms_configuration=aws.cognito.UserPoolSmsConfigurationArgs(
                 external_id=f"{args.name_prefix}-{args.tenant_id}-cognito-sms",
                 sns_caller_arn=args.sms_role_arn,
-                sns_region=args.region,
+                sns_region=region,
             )
             if args.sms_role_arn
             else None,
@@ -347,6 +354,7 @@ class TenantIdentity(pulumi.ComponentResource):
         # The triggers learn a sign-in's environment from the app client's name (DescribeUserPoolClient). The
         # grant is a separate RolePolicy so it can name this pool's exact ARN: the function itself must exist
         # before the pool (lambda_config), so the pool ARN cannot be part of the function's own policy.
+        invoke_paths: list[DataPath] = []
         for fn, label in ((pre_auth, "pre-auth"), (pre_token, "pre-token")):
             aws.iam.RolePolicy(
                 f"{name}-{label}-read-clients",
@@ -364,6 +372,18 @@ class TenantIdentity(pulumi.ComponentResource):
                 source_arn=pool.arn,
                 source_account=account_id,
                 opts=child,
+            )
+            invoke_paths.append(
+                DataPath(
+                    name=f"cognito/invoke-{label}",
+                    principal="cognito-idp.amazonaws.com",
+                    principal_type="service",
+                    actions=("lambda:InvokeFunction",),
+                    resource=fn.function_arn,
+                    context={"aws:SourceArn": pool.arn, "aws:SourceAccount": account_id},
+                    guards=("aws:SourceArn",),
+                    description=f"Cognito runs the {label} trigger for this user pool",
+                )
             )
 
         self.client_ids = {}
@@ -395,7 +415,7 @@ class TenantIdentity(pulumi.ComponentResource):
 
         self.user_pool_id = pool.id
         self.user_pool_arn = pool.arn
-        self.issuer = issuer_for(args.region, pool.id)
+        self.issuer = issuer_for(region, pool.id)
         self.pre_authentication_function_arn = pre_auth.function_arn
         self.pre_token_generation_function_arn = pre_token.function_arn
         self.register_outputs(
@@ -404,6 +424,7 @@ class TenantIdentity(pulumi.ComponentResource):
                 "user_pool_arn": self.user_pool_arn,
                 "issuer": self.issuer,
                 "client_ids": self.client_ids,
+                datapaths.OUTPUT_KEY: datapaths.declare(invoke_paths),
             }
         )
 
@@ -594,8 +615,9 @@ class TenantIdentityPoolArgs:
     Attributes:
         tenant_id: the tenant (``system`` maps ``admin``/``superuser``/``support``).
         environment: this stack's environment.
-        region: region of the user pool (the provider name ``cognito-idp.<region>.amazonaws.com/<poolId>``).
-        user_pool_id: the tenant's user pool (never another tenant's).
+        region: region of the user pool (the provider name ``cognito-idp.<region>.amazonaws.com/<poolId>``); may be
+            an Output (e.g. from the owning stack). Default ``None``: the provider's region.
+        user_pool_id: the tenant's user pool (never another tenant's); may come from another stack.
         client_ids: this environment's app clients of that pool (one per front end).
         name_prefix: prefix of the physical name ``<prefix>-<tenant>-<Env>``.
         principal_tags: Default ``False``. Map ``{"TenantId": "custom:tenantId"}`` into session tags (ABAC,
@@ -607,9 +629,9 @@ class TenantIdentityPoolArgs:
 
     tenant_id: str
     environment: Environment
-    region: str
     user_pool_id: pulumi.Input[str]
     client_ids: Sequence[pulumi.Input[str]]
+    region: pulumi.Input[str] | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     principal_tags: bool = False
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -656,7 +678,7 @@ class TenantIdentityPool(pulumi.ComponentResource):
         self._args = args
         self._attachment: aws.cognito.IdentityPoolRoleAttachment | None = None
         child = pulumi.ResourceOptions(parent=self)
-        self.provider_name = provider_name_for(args.region, args.user_pool_id)
+        self.provider_name = provider_name_for(resolve_region(args.region, self), args.user_pool_id)
         pool = aws.cognito.IdentityPool(
             f"{name}-identity-pool",
             identity_pool_name=identity_pool_name(args.name_prefix, args.tenant_id, args.environment),

@@ -39,17 +39,24 @@ day). Without versioning the bound is ``expiration_days + 1``. Incomplete multip
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
+from saas_platform.components.naming import ENVIRONMENTS, RETENTION_PROMISE_DAYS, Environment, tags
 
 DataClass = Literal["ephemeral", "durable", "access-logs"]
+ObjectLockMode = Literal["COMPLIANCE", "GOVERNANCE"]
+OBJECT_LOCK_MODES: Final[tuple[ObjectLockMode, ...]] = ("COMPLIANCE", "GOVERNANCE")
+RESERVED_SIDS: Final = frozenset(
+    {"DenyInsecureTransport", "DenyTlsOlderThan12", "DenyOtherEncryptionAlgorithms", "S3ServerAccessLogDelivery"}
+)
 DATA_CLASSES: Final[tuple[DataClass, ...]] = ("ephemeral", "durable", "access-logs")
 TAG_DATA_CLASS: Final = "saas:data-class"
 TAG_RETENTION_DAYS: Final = "saas:retention-days"
@@ -123,10 +130,24 @@ class LifecycleBucketArgs:
             ``noncurrent_days`` (only for ``durable``; ephemeral data must not outlive its promise).
         abort_multipart_days: Default 1. Incomplete multipart uploads are aborted after this many days (1-7).
         extra_expirations: shorter, filtered expirations (:class:`ExpirationRule`).
+        retention_promise_days: Default ``RETENTION_PROMISE_DAYS`` (7). An ephemeral ``expiration_days`` above it
+            is refused; raise it only together with the pack's ``maxRetentionDays`` (``s3-lifecycle-covers-data``).
         account_id: the account whose S3 server access logs may be delivered (``access-logs`` only; required
             there, it becomes the ``aws:SourceAccount`` condition of the delivery statement).
         protect: Default ``True``. Pulumi ``protect`` + ``retain_on_delete`` on the bucket.
         force_destroy: Default ``False``. Let ``pulumi destroy`` delete a non-empty bucket (dev only).
+        object_lock_days: Default ``None`` (no Object Lock). Days every new object version is locked against
+            deletion and overwrite (S3 Object Lock default retention, 1-36500). Needs ``versioning=True``; S3 can
+            only enable Object Lock when the bucket is created, so turning it on replaces the bucket.
+        object_lock_mode: Default ``"COMPLIANCE"``: no one, the root user included, can shorten the retention or
+            delete a locked version. ``"GOVERNANCE"`` lets principals with ``s3:BypassGovernanceRetention`` do
+            so (for dev stacks that must be torn down).
+        extra_policy_statements: statements appended to the bucket policy (e.g. a service's delivery grant).
+            May be an Output (e.g. built from the account id). Each needs its own ``Sid``; the TLS and
+            encryption denies always stay first.
+        sse_s3_key_patterns: Default ``()``. Key patterns (``*`` wildcards) that an AWS service can only write
+            with SSE-S3, exempt from the SSE-KMS-only write deny (CloudTrail digest files:
+            ``AWSLogs/*/CloudTrail-Digest/*``). Default encryption stays SSE-KMS for everything else.
         extra_tags: merged under the ``saas:*`` tags.
     """
 
@@ -142,9 +163,14 @@ class LifecycleBucketArgs:
     newer_noncurrent_versions: int | None = None
     abort_multipart_days: int = 1
     extra_expirations: tuple[ExpirationRule, ...] = ()
+    retention_promise_days: int = RETENTION_PROMISE_DAYS
     account_id: pulumi.Input[str] | None = None
     protect: bool = True
     force_destroy: bool = False
+    object_lock_days: int | None = None
+    object_lock_mode: ObjectLockMode = "COMPLIANCE"
+    extra_policy_statements: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
+    sse_s3_key_patterns: tuple[str, ...] = ()
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -193,6 +219,17 @@ class LifecycleBucketArgs:
             )
         if self.expiration_days is not None and not 1 <= self.expiration_days <= 3650:
             raise ComponentArgError(f"{self.purpose}: expiration_days must be 1-3650; got {self.expiration_days}")
+        if (
+            self.data_class == "ephemeral"
+            and self.expiration_days is not None
+            and self.expiration_days > self.retention_promise_days
+        ):
+            raise ComponentArgError(
+                f"{self.purpose}: ephemeral data must expire within the {self.retention_promise_days}-day retention "
+                f"promise; got expiration_days={self.expiration_days}. The policy pack's s3-lifecycle-covers-data "
+                "rule enforces the same bound: to promise longer, raise its maxRetentionDays config and pass the "
+                "same retention_promise_days here, or use data_class='durable' for data without a promise"
+            )
         if not 1 <= self.noncurrent_days <= 3650:
             raise ComponentArgError(f"{self.purpose}: noncurrent_days must be 1-3650; got {self.noncurrent_days}")
         if self.newer_noncurrent_versions is not None:
@@ -210,6 +247,36 @@ class LifecycleBucketArgs:
                 f"{self.purpose}: abort_multipart_days must be 1-7 (isolation invariant 40); "
                 f"got {self.abort_multipart_days}"
             )
+        if self.object_lock_days is not None:
+            if not self.versioning:
+                raise ComponentArgError(
+                    f"{self.purpose}: object_lock_days needs versioning=True (S3 Object Lock works on versions)"
+                )
+            if not 1 <= self.object_lock_days <= 36500:
+                raise ComponentArgError(
+                    f"{self.purpose}: object_lock_days must be 1-36500; got {self.object_lock_days}"
+                )
+            if self.data_class == "ephemeral" and self.expiration_days is not None:
+                lifetime = worst_case_lifetime_days(self.expiration_days, self.noncurrent_days, versioned=True)
+                if self.object_lock_days > lifetime:
+                    raise ComponentArgError(
+                        f"{self.purpose}: object_lock_days={self.object_lock_days} keeps ephemeral data past its "
+                        f"{lifetime}-day worst-case lifetime; lock at most that long or use data_class='durable'"
+                    )
+        if self.object_lock_mode not in OBJECT_LOCK_MODES:
+            raise ComponentArgError(
+                f"{self.purpose}: object_lock_mode must be one of {OBJECT_LOCK_MODES}; got {self.object_lock_mode!r}"
+            )
+        if isinstance(self.extra_policy_statements, list | tuple):  # an Output is checked when it resolves
+            check_extra_statements(self.purpose, self.extra_policy_statements)
+        if self.sse_s3_key_patterns and self.kms_key_arn is None:
+            raise ComponentArgError(f"{self.purpose}: sse_s3_key_patterns only applies to SSE-KMS buckets")
+        for pattern in self.sse_s3_key_patterns:
+            if not pattern or pattern.startswith("/") or pattern == "*":
+                raise ComponentArgError(
+                    f"{self.purpose}: sse_s3_key_patterns entries are key patterns below the bucket such as "
+                    f"'AWSLogs/*/CloudTrail-Digest/*', never the whole bucket; got {pattern!r}"
+                )
         ids = [r.id for r in self.extra_expirations]
         if len(set(ids)) != len(ids):
             raise ComponentArgError(f"{self.purpose}: extra_expirations ids must be unique; got {ids}")
@@ -301,9 +368,16 @@ def _filter(rule: ExpirationRule) -> aws.s3.BucketLifecycleConfigurationRuleFilt
     )
 
 
-def bucket_policy(bucket_name: str, *, kms: bool = False, log_delivery_account: str | None = None) -> dict[str, Any]:
+def bucket_policy(
+    bucket_name: str,
+    *,
+    kms: bool = False,
+    log_delivery_account: str | None = None,
+    sse_s3_key_patterns: Sequence[str] = (),
+) -> dict[str, Any]:
     """The bucket policy (pure): deny non-TLS and TLS < 1.2 on the bucket and its objects (invariant 36);
-    on KMS buckets deny writes that ask for another algorithm than SSE-KMS; on the access-log bucket allow S3
+    on KMS buckets deny writes that ask for another algorithm than SSE-KMS (except under
+    ``sse_s3_key_patterns``, keys a service can only write with SSE-S3); on the access-log bucket allow S3
     log delivery for this account under ``s3-access-logs/``.
 
     Every value comes from config-time facts (name, account), so the document is known at the first preview
@@ -336,7 +410,11 @@ def bucket_policy(bucket_name: str, *, kms: bool = False, log_delivery_account: 
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/*",
+                **(
+                    {"NotResource": [f"{bucket_arn}/{p}" for p in sse_s3_key_patterns]}
+                    if sse_s3_key_patterns
+                    else {"Resource": f"{bucket_arn}/*"}
+                ),
                 "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
             },
         ]
@@ -352,6 +430,21 @@ def bucket_policy(bucket_name: str, *, kms: bool = False, log_delivery_account: 
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def check_extra_statements(purpose: str, statements: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``statements`` as plain dicts, each with a ``Sid`` of its own (raises :class:`ComponentArgError`)."""
+    for i, statement in enumerate(statements):
+        if not statement.get("Sid") or statement.get("Sid") in RESERVED_SIDS:
+            raise ComponentArgError(
+                f"{purpose}: extra_policy_statements[{i}] needs a Sid other than {sorted(RESERVED_SIDS)}"
+            )
+    return [dict(st) for st in statements]
+
+
+def with_statements(policy: dict[str, Any], extra: list[dict[str, Any]]) -> dict[str, Any]:
+    """``policy`` with ``extra`` statements appended after the bucket's own (pure)."""
+    return {**policy, "Statement": [*policy["Statement"], *extra]}
 
 
 def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
@@ -406,6 +499,7 @@ class LifecycleBucket(pulumi.ComponentResource):
             f"{name}-bucket",
             bucket=args.bucket_name,
             force_destroy=args.force_destroy,
+            object_lock_enabled=True if args.object_lock_days is not None else None,
             tags=resource_tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
@@ -458,8 +552,16 @@ class LifecycleBucket(pulumi.ComponentResource):
         account = (
             pulumi.Output.from_input(args.account_id) if args.account_id is not None else pulumi.Output.from_input("")
         )
-        policy_doc = pulumi.Output.all(name_ref, account).apply(
-            lambda v: bucket_policy(v[0], kms=args.kms_key_arn is not None, log_delivery_account=v[1] or None)
+        policy_doc = pulumi.Output.all(name_ref, account, pulumi.Output.from_input(args.extra_policy_statements)).apply(
+            lambda v: with_statements(
+                bucket_policy(
+                    v[0],
+                    kms=args.kms_key_arn is not None,
+                    log_delivery_account=v[1] or None,
+                    sse_s3_key_patterns=args.sse_s3_key_patterns,
+                ),
+                check_extra_statements(args.purpose, v[2]),
+            )
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",
@@ -474,6 +576,18 @@ class LifecycleBucket(pulumi.ComponentResource):
             # The lifecycle's noncurrent rules only mean something once versioning is on (provider docs).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, versioning]),
         )
+        if args.object_lock_days is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=name_ref,
+                object_lock_enabled="Enabled",
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode=args.object_lock_mode, days=args.object_lock_days
+                    )
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, versioning]),
+            )
         if args.access_log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-access-logging",
@@ -486,4 +600,34 @@ class LifecycleBucket(pulumi.ComponentResource):
         self.bucket_name = pulumi.Output.from_input(name_ref)
         self.bucket_arn = pulumi.Output.concat("arn:aws:s3:::", name_ref)
         self.worst_case_lifetime_days = args.worst_case_lifetime_days
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        paths: list[DataPath] = []
+        if args.access_log_bucket is not None:
+            source_account = (
+                args.account_id
+                if args.account_id is not None
+                else aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            )
+            paths.append(
+                DataPath(
+                    name="log-delivery",
+                    principal=LOG_DELIVERY_SERVICE,
+                    principal_type="service",
+                    actions=("s3:PutObject",),
+                    resource=pulumi.Output.concat(
+                        "arn:aws:s3:::",
+                        args.access_log_bucket,
+                        f"/{ACCESS_LOG_ROOT}{args.purpose}/2026-01-01-00-00-00-0001",
+                    ),
+                    context={
+                        **datapaths.secure_transport(),
+                        "aws:SourceAccount": source_account,
+                        "aws:SourceArn": self.bucket_arn,
+                    },
+                    guards=("aws:SourceAccount",),
+                    description="S3 server access logging delivers this bucket's logs (no SSE header)",
+                )
+            )
+        self.data_paths = datapaths.declare(paths)
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, datapaths.OUTPUT_KEY: self.data_paths}
+        )

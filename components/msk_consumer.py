@@ -36,10 +36,11 @@ from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs
+from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike
 from saas_platform.components.lifecycle_bucket import depends_on_of
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -147,8 +148,17 @@ def consumer_statements(
         {
             "Sid": "KafkaClusterMetadata",
             "Effect": "Allow",
-            "Action": ["kafka:DescribeClusterV2", "kafka:DescribeCluster", "kafka:GetBootstrapBrokers"],
+            "Action": ["kafka:DescribeClusterV2", "kafka:DescribeCluster"],
             "Resource": cluster_arn,
+        },
+        {
+            # kafka:GetBootstrapBrokers supports no resource-level permissions (Service Authorization Reference):
+            # on the cluster ARN it is implicitly denied and the mapping cannot find the brokers. It returns
+            # broker endpoints only; what the role can do on a cluster is still scoped by the kafka-cluster actions.
+            "Sid": "KafkaBootstrapBrokers",
+            "Effect": "Allow",
+            "Action": "kafka:GetBootstrapBrokers",
+            "Resource": "*",
         },
         {
             "Sid": "KafkaConnect",
@@ -292,6 +302,121 @@ def writer_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def consumer_paths(
+    *,
+    consumer_role_arn: pulumi.Input[str],
+    writer_role_arn: pulumi.Input[str],
+    function_arn: pulumi.Input[str],
+    cluster: pulumi.Output[dict[str, str]],
+    tenant_ids: Sequence[str],
+    region: str,
+    kms_key_arn: pulumi.Input[str],
+    raw_bucket_arn: pulumi.Input[str],
+    failure_bucket_arn: pulumi.Input[str],
+    metadata_table_arn: pulumi.Input[str],
+) -> list[DataPath]:
+    """The consumer's runtime calls (the event source mapping and the handler share the execution role) and the
+    tenant writer session's. ``cluster``: the exact cluster, topic and group ARNs of the requests (:func:`kafka_arns`
+    of the real cluster ARN, even where the policy names the cluster by name)."""
+    tls = datapaths.secure_transport()
+    tag = f"aws:PrincipalTag/{TENANT_TAG}"
+    writer: dict[str, Any] = {
+        "principal": writer_role_arn,
+        "principal_type": "role",
+        "session": {tag: TENANT},
+        "session_policy_from": function_arn,
+        "tenants": tuple(tenant_ids),
+    }
+    consumer: dict[str, Any] = {"principal": consumer_role_arn, "principal_type": "role"}
+    return [
+        DataPath(
+            name="consumer/connect",
+            actions=("kafka-cluster:Connect",),
+            resource=cluster.apply(lambda a: a["cluster"]),
+            description="the event source mapping connects to the cluster (IAM auth)",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/read-topic",
+            actions=("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
+            resource=cluster.apply(lambda a: a["topic"]),
+            description="the pollers read the topic",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/group",
+            actions=("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+            resource=cluster.apply(lambda a: a["group"]),
+            description="the pollers commit offsets of the consumer group",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/on-failure",
+            actions=("s3:PutObject",),
+            resource=pulumi.Output.concat(failure_bucket_arn, "/aws/lambda/batch-0001.json"),
+            context=tls,
+            description="the on-failure destination and rejected records (no SSE header: default encryption)",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/on-failure-key",
+            actions=("kms:GenerateDataKey",),
+            resource=kms_key_arn,
+            context=datapaths.s3_kms_context(region, failure_bucket_arn),
+            guards=("kms:ViaService", "kms:EncryptionContext:aws:s3:arn"),
+            description="S3 uses the failure bucket's key for the consumer",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/assume-writer",
+            actions=("sts:AssumeRole", "sts:TagSession"),
+            resource=writer_role_arn,
+            context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
+            tenants=tuple(tenant_ids),
+            tenant_bound=False,
+            guards=(f"aws:RequestTag/{TENANT_TAG}",),
+            description="the handler assumes the writer role for a registered tenant, tagged with it",
+            **consumer,
+        ),
+        DataPath(
+            name="writer/metadata",
+            actions=WRITER_DYNAMODB_ACTIONS,
+            resource=metadata_table_arn,
+            context={"dynamodb:LeadingKeys": [f"{TENANT_KEY_PREFIX}{TENANT}"]},
+            guards=("dynamodb:LeadingKeys", tag),
+            description="the writer session reads and writes the tenant's image rows",
+            **writer,
+        ),
+        DataPath(
+            name="writer/metadata-key",
+            actions=("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"),
+            resource=kms_key_arn,
+            context=datapaths.dynamodb_kms_context(region),
+            guards=("kms:ViaService",),
+            description="DynamoDB uses the environment key for the writer session",
+            **writer,
+        ),
+        DataPath(
+            name="writer/raw",
+            actions=("s3:PutObject", "s3:GetObject"),
+            resource=pulumi.Output.concat(raw_bucket_arn, f"/{TENANT}/raw/img-0001"),
+            context=tls,
+            guards=(tag,),
+            description="the writer session stores the image (no SSE header: default encryption)",
+            **writer,
+        ),
+        DataPath(
+            name="writer/raw-key",
+            actions=("kms:GenerateDataKey", "kms:Decrypt"),
+            resource=kms_key_arn,
+            context=datapaths.s3_kms_context(region, raw_bucket_arn),
+            guards=("kms:ViaService", "kms:EncryptionContext:aws:s3:arn"),
+            description="S3 uses the raw bucket's key for the writer session",
+            **writer,
+        ),
+    ]
+
+
 @dataclass(frozen=True, kw_only=True)
 class MskConsumerArgs:
     """Arguments of :class:`MskConsumer`.
@@ -323,7 +448,7 @@ class MskConsumerArgs:
         batching_window_seconds: Default 1 (0-300). max_retry_attempts: Default 3 (0-10,000).
         max_record_age_seconds: Default 21,600 (60-604,800). min_pollers / max_pollers: Default 1 / 2.
         max_image_bytes: Default 10 MB. allowed_content_types: Default JPEG, PNG, GIF, WebP.
-        layers: the environment's ``HandlerLayer`` ARN.
+        layers: the environment's ``HandlerLayer`` (or a ``LayerRef``): the consumer imports Powertools and pydantic.
         alarm_topic_arn: SNS topic for the alarms; ``None`` creates none.
         memory_size: Default 1024 MB. timeout: Default 120 s. log_retention_days: Default 90.
     """
@@ -356,7 +481,7 @@ class MskConsumerArgs:
     max_pollers: int = 2
     max_image_bytes: int = MAX_IMAGE_BYTES
     allowed_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
-    layers: Sequence[pulumi.Input[str]] = ()
+    layers: Sequence[LayerLike] = ()
     alarm_topic_arn: pulumi.Input[str] | None = None
     memory_size: int = 1024
     timeout: int = 120
@@ -612,11 +737,28 @@ class MskConsumer(pulumi.ComponentResource):
         self.writer_role_arn = writer.arn
         self.event_source_mapping_uuid = mapping.uuid
         self.consumer_group_id = args.consumer_group_id
+        self.data_paths = datapaths.declare(
+            consumer_paths(
+                consumer_role_arn=function.role_arn,
+                writer_role_arn=writer.arn,
+                function_arn=function.function_arn,
+                cluster=pulumi.Output.from_input(args.cluster_arn).apply(
+                    lambda c: kafka_arns(c, args.topic, args.consumer_group_id)
+                ),
+                tenant_ids=args.tenant_ids,
+                region=args.region,
+                kms_key_arn=args.kms_key_arn,
+                raw_bucket_arn=args.raw_bucket_arn,
+                failure_bucket_arn=args.failure_bucket_arn,
+                metadata_table_arn=args.metadata_table_arn,
+            )
+        )
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "writer_role_arn": self.writer_role_arn,
                 "event_source_mapping_uuid": self.event_source_mapping_uuid,
+                datapaths.OUTPUT_KEY: self.data_paths,
             }
         )
 
@@ -676,6 +818,13 @@ class DevMskCluster(pulumi.ComponentResource):
     subnet_ids: pulumi.Output[Sequence[str]]
 
     def __init__(self, name: str, args: DevMskClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        try:
+            import pulumi_awsx as awsx  # the `awsx` extra: only this dev-only component needs it
+        except ImportError as exc:
+            raise ComponentArgError(
+                "DevMskCluster builds its VPC with pulumi-awsx, which is not installed; "
+                "pip install 'saas-platform-components[awsx]'"
+            ) from exc
         super().__init__("saas:pipeline:DevMskCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "DevMskCluster", extra=args.extra_tags)

@@ -35,6 +35,13 @@ POOL_TABLES: Final[tuple[str, ...]] = (
 )
 """The OptimalHR design's shared (pool-model) tables, before the environment suffix."""
 
+RETENTION_PROMISE_DAYS: Final = 7
+"""The retention promise: ephemeral tenant data (raw and processed images, job metadata, failure records) is
+deleted within this many days. One number for both checks: the stack config refuses a longer
+``saas:retentionDays`` and ``LifecycleBucketArgs`` a longer ephemeral ``expiration_days``, and the pack's
+``s3-lifecycle-covers-data`` rule defaults its ``maxRetentionDays`` to it, so a config or bucket the components
+accept never fails that rule."""
+
 TAG_TENANT: Final = "saas:tenant"
 TAG_ENVIRONMENT: Final = "saas:environment"
 TAG_COMPONENT: Final = "saas:component"

@@ -13,10 +13,12 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
@@ -73,10 +75,12 @@ def key_policy(account_id: str, region: str) -> dict[str, object]:
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
             {
+                # No kms:Describe*: DescribeKey carries no encryption context, so under this condition AWS
+                # would never allow it (iam-service-authorization-reference flags such dead grants).
                 "Sid": "CloudWatchLogsEncryptThisAccountsLogGroups",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
@@ -190,6 +194,7 @@ class Platform(pulumi.ComponentResource):
                 "kms_key_arn": self.kms_key_arn,
                 "alarm_topic_arn": self.alarm_topic_arn,
                 "table_names": self.table_names,
+                datapaths.OUTPUT_KEY: self.data_paths,
             }
         )
 
@@ -421,7 +426,7 @@ class Platform(pulumi.ComponentResource):
                     max_record_age_seconds=msk.max_record_age_seconds,
                     min_pollers=msk.min_pollers,
                     max_pollers=msk.max_pollers,
-                    layers=[foundation.layer.arn],
+                    layers=[foundation.layer],
                     alarm_topic_arn=foundation.topic.arn,
                     extra_tags=cfg.tags,
                 ),
@@ -448,7 +453,7 @@ class Platform(pulumi.ComponentResource):
                         region=cfg.region,
                         kms_key_arn=foundation.key.arn,
                         client_environments=cfg.identity_client_environments,
-                        layers=[foundation.layer.arn],
+                        layers=[foundation.layer],
                         mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
                         feature_plan=cfg.identity.feature_plan,
                         sms_role_arn=cfg.identity.sms_role_arn,
@@ -538,7 +543,7 @@ class Platform(pulumi.ComponentResource):
                 ],
                 services=cfg.api.services,
                 kms_key_arn=foundation.key.arn,
-                layer_arn=foundation.layer.arn,
+                layer_arn=foundation.layer,
                 tier_throttles=cfg.api.tiers,
                 log_retention_days=cfg.api.log_retention_days,
                 manage_account_log_role=cfg.api.manage_account_log_role,
@@ -554,6 +559,23 @@ class Platform(pulumi.ComponentResource):
         self.account_id = foundation.account_id
         self.handler_layer_arn = foundation.layer.arn
         self.alarm_topic_arn = foundation.topic.arn
+        alarm_example_arn = pulumi.Output.concat(
+            "arn:aws:cloudwatch:", self._cfg.region, ":", foundation.account_id, ":alarm:example"
+        )
+        self.data_paths = datapaths.declare(
+            [
+                DataPath(
+                    name="cloudwatch/alarm-topic-key",
+                    principal="cloudwatch.amazonaws.com",
+                    principal_type="service",
+                    actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                    resource=foundation.key.arn,
+                    context={"aws:SourceAccount": foundation.account_id, "aws:SourceArn": alarm_example_arn},
+                    guards=("aws:SourceAccount",),
+                    description="CloudWatch alarms publish to the encrypted alarm topic (SNS asks KMS for them)",
+                )
+            ]
+        )
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
 
@@ -573,6 +595,7 @@ class Platform(pulumi.ComponentResource):
             table_arns=self.table_arns,
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
             document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
+            kms_key_arn=self.kms_key_arn,
             tenants_per_role=cfg.access.tenants_per_role,
             trust_policy_max_chars=cfg.access.trust_policy_quota,
             name_prefix=cfg.name_prefix,
@@ -587,6 +610,8 @@ class Platform(pulumi.ComponentResource):
                 table_arns=self.table_arns,
                 document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
                 superuser_scan=cfg.access.superuser_scan,
+                kms_key_arn=self.kms_key_arn,
+                region=cfg.region,
                 name_prefix=cfg.name_prefix,
                 extra_tags=cfg.tags,
             ),

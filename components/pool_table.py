@@ -13,6 +13,7 @@ from typing import Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.naming import ENVIRONMENTS, Environment, table_name, tags
 
@@ -169,8 +170,8 @@ class PoolTable(pulumi.ComponentResource):
                     tags=resource_tags,
                     opts=child,
                 )
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        region = resolve_region(None, self)
+        account = resolve_account(None, self)
         self.table = table
         self.table_name = pulumi.Output.from_input(args.table_name)
         self.table_arn = pulumi.Output.concat("arn:aws:dynamodb:", region, ":", account, ":table/", args.table_name)

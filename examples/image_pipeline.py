@@ -8,6 +8,7 @@ pip install saas-platform-components
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
@@ -17,6 +18,8 @@ ACCOUNT = aws.get_caller_identity_output().account_id
 TAGS = {"saas:environment": ENV, "saas:component": "ImagePipelineExample"}
 
 key = aws.kms.Key("images-key", enable_key_rotation=True, tags=TAGS)
+# The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
+layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
 aws.kms.Alias("images-key-alias", name="alias/images-example-dev", target_key_id=key.key_id)
 
 # 1. The access-log bucket: SSE-S3 (S3 log delivery does not support SSE-KMS targets), logs kept 90 days.
@@ -69,6 +72,7 @@ metadata = PoolTable(
 consumer = MskConsumer(
     "images-consumer-uploads",
     MskConsumerArgs(
+        layers=[layer],
         environment=ENV,
         region="ap-southeast-1",
         account_id=ACCOUNT,

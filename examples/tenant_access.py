@@ -17,6 +17,7 @@ from saas_platform.components.identity import (
     TenantIdentityPool,
     TenantIdentityPoolArgs,
 )
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.naming import SYSTEM_TENANT, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
@@ -24,6 +25,8 @@ ENV = "dev"
 REGION = "ap-southeast-1"
 
 key = aws.kms.Key("example-key", enable_key_rotation=True, tags=tags(ENV, "Example"))
+# The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
+layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
 table = PoolTable(
     "example-Leave",
     PoolTableArgs(base_name="Leave", environment=ENV, kms_key_arn=key.arn, protect=False),
@@ -37,6 +40,7 @@ def identity_pool(tenant: str) -> TenantIdentityPool:
     identity = TenantIdentity(
         tenant,
         TenantIdentityArgs(
+            layers=[layer],
             tenant_id=tenant,
             environment=ENV,
             region=REGION,

@@ -10,12 +10,15 @@ import pulumi_aws as aws
 
 from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 
 REGION, ACCOUNT = "ap-southeast-1", "123456789012"
 POOL_ID = f"{REGION}_AbCdEf123"
 CLIENT_IDS = ["1example23456789hradmin0000", "1example23456789essmobile00"]
 
 key = aws.kms.Key("authz-key", enable_key_rotation=True, tags={"saas:environment": "dev", "saas:component": "Example"})
+# The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
+layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
 acme = TenantAuthorization(
     "acme-authz",
     TenantAuthorizationArgs(
@@ -30,6 +33,7 @@ acme = TenantAuthorization(
 api = TenantApi(
     "example-api",
     TenantApiArgs(
+        layer_arn=layer,
         environment="dev",
         name_prefix="Example",
         tenants=[

@@ -15,14 +15,18 @@ from saas_platform.components.identity import (
     TenantIdentityPool,
     TenantIdentityPoolArgs,
 )
+from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 
 TAGS = {"saas:environment": "dev", "saas:component": "Example", "saas:tenant": "acme"}
 
 key = aws.kms.Key("example-key", enable_key_rotation=True, tags=TAGS)
+# The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
+layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
 acme = TenantIdentity(
     "acme",
     TenantIdentityArgs(
+        layers=[layer],
         tenant_id="acme",
         environment="dev",
         region="ap-southeast-1",

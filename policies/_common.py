@@ -28,6 +28,23 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:verifiedpermissions/policyStore:PolicyStore",
         "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:cloudtrail/trail:Trail",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:rds/cluster:Cluster",
+        "aws:rds/clusterInstance:ClusterInstance",
+        "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+        "aws:rds/subnetGroup:SubnetGroup",
+        "aws:sfn/stateMachine:StateMachine",
+        "aws:cloudfront/distribution:Distribution",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:lb/listener:Listener",
+        "aws:lb/listenerRule:ListenerRule",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:lb/targetGroup:TargetGroup",
+        "aws:secretsmanager/secret:Secret",
     }
 )
 """Resource types this project creates that accept ``tags`` (pinned against pulumi_aws by a unit test)."""

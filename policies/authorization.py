@@ -251,15 +251,28 @@ class _Stores:
         return out
 
 
+ORGANIZATION_OWNER = "(organization)"
+
+
+def _organization_store(store: PolicyResource) -> bool:
+    """A single-organisation store (``GroupAuthorization``): ``saas:store-scope=organization`` and no tenant."""
+    tags = store.props.get("tags")
+    return isinstance(tags, Mapping) and tags.get("saas:store-scope") == "organization" and _tenant(store) is None
+
+
 def _per_tenant_store(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     stores = _Stores(args)
     by_tenant: dict[str, list[str]] = defaultdict(list)
     for store in stores.stores.values():
         tenant = _tenant(store)
+        if not tenant and _organization_store(store):
+            by_tenant[ORGANIZATION_OWNER].append(store.urn)  # one organisation store per stack, like a tenant
+            continue
         if not tenant:
             _say(
                 report_violation,
-                "policy store has no saas:tenant tag: each store belongs to exactly one tenant",
+                "policy store has no saas:tenant tag: each store belongs to exactly one tenant (a single-organisation "
+                "store says so with saas:store-scope=organization)",
                 store.urn,
             )
             continue
@@ -344,7 +357,7 @@ def _identity_source_per_store(args: StackValidationArgs, report_violation: Repo
         if linked:
             for pool in linked:
                 other = pool_owner.setdefault(pool.urn, str(tenant))
-                if other != tenant:
+                if other != str(tenant):  # str on both sides: an organisation store has no tenant (None)
                     _say(
                         report_violation, f"tenants {other!r} and {tenant!r} share the user pool {pool.urn}", source.urn
                     )

@@ -23,6 +23,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from saas_platform.components.naming import RETENTION_PROMISE_DAYS
 from saas_platform.policies._common import as_list, get_path, has_key, parse_json_document, statements
 
 BUCKET: Final = "aws:s3/bucket:Bucket"
@@ -348,7 +349,7 @@ s3_sse_kms = StackValidationPolicy(
 
 
 def _lifecycle(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    max_days = int(args.get_config().get("maxRetentionDays", 7))
+    max_days = int(args.get_config().get("maxRetentionDays", RETENTION_PROMISE_DAYS))
     lifecycle = _by_bucket(args.resources, LIFECYCLE)
     versioning = _by_bucket(args.resources, VERSIONING)
     for name, bucket in _buckets(args.resources):
@@ -372,7 +373,8 @@ def _lifecycle(args: StackValidationArgs, report_violation: ReportViolation) -> 
 
 s3_lifecycle_covers_data = StackValidationPolicy(
     name="s3-lifecycle-covers-data",
-    description="Ephemeral buckets expire every key within the retention promise (maxRetentionDays, default 7); "
+    description="Ephemeral buckets expire every key within the retention promise (maxRetentionDays, default "
+    f"{RETENTION_PROMISE_DAYS}, the limit the stack config and LifecycleBucket also enforce); "
     "versioned buckets also expire noncurrent versions and delete markers; every bucket aborts incomplete "
     "multipart uploads (invariants 40-42).",
     enforcement_level=EnforcementLevel.MANDATORY,

@@ -105,8 +105,14 @@ def _policy(name: str, description: str, level: EnforcementLevel, validate: Any)
 # --------------------------------------------------------------------------------------------- user pools (#14-20)
 
 
+def _organization_pool(props: Mapping[str, Any]) -> bool:
+    """A single-organisation pool (``AppUserPool``): tagged ``saas:pool-scope=organization`` and no tenant."""
+    tags = props.get("tags")
+    return isinstance(tags, Mapping) and tags.get("saas:pool-scope") == "organization" and _tenant(props) is None
+
+
 def _tenant_id_immutable(args: ResourceValidationArgs, report_violation: Report) -> None:
-    if args.resource_type != USER_POOL:
+    if args.resource_type != USER_POOL or _organization_pool(args.props):
         return
     attrs = [s for s in as_list(args.props.get("schemas")) if isinstance(s, Mapping) and s.get("name") == "tenantId"]
     if not attrs:
@@ -121,7 +127,8 @@ def _tenant_id_immutable(args: ResourceValidationArgs, report_violation: Report)
 
 cognito_tenant_id_immutable = _policy(
     "cognito-tenant-id-immutable",
-    "Tenant user pools declare custom:tenantId with mutable=False (isolation invariant 14).",
+    "Tenant user pools declare custom:tenantId with mutable=False (isolation invariant 14); a single-organisation "
+    "pool (saas:pool-scope=organization, no saas:tenant tag) has no tenant claim to protect.",
     EnforcementLevel.MANDATORY,
     _tenant_id_immutable,
 )

@@ -261,6 +261,18 @@ def _granted(stmts: list[dict[str, Any]], action: str, target: str | None) -> bo
     return False
 
 
+def _granted_on_any_resource(stmts: list[dict[str, Any]], action: str) -> bool:
+    """``action`` allowed in an unconditional statement whose only ``Resource`` is ``"*"`` (how AWS authorizes
+    an action without resource-level permissions)."""
+    return any(
+        st.get("Effect") == "Allow"
+        and not st.get("Condition")
+        and any(_matches(str(p), action) for p in as_list(st.get("Action")))
+        and [str(r) for r in as_list(st.get("Resource"))] == ["*"]
+        for st in stmts
+    )
+
+
 def consumer_role_problems(
     esm: Mapping[str, Any], stmts: list[dict[str, Any]], cluster: str | None = None
 ) -> list[str]:
@@ -295,8 +307,11 @@ def consumer_role_problems(
 
     if not (_granted(stmts, "kafka:DescribeClusterV2", cluster) or _granted(stmts, "kafka:DescribeCluster", cluster)):
         problems.append("role lacks kafka:DescribeClusterV2/DescribeCluster on the cluster ARN")
-    if not _granted(stmts, "kafka:GetBootstrapBrokers", cluster):
-        problems.append("role lacks kafka:GetBootstrapBrokers on the cluster ARN")
+    if not _granted_on_any_resource(stmts, "kafka:GetBootstrapBrokers"):
+        problems.append(
+            "role lacks kafka:GetBootstrapBrokers on Resource '*' (it supports no resource-level permissions, so "
+            "a grant on the cluster ARN is implicitly denied)"
+        )
     missing_eni = [a for a in ENI_ACTIONS if not _granted(stmts, a, None)]
     if missing_eni:
         problems.append(f"role lacks the EC2 network-interface actions {missing_eni}")

@@ -11,7 +11,18 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from saas_platform.policies import access, authorization, buckets, identity, msk, quotas, storage, tagging
+from saas_platform.policies import (
+    access,
+    audit,
+    authorization,
+    buckets,
+    identity,
+    msk,
+    quotas,
+    service_authorization,
+    storage,
+    tagging,
+)
 
 PACK_NAME: Final = "saas-guardrails"
 DEFAULT_ENFORCEMENT: Final = EnforcementLevel.MANDATORY
@@ -26,6 +37,8 @@ POLICIES: Final[list[Policy]] = [
     *quotas.POLICIES,
     *buckets.POLICIES,
     *msk.POLICIES,
+    *service_authorization.POLICIES,
+    *audit.POLICIES,
 ]
 
 INITIAL_CONFIG: Final[dict[str, Any]] = {}

@@ -38,6 +38,28 @@ mkdir -p "$site/saas_platform"
 for pkg in components handlers policies; do
   [[ "$(readlink "$site/saas_platform/$pkg" 2>/dev/null)" == "$ROOT/$pkg" ]] || ln -sfn "$ROOT/$pkg" "$site/saas_platform/$pkg"
 done
+# The IAM evaluator the authorization matrix drives (tests/iam-simulate: @cloud-copilot/iam-simulate, AGPL-3.0,
+# test-only and never in the wheel), installed from its lockfile when absent or when the lockfile changed.
+SIM="$ROOT/tests/iam-simulate"
+if command -v npm >/dev/null 2>&1; then
+  sim_want="$(sha256sum "$SIM/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$SIM/node_modules/.bootstrap-stamp" 2>/dev/null)" != "$sim_want" ]]; then
+    echo "bootstrap: installing the IAM evaluator (npm ci in tests/iam-simulate)" >&2
+    (cd "$SIM" && npm ci --no-audit --no-fund --silent >&2) && echo "$sim_want" > "$SIM/node_modules/.bootstrap-stamp"
+  fi
+else
+  echo "bootstrap: warning: npm not found; the authorization matrix needs node >= 20 and npm" >&2
+fi
+# The grants stack's tests start a real PostgreSQL server (Debian's postgresql package). Install it when it is
+# missing and we may (root with apt-get, as on CI); otherwise those tests explain what is missing.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing the postgresql server package (grants stack tests)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) >&2
+  else
+    echo "bootstrap: warning: no PostgreSQL server binaries (apt-get install postgresql); the grants tests need them" >&2
+  fi
+fi
 export PATH="$VENV/bin:$PATH"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PULUMI_SKIP_UPDATE_CHECK=true

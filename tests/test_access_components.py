@@ -32,6 +32,7 @@ from saas_platform.components.testing.harness import CapturedResource, ProgramRu
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.policies.offline import evaluate_run
 from tests.conftest import run_stack
+from tests.layer_support import DEPS_LAYER
 
 TABLES = {
     "Employment": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/EmploymentDev",
@@ -57,6 +58,7 @@ def pool(tenant: str) -> TenantIdentityPool:
             mfa="ON" if tenant == "system" else "OPTIONAL",
             protect=False,
             account_id="123456789012",
+            layers=[DEPS_LAYER],
         ),
     )
     return TenantIdentityPool(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -183,3 +185,75 @@ def test_a_failed_run_raises_its_error_without_asyncio_echoes() -> None:
     finally:
         asyncio_logger.removeHandler(records)
     assert [m for m in records.messages if "never retrieved" in m] == []
+
+
+# ------------------------------------------------------------------------------------- consumer-style programs
+
+
+def _infra_program(tmp_path: Path) -> Path:
+    """Pulumi's recommended layout: resources in ``infra.py``, imported by ``__main__.py``."""
+    (tmp_path / "Pulumi.yaml").write_text("name: consumer\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "infra.py").write_text(
+        "import pulumi_aws as aws\n\nqueue = aws.sqs.Queue('jobs', tags={'saas:environment': 'dev'})\n"
+    )
+    (tmp_path / "__main__.py").write_text("import pulumi\n\nimport infra\n\npulumi.export('queue', infra.queue.id)\n")
+    return tmp_path
+
+
+def test_a_second_run_program_reimports_the_programs_modules(tmp_path: Path) -> None:
+    program = _infra_program(tmp_path)
+    first = run_program(program, "dev")
+    second = run_program(program, "dev")
+    for run in (first, second):
+        assert [r.name for r in run.of_type("aws:sqs/queue:Queue")] == ["jobs"]
+        assert run.project == "consumer"
+    assert "infra" not in sys.modules
+
+
+def test_run_function_takes_its_project_from_pulumi_yaml(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: consumer-app\nruntime: python\n")
+    assert run_function(lambda: None, root_directory=str(tmp_path)).project == "consumer-app"
+    assert run_function(lambda: None).project == "saas"  # this repository's Pulumi.yaml (the tests' cwd)
+    assert run_function(lambda: None, root_directory=str(tmp_path / "missing")).project == "project"
+    assert run_function(lambda: None, project="explicit").project == "explicit"
+
+
+class PlainMocks(pulumi.runtime.Mocks):
+    """What a consumer's first unit test writes: every invoke answers ``{}``."""
+
+    def __init__(self, answers: dict[str, dict[str, Any]] | None = None) -> None:
+        self.answers = answers or {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self.answers.get(args.token, {}), []
+
+
+def _table_arn(mocks: pulumi.runtime.Mocks, config: dict[str, Any] | None = None) -> str:
+    from saas_platform.components.pool_table import PoolTable, PoolTableArgs
+
+    seen: list[str] = []
+
+    def program() -> None:
+        table = PoolTable("t", PoolTableArgs(base_name="Leave", environment="dev", kms_key_arn="arn:k", protect=False))
+        table.table_arn.apply(seen.append)
+
+    run_function(program, mocks=mocks, config=config)
+    return seen[0]
+
+
+def test_plain_mocks_get_a_clear_error_or_the_configured_region() -> None:
+    with pytest.raises(Exception, match=r"returned no (region|accountId) \(got None\)") as info:
+        _table_arn(PlainMocks())
+    assert "TypeError" not in repr(info.value)
+    account = {"aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "111122223333"}}
+    with pytest.raises(Exception, match=r"getRegion returned no region.*set aws:region in the stack config"):
+        _table_arn(PlainMocks(account))
+    with pytest.raises(Exception, match=r"getCallerIdentity returned no accountId.*pass account_id="):
+        _table_arn(PlainMocks(), {"aws:region": "eu-west-1"})
+    assert _table_arn(PlainMocks(account), {"aws:region": "eu-west-1"}) == (
+        "arn:aws:dynamodb:eu-west-1:111122223333:table/LeaveDev"
+    )

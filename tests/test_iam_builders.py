@@ -183,6 +183,27 @@ def test_document_size_excludes_whitespace() -> None:
     assert iam.document_size(doc) == len('{"Version":"2012-10-17","Statement":[{"Sid":"ab"}]}')
 
 
+def test_shard_capacity_builds_logarithmically_many_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a linear scan built one document per count (quadratic; a slip that stopped the document growing hung a test
+    # for 15 minutes): doubling plus bisection builds O(log n) of them, and stops at the cap
+    calls: list[int] = []
+    real = iam.document_size
+
+    def counting(doc: dict[str, object]) -> int:
+        calls.append(1)
+        return real(doc)
+
+    monkeypatch.setattr(iam, "document_size", counting)
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 31
+    assert len(calls) <= 12
+    calls.clear()
+    assert iam.abac_tenants_per_role("ap-southeast-1", 10**9) == 10_000  # the document never stops fitting
+    assert len(calls) <= 16
+    calls.clear()
+    assert iam.abac_tenants_per_role("ap-southeast-1", 100) == 0  # not even one pool fits
+    assert len(calls) == 1
+
+
 def test_shard_capacity_is_exact_arithmetic() -> None:
     # ap-southeast-1 pool ids are 51 characters; each costs 54 in the aud list (quotes, comma)
     assert iam.abac_tenants_per_role("ap-southeast-1") == 31

@@ -4,6 +4,7 @@ unique per tenant, each identity pool bound to its own tenant only, clear errors
 from __future__ import annotations
 
 import json
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from saas_platform.components.testing.harness import DuplicateUrnError, ProgramR
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.components.testing.policy import evaluate
 from saas_platform.policies.identity import POLICIES as IDENTITY_POLICIES
+from tests.layer_support import DEPS_LAYER
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 POOL = "aws:cognito/userPool:UserPool"
@@ -43,6 +45,7 @@ def identity_args(**overrides: Any) -> TenantIdentityArgs:
         "client_environments": ("dev", "staging", "prod"),
         "feature_plan": "PLUS",
         "account_id": "123456789012",
+        "layers": [DEPS_LAYER],
     }
     args.update(overrides)
     return TenantIdentityArgs(**args)
@@ -141,7 +144,10 @@ def test_trigger_functions(prod_acme):
         assert env["SAAS_NAME_PREFIX"] == "AIML-SaaS"
         assert env["SAAS_TENANT_ROLES"] == "admin,user"
         assert env["SAAS_CLIENT_ENVIRONMENTS"] == "dev,staging,prod"
-        assert set(fn["code"].assets) == {"saas_platform/handlers"}
+        with zipfile.ZipFile(fn["code"].path) as archive:
+            names = archive.namelist()
+        assert "saas_platform/handlers/pre_authentication.py" in names
+        assert not [n for n in names if not n.startswith("saas_platform/handlers/") or n.endswith(".pyc")]
     groups = {g.inputs["name"]: g.inputs for g in prod_acme.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert groups["/aws/lambda/AIML-SaaS-acme-PreAuth-Prod"]["retentionInDays"] == 90
     assert groups["/aws/lambda/AIML-SaaS-acme-PreToken-Prod"]["kmsKeyId"] == KEY

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.lifecycle_bucket import (
     ExpirationRule,
     LifecycleBucket,
@@ -115,7 +115,12 @@ def rules_by_id(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in lifecycle["rules"]}
 
 
-@pytest.mark.parametrize("retention", [1, 7, 30])
+def test_retention_over_the_promise_is_refused_by_config_and_component() -> None:
+    with pytest.raises(StackConfigError, match=r"Pulumi\.dev\.yaml.*saas:retentionDays.*14 days is over the 7-day"):
+        run_program(".", "dev", config={"saas:retentionDays": 14})
+
+
+@pytest.mark.parametrize("retention", [1, 3, 7])
 def test_lifecycle_rules_follow_the_retention_config(retention: int) -> None:
     run = run_program(".", "dev", config={"saas:retentionDays": retention})
     raw = [
@@ -265,3 +270,51 @@ def test_access_log_bucket_cannot_use_kms() -> None:
         )
     with pytest.raises(ComponentArgError, match="no prefix and no tags"):
         ExpirationRule(id="all", days=1)
+
+
+def test_object_lock_enables_lock_on_the_bucket_and_a_default_retention() -> None:
+    run = build(args(data_class="durable", expiration_days=None, object_lock_days=30, object_lock_mode="GOVERNANCE"))
+    assert run.named("raw-bucket").inputs["objectLockEnabled"] is True
+    lock = only(run, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock == {
+        "bucket": "raw-b",
+        "objectLockEnabled": "Enabled",
+        "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 30}},
+    }
+    assert "objectLockEnabled" not in build(args()).named("raw-bucket").inputs
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"object_lock_days": 5, "versioning": False}, "object_lock_days needs versioning=True"),
+        ({"object_lock_days": 30}, "keeps ephemeral data past its 10-day worst-case lifetime"),
+        ({"object_lock_days": 3, "object_lock_mode": "LEGAL"}, "object_lock_mode must be one of"),
+        ({"sse_s3_key_patterns": ("*",)}, "never the whole bucket"),
+        ({"extra_policy_statements": ({"Sid": "DenyInsecureTransport"},)}, "needs a Sid other than"),
+        ({"extra_policy_statements": ({"Effect": "Allow"},)}, "needs a Sid other than"),
+    ],
+)
+def test_object_lock_and_policy_extension_errors(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ComponentArgError, match=message):
+        args(**kw)
+
+
+def test_extra_statements_follow_the_denies_and_sse_s3_patterns_narrow_the_kms_deny() -> None:
+    extra = {
+        "Sid": "ServiceWrite",
+        "Effect": "Allow",
+        "Principal": {"Service": "x.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::raw-b/x/*",
+    }
+    run = build(args(extra_policy_statements=(extra,), sse_s3_key_patterns=("x/digest/*",)))
+    doc = json.loads(only(run, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "DenyInsecureTransport",
+        "DenyTlsOlderThan12",
+        "DenyOtherEncryptionAlgorithms",
+        "ServiceWrite",
+    ]
+    assert doc["Statement"][2]["NotResource"] == ["arn:aws:s3:::raw-b/x/digest/*"]
+    assert doc["Statement"][3] == extra

@@ -12,6 +12,7 @@ from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, kafka_arns
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from saas_platform.policies.offline import evaluate_run
+from tests.layer_support import DEPS_LAYER
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images-staging/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2"
 
@@ -75,11 +76,15 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
         by_sid["KafkaConsumerGroup"]["Resource"]
         == f"{base}:group/{path}/aiml-saas-staging-image-consumer-image-uploads"
     )
-    assert by_sid["KafkaClusterMetadata"]["Action"] == [
-        "kafka:DescribeClusterV2",
-        "kafka:DescribeCluster",
-        "kafka:GetBootstrapBrokers",
-    ]
+    assert by_sid["KafkaClusterMetadata"]["Action"] == ["kafka:DescribeClusterV2", "kafka:DescribeCluster"]
+    assert by_sid["KafkaClusterMetadata"]["Resource"] == CLUSTER
+    # no resource-level permissions in the Service Authorization Reference: only "*" grants it
+    assert by_sid["KafkaBootstrapBrokers"] == {
+        "Sid": "KafkaBootstrapBrokers",
+        "Effect": "Allow",
+        "Action": "kafka:GetBootstrapBrokers",
+        "Resource": "*",
+    }
     assert sorted(by_sid["EventSourceMappingNetworkInterfaces"]["Action"]) == sorted(
         [
             "ec2:CreateNetworkInterface",
@@ -280,6 +285,7 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         "metadata_table_arn": "arn:t",
         "retention_days": 7,
         "kms_key_alias": "alias/aiml-saas-dev",
+        "layers": [DEPS_LAYER],
     }
     return MskConsumerArgs(**{**base, **kw})
 

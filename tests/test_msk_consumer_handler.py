@@ -475,3 +475,45 @@ def test_every_record_is_stored_or_in_the_failure_path_never_lost(values: list[s
             msg = h.decode_message(values[rid.offset])
             assert f"IMAGE#{msg.image_id}" in table_keys
             env.s3.head_object(Bucket=env.cfg.raw_bucket, Key=f"{msg.tenant_id}/raw/{msg.image_id}")
+
+
+@pytest.mark.parametrize(
+    ("tenant", "key"),
+    [
+        ("acme", "acme2/uploads/p.png"),  # look-alike tenant: "acme" is a prefix of "acme2"
+        ("acme", "acme-corp/uploads/p.png"),
+        ("acme2", "acme/uploads/p.png"),
+        ("acme", "acme"),  # the bare tenant id, no "/"
+        ("acme", "acme/../acme2/p.png"),
+    ],
+)
+def test_pointer_check_refuses_look_alike_tenant_prefixes(tenant: str, key: str) -> None:
+    cfg = h.Settings.from_env(
+        {
+            "RAW_BUCKET": "raw",
+            "FAILURE_BUCKET": "failures",
+            "METADATA_TABLE": "t",
+            "METADATA_TABLE_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/t",
+            "WRITER_ROLE_ARN": "arn:aws:iam::123456789012:role/writer",
+            "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:123456789012:key/k",
+            "KNOWN_TENANTS": "acme,acme2,acme-corp",
+            "RETENTION_DAYS": "7",
+            "MAX_IMAGE_BYTES": "4096",
+            "ALLOWED_CONTENT_TYPES": "image/png",
+            "SOURCE_BUCKETS": "uploads",
+        }
+    )
+    msg = h.ImageMessage.model_validate(
+        {"tenantId": tenant, "imageId": "p", "contentType": "image/png", "s3": {"bucket": "uploads", "key": key}}
+    )
+    with pytest.raises(h.Rejected, match=r"pointer key .* is outside tenant"):
+        h.validate_message(msg, cfg)
+    own = h.ImageMessage.model_validate(
+        {
+            "tenantId": tenant,
+            "imageId": "p",
+            "contentType": "image/png",
+            "s3": {"bucket": "uploads", "key": f"{tenant}/p.png"},
+        }
+    )
+    h.validate_message(own, cfg)  # the tenant's own prefix passes

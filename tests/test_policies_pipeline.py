@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.testing.harness import run_function
 from saas_platform.components.testing.policy import analyze_props, evaluate
@@ -229,7 +230,8 @@ def test_consumer_role_stack_rule_joins_mapping_function_role_and_policies() -> 
 
 def consumer_statements_ok() -> list[dict[str, Any]]:
     return [
-        {"Effect": "Allow", "Action": ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], "Resource": CLUSTER},
+        {"Effect": "Allow", "Action": ["kafka:DescribeClusterV2"], "Resource": CLUSTER},
+        {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": "*"},
         {
             "Effect": "Allow",
             "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"],
@@ -261,12 +263,12 @@ def consumer_statements_ok() -> list[dict[str, Any]]:
 def test_consumer_role_problems_compliant_violating_missing() -> None:
     assert consumer_role_problems(ESM_OK, consumer_statements_ok(), CLUSTER) == []
     wrong_group = consumer_statements_ok()
-    wrong_group[3] = {**wrong_group[3], "Resource": GROUP_ARN.replace("/g1", "/other")}
+    wrong_group[4] = {**wrong_group[4], "Resource": GROUP_ARN.replace("/g1", "/other")}
     assert consumer_role_problems(ESM_OK, wrong_group, CLUSTER) == [
         "role lacks kafka-cluster:DescribeGroup on the consumer group ARN of 'g1'",
         "role lacks kafka-cluster:AlterGroup on the consumer group ARN of 'g1'",
     ]
-    no_destination = consumer_statements_ok()[:5]
+    no_destination = consumer_statements_ok()[:6]
     assert consumer_role_problems(ESM_OK, no_destination, CLUSTER) == [
         f"role lacks s3:PutObject on {FAILURES}/*",
         f"role lacks s3:ListBucket on {FAILURES}",
@@ -274,13 +276,30 @@ def test_consumer_role_problems_compliant_violating_missing() -> None:
     assert len(consumer_role_problems(ESM_OK, [], CLUSTER)) >= 10
 
 
+def test_bootstrap_brokers_must_be_granted_on_star_not_on_the_cluster() -> None:
+    # kafka:GetBootstrapBrokers has no resource-level permissions: a grant on the cluster ARN is implicitly denied
+    on_cluster = consumer_statements_ok()
+    on_cluster[1] = {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": CLUSTER}
+    expected = (
+        "role lacks kafka:GetBootstrapBrokers on Resource '*' (it supports no resource-level permissions, so a "
+        "grant on the cluster ARN is implicitly denied)"
+    )
+    assert consumer_role_problems(ESM_OK, on_cluster, CLUSTER) == [expected]
+    mixed = consumer_statements_ok()
+    mixed[1] = {"Effect": "Allow", "Action": "kafka:GetBootstrapBrokers", "Resource": ["*", CLUSTER]}
+    assert consumer_role_problems(ESM_OK, mixed, CLUSTER) == [expected]
+    conditional = consumer_statements_ok()
+    conditional[1] = {**conditional[1], "Condition": {"StringEquals": {"aws:ResourceTag/x": "y"}}}
+    assert consumer_role_problems(ESM_OK, conditional, CLUSTER) == [expected]
+
+
 def test_cluster_known_only_by_name_at_first_preview() -> None:
     by_name = "arn:aws:kafka:ap-southeast-1:123456789012:{kind}/hr-images/*"
     stmts = consumer_statements_ok()
     stmts[0] = {**stmts[0], "Resource": by_name.format(kind="cluster")}
-    stmts[1] = {**stmts[1], "Resource": by_name.format(kind="cluster")}
-    stmts[2] = {**stmts[2], "Resource": by_name.format(kind="topic") + "/image-uploads"}
-    stmts[3] = {**stmts[3], "Resource": by_name.format(kind="group") + "/g1"}
+    stmts[2] = {**stmts[2], "Resource": by_name.format(kind="cluster")}
+    stmts[3] = {**stmts[3], "Resource": by_name.format(kind="topic") + "/image-uploads"}
+    stmts[4] = {**stmts[4], "Resource": by_name.format(kind="group") + "/g1"}
     assert consumer_role_problems(ESM_OK, stmts, None) == []  # unknown ARN: checked by cluster name
     assert consumer_role_problems(ESM_OK, stmts, CLUSTER) == []  # the UUID wildcard covers the real ARN
     other_cluster = CLUSTER.replace("/hr-images/", "/other/")
@@ -291,7 +310,7 @@ def test_cluster_known_only_by_name_at_first_preview() -> None:
         "the cluster ARN is not known yet and the role grants kafka-cluster:Connect on no cluster/<name>/* ARN; "
         "scope the kafka-cluster actions to the cluster by name"
     ]
-    wildcard_name = [{**stmts[1], "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/*/*"}]
+    wildcard_name = [{**stmts[2], "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/*/*"}]
     assert not arn_covers(wildcard_name[0]["Resource"], CLUSTER)
 
 
@@ -428,8 +447,11 @@ def test_prefix_filter_that_misses_tenant_first_keys_is_a_violation() -> None:
 def test_retention_longer_than_the_promise_is_a_violation() -> None:
     def program() -> None:
         log_bucket()
-        LifecycleBucket("raw", bucket_args(expiration_days=30))
+        # The component refuses 30 days unless its promise is raised too (it must move with the pack's config).
+        LifecycleBucket("raw", bucket_args(expiration_days=30, retention_promise_days=30))
 
+    with pytest.raises(ComponentArgError, match=r"raw-images: ephemeral data must expire within the 7-day"):
+        bucket_args(expiration_days=30)
     assert "bucket 'raw-b': ephemeral data expires after 30 days; the promise is 7" in messages(
         evaluate(run_function(program), STACK_RULES)
     )

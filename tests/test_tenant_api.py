@@ -16,6 +16,7 @@ from saas_platform.handlers.authorizer import AuthorizerConfig
 from saas_platform.policies.offline import evaluate_run
 from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
 from tests.conftest import ROOT
+from tests.layer_support import DEPS_LAYER
 
 KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"
 STORE_ARN = {
@@ -42,6 +43,7 @@ def api_args(**kw: Any) -> TenantApiArgs:
         "tenants": [api_tenant(ACME, "standard"), api_tenant(GLOBEX, "premium")],
         "services": {"leave": SERVICE_ARNS["leave"], "pim": SERVICE_ARNS["pim"]},
         "kms_key_arn": KEY_ARN,
+        "layer_arn": DEPS_LAYER,
     }
     return TenantApiArgs(**{**base, **kw})
 

@@ -173,12 +173,24 @@ class ProgramRun:
     def by_urn(self) -> dict[str, CapturedResource]:
         return {r.urn: r for r in self.resources}
 
+    def data_paths(self) -> list[dict[str, Any]]:
+        """The data-path inventory (``saas_platform.components.datapaths``): every path the components declared
+        in their ``dataPaths`` output, each with the declaring component's URN (``component``), sorted. At a first
+        preview a component whose paths name provider-computed values (role ARNs, pool ids) has none yet."""
+        out: list[dict[str, Any]] = []
+        for urn, outputs in self.component_outputs.items():
+            declared = plain(outputs.get("dataPaths"))
+            if isinstance(declared, list):
+                out += [{**p, "component": urn} for p in declared if isinstance(p, dict)]
+        return sorted(out, key=lambda p: (p["component"], p["name"]))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "project": self.project,
             "resources": [r.to_json() for r in sorted(self.resources, key=lambda r: r.urn)],
             "outputs": plain(self.outputs),
+            "dataPaths": self.data_paths(),
         }
 
 
@@ -463,10 +475,48 @@ def _raise_first(monitor: RecordingMonitor, exc: BaseException | None) -> None:
         raise exc
 
 
+def _project_name(directory: str) -> str:
+    """The ``name`` of ``directory``'s ``Pulumi.yaml`` (what the CLI would use), else ``"project"``."""
+    path = Path(directory) / "Pulumi.yaml"
+    if path.is_file():
+        doc = yaml.safe_load(path.read_text()) or {}
+        if isinstance(doc, dict) and isinstance(doc.get("name"), str):
+            return doc["name"]
+    return "project"
+
+
+_PROGRAM_MODULES: set[str] = set()
+"""Modules a ``run_program`` imported from its program folder (dropped again so the next run re-imports)."""
+
+
+def _program_modules(root: Path) -> set[str]:
+    """Loaded modules whose file is in the program folder ``root`` (not a virtualenv in it, not this library)."""
+    found: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name.startswith(("saas_platform", "tests", "__main__")):
+            continue
+        path = Path(file)
+        if path.is_relative_to(root) and not any(part in ("site-packages", ".venv") for part in path.parts):
+            found.add(name)
+    return found
+
+
+def _forget_program_modules(root: Path, before: set[str]) -> None:
+    """Drop the modules the program imported from its folder (``infra.py``, its own ``components/``...).
+
+    Pulumi's recommended layout keeps resources in a module ``__main__.py`` imports; the module cache would
+    make a second run in the same process register only the Stack. Dropping them re-runs them next time.
+    """
+    for name in (_program_modules(root) - before) | (_PROGRAM_MODULES & set(sys.modules)):
+        sys.modules.pop(name, None)
+    _PROGRAM_MODULES.clear()
+
+
 def run_function(
     fn: Callable[[], Any],
     *,
-    project: str = "saas",
+    project: str | None = None,
     stack: str = "test",
     config: Mapping[str, Any] | None = None,
     mocks: pulumi.runtime.Mocks | None = None,
@@ -476,8 +526,11 @@ def run_function(
     """Run ``fn`` as a Pulumi program under mocks and return what it registered.
 
     ``config`` is keyed like the CLI's (``saas:tenants``); non-string values are JSON-encoded as the CLI
-    does. The call is serialized process-wide (the SDK's runtime settings are global).
+    does. ``project`` defaults to the name in ``Pulumi.yaml`` of ``root_directory`` (default: the current
+    folder), else ``"project"``. The call is serialized process-wide (the SDK's runtime settings are global).
     """
+    root_directory = root_directory or os.getcwd()
+    project = project or _project_name(root_directory)
     flat = {k: _encode(v) for k, v in (config or {}).items()}
     region = flat.get("aws:region", "ap-southeast-1")
     monitor = RecordingMonitor(mocks or AwsMocks(region=region))
@@ -492,7 +545,7 @@ def run_function(
             config=flat,
             secret_keys=[],
             preview=preview,
-            root_directory=root_directory or os.getcwd(),
+            root_directory=root_directory,
         ),
     ):
         error: BaseException | None = None
@@ -532,6 +585,8 @@ def run_program(
     sys.path.insert(0, str(root))
     cwd = os.getcwd()
     os.chdir(root)
+    before = _program_modules(root)
+    _forget_program_modules(root, before)  # only what earlier runs imported: those must run again
     try:
         with (
             _RUN_LOCK,
@@ -553,6 +608,8 @@ def run_program(
                 error = exc
             _raise_first(monitor, error)
     finally:
+        _PROGRAM_MODULES.update(_program_modules(root) - before)
+        _forget_program_modules(root, before)
         os.chdir(cwd)
         sys.path.remove(str(root))
     return ProgramRun(

@@ -267,6 +267,71 @@ def _apigw_usage_plan(c: _Ctx) -> tuple[str, State]:
     return plan_id, {"arn": f"arn:aws:apigateway:{c.region}::/usageplans/{plan_id}"}
 
 
+def _cloudfront_distribution(c: _Ctx) -> tuple[str, State]:
+    dist_id = "E" + c.alnum(13, upper=True).upper()
+    return dist_id, {
+        "arn": f"arn:aws:cloudfront::{c.account}:distribution/{dist_id}",
+        "domainName": f"d{c.alnum(13)}.cloudfront.net",
+        "hostedZoneId": "Z2FDTNDATAQYW2",
+        "status": "Deployed",
+    }
+
+
+def _cloudfront_oac(c: _Ctx) -> tuple[str, State]:
+    return "E" + c.alnum(13, upper=True).upper(), {"etag": c.hex[:13].upper()}
+
+
+def _load_balancer(c: _Ctx) -> tuple[str, State]:
+    name = c.autoname()
+    suffix = f"app/{name}/{c.hex[:16]}"
+    arn = c.arn("elasticloadbalancing", f"loadbalancer/{suffix}")
+    return arn, {
+        "arn": arn,
+        "arnSuffix": suffix,
+        "name": name,
+        "dnsName": f"{name}-{int(c.hex[:8], 16) % 10**9}.{c.region}.elb.amazonaws.com",
+        "zoneId": "Z32O12XQLNTSW2",
+    }
+
+
+def _target_group(c: _Ctx) -> tuple[str, State]:
+    name = c.autoname()
+    suffix = f"targetgroup/{name}/{c.hex[:16]}"
+    arn = c.arn("elasticloadbalancing", suffix)
+    return arn, {"arn": arn, "arnSuffix": suffix, "name": name}
+
+
+def _listener(c: _Ctx) -> tuple[str, State]:
+    arn = c.arn("elasticloadbalancing", f"listener/app/{c.name}/{c.hex[:16]}/{c.hex[16:32]}")
+    return arn, {"arn": arn}
+
+
+def _secret(c: _Ctx) -> tuple[str, State]:
+    name = c.autoname()
+    arn = c.arn("secretsmanager", f"secret:{name}-{c.alnum(6)}")
+    return arn, {"arn": arn, "name": name}
+
+
+def _rds_cluster(c: _Ctx) -> tuple[str, State]:
+    ident = c.autoname("clusterIdentifier", "clusterIdentifierPrefix", lower=True)
+    secret = c.arn("secretsmanager", f"secret:rds!cluster-{c.uuid()}-{c.alnum(6)}")
+    managed = c.inputs.get("manageMasterUserPassword") is True
+    return ident, {
+        "arn": c.arn("rds", f"cluster:{ident}"),
+        "clusterIdentifier": ident,
+        "clusterResourceId": "cluster-" + c.alnum(26, upper=True).upper(),
+        "endpoint": f"{ident}.cluster-{c.alnum(12)}.{c.region}.rds.amazonaws.com",
+        "readerEndpoint": f"{ident}.cluster-ro-{c.alnum(12)}.{c.region}.rds.amazonaws.com",
+        "engineVersion": c.inputs.get("engineVersion", ""),
+        "port": 5432,
+        "masterUserSecrets": [
+            {"secretArn": secret, "secretStatus": "active", "kmsKeyId": c.inputs.get("masterUserSecretKmsKeyId", "")}
+        ]
+        if managed
+        else [],
+    }
+
+
 def _generic(c: _Ctx) -> tuple[str, State]:
     service = c.typ.split(":")[1].split("/")[0] if ":" in c.typ else "mock"
     kind = c.typ.rsplit(":", 1)[-1].lower()
@@ -301,6 +366,13 @@ RESOURCE_OUTPUTS: Final[dict[str, Callable[[_Ctx], tuple[str, State]]]] = {
     "aws:cognito/userPoolDomain:UserPoolDomain": _user_pool_domain,
     "aws:cognito/identityPool:IdentityPool": _identity_pool,
     "aws:verifiedpermissions/policyStore:PolicyStore": _policy_store,
+    "aws:cloudfront/distribution:Distribution": _cloudfront_distribution,
+    "aws:cloudfront/originAccessControl:OriginAccessControl": _cloudfront_oac,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:rds/cluster:Cluster": _rds_cluster,
     "aws:verifiedpermissions/policy:Policy": _avp_child("policyId"),
     "aws:verifiedpermissions/policyTemplate:PolicyTemplate": _avp_child("policyTemplateId"),
     "aws:verifiedpermissions/identitySource:IdentitySource": _avp_child("identitySourceId"),

@@ -1,0 +1,193 @@
+"""The authorization matrix (issue 9): every declared data path of every stack, in both access modes, is allowed
+when evaluated over identity + resource (bucket, key, trust, Lambda permission) + session policies, and every
+variant - another tenant, a prefix-trap tenant, an unregistered tenant, another user of the same tenant, a guard
+key missing - is denied. Evaluator: ``@cloud-copilot/iam-simulate`` (see ``tests/authz_matrix.py``).
+
+The evaluator's own tests below show it judges the shapes this issue is about as AWS does, and the small oracle
+(``tests/iam_oracle.py``, identity policies only) is cross-checked against it on the same requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import pytest
+
+from tests.authz_matrix import ACCOUNT, MatrixResult, cases_for, evaluate_run, simulate
+from tests.authz_support import SERVICE_ARNS
+from tests.conftest import run_stack
+from tests.iam_oracle import Request, evaluate
+
+MODES = ("perTenant", "abac")
+STACKS = ("dev", "staging", "prod")
+API = "prod+api"
+"""prod with ``saas:api`` set (no stack file sets it yet): API Gateway invoking the authorizer and integrations."""
+
+
+def _config(stack: str, mode: str) -> dict[str, Any]:
+    config: dict[str, Any] = {"saas:access": {"mode": mode}}
+    if stack == API:
+        config["saas:api"] = {"services": SERVICE_ARNS}
+    return config
+
+
+@functools.cache
+def matrix(stack: str, mode: str) -> MatrixResult:
+    """One stack in one mode, evaluated in one batch (cached per worker process)."""
+    return evaluate_run(run_stack(stack.split("+", maxsplit=1)[0], _config(stack, mode)))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 findings 1, 2, 3, 5, 7: fixed in the following commits")
+@pytest.mark.parametrize(("stack", "mode"), [*((s, m) for s in STACKS for m in MODES), (API, "perTenant")])
+def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
+    result = matrix(stack, mode)
+    counts = result.counts()
+    print(f"authorization matrix {stack}/{mode}: {counts}")
+    assert counts["paths"] >= 80
+    assert counts["variant:other-tenant"] > 0
+    assert counts["variant:prefix-trap"] > 0
+    assert counts["variant:other-user"] > 0
+    mismatches = result.mismatches
+    assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:40])
+
+
+def test_every_principal_kind_is_covered() -> None:
+    results = [matrix("dev", "abac"), matrix(API, "perTenant")]
+    paths = {c.path.split(":", 1)[1].split("/", 1)[0] for r in results for c in r.cases}
+    assert {"admin", "user", "superuser", "support", "consumer", "writer", "function"} <= paths
+    assert {"cognito", "log-delivery", "logs-service", "cloudwatch"} <= paths
+    assert "apigateway" in paths
+
+
+# ---- the evaluator judges the shapes of this issue as AWS does -------------------------------------------------
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Caller"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/Caller/s"
+KEY = f"arn:aws:kms:ap-southeast-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+BUCKET = "arn:aws:s3:::docs-bucket"
+
+
+def _sim(action: str, resource: str, *, identity: list[dict[str, Any]], resource_policy: Any = None,
+         context: dict[str, Any] | None = None, principal: str = SESSION) -> dict[str, Any]:  # fmt: skip
+    sim: dict[str, Any] = {
+        "request": {
+            "principal": principal,
+            "action": action,
+            "resource": {"resource": resource, "accountId": ACCOUNT},
+            "contextVariables": {"aws:PrincipalArn": ROLE, **(context or {})},
+        },
+        "identityPolicies": [{"name": f"p{i}", "policy": d} for i, d in enumerate(identity)],
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+    }
+    if resource_policy is not None:
+        sim["resourcePolicy"] = resource_policy
+    return sim
+
+
+def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+ALLOW_PUT = _doc({"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{BUCKET}/*"})
+
+
+def test_if_exists_deny_blocks_uploads_without_the_header() -> None:
+    """``StringNotEqualsIfExists`` is true when the key is absent: the Deny applies to default-encryption uploads."""
+    deny_if_exists = _doc({
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{BUCKET}/*",
+        "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+    })  # fmt: skip
+    deny_when_present = copy.deepcopy(deny_if_exists)
+    deny_when_present["Statement"][0]["Condition"] = {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"},
+    }
+    results = simulate([
+        _sim("s3:PutObject", f"{BUCKET}/k", identity=[ALLOW_PUT], resource_policy=deny_if_exists),
+        _sim("s3:PutObject", f"{BUCKET}/k", identity=[ALLOW_PUT], resource_policy=deny_when_present),
+        _sim("s3:PutObject", f"{BUCKET}/k", identity=[ALLOW_PUT], resource_policy=deny_when_present,
+             context={"s3:x-amz-server-side-encryption": "AES256"}),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["ExplicitlyDenied", "Allowed", "ExplicitlyDenied"]
+
+
+def test_key_policy_must_allow() -> None:
+    """An identity policy alone does not open a KMS key: the key policy must allow or delegate to the account."""
+    grant = _doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY})
+    delegates = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+                      "Resource": "*"})  # fmt: skip
+    only_logs = _doc({"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "kms:*",
+                      "Resource": "*"})  # fmt: skip
+    results = simulate([
+        _sim("kms:Decrypt", KEY, identity=[grant], resource_policy=delegates),
+        _sim("kms:Decrypt", KEY, identity=[grant], resource_policy=only_logs),
+        _sim("kms:Decrypt", KEY, identity=[], resource_policy=delegates),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]
+
+
+def test_trust_naming_the_role_skips_the_callers_identity_policy() -> None:
+    """Same account: a trust policy that names the caller's role allows on its own; one that names the account
+    root needs the caller's identity policy too (so its conditions are evaluated)."""
+    writer = f"arn:aws:iam::{ACCOUNT}:role/Writer"
+    names_role = _doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"})
+    names_root = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                       "Action": "sts:AssumeRole", "Condition": {"ArnEquals": {"aws:PrincipalArn": ROLE}}})  # fmt: skip
+    allow = _doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": writer})
+    results = simulate([
+        _sim("sts:AssumeRole", writer, identity=[], resource_policy=names_role),
+        _sim("sts:AssumeRole", writer, identity=[], resource_policy=names_root),
+        _sim("sts:AssumeRole", writer, identity=[allow], resource_policy=names_root),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["Allowed", "ImplicitlyDenied", "Allowed"]
+
+
+def test_encryption_context_keys_are_evaluated() -> None:
+    """``kms:EncryptionContext:aws:s3:arn`` reaches the conditions (tests/iam-simulate/evaluate.mjs keeps it)."""
+    grant = _doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY,
+                  "Condition": {"StringEquals": {"kms:EncryptionContext:aws:s3:arn": BUCKET}}})  # fmt: skip
+    delegates = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+                      "Resource": "*"})  # fmt: skip
+    results = simulate([
+        _sim("kms:Decrypt", KEY, identity=[grant], resource_policy=delegates,
+             context={"kms:EncryptionContext:aws:s3:arn": BUCKET}),
+        _sim("kms:Decrypt", KEY, identity=[grant], resource_policy=delegates,
+             context={"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::other"}),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["Allowed", "ImplicitlyDenied"]
+
+
+def test_invalid_requests_are_errors_not_denies() -> None:
+    results = simulate([_sim("dynamodb:NoSuchAction", "*", identity=[ALLOW_PUT])])
+    assert results[0]["result"] == "Error"
+
+
+# ---- the oracle agrees with the evaluator on identity-only requests --------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_oracle_cross_checked_against_the_evaluator(mode: str) -> None:
+    """The oracle reads identity policies only; on exactly that (no resource or session policy), for every
+    DynamoDB and S3 case of the tenant and system roles, both give the same decision."""
+    run = run_stack("dev", {"saas:access": {"mode": mode}})
+    cases = [
+        c for c in cases_for(run)
+        if "-access" in c.path and c.action.split(":")[0] in ("dynamodb", "s3") and c.simulation["identityPolicies"]
+    ]  # fmt: skip
+    sims = []
+    for c in cases:
+        sim = copy.deepcopy(c.simulation)
+        sim.pop("resourcePolicy", None)
+        sim.pop("sessionPolicy", None)
+        sims.append(sim)
+    results = simulate(sims)
+    compared = 0
+    for sim, result in zip(sims, results, strict=True):
+        request = sim["request"]
+        oracle = evaluate(
+            [p["policy"] for p in sim["identityPolicies"]],
+            Request(request["action"], request["resource"]["resource"], request["contextVariables"]),
+        )
+        assert (oracle == "Allow") == (result["result"] == "Allowed"), (request, oracle, result)
+        compared += 1
+    assert compared > 100
