@@ -53,7 +53,12 @@ from saas_platform.components.naming import (
     tags,
 )
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
-from saas_platform.components.registry import REGISTRY_TABLE_ENV, registry_read_statement
+from saas_platform.components.registry import (
+    REGISTRY_TABLE_ENV,
+    registry_key_statement,
+    registry_read_paths,
+    registry_read_statement,
+)
 
 CLUSTER_ARN_RE: Final = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -224,6 +229,7 @@ def consumer_statements(
             },
         },
         registry_read_statement(registry_table_arn),
+        registry_key_statement(region=region, account_id=account_id, kms_key_alias=kms_key_alias),
     ]
 
 
@@ -374,8 +380,9 @@ def consumer_paths(
             context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
             tenants=tuple(tenant_ids),
             tenant_bound=False,
+            registry_checked=True,
             guards=(f"aws:RequestTag/{TENANT_TAG}",),
-            description="the handler assumes the writer role for a registered tenant, tagged with it",
+            description="the handler assumes the writer role for a tenant active in the registry, tagged with it",
             **consumer,
         ),
         DataPath(
@@ -460,6 +467,9 @@ class MskConsumerArgs:
     topic: str
     registry_table_name: pulumi.Input[str]
     registry_table_arn: pulumi.Input[str]
+    tenant_ids: tuple[str, ...] = ()
+    """Default: none. The tenants the data-path inventory lists for the authorization matrix; never written
+    into an IAM document or the function's environment (the registry is the runtime source of truth)."""
     kms_key_arn: pulumi.Input[str]
     kms_key_alias: str
     raw_bucket_name: pulumi.Input[str]
@@ -751,6 +761,12 @@ class MskConsumer(pulumi.ComponentResource):
                 raw_bucket_arn=args.raw_bucket_arn,
                 failure_bucket_arn=args.failure_bucket_arn,
                 metadata_table_arn=args.metadata_table_arn,
+            )
+            + registry_read_paths(
+                principal=function.role_arn,
+                table_arn=args.registry_table_arn,
+                kms_key_arn=args.kms_key_arn,
+                region=args.region,
             )
         )
         self.register_outputs(

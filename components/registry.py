@@ -30,7 +30,10 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
+from saas_platform.components import datapaths
+from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import DYNAMODB_KMS_READ_ACTIONS
 from saas_platform.components.naming import env_suffix, tags
 
 REGISTRY_TABLE_ENV: Final = "SAAS_REGISTRY_TABLE"
@@ -222,3 +225,50 @@ def registry_read_statement(table_arn: pulumi.Input[str]) -> dict[str, Any]:
         "Action": list(REGISTRY_READ_ACTIONS),
         "Resource": [table_arn, pulumi.Output.concat(table_arn, f"/index/{USER_POOL_INDEX}")],
     }
+
+
+def registry_key_statement(*, region: str, account_id: pulumi.Input[str], kms_key_alias: str) -> dict[str, Any]:
+    """What DynamoDB asks KMS for on the reader's behalf (the table is encrypted with the environment key):
+    ``Decrypt``/``DescribeKey``, only through DynamoDB and only on the key with the environment's alias."""
+    return {
+        "Sid": "TenantRegistryKeyThroughDynamoDB",
+        "Effect": "Allow",
+        "Action": list(DYNAMODB_KMS_READ_ACTIONS),
+        "Resource": pulumi.Output.concat("arn:aws:kms:", region, ":", account_id, ":key/*"),
+        "Condition": {
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+            "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"},
+        },
+    }
+
+
+def registry_read_paths(
+    *, principal: pulumi.Input[str], table_arn: pulumi.Input[str], kms_key_arn: pulumi.Input[str], region: str
+) -> list[DataPath]:
+    """The registry reads of a handler role, for the data-path inventory (not tenant-scoped: a system lookup)."""
+    reader: dict[str, Any] = {"principal": principal, "principal_type": "role"}
+    return [
+        DataPath(
+            name="registry/get",
+            actions=("dynamodb:GetItem",),
+            resource=table_arn,
+            description="the handler reads one tenant's registry item (cached per TTL)",
+            **reader,
+        ),
+        DataPath(
+            name="registry/query-pool",
+            actions=("dynamodb:Query",),
+            resource=pulumi.Output.concat(table_arn, f"/index/{USER_POOL_INDEX}"),
+            description="the handler finds the tenant that owns a user pool (cached per TTL)",
+            **reader,
+        ),
+        DataPath(
+            name="registry/key",
+            actions=DYNAMODB_KMS_READ_ACTIONS,
+            resource=kms_key_arn,
+            context=datapaths.dynamodb_kms_context(region),
+            guards=("kms:ViaService",),
+            description="DynamoDB uses the environment key to read the registry for the handler",
+            **reader,
+        ),
+    ]
