@@ -76,6 +76,11 @@ class TenantConfig(_Model):
     )
     display_name: str | None = Field(default=None, min_length=1, max_length=128)
     tier: Tier = "standard"
+    status: Literal["active", "suspended", "offboarded"] = Field(
+        default="active",
+        description="Default: active. The tenant's status in the tenant registry; suspended and offboarded "
+        "tenants are refused by the authorizer, the Cognito triggers and the MSK consumer within one cache TTL.",
+    )
 
     @field_validator("id")
     @classmethod

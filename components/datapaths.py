@@ -77,6 +77,10 @@ class DataPath:
         tenant_bound: True (default) when the principal acts for one tenant at a time, so the same call for
             another registered tenant must be denied. False for a principal that serves every registered tenant
             (the consumer assuming the writer role), where only an unregistered tenant must be refused.
+        registry_checked: True when the tenant registry, checked by the handler before the call, is what refuses
+            an unregistered (or suspended) tenant, so the principal's IAM documents stay constant in size and do
+            not list tenants (the consumer assuming the writer role). The matrix then does not expect IAM to deny
+            the unregistered-tenant variant; the handler tests with the registry prove that refusal.
         guards: context keys the policies must require (dropping one must deny).
         description: what the call is for, in one line.
     """
@@ -92,6 +96,7 @@ class DataPath:
     session_policy_from: pulumi.Input[str] | None = None
     tenants: tuple[str, ...] = ()
     tenant_bound: bool = True
+    registry_checked: bool = False
     guards: tuple[str, ...] = ()
     description: str = ""
 
@@ -134,6 +139,7 @@ class DataPath:
             "session": dict(self.session),
             "tenants": list(self.tenants),
             "tenantBound": self.tenant_bound,
+            "registryChecked": self.registry_checked,
             "guards": list(self.guards),
             "perUser": self.per_user,
             "description": self.description,

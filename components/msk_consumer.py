@@ -48,12 +48,17 @@ from saas_platform.components.naming import (
     IAM_ROLE_NAME_MAX,
     LAMBDA_FUNCTION_NAME_MAX,
     LOG_RETENTION_DAYS,
-    TENANT_ID_RE,
     Environment,
     env_suffix,
     tags,
 )
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
+from saas_platform.components.registry import (
+    REGISTRY_TABLE_ENV,
+    registry_key_statement,
+    registry_read_paths,
+    registry_read_statement,
+)
 
 CLUSTER_ARN_RE: Final = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -64,8 +69,6 @@ DEFAULT_CONTENT_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/w
 MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
 """The image-pipeline design: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
 TENANT_TAG: Final = "TenantId"
-TENANT_LIST_MAX_CHARS: Final = 6_000
-"""Budget for the tenant ids in the consumer role's inline policy (IAM allows 10,240 characters in all)."""
 WRITER_DYNAMODB_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem")
 ENI_ACTIONS: Final = (
     "ec2:CreateNetworkInterface",
@@ -139,8 +142,8 @@ def consumer_statements(
     kms_key_alias: str,
     account_id: Any,
     writer_role_arn: Any,
-    tenant_ids: Sequence[str],
     region: str,
+    registry_table_arn: Any,
 ) -> list[dict[str, Any]]:
     """The consumer execution role's statements beyond logs/X-Ray (isolation invariant 46).
 
@@ -218,20 +221,24 @@ def consumer_statements(
             "Effect": "Allow",
             "Action": ["sts:AssumeRole", "sts:TagSession"],
             "Resource": writer_role_arn,
+            # Constant size: which tenant ids are valid is the registry's call (checked in the handler before
+            # every session); the session tag plus the session policy scope what the session may write.
             "Condition": {
-                "StringEquals": {f"aws:RequestTag/{TENANT_TAG}": list(tenant_ids)},
+                "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
                 "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
             },
         },
+        registry_read_statement(registry_table_arn),
+        registry_key_statement(region=region, account_id=account_id, kms_key_alias=kms_key_alias),
     ]
 
 
 def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
     """Who may assume the tenant writer role: only the consumer role, only with exactly one ``TenantId`` tag.
 
-    The allowed tag *values* (the tenant registry) are enforced on the caller's side (``AssumeTenantWriter`` in
-    :func:`consumer_statements`) rather than here: a trust policy is limited to 2,048 characters (4,096 with a
-    quota increase), which a few hundred tenant ids would exceed, while the consumer's inline policy has 10,240.
+    Neither this document nor the consumer's ``AssumeTenantWriter`` lists tenants (their size is constant in the
+    number of tenants): the handler checks the record's tenant against the tenant registry before it assumes the
+    session, and the session's ``TenantId`` tag plus its session policy confine what the session may write.
     """
     return {
         "Version": "2012-10-17",
@@ -373,8 +380,9 @@ def consumer_paths(
             context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
             tenants=tuple(tenant_ids),
             tenant_bound=False,
+            registry_checked=True,
             guards=(f"aws:RequestTag/{TENANT_TAG}",),
-            description="the handler assumes the writer role for a registered tenant, tagged with it",
+            description="the handler assumes the writer role for a tenant active in the registry, tagged with it",
             **consumer,
         ),
         DataPath(
@@ -432,8 +440,8 @@ class MskConsumerArgs:
         kms_key_alias: the environment key's alias (``alias/aiml-saas-dev``); KMS grants are narrowed to it with
             ``kms:ResourceAliases`` because the key ARN is unknown until the key exists.
         topic: the one topic this mapping reads (invariant 44: exactly one topic per mapping).
-        tenant_ids: the tenant registry: records of any other tenant are rejected, and the writer role accepts
-            only these ``TenantId`` tags. Deploy-time config (``saas:tenants``), never request data.
+        registry_table_name / registry_table_arn: the tenant registry (``TenantRegistry``): records of a tenant
+            that is not active there are rejected. The consumer reads it (``GetItem``/``Query``), never a list.
         kms_key_arn: the environment key (function env vars, log group, bucket keys).
         raw_bucket_name / raw_bucket_arn: where images go (``<tenant>/raw/<imageId>``).
         failure_bucket_name / failure_bucket_arn: the on-failure destination (an ephemeral
@@ -457,7 +465,11 @@ class MskConsumerArgs:
     account_id: pulumi.Input[str]
     cluster_arn: pulumi.Input[str]
     topic: str
-    tenant_ids: tuple[str, ...]
+    registry_table_name: pulumi.Input[str]
+    registry_table_arn: pulumi.Input[str]
+    tenant_ids: tuple[str, ...] = ()
+    """Default: none. The tenants the data-path inventory lists for the authorization matrix; never written
+    into an IAM document or the function's environment (the registry is the runtime source of truth)."""
     kms_key_arn: pulumi.Input[str]
     kms_key_alias: str
     raw_bucket_name: pulumi.Input[str]
@@ -491,11 +503,6 @@ class MskConsumerArgs:
             raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
         if not TOPIC_RE.fullmatch(self.topic):
             raise ComponentArgError(f"topic must be 1-249 characters of [A-Za-z0-9._-]; got {self.topic!r}")
-        if not self.tenant_ids:
-            raise ComponentArgError("tenant_ids must name at least one tenant (the consumer's tenant registry)")
-        bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t)]
-        if bad:
-            raise ComponentArgError(f"tenant_ids must match {TENANT_ID_RE.pattern!r}; got {bad}")
         if isinstance(self.cluster_arn, str):
             kafka_arns(self.cluster_arn, self.topic, self.consumer_group_id)
         elif not self.cluster_name:
@@ -527,13 +534,6 @@ class MskConsumerArgs:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ComponentArgError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
-            )
-        registry_chars = sum(len(t) + 4 for t in self.tenant_ids)
-        if registry_chars > TENANT_LIST_MAX_CHARS:
-            raise ComponentArgError(
-                f"{len(self.tenant_ids)} tenants make the consumer role's AssumeTenantWriter condition "
-                f"{registry_chars} characters; with the rest of the role policy that exceeds IAM's 10,240-character "
-                f"limit for inline policies (budget {TENANT_LIST_MAX_CHARS}). Split tenants across consumers/topics."
             )
         if len(self.writer_role_name) > IAM_ROLE_NAME_MAX:
             raise ComponentArgError(
@@ -570,7 +570,8 @@ class MskConsumer(pulumi.ComponentResource):
 
         consumer = MskConsumer("platform-consumer-image-uploads", MskConsumerArgs(
             environment="dev", region="ap-southeast-1", account_id=platform.account_id,
-            cluster_arn=cluster.arn, topic="image-uploads", tenant_ids=("acme", "globex"),
+            cluster_arn=cluster.arn, topic="image-uploads",
+            registry_table_name=registry.table_name, registry_table_arn=registry.table_arn,
             kms_key_arn=platform.kms_key_arn, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
             failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
             metadata_table_name=table.table_name, metadata_table_arn=table.table_arn, retention_days=7))
@@ -616,8 +617,8 @@ class MskConsumer(pulumi.ComponentResource):
             kms_key_alias=args.kms_key_alias,
             account_id=args.account_id,
             writer_role_arn=writer_role_arn,
-            tenant_ids=args.tenant_ids,
             region=args.region,
+            registry_table_arn=args.registry_table_arn,
         )
         function = HandlerFunction(
             f"{name}-handler",
@@ -637,7 +638,7 @@ class MskConsumer(pulumi.ComponentResource):
                     "KMS_KEY_ARN": args.kms_key_arn,
                     "KMS_KEY_ALIAS": args.kms_key_alias,
                     "WRITER_ROLE_ARN": writer_role_arn,
-                    "KNOWN_TENANTS": ",".join(args.tenant_ids),
+                    REGISTRY_TABLE_ENV: args.registry_table_name,
                     "RETENTION_DAYS": str(args.retention_days),
                     "MAX_IMAGE_BYTES": str(args.max_image_bytes),
                     "ALLOWED_CONTENT_TYPES": ",".join(args.allowed_content_types),
@@ -760,6 +761,12 @@ class MskConsumer(pulumi.ComponentResource):
                 raw_bucket_arn=args.raw_bucket_arn,
                 failure_bucket_arn=args.failure_bucket_arn,
                 metadata_table_arn=args.metadata_table_arn,
+            )
+            + registry_read_paths(
+                principal=function.role_arn,
+                table_arn=args.registry_table_arn,
+                kms_key_arn=args.kms_key_arn,
+                region=args.region,
             )
         )
         self.register_outputs(

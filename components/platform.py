@@ -37,6 +37,7 @@ from saas_platform.components.lifecycle_bucket import LifecycleBucket, Lifecycle
 from saas_platform.components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
 from saas_platform.components.naming import DEFAULT_NAME_PREFIX, POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
 """Pool table of the image pipeline (the image-pipeline design): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
@@ -178,6 +179,7 @@ class Platform(pulumi.ComponentResource):
     api: TenantApi | None
     jobs: ScheduledJobs | None
     dashboard: PlatformDashboard
+    registry: TenantRegistry
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -186,6 +188,7 @@ class Platform(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         foundation = self._foundation()
+        self.registry = self._registry(foundation)
         buckets = self._buckets(foundation)
         self.tables[IMAGE_METADATA_TABLE] = self._pool_table(IMAGE_METADATA_TABLE, foundation.key, foundation.topic)
         self._pipeline(foundation, buckets)
@@ -203,6 +206,7 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
+        self._registry_entries()
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
@@ -275,6 +279,42 @@ class Platform(pulumi.ComponentResource):
             name_prefix=cfg.table_name_prefix,
         )
         return PoolTable(f"{self._name}-{base}", args, opts=self._child)
+
+    # ---- tenant registry (issue #11): the runtime source of truth for tenants -----------------------------------
+
+    def _registry(self, foundation: _Foundation) -> TenantRegistry:
+        cfg = self._cfg
+        return TenantRegistry(
+            f"{self._name}-registry",
+            TenantRegistryArgs(
+                environment=cfg.environment,
+                kms_key_arn=foundation.key.arn,
+                account_id=foundation.account_id,
+                region=cfg.region,
+                protect=cfg.protect,
+                extra_tags=cfg.tags,
+            ),
+            opts=self._child,
+        )
+
+    def _registry_entries(self) -> None:
+        """One registry item per customer tenant: its pool, this environment's clients, identity pool, policy
+        store, tier and status."""
+        cfg = self._cfg
+        for t in cfg.tenants:
+            identity = self.identities[t.id]
+            self.registry.register(
+                f"{self._name}-registry-{t.id}",
+                RegistryEntry(
+                    tenant_id=t.id,
+                    tier=t.tier,
+                    status=t.status,
+                    user_pool_id=identity.user_pool_id,
+                    client_ids=identity.environment_client_ids(cfg.environment),
+                    identity_pool_id=self.identity_pools[t.id].identity_pool_id,
+                    policy_store_id=self.authorizations[t.id].policy_store_id,
+                ),
+            )
 
     # ---- 2. lifecycle buckets (image pipeline, issue #6) ----------------------------------------------------
 
@@ -397,7 +437,9 @@ class Platform(pulumi.ComponentResource):
                     cluster_arn=cluster_arn,
                     cluster_name=cluster_name,
                     topic=topic_name,
-                    tenant_ids=tuple(cfg.tenant_ids),
+                    registry_table_name=self.registry.table_name,
+                    registry_table_arn=self.registry.table_arn,
+                    tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
                     kms_key_arn=foundation.key.arn,
                     kms_key_alias=foundation.key_alias,
                     raw_bucket_name=buckets.raw.bucket_name,

@@ -13,6 +13,7 @@ from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerA
 from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.registry import TenantRegistry, TenantRegistryArgs
 
 ENV = "dev"
 ACCOUNT = aws.get_caller_identity_output().account_id
@@ -70,6 +71,14 @@ metadata = PoolTable(
     PoolTableArgs(base_name="ImageMetadata", environment=ENV, kms_key_arn=key.arn, protect=False),
 )
 
+# The tenant registry the consumer checks every record's tenant against (one item per tenant).
+registry = TenantRegistry(
+    "images-registry",
+    TenantRegistryArgs(
+        environment=ENV, kms_key_arn=key.arn, account_id=ACCOUNT, region="ap-southeast-1", protect=False
+    ),
+)
+
 # 2. One consumer per topic of an existing MSK cluster (IAM auth).
 consumer = MskConsumer(
     "images-consumer-uploads",
@@ -80,7 +89,9 @@ consumer = MskConsumer(
         account_id=ACCOUNT,
         cluster_arn="arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2",
         topic="image-uploads",
-        tenant_ids=("acme", "globex"),
+        registry_table_name=registry.table_name,
+        registry_table_arn=registry.table_arn,
+        tenant_ids=("acme", "globex"),  # the data-path inventory only; the registry decides at run time
         kms_key_arn=key.arn,
         kms_key_alias="alias/images-example-dev",
         raw_bucket_name=raw.bucket_name,

@@ -27,7 +27,9 @@ finally writes it to the on-failure bucket.
 Tenant isolation: the function's own role cannot touch tenant rows or objects. Per tenant (once per
 invocation) it assumes the writer role with the session tag ``TenantId=<tenant>`` and a session policy naming
 that tenant literally (:func:`session_policy`); all writes for a record go through the session of the tenant
-named in the record, after that tenant was checked against ``KNOWN_TENANTS`` (deploy-time config).
+named in the record, after that tenant was checked against the tenant registry (``SAAS_REGISTRY_TABLE``,
+``saas_platform.handlers._registry``): an unknown, suspended or offboarded tenant's record is rejected (to the
+failure bucket with the reason); an unreachable registry with nothing cached makes the record a retry.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from saas_platform.handlers._registry import TABLE_ENV, RegistryError, TenantRegistry
 
 logger = Logger()
 # Defaults match what MskConsumer deploys (HandlerFunction sets both variables); they only matter off Lambda.
@@ -101,7 +105,8 @@ class Settings:
     table_arn: str
     writer_role_arn: str
     kms_key_arn: str
-    known_tenants: frozenset[str]
+    registry_table: str
+    """The tenant registry table (``SAAS_REGISTRY_TABLE``): which tenants exist and are active."""
     retention_days: int
     max_image_bytes: int
     allowed_content_types: frozenset[str]
@@ -127,7 +132,7 @@ class Settings:
             table_arn=e["METADATA_TABLE_ARN"],
             writer_role_arn=e["WRITER_ROLE_ARN"],
             kms_key_arn=e.get("KMS_KEY_ARN", "*"),
-            known_tenants=items("KNOWN_TENANTS"),
+            registry_table=e.get(TABLE_ENV, "").strip(),
             retention_days=int(e["RETENTION_DAYS"]),
             max_image_bytes=int(e.get("MAX_IMAGE_BYTES", str(10 * 1024 * 1024))),
             allowed_content_types=items("ALLOWED_CONTENT_TYPES") or frozenset(SIGNATURES),
@@ -149,9 +154,33 @@ def system_clients() -> tuple[Any, Any]:
 
 
 def reset_clients() -> None:
-    """Forget cached settings and clients (tests)."""
+    """Forget cached settings, clients and registry reads (tests)."""
     settings.cache_clear()
     system_clients.cache_clear()
+    tenant_registry.cache_clear()
+
+
+@lru_cache(maxsize=4)
+def tenant_registry(table: str) -> TenantRegistry:
+    """The execution environment's cached registry reader for ``table`` (TTL and negative caching)."""
+    return TenantRegistry(table, boto3.client("dynamodb"))
+
+
+def check_tenant(tenant_id: str, cfg: Settings) -> None:
+    """The record's tenant must be active in the registry.
+
+    Raises:
+        Rejected: unknown, suspended or offboarded tenant (the record can never be stored).
+        RetryRecord: the registry is unreachable (or unset, or inconsistent) with nothing cached: fail closed.
+    """
+    try:
+        record = tenant_registry(cfg.registry_table).by_tenant(tenant_id)
+    except RegistryError as exc:
+        raise RetryRecord(f"tenant registry: {exc}") from None
+    if record is None:
+        raise Rejected(f"unknown tenant {tenant_id!r}: not in this environment's tenant registry")
+    if not record.active:
+        raise Rejected(f"tenant {tenant_id!r} is {record.status} in the tenant registry")
 
 
 # ----------------------------------------------------------------------------------------------- decoding
@@ -223,8 +252,7 @@ def decode_message(value_b64: str | None) -> ImageMessage:
 
 def validate_message(msg: ImageMessage, cfg: Settings) -> None:
     """Checks that need deploy-time config: tenant registry, content types, pointer scope."""
-    if msg.tenant_id not in cfg.known_tenants:
-        raise Rejected(f"unknown tenant {msg.tenant_id!r}: not in this environment's tenant registry")
+    check_tenant(msg.tenant_id, cfg)
     if msg.content_type not in cfg.allowed_content_types:
         raise Rejected(f"content type {msg.content_type!r} not allowed; allowed: {sorted(cfg.allowed_content_types)}")
     if msg.s3 is not None:
@@ -334,8 +362,7 @@ class TenantSessions:
         self.assumed: list[str] = []
 
     def get(self, tenant_id: str) -> TenantSession:
-        if tenant_id not in self._cfg.known_tenants:  # defence in depth: validate_message already checked
-            raise Rejected(f"unknown tenant {tenant_id!r}")
+        check_tenant(tenant_id, self._cfg)  # defence in depth (a cached read): validate_message already checked
         if tenant_id not in self._cache:
             creds = self._sts.assume_role(**assume_role_request(tenant_id, self._cfg))["Credentials"]
             session = boto3.Session(
@@ -609,6 +636,9 @@ def process_records(
         except Rejected as rej:
             rejected[rid] = rej.reason
             continue
+        except RetryRecord as exc:
+            result.outcomes[rid] = Outcome("retry", str(exc))
+            continue
         by_tenant.setdefault(msg.tenant_id, []).append(
             Accepted(rid, msg, kafka_timestamp=int(record.get("timestamp") or 0))
         )
@@ -622,7 +652,7 @@ def process_records(
             for item in items:
                 rejected[item.rid] = rej.reason
             continue
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, RetryRecord) as exc:
             for item in items:
                 result.outcomes[item.rid] = Outcome("retry", f"sts: {exc}")
             continue

@@ -114,8 +114,19 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
     assume = by_sid["AssumeTenantWriter"]
     assert assume["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert assume["Resource"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageWriter-image-uploads-Staging"
-    assert assume["Condition"]["StringEquals"] == {"aws:RequestTag/TenantId": ["acme", "globex"]}
+    # constant size: no tenant list; the registry (checked in the handler) decides which tenants exist
+    assert assume["Condition"] == {
+        "Null": {"aws:RequestTag/TenantId": "false"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+    }
+    registry = by_sid.pop("ReadTenantRegistry")
+    assert registry["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
+    table = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryStaging"
+    assert registry["Resource"] == [table, f"{table}/index/byUserPool"]
+    doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != "ReadTenantRegistry"]
     text = json.dumps(doc)
+    assert "acme" not in text
+    assert "globex" not in text
     assert "kafka-cluster:*" not in text
     assert "dynamodb:" not in text  # the consumer's own role never touches tenant rows
     assert "raw-images" not in text  # ... or tenant objects
@@ -150,7 +161,8 @@ def test_writer_role_is_tenant_keyed(staging: ProgramRun) -> None:
 def test_function_gets_the_tenant_registry_from_config(staging: ProgramRun) -> None:
     fn = staging.named("platform-consumer-image-uploads-handler-function")
     env = fn.inputs["environment"]["variables"]
-    assert env["KNOWN_TENANTS"] == "acme,globex"
+    assert env["SAAS_REGISTRY_TABLE"] == "TenantRegistryStaging"
+    assert not any("acme" in str(v) for v in env.values())  # no tenant list in the environment
     assert env["RETENTION_DAYS"] == "7"
     assert env["METADATA_TABLE"] == "ImageMetadataStaging"
     assert env["WRITER_ROLE_ARN"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageWriter-image-uploads-Staging"
@@ -262,7 +274,8 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         "account_id": "123456789012",
         "cluster_arn": CLUSTER,
         "topic": "image-uploads",
-        "tenant_ids": ("acme",),
+        "registry_table_name": "TenantRegistryDev",
+        "registry_table_arn": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev",
         "kms_key_arn": "k",
         "raw_bucket_name": "r",
         "raw_bucket_arn": "arn:aws:s3:::r",
@@ -283,11 +296,9 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         ({"cluster_arn": "arn:aws:kafka:ap-southeast-1:123456789012:topic/x"}, "cluster_arn must look like"),
         ({"max_retry_attempts": -1}, "max_retry_attempts must be 0-10000; got -1"),
         ({"batch_size": 0}, "batch_size must be 1-10000; got 0"),
-        ({"tenant_ids": ()}, "tenant_ids must name at least one tenant"),
         ({"topic": "bad topic"}, "topic must be 1-249 characters"),
         ({"max_image_bytes": 20 * 1024 * 1024}, "max_image_bytes must be 1-10485760"),
         ({"name_prefix": "A" * 40}, "writer role name"),
-        ({"tenant_ids": tuple(f"tenant-{i:05d}" for i in range(600))}, "600 tenants make the consumer role"),
     ],
 )
 def test_consumer_argument_errors(kw: dict[str, Any], message: str) -> None:

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from saas_platform.handlers import msk_consumer as h
+from saas_platform.handlers._registry import TenantRegistry
+from tests.registry_support import put_tenant, registry_table
 
 REGION = "ap-southeast-1"
 TOPIC = "image-uploads"
@@ -103,6 +105,7 @@ def make_env(mode: str = "batched") -> Env:
         BillingMode="PAY_PER_REQUEST",
     )
     role = iam.create_role(RoleName=f"writer-{n}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    registry = registry_table(ddb, f"TenantRegistry{n}", {"acme": f"{REGION}_Acme", "globex": f"{REGION}_Globex"})
     cfg = h.Settings.from_env(
         {
             "RAW_BUCKET": raw,
@@ -111,7 +114,7 @@ def make_env(mode: str = "batched") -> Env:
             "METADATA_TABLE_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}",
             "WRITER_ROLE_ARN": role,
             "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:123456789012:key/k",
-            "KNOWN_TENANTS": "acme,globex",
+            "SAAS_REGISTRY_TABLE": registry,
             "RETENTION_DAYS": "7",
             "MAX_IMAGE_BYTES": "4096",
             "ALLOWED_CONTENT_TYPES": "image/png,image/jpeg",
@@ -188,6 +191,37 @@ def test_mixed_batch_good_records_land_and_bad_ones_go_to_failure_bucket_with_re
     assert reasons[17] == "content mismatch: bytes are not image/png"
     assert reasons[18] == "malformed: record has no value"
     assert docs["rejected/image-uploads/0/12.json"]["value"] == event["records"]["image-uploads-0"][2]["value"]
+
+
+def test_suspended_tenant_is_refused_within_one_registry_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env("single")
+    clock = [0.0]
+    reader = TenantRegistry(env.cfg.registry_table, env.ddb, ttl=60, clock=lambda: clock[0])
+    monkeypatch.setattr(h, "tenant_registry", functools.lru_cache(maxsize=1)(lambda _table: reader))
+    assert run(env, msk_event([kafka_record(message("acme", "a-1"), 1)])).count("stored") == 1
+    put_tenant(env.ddb, env.cfg.registry_table, "acme", f"{REGION}_Acme", status="suspended")
+    clock[0] = 61.0  # one TTL later
+    result = run(env, msk_event([kafka_record(message("acme", "a-2"), 2)]))
+    assert [o.status for o in result.outcomes.values()] == ["rejected"]
+    reasons = {d["offset"]: d["reason"] for d in rejected_docs(env).values()}
+    assert reasons[2] == "tenant 'acme' is suspended in the tenant registry"
+    assert ("TENANT#acme", "IMAGE#a-2") not in {(r["TenantId"]["S"], r["EntityItem"]["S"]) for r in rows(env)}
+
+
+def test_unreachable_registry_makes_records_retries_not_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env("single")
+
+    class Unreachable:
+        def get_item(self, **_: Any) -> Any:
+            raise ConnectionError("registry endpoint unreachable")
+
+    reader = TenantRegistry(env.cfg.registry_table, Unreachable())
+    monkeypatch.setattr(h, "tenant_registry", functools.lru_cache(maxsize=1)(lambda _table: reader))
+    result = run(env, msk_event([kafka_record(message("acme", "a-1"), 1)]))
+    outcome = next(iter(result.outcomes.values()))
+    assert outcome.status == "retry"
+    assert "tenant registry unreachable" in outcome.reason
+    assert rows(env) == []
 
 
 def test_metadata_row_has_ttl_of_retention_days_and_source_position() -> None:
@@ -370,7 +404,7 @@ def test_lambda_handler_returns_kafka_batch_item_failures(
         "METADATA_TABLE": env.cfg.table,
         "METADATA_TABLE_ARN": env.cfg.table_arn,
         "WRITER_ROLE_ARN": env.cfg.writer_role_arn,
-        "KNOWN_TENANTS": "acme",
+        "SAAS_REGISTRY_TABLE": env.cfg.registry_table,
         "RETENTION_DAYS": "7",
     }.items():
         monkeypatch.setenv(key, value)

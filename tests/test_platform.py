@@ -25,7 +25,35 @@ def prod() -> ProgramRun:
 
 
 def tables(run: ProgramRun) -> list[CapturedResource]:
-    return run.of_type("aws:dynamodb/table:Table")
+    """The pool tables (the tenant registry is a system table with its own key; see test_registry_table)."""
+    return [t for t in run.of_type("aws:dynamodb/table:Table") if not t.inputs["name"].startswith("TenantRegistry")]
+
+
+def test_registry_table_and_one_item_per_tenant(prod: ProgramRun) -> None:
+    (table,) = [t for t in prod.of_type("aws:dynamodb/table:Table") if t.inputs["name"] == "TenantRegistryProd"]
+    i = table.inputs
+    assert (i["hashKey"], i["billingMode"], i["deletionProtectionEnabled"]) == ("tenantId", "PAY_PER_REQUEST", True)
+    assert [g["name"] for g in i["globalSecondaryIndexes"]] == ["byUserPool"]
+    assert i["pointInTimeRecovery"] == {"enabled": True}
+    assert i["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
+    items = prod.of_type("aws:dynamodb/tableItem:TableItem")
+    tenants = sorted(json.loads(it.inputs["item"])["tenantId"]["S"] for it in items)
+    assert tenants == sorted(r.name.removeprefix("platform-registry-") for r in items)
+    assert "system" not in tenants
+    assert len(tenants) >= 2
+    for it in items:
+        doc = json.loads(it.inputs["item"])
+        assert doc["status"] == {"S": "active"}
+        assert doc["userPoolId"]["S"]
+        assert doc["clientIds"]["SS"]
+        assert doc["policyStoreId"]["S"]
+
+
+def test_no_tenant_role_can_reach_the_registry(prod: ProgramRun) -> None:
+    for policy in prod.of_type("aws:iam/policy:Policy") + prod.of_type("aws:iam/rolePolicy:RolePolicy"):
+        text = policy.inputs.get("policy", "")
+        if "TenantRegistry" in text:
+            assert "Consumer" in policy.name or "consumer" in policy.name, policy.name
 
 
 def test_pool_tables_are_the_design_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:

@@ -1,0 +1,48 @@
+"""A moto tenant registry built with the component's own key, index and item shape (shared by handler tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from saas_platform.components.registry import REGISTRY_KEY, USER_POOL_ATTRIBUTE, USER_POOL_INDEX, registry_item
+
+
+def registry_table(client: Any, name: str, tenants: Mapping[str, str] | None = None, status: str = "active") -> str:
+    """Create registry table ``name`` in moto and write ``tenant -> user pool id`` items (all ``status``)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": REGISTRY_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": REGISTRY_KEY, "AttributeType": "S"},
+            {"AttributeName": USER_POOL_ATTRIBUTE, "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": USER_POOL_INDEX,
+                "KeySchema": [{"AttributeName": USER_POOL_ATTRIBUTE, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for tenant, pool in (tenants or {}).items():
+        put_tenant(client, name, tenant, pool, status)
+    return name
+
+
+def put_tenant(
+    client: Any, table: str, tenant: str, pool: str, status: str = "active", client_ids: tuple[str, ...] = ()
+) -> None:
+    client.put_item(
+        TableName=table,
+        Item=registry_item(
+            tenant_id=tenant,
+            user_pool_id=pool,
+            client_ids=list(client_ids) or [f"{tenant}-client"],
+            identity_pool_id=f"ap-southeast-1:{tenant}-identity",
+            policy_store_id=f"{tenant}-store",
+            tier="standard",
+            status=status,
+        ),
+    )
