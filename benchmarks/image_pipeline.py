@@ -12,8 +12,8 @@ For each size (100 KB, 1 MB, 10 MB; random-pixel PNGs, which do not compress, so
   process   - ``image_processor.process_message`` on the S3 notification moto delivered through SQS: row read,
               GetObject, the same checks, full decode, both renditions, two PutObjects, UpdateItem.
 
-Memory per invocation is measured in a fresh child process per size and leg (``resource.getrusage`` peak RSS
-after the leg's work on the bytes minus the peak before it, see :func:`child`): what one invocation of that size
+Memory per invocation is measured in a fresh child process per size and leg (Linux ``VmHWM`` after the leg's
+work on the bytes, reset just before it, minus ``VmRSS`` before it; see :func:`child`): what one invocation of that size
 adds to the runtime's baseline, which sizes ``processor_memory_mb`` / ``upload_memory_mb``.
 
     .venv/bin/python benchmarks/image_pipeline.py [--repeat 3] [--sizes 100000,1000000,10000000] [--no-max-pixels]
@@ -26,7 +26,6 @@ import base64
 import io
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -154,10 +153,20 @@ def child(leg: str, path: str) -> None:
     warm = image_bytes("PNG", (64, 64))
     work(warm, base64.b64encode(warm).decode())
     encoded = base64.b64encode(body).decode() if leg == "upload" else None
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss survives execve (it would report the parent's peak); the mm's VmHWM does not, and writing 5 to
+    # clear_refs resets it to the current RSS, so the peak below is this invocation's alone.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kb("VmRSS")
     work(body, encoded)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _status_kb("VmHWM")
     print(json.dumps({"peak_mb": after / 1024, "delta_mb": (after - before) / 1024}))
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def peak_mb(leg: str, body: bytes) -> str:
