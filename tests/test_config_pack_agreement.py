@@ -19,7 +19,8 @@ from saas_platform.components.testing.harness import run_program
 from saas_platform.policies.offline import evaluate_run
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.stack
+# Each example is a whole dev plan: several minutes on a loaded machine.
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1200)]
 
 TENANT_IDS = st.from_regex(r"[a-z][a-z0-9]{1,9}", fullmatch=True).filter(lambda t: t != "system")
 

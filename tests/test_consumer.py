@@ -17,7 +17,8 @@ import yaml
 
 from tests.dist_support import ROOT, ConsumerVenv, build_dist, consumer_venv
 
-pytestmark = pytest.mark.packaging
+# Builds, a virtualenv and whole plans: minutes on a loaded machine, more than the suite's 240 s default.
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1200)]
 
 PROJECT = ROOT / "tests" / "fixtures" / "consumer_project"
 

@@ -15,7 +15,8 @@ import pytest
 from saas_platform.components.lambda_function import HANDLERS_DIR, build_code_zip, handlers_archive
 from tests.dist_support import ROOT, build_dist
 
-pytestmark = pytest.mark.packaging
+# The first test to need the dist builds it (python -m build): slow on a loaded machine.
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1200)]
 
 
 def _names(data: bytes, tmp_path: Path) -> list[str]:

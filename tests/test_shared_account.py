@@ -11,7 +11,7 @@ from saas_platform.components.errors import StackConfigError
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]  # two whole dev plans
 
 NAME_KEYS = (
     "name",
