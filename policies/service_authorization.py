@@ -81,6 +81,8 @@ _ANY: Final = "\x00any"  # a template variable that may hold "/": one or more ch
 
 @dataclass(frozen=True)
 class ResourceType:
+    """One resource type of the reference: its ARN template, tokenized for matching, and its condition keys."""
+
     name: str
     arn: str
     prefix: tuple[str, str, str, str]  # partition, service, region, account (``""`` template var: any)
