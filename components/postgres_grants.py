@@ -17,6 +17,9 @@ Rules checked before any resource is registered:
   that triple, so two resources for it would undo each other on every update;
 * a role that is granted anything in a schema also has ``USAGE`` on that schema (otherwise the grant is dead);
 * team roles are ``NOLOGIN`` groups: people log in as their own users, made members of a team role.
+
+This module needs ``pulumi-postgresql`` in the consumer project (not a runtime dependency of the library; the
+repository installs it with the ``dev`` extra for ``stacks/grants``).
 """
 
 from __future__ import annotations
