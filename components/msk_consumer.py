@@ -221,19 +221,25 @@ def consumer_statements(
 def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
     """Who may assume the tenant writer role: only the consumer role, only with exactly one ``TenantId`` tag.
 
-    The allowed tag *values* (the tenant registry) are enforced on the caller's side (``AssumeTenantWriter`` in
-    :func:`consumer_statements`) rather than here: a trust policy is limited to 2,048 characters (4,096 with a
-    quota increase), which a few hundred tenant ids would exceed, while the consumer's inline policy has 10,240.
+    The trust names the account (``:root``) and pins the caller with ``aws:PrincipalArn``, rather than naming the
+    consumer role as the principal: within one account a trust policy that names the role authorizes
+    ``sts:AssumeRole`` on its own, so the consumer's identity policy - which holds the tenant registry
+    (``AssumeTenantWriter`` in :func:`consumer_statements`: ``aws:RequestTag/TenantId`` must be a registered
+    tenant) - would never be evaluated and an unregistered or offboarded tenant id would be accepted. Naming the
+    account makes both policies required. The registry stays on the caller's side because a trust policy is
+    limited to 2,048 characters (4,096 with a quota increase), which a few hundred tenant ids would exceed.
     """
+    account = consumer_role_arn.split(":")[4]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "ConsumerAssumesWithOneTenantTag",
                 "Effect": "Allow",
-                "Principal": {"AWS": consumer_role_arn},
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": consumer_role_arn},
                     "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
                     "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
                 },
@@ -277,7 +283,21 @@ def writer_policy(
             "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
             "Condition": {
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
-                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": raw_bucket_arn,
+                },
+            },
+        },
+        {
+            # ImageMetadata is encrypted with the environment key; the key policy delegates to IAM.
+            "Sid": "TableKeyThroughDynamoDB",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+                "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"},
             },
         },
     ]
