@@ -75,6 +75,22 @@ def _check_common(
         )
 
 
+def _check_user_tables(user_tables: Sequence[str] | None, table_arns: Mapping[str, Any]) -> None:
+    if user_tables is None:
+        return
+    unknown = sorted(set(user_tables) - set(table_arns))
+    if unknown or not user_tables:
+        raise ComponentArgError(
+            f"user_tables must be a non-empty subset of table_arns {sorted(table_arns)}; got {user_tables}"
+        )
+    sensitive = sorted(set(user_tables) & set(iam.SENSITIVE_TABLES))
+    if sensitive:
+        raise ComponentArgError(
+            f"user_tables {sensitive} are sensitive: tenant users reach them only through the API (Cedar decides per "
+            f"record); drop them from user_tables"
+        )
+
+
 def _check_role_names(names: Sequence[str]) -> None:
     for n in names:
         if len(n) > IAM_ROLE_NAME_MAX:
@@ -99,27 +115,28 @@ def _arn_lists(
     return bases, pulumi.Output.all(*[table_arns[b] for b in bases])
 
 
-def _tenant_document(
-    *,
-    tenant_id: str | None,
-    bases: Sequence[str],
-    arns: Sequence[str],
-    indexes: Mapping[str, Sequence[str]],
-    table_actions: Sequence[str],
-    bucket_arn: str | None,
-    object_actions: Sequence[str],
-    sid: str,
-) -> dict[str, Any]:
-    by_base = dict(zip(bases, arns, strict=True))
-    return iam.tenant_policy(
-        tenant_id=tenant_id,
-        table_arns=list(arns),
-        tenant_indexes={by_base[b]: list(v) for b, v in indexes.items() if b in by_base and v},
-        table_actions=table_actions,
-        bucket_arn=bucket_arn,
-        object_actions=object_actions,
-        sid=sid,
-    )
+def policy_key(
+    kms_key_arn: pulumi.Input[str] | None, alias: str | None, account_id: pulumi.Input[str] | None, region: str | None
+) -> pulumi.Input[str] | None:
+    """What the policies name as the key: ``key/*`` + alias (known at preview) when alias and account are given."""
+    if kms_key_arn is None:
+        return None
+    if alias is not None and account_id is not None and region is not None:
+        return pulumi.Output.concat("arn:aws:kms:", region, ":", account_id, ":key/*")
+    return kms_key_arn
+
+
+def role_tables(
+    role: Literal["admin", "user"], table_bases: Sequence[str], user_tables: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """``(write, read_only)`` table base names of a tenant role: admins write every pool table but the
+    pipeline-owned ones, which they only read; users reach only ``user_tables`` (default: none - the API only)."""
+    if role == "admin":
+        return (
+            [b for b in table_bases if b not in iam.PIPELINE_TABLES],
+            [b for b in table_bases if b in iam.PIPELINE_TABLES],
+        )
+    return [], list(user_tables or ())
 
 
 def _tenant_policy_output(
@@ -127,32 +144,48 @@ def _tenant_policy_output(
     tenant_id: str | None,
     table_arns: Mapping[str, pulumi.Input[str]],
     indexes: Mapping[str, Sequence[str]],
-    tables: Sequence[str] | None,
+    write_tables: Sequence[str],
+    read_tables: Sequence[str],
     bucket: pulumi.Output[str] | None,
+    kms_key_arn: pulumi.Input[str] | None,
+    kms_key_alias: str | None,
+    region: str | None,
     actions: Sequence[str],
     objects: Sequence[str],
+    per_identity: bool,
     sid: str,
     what: str,
 ) -> pulumi.Output[str]:
     """The JSON of a tenant policy (literal tenant or ABAC), size-checked once its inputs are known."""
-    bases, arns = _arn_lists(table_arns, indexes, tables)
-    inputs: list[Any] = [arns, bucket] if bucket is not None else [arns]
-    return pulumi.Output.all(*inputs).apply(
-        lambda v: _checked_json(
-            _tenant_document(
+    bases = [*write_tables, *read_tables]
+    inputs: list[Any] = [
+        pulumi.Output.all(*[table_arns[b] for b in bases]),
+        bucket if bucket is not None else "",
+        kms_key_arn if kms_key_arn is not None else "",
+    ]
+
+    def build(v: list[Any]) -> str:
+        by_base = dict(zip(bases, v[0], strict=True))
+        return _checked_json(
+            iam.tenant_policy(
                 tenant_id=tenant_id,
-                bases=bases,
-                arns=v[0],
-                indexes=indexes,
+                table_arns=[by_base[b] for b in write_tables],
+                read_only_table_arns=[by_base[b] for b in read_tables],
+                tenant_indexes={by_base[b]: list(ix) for b, ix in indexes.items() if b in by_base and ix},
                 table_actions=actions,
-                bucket_arn=v[1] if bucket is not None else None,
+                bucket_arn=v[1] or None,
                 object_actions=objects,
+                per_identity_objects=per_identity,
+                kms_key_arn=v[2] or None,
+                kms_key_alias=kms_key_alias,
+                region=region,
                 sid=sid,
             ),
             iam.MANAGED_POLICY_MAX_CHARS,
             what,
         )
-    )
+
+    return pulumi.Output.all(*inputs).apply(build)
 
 
 class _RoleFactory:
@@ -402,7 +435,15 @@ class TenantAccessArgs:
         tenant_index_names: base name -> names of indexes keyed by ``TenantId`` (``PoolTable.tenant_index_names``).
             Only these index ARNs appear in tenant policies (invariant 6).
         document_bucket_arn: the document bucket; ``None`` leaves S3 out of both policies.
-        user_tables: base names the user role may read. Default ``None``: every table in ``table_arns``.
+        user_tables: base names the user role may read directly. Default ``None``: none - employees reach rows only
+            through the API, where Cedar decides per record (IAM cannot tell one employee's rows from another's
+            inside the tenant's partition). Never the sensitive tables (Employment, PIM, Payroll).
+        kms_key_arn: the environment key the tables and the document bucket are encrypted with; the policies then
+            hold it through DynamoDB and S3 only (``kms:ViaService``). Needs ``region``.
+        kms_key_alias, account_id: with both, the policies name ``arn:aws:kms:<region>:<account>:key/*`` narrowed by
+            ``kms:ResourceAliases`` to the key with that alias, so they are known at the first preview (isolation
+            invariant 48); without them, the exact ``kms_key_arn``.
+        region: the stack's region (``kms:ViaService`` values).
         name_prefix: prefix of physical names (``saas:namePrefix``).
         extra_tags: merged under the ``saas:*`` tags.
     """
@@ -415,6 +456,8 @@ class TenantAccessArgs:
     document_bucket_arn: pulumi.Input[str] | None = None
     user_tables: tuple[str, ...] | None = None
     kms_key_arn: pulumi.Input[str] | None = None
+    kms_key_alias: str | None = None
+    account_id: pulumi.Input[str] | None = None
     region: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -426,13 +469,9 @@ class TenantAccessArgs:
                 f"(the system tenant uses SystemAccess); got {self.tenant_id!r}"
             )
         _check_common(self.environment, self.name_prefix, self.table_arns, self.tenant_index_names)
-        if self.user_tables is not None:
-            unknown = sorted(set(self.user_tables) - set(self.table_arns))
-            if unknown or not self.user_tables:
-                raise ComponentArgError(
-                    f"user_tables must be a non-empty subset of table_arns {sorted(self.table_arns)}; "
-                    f"got {self.user_tables}"
-                )
+        _check_user_tables(self.user_tables, self.table_arns)
+        if self.kms_key_arn is not None and self.region is None:
+            raise ComponentArgError("kms_key_arn needs region (the kms:ViaService condition names it)")
         _check_role_names(
             [
                 tenant_role_name(self.name_prefix, self.tenant_id, r, self.environment)
@@ -472,7 +511,8 @@ class TenantAccess(pulumi.ComponentResource):
     admin_role_name: pulumi.Output[str]
     user_role_name: pulumi.Output[str]
     admin_policy_arn: pulumi.Output[str]
-    user_policy_arn: pulumi.Output[str]
+    user_policy_arn: pulumi.Output[str] | None
+    """None when the user role has nothing to hold (no ``user_tables`` and no document bucket)."""
 
     def __init__(self, name: str, args: TenantAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:access:TenantAccess", name, None, opts)
@@ -484,16 +524,22 @@ class TenantAccess(pulumi.ComponentResource):
         bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
 
         def document(
-            tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
+            role: Literal["admin", "user"], actions: Sequence[str], objects: Sequence[str], sid: str
         ) -> pulumi.Output[str]:
+            write, read = role_tables(role, sorted(args.table_arns), args.user_tables)
             return _tenant_policy_output(
                 tenant_id=t,
                 table_arns=args.table_arns,
                 indexes=args.tenant_index_names,
-                tables=tables,
+                write_tables=write,
+                read_tables=read,
                 bucket=bucket,
+                kms_key_arn=policy_key(args.kms_key_arn, args.kms_key_alias, args.account_id, args.region),
+                kms_key_alias=args.kms_key_alias,
+                region=args.region,
                 actions=actions,
                 objects=objects,
+                per_identity=role == "user",
                 sid=sid,
                 what=f"{sid} policy of tenant {t}",
             )
@@ -504,23 +550,26 @@ class TenantAccess(pulumi.ComponentResource):
         admin_policy = make.policy(
             "admin",
             tenant_policy_name(prefix, t, "TenantAdminPolicy", env),
-            document(None, iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
-            f"Item CRUD on TENANT#{t} rows and tenants/{t}/ documents",
+            document("admin", iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
+            f"Item CRUD on TENANT#{t} rows (pipeline tables read-only) and tenants/{t}/ documents",
         )
         make.attach("admin", admin_role, admin_policy)
         user_role = make.role(
             "user", tenant_role_name(prefix, t, "TenantUserRole", env), trust, f"{t} tenant users ({env})"
         )
-        user_policy = make.policy(
-            "user",
-            tenant_policy_name(prefix, t, "TenantUserPolicy", env),
-            document(args.user_tables, iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser"),
-            f"Read TENANT#{t} rows; read and upload tenants/{t}/ documents",
-        )
-        make.attach("user", user_role, user_policy)
+        user_policy: aws.iam.Policy | None = None
+        if args.user_tables or args.document_bucket_arn is not None:
+            user_policy = make.policy(
+                "user",
+                tenant_policy_name(prefix, t, "TenantUserPolicy", env),
+                document("user", iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser"),
+                f"Own documents under tenants/{t}/users/<identity>/; rows only through the API",
+            )
+            make.attach("user", user_role, user_policy)
         self.admin_role_arn, self.user_role_arn = admin_role.arn, user_role.arn
         self.admin_role_name, self.user_role_name = admin_role.name, user_role.name
-        self.admin_policy_arn, self.user_policy_arn = admin_policy.arn, user_policy.arn
+        self.admin_policy_arn = admin_policy.arn
+        self.user_policy_arn = user_policy.arn if user_policy is not None else None
         self.data_paths = datapaths.declare(
             _tenant_paths(
                 admin_arn=admin_role.arn,
@@ -570,6 +619,8 @@ class SharedTenantAccessArgs:
     document_bucket_arn: pulumi.Input[str] | None = None
     user_tables: tuple[str, ...] | None = None
     kms_key_arn: pulumi.Input[str] | None = None
+    kms_key_alias: str | None = None
+    account_id: pulumi.Input[str] | None = None
     trust_policy_max_chars: Literal[2048, 4096] = 2048
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -593,10 +644,7 @@ class SharedTenantAccessArgs:
                 f"trust policy in {self.region} holds {capacity} identity pools. Use more shards "
                 "(saas:access.tenantsPerRole) or record a quota increase (saas:access.trustPolicyQuota: 4096)"
             )
-        if self.user_tables is not None and (not self.user_tables or set(self.user_tables) - set(self.table_arns)):
-            raise ComponentArgError(
-                f"user_tables must be a non-empty subset of {sorted(self.table_arns)}; got {self.user_tables}"
-            )
+        _check_user_tables(self.user_tables, self.table_arns)
         _check_role_names([shared_role_name(self.name_prefix, "TenantAdminRole", self.shard, self.environment)])
 
 
@@ -638,42 +686,51 @@ class SharedTenantAccess(pulumi.ComponentResource):
         bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
 
         def document(
-            tables: Sequence[str] | None, actions: Sequence[str], objects: Sequence[str], sid: str
+            role: Literal["admin", "user"], actions: Sequence[str], objects: Sequence[str], sid: str
         ) -> pulumi.Output[str]:
+            write, read = role_tables(role, sorted(args.table_arns), args.user_tables)
             return _tenant_policy_output(
                 tenant_id=None,
                 table_arns=args.table_arns,
                 indexes=args.tenant_index_names,
-                tables=tables,
+                write_tables=write,
+                read_tables=read,
                 bucket=bucket,
+                kms_key_arn=policy_key(args.kms_key_arn, args.kms_key_alias, args.account_id, args.region),
+                kms_key_alias=args.kms_key_alias,
+                region=args.region,
                 actions=actions,
                 objects=objects,
+                per_identity=role == "user",
                 sid=sid,
                 what=f"shared {sid} policy",
             )
 
-        def pair(key: str, role: str, pol: str, doc: pulumi.Output[str], what: str) -> aws.iam.Role:
+        def pair(key: str, role: str, pol: str, doc: pulumi.Output[str] | None, what: str) -> aws.iam.Role:
             r = make.role(
                 key, shared_role_name(prefix, role, shard, env), trust, f"{what} of tenant shard S{shard:02d} ({env})"
             )
-            p = make.policy(
-                key, shared_role_name(prefix, pol, shard, env), doc, f"{what}: caller's tenant only (TenantId tag)"
-            )
-            make.attach(key, r, p)
+            if doc is not None:
+                p = make.policy(
+                    key, shared_role_name(prefix, pol, shard, env), doc, f"{what}: caller's tenant only (TenantId tag)"
+                )
+                make.attach(key, r, p)
             return r
 
         admin = pair(
             "admin",
             "TenantAdminRole",
             "TenantAdminPolicy",
-            document(None, iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
+            document("admin", iam.TENANT_ADMIN_TABLE_ACTIONS, iam.TENANT_ADMIN_OBJECT_ACTIONS, "TenantAdmin"),
             "Tenant administrators",
         )
         user = pair(
             "user",
             "TenantUserRole",
             "TenantUserPolicy",
-            document(args.user_tables, iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser"),
+            document("user", iam.TENANT_USER_TABLE_ACTIONS, iam.TENANT_USER_OBJECT_ACTIONS, "TenantUser")
+            if args.user_tables or args.document_bucket_arn is not None
+            else None,
             "Tenant users",
         )
         self.admin_role_arn, self.user_role_arn = admin.arn, user.arn
@@ -809,6 +866,8 @@ class SystemAccessArgs:
     document_bucket_arn: pulumi.Input[str] | None = None
     superuser_scan: bool = False
     kms_key_arn: pulumi.Input[str] | None = None
+    kms_key_alias: str | None = None
+    account_id: pulumi.Input[str] | None = None
     region: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -859,19 +918,27 @@ class SystemAccess(pulumi.ComponentResource):
         bucket = pulumi.Output.from_input(args.document_bucket_arn) if args.document_bucket_arn is not None else None
         bases = sorted(args.table_arns)
         arns = pulumi.Output.all(*[args.table_arns[b] for b in bases])
+        key = policy_key(args.kms_key_arn, args.kms_key_alias, args.account_id, args.region)
 
         def document(
             actions: Sequence[str], objects: Sequence[str], sid: str, with_bucket: bool = True
         ) -> pulumi.Output[str]:
-            inputs: list[Any] = [arns, bucket] if bucket is not None and with_bucket else [arns]
+            inputs: list[Any] = [
+                arns,
+                bucket if bucket is not None and with_bucket else "",
+                key if key is not None and with_bucket else "",
+            ]
             return pulumi.Output.all(*inputs).apply(
                 lambda v: _checked_json(
                     iam.system_policy(
                         table_arns=list(v[0]),
                         table_actions=actions,
-                        bucket_arn=v[1] if len(v) > 1 else None,
+                        bucket_arn=v[1] or None,
                         object_actions=objects,
                         sid=sid,
+                        kms_key_arn=v[2] or None,
+                        kms_key_alias=args.kms_key_alias,
+                        region=args.region,
                     ),
                     iam.MANAGED_POLICY_MAX_CHARS,
                     f"{sid} policy",
@@ -982,6 +1049,8 @@ def build_tenant_access(
     tenant_index_names: Mapping[str, Sequence[str]] | None = None,
     document_bucket_arn: pulumi.Input[str] | None = None,
     kms_key_arn: pulumi.Input[str] | None = None,
+    kms_key_alias: str | None = None,
+    account_id: pulumi.Input[str] | None = None,
     tenants_per_role: int | None = None,
     trust_policy_max_chars: Literal[2048, 4096] = 2048,
     name_prefix: str = DEFAULT_NAME_PREFIX,
@@ -1009,6 +1078,8 @@ def build_tenant_access(
                     tenant_index_names=indexes,
                     document_bucket_arn=document_bucket_arn,
                     kms_key_arn=kms_key_arn,
+                    kms_key_alias=kms_key_alias,
+                    account_id=account_id,
                     region=region,
                     name_prefix=name_prefix,
                     extra_tags=tag_extra,
@@ -1031,6 +1102,8 @@ def build_tenant_access(
                     tenant_index_names=indexes,
                     document_bucket_arn=document_bucket_arn,
                     kms_key_arn=kms_key_arn,
+                    kms_key_alias=kms_key_alias,
+                    account_id=account_id,
                     trust_policy_max_chars=trust_policy_max_chars,
                     name_prefix=name_prefix,
                     extra_tags=tag_extra,

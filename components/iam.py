@@ -51,6 +51,10 @@ TENANT_TAG_KEY: Final = "TenantId"
 """The principal tag carrying the tenant id in ABAC mode, mapped from ``custom:tenantId`` (invariant 26)."""
 TENANT_TAG_CLAIM: Final = "custom:tenantId"
 PRINCIPAL_TAG_VARIABLE: Final = "${aws:PrincipalTag/TenantId}"
+IDENTITY_VARIABLE: Final = "${cognito-identity.amazonaws.com:sub}"
+"""Stands for the caller's Cognito identity id in per-identity document prefixes."""
+USER_SEGMENT: Final = "users"
+"""Users' own documents: ``tenants/<tenant>/users/<identity id>/``."""
 """Stands for the caller's tenant id in shared (ABAC) policies."""
 
 COGNITO_IDENTITY: Final = "cognito-identity.amazonaws.com"
@@ -97,7 +101,7 @@ SENSITIVE_TABLES: Final[tuple[str, ...]] = ("Employment", "PIM", "Payroll")
 record."""
 DYNAMODB_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:DescribeKey")
 """What DynamoDB asks KMS for, on the caller's behalf, to read a table encrypted with a customer managed key."""
-DYNAMODB_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = (*DYNAMODB_KMS_READ_ACTIONS, "kms:GenerateDataKey*")
+DYNAMODB_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = (*DYNAMODB_KMS_READ_ACTIONS, "kms:GenerateDataKey")
 """... and to write one."""
 S3_KMS_READ_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt",)
 S3_KMS_WRITE_ACTIONS: Final[tuple[str, ...]] = ("kms:Decrypt", "kms:GenerateDataKey")
@@ -234,15 +238,22 @@ def tenant_prefix(tenant_id: str | None, root: str = DOCUMENT_ROOT) -> str:
 
 
 def tenant_object_statements(
-    *, sid_prefix: str, bucket_arn: str, tenant_id: str | None, object_actions: Sequence[str], root: str = DOCUMENT_ROOT
+    *,
+    sid_prefix: str,
+    bucket_arn: str,
+    tenant_id: str | None,
+    object_actions: Sequence[str],
+    root: str = DOCUMENT_ROOT,
+    per_identity: bool = False,
 ) -> list[Statement]:
     """Object actions on ``<bucket>/<root>/<tenant>/*`` and ``s3:ListBucket`` limited by ``s3:prefix``.
 
-    The ``s3:prefix`` condition appears only on the list statement: on object actions it never matches
-    (invariant 39).
+    ``per_identity=True`` narrows both to the caller's own prefix ``<root>/<tenant>/users/${cognito-identity
+    .amazonaws.com:sub}/`` (users' uploads: one employee cannot read or overwrite a colleague's documents). The
+    ``s3:prefix`` condition appears only on the list statement: on object actions it never matches (invariant 39).
     """
     bucket = _bucket_arn(bucket_arn)
-    prefix = tenant_prefix(tenant_id, root)
+    prefix = tenant_prefix(tenant_id, root) + (f"{USER_SEGMENT}/{IDENTITY_VARIABLE}/" if per_identity else "")
     bad = [
         a
         for a in object_actions
@@ -267,30 +278,141 @@ def tenant_object_statements(
     ]
 
 
+KMS_KEY_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([A-Za-z0-9-]+|\*)")
+KMS_ALIAS_RE: Final = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
+
+
+def key_scope(kms_key: str, alias: str | None) -> tuple[str, dict[str, Any]]:
+    """``(Resource, extra conditions)`` naming one KMS key: its exact ARN, or - so the document is known at the
+    first preview, before the key has an id - ``arn:aws:kms:<region>:<account>:key/*`` narrowed to the key that
+    carries ``alias`` (``ForAnyValue:StringEquals kms:ResourceAliases``)."""
+    if not KMS_KEY_ARN_RE.fullmatch(kms_key):
+        raise IamDocumentError(f"not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): {kms_key!r}")
+    if kms_key.endswith("/*"):
+        if alias is None or not KMS_ALIAS_RE.fullmatch(alias):
+            raise IamDocumentError(f"a key/* resource needs the key's alias (alias/<name>); got {alias!r}")
+        return kms_key, {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
+    return kms_key, {}
+
+
+def table_key_statement(
+    *, sid: str, kms_key_arn: str, region: str, writes: bool, alias: str | None = None
+) -> Statement:
+    """The environment key, only as DynamoDB uses it for the caller (``kms:ViaService``). Tables encrypted with a
+    customer managed key need it: the key policy delegates to IAM, so without it every item call is refused."""
+    resource, scope = key_scope(kms_key_arn, alias)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(DYNAMODB_KMS_WRITE_ACTIONS if writes else DYNAMODB_KMS_READ_ACTIONS),
+        "Resource": resource,
+        "Condition": {**scope, "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+    }
+
+
+def bucket_key_statement(
+    *, sid: str, kms_key_arn: str, region: str, bucket_arn: str, writes: bool, alias: str | None = None
+) -> Statement:
+    """The bucket's key, only as S3 uses it for this bucket. With an S3 Bucket Key the encryption context is the
+    bucket ARN (not the object's), so this is as narrow as KMS permissions on an SSE-KMS bucket can be; the
+    tenant/identity prefix is enforced by the object statements."""
+    resource, scope = key_scope(kms_key_arn, alias)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(S3_KMS_WRITE_ACTIONS if writes else S3_KMS_READ_ACTIONS),
+        "Resource": resource,
+        "Condition": {
+            **scope,
+            "StringEquals": {
+                "kms:ViaService": f"s3.{region}.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": _bucket_arn(bucket_arn),
+            },
+        },
+    }
+
+
+def _writes(actions: Sequence[str]) -> bool:
+    return any(a.split(":", 1)[1].startswith(("Put", "Update", "Delete", "BatchWrite")) for a in actions)
+
+
 def tenant_policy(
     *,
     tenant_id: str | None,
     table_arns: Sequence[str],
     tenant_indexes: Mapping[str, Sequence[str]] | None = None,
     table_actions: Sequence[str],
+    read_only_table_arns: Sequence[str] = (),
     bucket_arn: str | None = None,
     object_actions: Sequence[str] = (),
+    per_identity_objects: bool = False,
+    kms_key_arn: str | None = None,
+    kms_key_alias: str | None = None,
+    region: str | None = None,
     sid: str = "Tenant",
 ) -> PolicyDocument:
-    """A complete tenant policy: the LeadingKeys statement, plus the tenant-prefix S3 statements when a
-    bucket is given. ``tenant_id=None`` builds the shared ABAC variant."""
-    statements = [
-        tenant_table_statement(
-            sid=f"{sid}Items",
-            actions=table_actions,
-            resources=table_resources(table_arns, tenant_indexes),
-            tenant_id=tenant_id,
+    """A complete tenant policy: the LeadingKeys statement on ``table_arns`` with ``table_actions``, a read-only one
+    on ``read_only_table_arns`` (pipeline-owned tables), the environment key through DynamoDB, and - when a bucket
+    is given - the tenant-prefix (or per-identity) S3 statements with the bucket key through S3.
+    ``tenant_id=None`` builds the shared ABAC variant."""
+    indexes = dict(tenant_indexes or {})
+    unknown = sorted(set(indexes) - set(table_arns) - set(read_only_table_arns))
+    if unknown:
+        raise IamDocumentError(f"tenant_indexes names tables that are not in table_arns: {unknown}")
+    statements: list[Statement] = []
+    if table_arns:
+        statements.append(
+            tenant_table_statement(
+                sid=f"{sid}Items",
+                actions=table_actions,
+                resources=table_resources(table_arns, {a: indexes[a] for a in table_arns if a in indexes}),
+                tenant_id=tenant_id,
+            )
         )
-    ]
+    if read_only_table_arns:
+        statements.append(
+            tenant_table_statement(
+                sid=f"{sid}ReadItems",
+                actions=TENANT_USER_TABLE_ACTIONS,
+                resources=table_resources(
+                    read_only_table_arns, {a: indexes[a] for a in read_only_table_arns if a in indexes}
+                ),
+                tenant_id=tenant_id,
+            )
+        )
+    if (table_arns or read_only_table_arns) and kms_key_arn is not None:
+        if region is None:
+            raise IamDocumentError("region is needed with kms_key_arn (kms:ViaService names it)")
+        statements.append(
+            table_key_statement(
+                sid=f"{sid}TableKey",
+                kms_key_arn=kms_key_arn,
+                region=region,
+                writes=bool(table_arns) and _writes(table_actions),
+                alias=kms_key_alias,
+            )
+        )
     if bucket_arn is not None:
         statements += tenant_object_statements(
-            sid_prefix=f"{sid}Documents", bucket_arn=bucket_arn, tenant_id=tenant_id, object_actions=object_actions
+            sid_prefix=f"{sid}Documents",
+            bucket_arn=bucket_arn,
+            tenant_id=tenant_id,
+            object_actions=object_actions,
+            per_identity=per_identity_objects,
         )
+        if kms_key_arn is not None:
+            if region is None:
+                raise IamDocumentError("region is needed with kms_key_arn (kms:ViaService names it)")
+            statements.append(
+                bucket_key_statement(
+                    sid=f"{sid}DocumentsKey",
+                    kms_key_arn=kms_key_arn,
+                    region=region,
+                    bucket_arn=bucket_arn,
+                    writes="s3:PutObject" in object_actions,
+                    alias=kms_key_alias,
+                )
+            )
     return policy_document(statements)
 
 
@@ -302,9 +424,13 @@ def system_policy(
     object_actions: Sequence[str] = (),
     sid: str = "System",
     root: str = DOCUMENT_ROOT,
+    kms_key_arn: str | None = None,
+    kms_key_alias: str | None = None,
+    region: str | None = None,
 ) -> PolicyDocument:
     """A cross-tenant policy for the system tenant's roles: no LeadingKeys condition (the OptimalHR design), but still
-    exact table ARNs (plus their indexes) and, in the bucket, only the tenants' root prefix."""
+    exact table ARNs (plus their indexes) and, in the bucket, only the tenants' root prefix. With ``kms_key_arn``
+    (and ``region``) also the environment key through DynamoDB and, with a bucket, through S3 for that bucket."""
     resources: list[str] = []
     for arn in table_arns:
         if not TABLE_ARN_RE.fullmatch(arn):
@@ -335,6 +461,29 @@ def system_policy(
                 "Condition": {"StringLike": {"s3:prefix": [f"{root}/", f"{root}/*"]}},
             },
         ]
+    if kms_key_arn is not None:
+        if region is None:
+            raise IamDocumentError("region is needed with kms_key_arn (kms:ViaService names it)")
+        statements.append(
+            table_key_statement(
+                sid=f"{sid}TableKey",
+                kms_key_arn=kms_key_arn,
+                region=region,
+                writes=_writes(table_actions),
+                alias=kms_key_alias,
+            )
+        )
+        if bucket_arn is not None:
+            statements.append(
+                bucket_key_statement(
+                    sid=f"{sid}DocumentsKey",
+                    kms_key_arn=kms_key_arn,
+                    region=region,
+                    bucket_arn=bucket_arn,
+                    writes="s3:PutObject" in object_actions,
+                    alias=kms_key_alias,
+                )
+            )
     return policy_document(statements)
 
 

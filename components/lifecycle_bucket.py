@@ -66,6 +66,8 @@ RULE_ID_RE: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
 ACCESS_LOG_ROOT: Final = "s3-access-logs/"
 """Prefix under which the access-log bucket receives logs (``s3-access-logs/<purpose>/``)."""
 LOG_DELIVERY_SERVICE: Final = "logging.s3.amazonaws.com"
+SSE_HEADER: Final = "s3:x-amz-server-side-encryption"
+SSE_KEY_HEADER: Final = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 
 
 def worst_case_lifetime_days(expiration_days: int, noncurrent_days: int | None, *, versioned: bool) -> int:
@@ -375,14 +377,16 @@ def bucket_policy(
     log_delivery_account: str | None = None,
     sse_s3_key_patterns: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The bucket policy (pure): deny non-TLS and TLS < 1.2 on the bucket and its objects (invariant 36);
-    on KMS buckets deny writes that ask for another algorithm than SSE-KMS (except under
-    ``sse_s3_key_patterns``, keys a service can only write with SSE-S3); on the access-log bucket allow S3
-    log delivery for this account under ``s3-access-logs/``.
+    """The bucket policy (pure): deny non-TLS and TLS < 1.2 on the bucket and its objects (invariant 36); on KMS
+    buckets deny uploads that *ask* for another algorithm than SSE-KMS (except under ``sse_s3_key_patterns``, keys
+    a service can only write with SSE-S3) or for any key of their own (a named key, or ``aws:kms`` without one,
+    which S3 serves with ``aws/s3``), so every object gets the bucket's key; on the access-log bucket allow S3 log
+    delivery for this account under ``s3-access-logs/``.
 
-    Every value comes from config-time facts (name, account), so the document is known at the first preview
-    (isolation invariant 48). That is why there is no "deny other KMS key ids" statement: the key's ARN is
-    only known after the key exists; the bucket's default encryption names the key instead."""
+    Uploads that send no encryption header - the SDK default, the MSK consumer, Lambda's on-failure delivery - get
+    the bucket's default encryption and must pass: the denies use ``StringNotEquals`` with a ``Null: false`` guard,
+    because ``StringNotEqualsIfExists`` is *true* when the header is absent and would refuse them. Every value
+    comes from config-time facts (name, account), so the document is known at the first preview (invariant 48)."""
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
     both = [bucket_arn, f"{bucket_arn}/*"]
     statements: list[dict[str, Any]] = [
@@ -404,7 +408,7 @@ def bucket_policy(
         },
     ]
     if kms:
-        statements += [
+        statements.append(
             {
                 "Sid": "DenyOtherEncryptionAlgorithms",
                 "Effect": "Deny",
@@ -415,7 +419,31 @@ def bucket_policy(
                     if sse_s3_key_patterns
                     else {"Resource": f"{bucket_arn}/*"}
                 ),
-                "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                "Condition": {
+                    "StringNotEquals": {SSE_HEADER: "aws:kms"},
+                    "Null": {SSE_HEADER: "false"},
+                },
+            }
+        )
+        statements += [
+            {
+                # Naming a key is refused, the bucket's own key included: objects get the bucket's default key.
+                # (Pinning the exact key ARN would leave the whole policy unknown until the key exists.)
+                "Sid": "DenyExplicitKmsKeys",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"Null": {SSE_KEY_HEADER: "false"}},
+            },
+            {
+                # aws:kms without a key id makes S3 use the AWS managed key aws/s3, not the bucket's key.
+                "Sid": "DenyAwsManagedKmsKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_KEY_HEADER: "true"}},
             },
         ]
     if log_delivery_account is not None:

@@ -236,19 +236,25 @@ def consumer_statements(
 def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
     """Who may assume the tenant writer role: only the consumer role, only with exactly one ``TenantId`` tag.
 
-    Neither this document nor the consumer's ``AssumeTenantWriter`` lists tenants (their size is constant in the
-    number of tenants): the handler checks the record's tenant against the tenant registry before it assumes the
-    session, and the session's ``TenantId`` tag plus its session policy confine what the session may write.
+    The trust names the account (``:root``) and pins the caller with ``aws:PrincipalArn``, rather than naming the
+    consumer role as the principal: within one account a trust policy that names the role authorizes
+    ``sts:AssumeRole`` on its own, so the consumer's identity policy (``AssumeTenantWriter`` in
+    :func:`consumer_statements`) would never be evaluated. Naming the account makes both policies required.
+    Neither document lists tenants (their size is constant in the number of tenants): the handler checks the
+    record's tenant against the tenant registry before it assumes the session, and the session's ``TenantId`` tag
+    plus its session policy confine what the session may write.
     """
+    account = consumer_role_arn.split(":")[4]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "ConsumerAssumesWithOneTenantTag",
                 "Effect": "Allow",
-                "Principal": {"AWS": consumer_role_arn},
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": consumer_role_arn},
                     "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
                     "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
                 },
@@ -292,7 +298,21 @@ def writer_policy(
             "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
             "Condition": {
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
-                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": raw_bucket_arn,
+                },
+            },
+        },
+        {
+            # ImageMetadata is encrypted with the environment key; the key policy delegates to IAM.
+            "Sid": "TableKeyThroughDynamoDB",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": kms_key_alias},
+                "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"},
             },
         },
     ]

@@ -639,6 +639,7 @@ class Platform(pulumi.ComponentResource):
 
     def _outputs(self, foundation: _Foundation) -> None:
         self.kms_key_arn = foundation.key.arn
+        self._key_alias = foundation.key_alias
         self.account_id = foundation.account_id
         self.handler_layer_arn = foundation.layer.arn
         self.alarm_topic_arn = foundation.topic.arn
@@ -710,6 +711,8 @@ class Platform(pulumi.ComponentResource):
             tenant_index_names={base: t.tenant_index_names for base, t in self.tables.items() if t.tenant_index_names},
             document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
             kms_key_arn=self.kms_key_arn,
+            kms_key_alias=self._key_alias,
+            account_id=self.account_id,
             tenants_per_role=cfg.access.tenants_per_role,
             trust_policy_max_chars=cfg.access.trust_policy_quota,
             name_prefix=cfg.name_prefix,
@@ -725,6 +728,8 @@ class Platform(pulumi.ComponentResource):
                 document_bucket_arn=self.document_bucket_arn,  # issue 6: the durable document bucket
                 superuser_scan=cfg.access.superuser_scan,
                 kms_key_arn=self.kms_key_arn,
+                kms_key_alias=self._key_alias,
+                account_id=self.account_id,
                 region=cfg.region,
                 name_prefix=cfg.name_prefix,
                 extra_tags=cfg.tags,

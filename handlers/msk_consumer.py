@@ -320,6 +320,12 @@ def session_policy(tenant_id: str, cfg: Settings) -> dict[str, Any]:
             "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
             "Resource": cfg.kms_key_arn,
         },
+        {
+            "Sid": "TableKeyThroughDynamoDB",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Resource": cfg.kms_key_arn,
+        },
     ]
     if cfg.source_buckets:
         statements.append(

@@ -67,8 +67,33 @@ TABLE_ARN_RE: Final = re.compile(
     r"arn:aws[a-z-]*:dynamodb:[a-z]{2}(?:-gov)?-[a-z]+-\d:\d{12}:table/([A-Za-z0-9_.-]{3,255})(?:/index/([A-Za-z0-9_.-]{3,255}))?"
 )
 OBJECT_ARN_RE: Final = re.compile(
-    r"arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]+)/([a-z0-9_-]+)/(\$\{aws:PrincipalTag/TenantId\}|[^/*?$]+)/\*"
+    r"arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]+)/([a-z0-9_-]+)/(\$\{aws:PrincipalTag/TenantId\}|[^/*?$]+)/"
+    r"(users/\$\{cognito-identity\.amazonaws\.com:sub\}/)?\*"
 )
+"""``<bucket>/<root>/<tenant>/*``, or a user's own ``<bucket>/<root>/<tenant>/users/${cognito-identity...:sub}/*``."""
+IDENTITY_PREFIX: Final = "users/${cognito-identity.amazonaws.com:sub}/"
+KMS_VIA_ACTIONS: Final = frozenset({"kms:decrypt", "kms:describekey", "kms:generatedatakey", "kms:generatedatakey*"})
+"""What a tenant role may hold on a KMS key, and only as DynamoDB or S3 uses it (``kms:ViaService``)."""
+
+
+def _kms_via_service_only(st: Mapping[str, Any]) -> bool:
+    """A KMS statement usable only through DynamoDB or S3: ``StringEquals kms:ViaService`` naming those services,
+    on key ARNs (never ``*``)."""
+    via = [
+        str(v)
+        for op, k, vals in statement_conditions(st)
+        if op == "StringEquals" and normalized_key(k) == "kms:viaservice"
+        for v in as_list(vals)
+    ]
+    resources = [str(r) for r in as_list(st.get("Resource"))]
+    return (
+        bool(via)
+        and all(re.fullmatch(r"(dynamodb|s3)\.[a-z0-9-]+\.amazonaws\.com", v) for v in via)
+        and bool(resources)
+        and all(re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9*-]+", r) for r in resources)
+    )
+
+
 BUCKET_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+")
 
 
@@ -773,17 +798,21 @@ def _action_allowlist(graph: Graph, _args: StackValidationArgs, report: ReportVi
         for st in allows(d.document or {}):
             acts, unknown = granted(st)
             extra = sorted(acts - ok)
+            if extra and set(extra) <= KMS_VIA_ACTIONS and not unknown and _kms_via_service_only(st):
+                continue  # the table or bucket key, through DynamoDB/S3 only
             if extra or unknown or "NotAction" in st:
                 report(
                     f"role {_name(role)}, statement {st.get('Sid', '<no Sid>')}: tenant roles hold only DynamoDB "
-                    f"data-plane and S3 object/list actions; found {(unknown + extra)[:8] or ['NotAction']}",
+                    f"data-plane and S3 object/list actions (and kms:Decrypt/DescribeKey/GenerateDataKey* on a key ARN "
+                    f"under StringEquals kms:ViaService dynamodb|s3); found {(unknown + extra)[:8] or ['NotAction']}",
                     d.urn,
                 )
 
 
 tenant_role_action_allowlist = StackValidationPolicy(
     name="tenant-role-action-allowlist",
-    description="Tenant roles are granted nothing but DynamoDB item actions and S3 object/list actions.",
+    description="Tenant roles are granted nothing but DynamoDB item actions, S3 object/list actions and their keys "
+    "through DynamoDB/S3 (kms:ViaService).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_stack(_action_allowlist),
 )
@@ -841,9 +870,10 @@ def _s3_list(graph: Graph, _args: StackValidationArgs, report: ReportViolation) 
             values = [x for op, v in prefixes if op == "StringLike" for x in v]
             wrong_ops = [op for op, _ in prefixes if op != "StringLike"]
             ok = {
-                f"{root}/{s}/{tail}"
+                f"{root}/{s}/{own}{tail}"
                 for s in segs
                 for root in {x.split("/", 1)[0] for x in values}
+                for own in ("", IDENTITY_PREFIX)
                 for tail in ("", "*")
             }
             if not values or wrong_ops or any(x not in ok for x in values):

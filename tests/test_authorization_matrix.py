@@ -39,13 +39,12 @@ def matrix(stack: str, mode: str) -> MatrixResult:
     return evaluate_run(run_stack(stack.split("+", maxsplit=1)[0], _config(stack, mode)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 findings 1, 2, 3, 5, 7: fixed in the following commits")
 @pytest.mark.parametrize(("stack", "mode"), [*((s, m) for s in STACKS for m in MODES), (API, "perTenant")])
 def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
     result = matrix(stack, mode)
     counts = result.counts()
     print(f"authorization matrix {stack}/{mode}: {counts}")
-    assert counts["paths"] >= 80
+    assert counts["paths"] >= 60  # staging has no MSK consumer: 72 paths; dev 105
     assert counts["variant:other-tenant"] > 0
     assert counts["variant:prefix-trap"] > 0
     assert counts["variant:other-user"] > 0

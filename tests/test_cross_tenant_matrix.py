@@ -31,6 +31,7 @@ from tests.conftest import run_stack
 from tests.iam_oracle import Request, UnsupportedPolicy, evaluate
 
 BUCKET = "arn:aws:s3:::saas-documents-dev"
+USER_ID = "ap-southeast-1:11111111-2222-3333-4444-555555555555"
 ACCOUNT = "123456789012"
 
 
@@ -91,7 +92,10 @@ def sessions(run: ProgramRun) -> dict[str, list[Session]]:
                 == "Deny"
             )
             tags = evaluate([trust], _web_identity("sts:TagSession", pool_id)) == "Allow"
-            out[tenant].append(Session(tenant, name, docs, {"aws:PrincipalTag/TenantId": tenant} if tags else {}))
+            context = {"cognito-identity.amazonaws.com:sub": USER_ID}
+            if tags:
+                context["aws:PrincipalTag/TenantId"] = tenant
+            out[tenant].append(Session(tenant, name, docs, context))
     return out
 
 
@@ -129,11 +133,12 @@ def check_matrix(run: ProgramRun, bucket: str = BUCKET) -> int:
         assert not system_roles & {s.role for s in by_tenant[a]}, "a tenant pool reaches a system role"
     for a, b in itertools.permutations(customers, 2):
         for s in by_tenant[a]:
+            admin = "Admin" in s.role
             for table in tables:
-                assert decide(s, "dynamodb:Query", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Allow", (
-                    s.role,
-                    table,
-                )
+                # users hold no table (rows through the API only); admins read every table of their tenant
+                assert decide(s, "dynamodb:Query", table, **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == (
+                    "Allow" if admin else "Deny"
+                ), (s.role, table)
                 assert decide(s, "dynamodb:GetItem", table, **{"dynamodb:LeadingKeys": [f"TENANT#{b}"]}) == "Deny", (
                     s.role,
                     b,
@@ -150,7 +155,7 @@ def check_matrix(run: ProgramRun, bucket: str = BUCKET) -> int:
                 assert decide(s, "dynamodb:PartiQLSelect", table) == "Deny"
                 assert decide(s, "dynamodb:GetRecords", f"{table}/stream/x") == "Deny"
                 no_tag = Session(s.tenant, s.role, s.documents, {})
-                if s.context:  # ABAC: without the tag nothing is allowed
+                if "aws:PrincipalTag/TenantId" in s.context:  # ABAC: without the tag nothing is allowed
                     assert (
                         evaluate(
                             no_tag.documents,
@@ -165,7 +170,17 @@ def check_matrix(run: ProgramRun, bucket: str = BUCKET) -> int:
                 )
             else:
                 assert decide(s, "dynamodb:PutItem", tables[0], **{"dynamodb:LeadingKeys": [f"TENANT#{a}"]}) == "Deny"
-            if has_s3:
+            own = f"tenants/{a}/" if admin else f"tenants/{a}/users/{USER_ID}/"
+            if has_s3 and not admin:
+                assert decide(s, "s3:GetObject", f"{bucket}/{own}payslip.pdf") == "Allow"
+                assert decide(s, "s3:PutObject", f"{bucket}/{own}x") == "Allow"
+                assert decide(s, "s3:GetObject", f"{bucket}/tenants/{a}/payslip.pdf") == "Deny"
+                assert decide(s, "s3:PutObject", f"{bucket}/tenants/{a}/users/someone-else/x") == "Deny"
+                assert decide(s, "s3:GetObject", f"{bucket}/tenants/{b}/users/{USER_ID}/x") == "Deny"
+                assert decide(s, "s3:ListBucket", bucket, **{"s3:prefix": own}) == "Allow"
+                assert decide(s, "s3:ListBucket", bucket, **{"s3:prefix": f"tenants/{a}/"}) == "Deny"
+                assert decide(s, "s3:DeleteObject", f"{bucket}/{own}x") == "Deny"
+            if has_s3 and admin:
                 assert decide(s, "s3:GetObject", f"{bucket}/tenants/{a}/payslip.pdf") == "Allow"
                 assert decide(s, "s3:GetObject", f"{bucket}/tenants/{b}/payslip.pdf") == "Deny"
                 assert decide(s, "s3:PutObject", f"{bucket}/tenants/{b}/x") == "Deny"

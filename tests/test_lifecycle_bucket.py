@@ -103,8 +103,17 @@ def test_bucket_policy_denies_non_tls_old_tls_and_other_algorithms() -> None:
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     assert by_sid["DenyTlsOlderThan12"]["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
+    # Only when the header is present (IfExists would refuse every upload relying on default encryption).
     assert by_sid["DenyOtherEncryptionAlgorithms"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"},
+    }
+    assert by_sid["DenyExplicitKmsKeys"]["Condition"] == {
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}
+    }
+    assert by_sid["DenyAwsManagedKmsKey"]["Condition"] == {
+        "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
     }
     assert "DenyOtherKmsKeys" not in by_sid  # would embed the key ARN, unknown at the first preview
     assert all(s["Effect"] == "Deny" for s in doc["Statement"])

@@ -138,9 +138,11 @@ def test_writer_role_is_tenant_keyed(staging: ProgramRun) -> None:
     trust = json.loads(role.inputs["assumeRolePolicy"])
     (st,) = trust["Statement"]
     consumer_role = staging.named("platform-consumer-image-uploads-handler-role").state["arn"]
-    assert st["Principal"] == {"AWS": consumer_role}
+    # The account, pinned to the consumer by aws:PrincipalArn: the consumer's tenant allow-list is then evaluated.
+    assert st["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     assert st["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert st["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": consumer_role},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
         "Null": {"aws:RequestTag/TenantId": "false"},
     }
