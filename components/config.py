@@ -31,7 +31,6 @@ from pydantic.alias_generators import to_camel
 from saas_platform.components.errors import StackConfigError
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
-    ENVIRONMENTS,
     LOG_RETENTION_DAYS,
     NAME_PREFIX_RE,
     RETENTION_PROMISE_DAYS,
@@ -108,7 +107,9 @@ class IdentityConfig(_Model):
     """IAM role Cognito assumes to send SMS MFA codes. SMS MFA is offered only when this is set."""
     client_environments: list[Environment] | None = None
     """Environments whose app clients an owning stack (``mode: own``) creates on its pools and exports.
-    Default: all three in prod (one credential works in Dev, Staging and Prod), only its own elsewhere.
+    Default: only its own environment. A prod stack whose pools other stacks share (``mode: shared``) lists
+    their environments too (``[staging, prod]``): one credential then works in each of them, and no pool carries
+    the clients of an environment that does not use it.
     Use :meth:`StackConfig.identity_client_environments` for the resolved list."""
 
     @field_validator("source_stack")
@@ -538,10 +539,11 @@ class StackConfig(_Model):
     @property
     def identity_client_environments(self) -> list[Environment]:
         """Environments whose app clients this stack creates when it owns the pools (``identity.mode: own``):
-        ``identity.clientEnvironments`` if set, else all three in prod and only its own environment elsewhere."""
+        ``identity.clientEnvironments`` if set, else only its own environment (a pool carries no client that no
+        stack uses; prod lists the environments that share its pools, e.g. ``[staging, prod]``)."""
         if self.identity.client_environments is not None:
             return list(self.identity.client_environments)
-        return list(ENVIRONMENTS) if self.is_prod else [self.environment]
+        return [self.environment]
 
 
 def _decode(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Identity across the real stacks: dev owns its pools, prod owns them for all three environments and exports
+"""Identity across the real stacks: dev owns its pools, prod owns them for staging and prod and exports
 them, staging consumes prod's export. Plus the config keys and the user-pool schema guard."""
 
 from __future__ import annotations
@@ -56,16 +56,18 @@ def per_tenant(run: ProgramRun, type_: str) -> Counter[str]:
     return Counter(r.name.split("-")[0] for r in run.of_type(type_) if not r.name.startswith("platform-"))
 
 
-def test_prod_owns_a_pool_per_tenant_with_clients_for_every_environment(prod):
+def test_prod_owns_a_pool_per_tenant_with_clients_for_the_environments_that_use_it(prod):
     tenants = {"acme", "globex", "initech", "system"}
     assert per_tenant(prod, POOL) == dict.fromkeys(tenants, 1)
-    assert per_tenant(prod, CLIENT) == dict.fromkeys(tenants, 6)  # 3 environments x 2 front ends
+    # staging and prod use prod's pools (dev has its own): 2 environments x 2 front ends, no dev clients
+    assert per_tenant(prod, CLIENT) == dict.fromkeys(tenants, 4)
     assert per_tenant(prod, FUNCTION) == dict.fromkeys(tenants, 2)  # both triggers
     assert per_tenant(prod, PERMISSION) == dict.fromkeys(tenants, 2)
     assert per_tenant(prod, IDENTITY_POOL) == dict.fromkeys(tenants, 1)
     names = {c.inputs["name"] for c in prod.of_type(CLIENT)}
     assert "AIML-SaaS-acme-hr-admin-staging" in names
-    assert "AIML-SaaS-system-ess-mobile-dev" in names
+    assert "AIML-SaaS-system-ess-mobile-prod" in names
+    assert not [n for n in names if n.endswith("-dev")]  # no client that no stack uses
     for pool in prod.of_type(POOL):
         assert pool.inputs["deletionProtection"] == "ACTIVE"
         assert pool.options.protect is True
@@ -111,7 +113,7 @@ def test_identity_export_is_the_documented_contract(prod):
     assert acme["userPoolArn"] == f"arn:aws:cognito-idp:ap-southeast-1:123456789012:userpool/{acme['userPoolId']}"
     assert acme["issuer"] == f"https://cognito-idp.ap-southeast-1.amazonaws.com/{acme['userPoolId']}"
     assert {env: set(c) for env, c in acme["clientIds"].items()} == {
-        env: {"hr-admin", "ess-mobile"} for env in ("dev", "staging", "prod")
+        env: {"hr-admin", "ess-mobile"} for env in ("staging", "prod")
     }
 
 
@@ -165,7 +167,7 @@ def test_client_environments_defaults():
     prod = load_stack_config(
         base(**{"saas:environment": "prod", "saas:identity": {"mode": "own", "mfa": "ON"}}), "prod"
     )
-    assert prod.identity_client_environments == ["dev", "staging", "prod"]
+    assert prod.identity_client_environments == ["prod"]  # only its own unless the file lists the sharers
     dev = load_stack_config(base(), "dev")
     assert dev.identity_client_environments == ["dev"]
     chosen = load_stack_config(base(**{"saas:identity": {"mode": "own", "clientEnvironments": ["prod", "dev"]}}), "dev")
