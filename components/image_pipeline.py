@@ -34,7 +34,7 @@ from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.lifecycle_bucket import depends_on_of
-from saas_platform.components.msk_consumer import TENANT_LIST_MAX_CHARS, writer_trust_policy
+from saas_platform.components.msk_consumer import writer_trust_policy
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
@@ -66,6 +66,10 @@ QUEUE_CONSUMER_ACTIONS: Final = (
     "sqs:GetQueueAttributes",
     "sqs:ChangeMessageVisibility",
 )
+
+TENANT_LIST_MAX_CHARS: Final = 6_000
+"""Budget of the tenant list in the upload and processor roles' ``AssumeTenantWriter`` condition (inline
+policies are limited to 10,240 characters; the rest of the document needs the remainder)."""
 
 
 def _tenant() -> str:
