@@ -643,7 +643,9 @@ class HandlerFunction(pulumi.ComponentResource):
                     name="logs-service/log-group-key",
                     principal=pulumi.Output.concat("logs.", region, ".amazonaws.com"),
                     principal_type="service",
-                    actions=("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"),
+                    # No kms:DescribeKey: it carries no encryption context, so a grant conditioned on
+                    # kms:EncryptionContext:aws:logs:arn never applies to it (the key policy does not grant it).
+                    actions=("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
                     resource=args.kms_key_arn,
                     context={"kms:EncryptionContext:aws:logs:arn": log_group_arn, "aws:SourceAccount": account},
                     guards=("kms:EncryptionContext:aws:logs:arn",),

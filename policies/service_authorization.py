@@ -42,6 +42,7 @@ from policy_sentry.shared.iam_data import get_service_prefix_data
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from saas_platform.policies._common import as_list, parse_json_document, statements
+from saas_platform.policies._iam import is_unknown, plain_props
 
 DocKind = Literal["identity", "trust", "resource"]
 
@@ -394,13 +395,27 @@ def check_document(value: Any, kind: DocKind) -> list[str]:
     return document_problems(doc, kind)
 
 
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_unknown(v) for v in value)
+    return is_unknown(value)
+
+
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     t = args.resource_type
-    if t == ROLE and not args.props.get("assumeRolePolicy"):
+    # Plain properties: a document that is unknown during the first preview (a trust policy built from a role ARN
+    # created in the same update) is judged when ``pulumi up`` runs the pack with the value known, instead of
+    # turning the whole rule into a "can't run during preview" advisory.
+    props = plain_props(args.props)
+    if t == ROLE and not props.get("assumeRolePolicy"):
         report_violation("role has no assume_role_policy (trust policy)", None)
-    elif t in REQUIRED_DOCUMENTS and not args.props.get(REQUIRED_DOCUMENTS[t][0]):
+    elif t in REQUIRED_DOCUMENTS and not props.get(REQUIRED_DOCUMENTS[t][0]):
         report_violation(f"{t} has no {REQUIRED_DOCUMENTS[t][0]} document", None)
-    for label, kind, value in policy_documents(t, args.props):
+    for label, kind, value in policy_documents(t, props):
+        if _has_unknown(value):
+            continue
         for problem in check_document(value, kind):
             report_violation(f"{label}: {problem}", None)
 
