@@ -207,7 +207,9 @@ def test_writers_are_keyed_on_the_session_tag(run: ProgramRun) -> None:
     assert proc["ImageMetadataOwnTenantOnly"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     trust = json.loads(run.named("images-processor-writer-role").inputs["assumeRolePolicy"])
     (st,) = trust["Statement"]
-    assert st["Principal"] == {"AWS": run.named("images-processor-role").state["arn"]}
+    # The trust names the account and pins the caller, so the caller's identity policy is evaluated too.
+    assert st["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert st["Condition"]["ArnEquals"] == {"aws:PrincipalArn": run.named("images-processor-role").state["arn"]}
     assert st["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["TenantId"]}
 
 
@@ -339,7 +341,8 @@ def test_stacks_plan_processing_and_the_upload_route_with_the_api(stack: str) ->
     from tests.conftest import run_stack
 
     plain = run_stack(stack, {"saas:images": {"enabled": True}})
-    assert {r.name for r in plain.of_type("aws:sqs/queue:Queue")} == {"platform-images-queue", "platform-images-dlq"}
+    image_queues = {r.name for r in plain.of_type("aws:sqs/queue:Queue") if r.name.startswith("platform-images-")}
+    assert image_queues == {"platform-images-queue", "platform-images-dlq"}
     assert [r.name for r in plain.of_type("aws:s3/bucketNotification:BucketNotification")] == [
         "platform-images-raw-notification"
     ]

@@ -29,6 +29,7 @@ from tests.image_fixtures import (
     png_bomb,
     truncated_scan_png,
 )
+from tests.registry_support import registry_table
 
 NOW = 1_700_000_000.0
 
@@ -506,7 +507,11 @@ def test_msk_path_feeds_the_same_processor() -> None:
             "METADATA_TABLE": p.table,
             "METADATA_TABLE_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{p.table}",
             "WRITER_ROLE_ARN": p.writer_role_arn,
-            "KNOWN_TENANTS": "acme,globex",
+            "SAAS_REGISTRY_TABLE": registry_table(
+                p.ddb,
+                "TenantRegistryE2e",
+                {"acme": f"{REGION}_Acme", "globex": f"{REGION}_Globex"},
+            ),
             "RETENTION_DAYS": "7",
         }
     )

@@ -488,6 +488,12 @@ def test_every_record_is_stored_or_in_the_failure_path_never_lost(values: list[s
     ],
 )
 def test_pointer_check_refuses_look_alike_tenant_prefixes(tenant: str, key: str) -> None:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    registry = registry_table(
+        ddb,
+        f"TenantRegistry{next(_counter)}",
+        {t: f"{REGION}_{t.replace('-', '')}" for t in ("acme", "acme2", "acme-corp")},
+    )
     cfg = h.Settings.from_env(
         {
             "RAW_BUCKET": "raw",
@@ -496,7 +502,7 @@ def test_pointer_check_refuses_look_alike_tenant_prefixes(tenant: str, key: str)
             "METADATA_TABLE_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/t",
             "WRITER_ROLE_ARN": "arn:aws:iam::123456789012:role/writer",
             "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:123456789012:key/k",
-            "KNOWN_TENANTS": "acme,acme2,acme-corp",
+            "SAAS_REGISTRY_TABLE": registry,
             "RETENTION_DAYS": "7",
             "MAX_IMAGE_BYTES": "4096",
             "ALLOWED_CONTENT_TYPES": "image/png",
