@@ -293,6 +293,7 @@ class Platform(pulumi.ComponentResource):
                 region=cfg.region,
                 protect=cfg.protect,
                 extra_tags=cfg.tags,
+                name_prefix=cfg.table_name_prefix,
             ),
             opts=self._child,
         )

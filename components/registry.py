@@ -48,9 +48,10 @@ REGISTRY_READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query")
 TenantStatus = Literal["active", "suspended", "offboarded"]
 
 
-def registry_table_name(environment: str) -> str:
-    """Physical registry table name: ``TenantRegistryDev``."""
-    return f"TenantRegistry{env_suffix(environment)}"
+def registry_table_name(environment: str, name_prefix: str = "") -> str:
+    """Physical registry table name: ``TenantRegistryDev`` (``alice-TenantRegistryDev`` with a prefix, like the
+    pool tables, so two stacks of one environment share an account)."""
+    return f"{name_prefix + '-' if name_prefix else ''}TenantRegistry{env_suffix(environment)}"
 
 
 def registry_item(
@@ -101,6 +102,8 @@ class TenantRegistryArgs:
     """Default: True. Deletion protection in AWS and ``protect``/``retain_on_delete`` in Pulumi: losing the
     registry locks every tenant out (the handlers fail closed)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
+    name_prefix: str = ""
+    """Default ``""``. Prefix of the table's physical name (``saas:tableNamePrefix``), as for the pool tables."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +179,7 @@ class TenantRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: TenantRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:registry:TenantRegistry", name, None, opts)
         self._name = name
-        physical = registry_table_name(args.environment)
+        physical = registry_table_name(args.environment, args.name_prefix)
         self.table = aws.dynamodb.Table(
             f"{name}-table",
             name=physical,

@@ -323,7 +323,9 @@ def test_extra_statements_follow_the_denies_and_sse_s3_patterns_narrow_the_kms_d
         "DenyInsecureTransport",
         "DenyTlsOlderThan12",
         "DenyOtherEncryptionAlgorithms",
+        "DenyExplicitKmsKeys",
+        "DenyAwsManagedKmsKey",
         "ServiceWrite",
     ]
     assert doc["Statement"][2]["NotResource"] == ["arn:aws:s3:::raw-b/x/digest/*"]
-    assert doc["Statement"][3] == extra
+    assert doc["Statement"][5] == extra
