@@ -193,11 +193,42 @@ schedule_dlq_and_scoped_role = StackValidationPolicy(
 # ------------------------------------------------------------------------------------------------ async functions
 
 
+SYNCHRONOUS_INVOKERS: Final = ("states.amazonaws.com",)
+"""Services whose Lambda integrations wait for the result (Step Functions' ``lambda:invoke`` tasks): a failure
+returns to the caller's Retry/Catch, so the function needs no dead-letter queue for them."""
+
+
+def _synchronous_roles(resources: Iterable[PolicyResource]) -> set[str]:
+    """Ids/names of roles trusted only by :data:`SYNCHRONOUS_INVOKERS` (as a RolePolicy's ``role`` names them)."""
+    out: set[str] = set()
+    for r in resources:
+        if r.resource_type != ROLE:
+            continue
+        props = plain_props(r.props)
+        trust = parse_json_document(props.get("assumeRolePolicy")) or {}
+        services = [
+            svc
+            for st in statements(trust)
+            if st.get("Effect") == "Allow"
+            for svc in as_list(get_path(st, "Principal", "Service"))
+        ]
+        if services and all(svc in SYNCHRONOUS_INVOKERS for svc in services):
+            out |= {str(v) for v in (props.get("name"), props.get("id"), r.name) if isinstance(v, str) and v}
+    return out
+
+
 def invoked_asynchronously(resources: Iterable[PolicyResource]) -> dict[str, str]:
-    """Function name -> who invokes it asynchronously (a schedule, or a role allowed lambda:InvokeFunction)."""
+    """Function name -> who invokes it asynchronously (a schedule, or a role allowed lambda:InvokeFunction; roles
+    trusted only by Step Functions invoke synchronously and are left out)."""
+    resources = list(resources)
+    synchronous = _synchronous_roles(resources)
     found: dict[str, str] = {}
     for r in resources:
         props = plain_props(r.props)
+        if r.resource_type == ROLE_POLICY and str(props.get("role") or "") in synchronous:
+            continue
+        if r.resource_type == ROLE and str(props.get("name") or "") in synchronous:
+            continue
         if r.resource_type == SCHEDULE:
             name = _function_name(get_path(props, "target", "arn"))
             if name:

@@ -109,7 +109,9 @@ def test_schedule_rule_missing_properties() -> None:
 # ------------------------------------------------------------------------------------------ async functions
 
 
-def async_program(*, dlq: bool = False, destination: bool = False, invoked: bool = True) -> PolicyReport:
+def async_program(
+    *, dlq: bool = False, destination: bool = False, invoked: bool = True, caller_service: str = ""
+) -> PolicyReport:
     def program() -> None:
         role = aws.iam.Role(
             "r",
@@ -135,7 +137,12 @@ def async_program(*, dlq: bool = False, destination: bool = False, invoked: bool
                 ),
             )
         if invoked:
-            caller = aws.iam.Role("caller", assume_role_policy=doc(SCHEDULER_TRUST))
+            trust = (
+                {"Effect": "Allow", "Principal": {"Service": caller_service}, "Action": "sts:AssumeRole"}
+                if caller_service
+                else SCHEDULER_TRUST
+            )
+            caller = aws.iam.Role("caller", assume_role_policy=doc(trust))
             aws.iam.RolePolicy("caller-policy", role=caller.id, policy=doc({**INVOKE_PICKER, "Resource": OTHER}))
 
     return evaluate(run_function(program), [jobs.async_function_dead_letter])
@@ -145,6 +152,13 @@ def test_async_rule_compliant_with_dlq_or_destination() -> None:
     assert messages(async_program(dlq=True)) == []
     assert messages(async_program(destination=True)) == []
     assert messages(async_program(invoked=False)) == []  # synchronous only: not this rule's business
+
+
+def test_async_rule_leaves_out_step_functions_callers() -> None:
+    """Step Functions' lambda:invoke tasks wait for the result (failures go to the state machine's Retry/Catch);
+    a Lambda service role that may invoke is still an asynchronous caller."""
+    assert messages(async_program(caller_service="states.amazonaws.com")) == []
+    assert len(messages(async_program(caller_service="lambda.amazonaws.com"))) == 1
 
 
 def test_async_rule_violation_when_neither_is_set() -> None:
