@@ -223,9 +223,18 @@ class _RoleFactory:
         )
 
 
-def _trust(pool_ids: Sequence[pulumi.Input[str]], *, tag_session: bool, limit: int, what: str) -> pulumi.Output[str]:
+def _trust(
+    pool_ids: Sequence[pulumi.Input[str]],
+    *,
+    tag_session: bool,
+    limit: int,
+    what: str,
+    tenant_ids: Sequence[str] | None = None,
+) -> pulumi.Output[str]:
     return pulumi.Output.all(*pool_ids).apply(
-        lambda ids: _checked_json(iam.identity_pool_trust_policy(list(ids), tag_session=tag_session), limit, what)
+        lambda ids: _checked_json(
+            iam.identity_pool_trust_policy(list(ids), tag_session=tag_session, tenant_ids=tenant_ids), limit, what
+        )
     )
 
 
@@ -679,6 +688,7 @@ class SharedTenantAccess(pulumi.ComponentResource):
         make = _RoleFactory(self, name, resource_tags)
         trust = _trust(
             list(args.identity_pool_ids),
+            tenant_ids=args.tenant_ids,
             tag_session=True,
             limit=args.trust_policy_max_chars,
             what=f"shard S{shard:02d} trust policy",

@@ -159,6 +159,16 @@ class IdentityConfig(_Model):
         return value
 
 
+class MskNetworkConfig(_Model):
+    """``saas:msk.network``: the existing cluster's VPC, subnets and security groups (``aws kafka
+    describe-cluster-v2`` lists them). The event source mapping places its network interfaces there, and the
+    consumer role may create and delete network interfaces only there (docs/pipeline.md)."""
+
+    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+
+
 class MskConfig(_Model):
     """``saas:msk``: the Kafka source of the image pipeline (the image-pipeline design).
 
@@ -170,6 +180,9 @@ class MskConfig(_Model):
 
     cluster_arn: str | None = None
     create: bool = Field(default=False, validate_default=True)
+    network: MskNetworkConfig | None = Field(default=None, validate_default=True)
+    """Required with ``clusterArn``: the cluster's network (``vpcId``, ``subnetIds``, ``securityGroupIds``). With
+    ``create: true`` the program tags the network it creates instead."""
     topics: list[Annotated[str, StringConstraints(pattern=f"^(?:{KAFKA_TOPIC_RE.pattern})$")]] = Field(min_length=1)
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(default="TRIM_HORIZON", validate_default=True)
     """Where a new consumer group starts. ``LATEST`` skips records already in the topic (not allowed in prod)."""
@@ -206,6 +219,20 @@ class MskConfig(_Model):
             raise ValueError("set clusterArn to an existing cluster, or create: true for a dev serverless cluster")
         if value and _environment(info) not in (None, "dev"):
             raise ValueError("create: true is for dev only; staging and prod consume an existing cluster (clusterArn)")
+        return value
+
+    @field_validator("network")
+    @classmethod
+    def _network_with_existing_cluster(
+        cls, value: MskNetworkConfig | None, info: ValidationInfo
+    ) -> MskNetworkConfig | None:
+        if info.data.get("create") and value is not None:
+            raise ValueError("not with create: true (the program creates and tags the dev cluster's network)")
+        if info.data.get("cluster_arn") and value is None:
+            raise ValueError(
+                "required with clusterArn: set vpcId, subnetIds and securityGroupIds of the cluster "
+                "(aws kafka describe-cluster-v2); the consumer may place network interfaces only there"
+            )
         return value
 
     @field_validator("topics")

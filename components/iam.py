@@ -40,6 +40,9 @@ from typing import Any, Final
 from saas_platform.components.naming import DOCUMENT_ROOT, SYSTEM_TENANT, TENANT_ID_RE
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
 
+TENANT_ID_MAX_CHARS: Final = 31
+"""The longest tenant id ``TENANT_ID_RE`` admits (capacity arithmetic uses the worst case)."""
+
 Statement = dict[str, Any]
 PolicyDocument = dict[str, Any]
 
@@ -495,13 +498,18 @@ def service_trust_policy(service: str) -> PolicyDocument:
     }
 
 
-def identity_pool_trust_policy(identity_pool_ids: Sequence[str], *, tag_session: bool = False) -> PolicyDocument:
+def identity_pool_trust_policy(
+    identity_pool_ids: Sequence[str], *, tag_session: bool = False, tenant_ids: Sequence[str] | None = None
+) -> PolicyDocument:
     """Trust for roles handed out by Cognito identity pools (invariant 12).
 
-    One pool id gives the per-tenant shape (a single ``aud`` value). Several pool ids are the sanctioned
-    shared-ABAC shape only: each pool belongs to one tenant and maps ``custom:tenantId`` to the ``TenantId``
-    principal tag, so ``tag_session`` must be True and ``sts:TagSession`` sits in the same statement, under
-    the same conditions, as ``sts:AssumeRoleWithWebIdentity`` (invariant 7b).
+    One pool id without ``tag_session`` gives the per-tenant shape (a single ``aud`` value). ``tag_session=True``
+    is the shared-ABAC shape: each pool belongs to one tenant and maps ``custom:tenantId`` to the ``TenantId``
+    principal tag, ``sts:TagSession`` sits in the same statement, under the same conditions, as
+    ``sts:AssumeRoleWithWebIdentity`` (invariant 7b), and ``tenant_ids`` (same order as the pools) binds each
+    pool to its tenant: one statement per pool requires ``aws:RequestTag/TenantId`` to be that pool's tenant, so
+    a token of tenant A's pool can never carry another tenant's tag into the session, whatever the pre-token
+    trigger does.
     """
     if not identity_pool_ids:
         raise IamDocumentError("a trust policy needs at least one identity pool id")
@@ -516,21 +524,34 @@ def identity_pool_trust_policy(identity_pool_ids: Sequence[str], *, tag_session:
             "a role trusted by several identity pools is only safe as a shared ABAC role: pass tag_session=True "
             "and scope its policies with ${aws:PrincipalTag/TenantId}"
         )
-    aud: str | list[str] = identity_pool_ids[0] if len(identity_pool_ids) == 1 else list(identity_pool_ids)
-    actions: str | list[str] = (
-        [ASSUME_ROLE_WITH_WEB_IDENTITY, TAG_SESSION] if tag_session else ASSUME_ROLE_WITH_WEB_IDENTITY
-    )
+    amr = {"ForAnyValue:StringLike": {AMR_KEY: "authenticated"}}
+    if not tag_session:
+        return policy_document(
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": COGNITO_IDENTITY},
+                    "Action": ASSUME_ROLE_WITH_WEB_IDENTITY,
+                    "Condition": {"StringEquals": {AUD_KEY: identity_pool_ids[0]}, **amr},
+                }
+            ]
+        )
+    if tenant_ids is None or len(tenant_ids) != len(identity_pool_ids):
+        raise IamDocumentError(
+            "an ABAC trust binds each identity pool to its tenant: pass tenant_ids in the order of identity_pool_ids "
+            f"(got {None if tenant_ids is None else len(tenant_ids)} for {len(identity_pool_ids)} pools)"
+        )
+    if any("*" in t or "?" in t or "$" in t or not t for t in tenant_ids):
+        raise IamDocumentError(f"tenant ids in a trust policy must be literal; got {list(tenant_ids)}")
     return policy_document(
         [
             {
                 "Effect": "Allow",
                 "Principal": {"Federated": COGNITO_IDENTITY},
-                "Action": actions,
-                "Condition": {
-                    "StringEquals": {AUD_KEY: aud},
-                    "ForAnyValue:StringLike": {AMR_KEY: "authenticated"},
-                },
+                "Action": [ASSUME_ROLE_WITH_WEB_IDENTITY, TAG_SESSION],
+                "Condition": {"StringEquals": {AUD_KEY: pool, f"aws:RequestTag/{TENANT_TAG_KEY}": tenant}, **amr},
             }
+            for pool, tenant in zip(identity_pool_ids, tenant_ids, strict=True)
         ]
     )
 
@@ -544,15 +565,17 @@ def abac_tenants_per_role(region: str, trust_policy_max_chars: int = TRUST_POLIC
     """How many tenant identity pools one shared ABAC role can trust within the trust-policy size quota.
 
     Exact, not estimated: it builds the trust policy with pool ids of the real length for ``region`` and
-    returns the largest count that fits. With ``ap-southeast-1`` that is 31 at 2,048 characters and 69 at
-    4,096: each further id costs 54 characters (51 for ``<region>:<uuid>``, 2 quotes, 1 comma) on top of a
-    378-character statement.
+    returns the largest count that fits, assuming the longest tenant ids. The trust holds one statement per pool,
+    binding it to its tenant (:func:`identity_pool_trust_policy`): in ``ap-southeast-1`` the first costs 438
+    characters and each further one 400, so 5 pools fit in 2,048 characters and 10 in 4,096.
     """
     id_len = identity_pool_id_length(region)
 
     def fits(count: int) -> bool:
         ids = [f"{region}:{n:0{id_len - len(region) - 1}d}" for n in range(count)]
-        return document_size(identity_pool_trust_policy(ids, tag_session=True)) <= trust_policy_max_chars
+        tenants = [f"t{n:0{TENANT_ID_MAX_CHARS - 1}d}" for n in range(count)]  # the longest tenant ids
+        size = document_size(identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants))
+        return size <= trust_policy_max_chars
 
     # Doubling, then bisection: O(log n) documents of O(n) size each. A linear scan rebuilt every document
     # (quadratic), and ran to the cap when the document stopped growing.

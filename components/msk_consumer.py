@@ -70,14 +70,137 @@ MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
 """The image-pipeline design: uploads are limited to 10 MB (API Gateway's payload limit); the Kafka path keeps the same limit."""
 TENANT_TAG: Final = "TenantId"
 WRITER_DYNAMODB_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem")
-ENI_ACTIONS: Final = (
-    "ec2:CreateNetworkInterface",
+ENI_DESCRIBE_ACTIONS: Final = (
     "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
     "ec2:DescribeVpcs",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 )
+"""The mapping's Describe* calls: no resource-level permissions in the Service Authorization Reference, so ``"*"``."""
+ENI_ACTIONS: Final = ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", *ENI_DESCRIBE_ACTIONS)
+"""Everything the event source mapping's pollers need to place network interfaces in the cluster's subnets."""
+NETWORK_TAG: Final = "saas:mskNetwork"
+"""The tag a cluster's subnets and security groups carry when this program creates them (:class:`DevMskCluster`):
+the consumer may create network interfaces only in subnets and with security groups tagged with its cluster's name."""
+VPC_ID_RE: Final = re.compile(r"vpc-[0-9a-f]{8,17}")
+SUBNET_ID_RE: Final = re.compile(r"subnet-[0-9a-f]{8,17}")
+SECURITY_GROUP_ID_RE: Final = re.compile(r"sg-[0-9a-f]{8,17}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MskNetwork:
+    """Where the event source mapping's pollers place their network interfaces: the cluster's VPC, subnets and
+    security groups (the mapping uses the cluster's own network configuration).
+
+    Two ways to name them, exactly one of which is used:
+
+    * explicit ids, for an existing cluster (``aws kafka describe-cluster-v2`` lists its subnets and security
+      groups): ``ec2:CreateNetworkInterface`` is allowed only with those subnets and security groups, and
+      ``ec2:DeleteNetworkInterface`` only on interfaces in that VPC (``ec2:Vpc``);
+    * ``tag_value``, for a cluster this program creates (its ids are unknown at the first preview): the subnets
+      and security groups carry ``saas:mskNetwork=<tag_value>`` and the create grant requires that tag on both;
+      deletes are confined to the stack's account and region.
+
+    Attributes:
+        vpc_id: ``vpc-...``. subnet_ids: at least one ``subnet-...``. security_group_ids: at least one ``sg-...``.
+        tag_value: the ``saas:mskNetwork`` tag value (the cluster name) instead of ids.
+    """
+
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    tag_value: str | None = None
+
+    def __post_init__(self) -> None:
+        explicit = self.vpc_id is not None or self.subnet_ids or self.security_group_ids
+        if explicit and self.tag_value is not None:
+            raise ComponentArgError(
+                "MskNetwork: give either vpc_id/subnet_ids/security_group_ids or tag_value, not both"
+            )
+        if self.tag_value is not None:
+            if not re.fullmatch(r"[A-Za-z0-9+\-=._:/@ ]{1,256}", self.tag_value):
+                raise ComponentArgError(f"MskNetwork.tag_value must be a valid tag value; got {self.tag_value!r}")
+            return
+        problems: list[str] = []
+        if self.vpc_id is None or not VPC_ID_RE.fullmatch(self.vpc_id):
+            problems.append(f"vpc_id must look like vpc-0123456789abcdef0; got {self.vpc_id!r}")
+        if not self.subnet_ids or not all(SUBNET_ID_RE.fullmatch(s) for s in self.subnet_ids):
+            problems.append(f"subnet_ids must be one or more subnet-... ids; got {list(self.subnet_ids)}")
+        if not self.security_group_ids or not all(SECURITY_GROUP_ID_RE.fullmatch(s) for s in self.security_group_ids):
+            problems.append(f"security_group_ids must be one or more sg-... ids; got {list(self.security_group_ids)}")
+        if problems:
+            raise ComponentArgError(
+                "MskNetwork names the cluster's network (the mapping's network interfaces are confined to it): "
+                + "; ".join(problems)
+            )
+
+
+def network_interface_statements(network: MskNetwork, *, region: str, account_id: Any) -> list[dict[str, Any]]:
+    """The mapping's EC2 statements, scoped to the cluster's network (pure when ``account_id`` is a string).
+
+    ``CreateNetworkInterface`` is authorized on every resource of the request: the new interface, the subnet and
+    each security group. The interface's own ARN is unknown before it exists, so it is granted as
+    ``network-interface/*`` in this account and region, while the subnets and security groups are pinned (explicit
+    ARNs, or the ``saas:mskNetwork`` tag). A request naming any other subnet or security group (including a VPC's
+    default group) is implicitly denied. The Describe* actions support no resource-level permissions (``"*"``).
+    """
+
+    def ec2(kind: str, ident: str) -> Any:
+        if isinstance(account_id, str):
+            return f"arn:aws:ec2:{region}:{account_id}:{kind}/{ident}"
+        return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, f":{kind}/{ident}")
+
+    describe = {
+        "Sid": "EventSourceMappingDescribeNetwork",
+        "Effect": "Allow",
+        "Action": list(ENI_DESCRIBE_ACTIONS),
+        "Resource": "*",
+    }
+    interfaces = ec2("network-interface", "*")
+    if network.tag_value is not None:
+        return [
+            describe,
+            {
+                "Sid": "EventSourceMappingCreateInterface",
+                "Effect": "Allow",
+                "Action": "ec2:CreateNetworkInterface",
+                "Resource": interfaces,
+            },
+            {
+                "Sid": "EventSourceMappingInterfaceInClusterNetwork",
+                "Effect": "Allow",
+                "Action": "ec2:CreateNetworkInterface",
+                "Resource": [ec2("subnet", "*"), ec2("security-group", "*")],
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{NETWORK_TAG}": network.tag_value}},
+            },
+            {
+                "Sid": "EventSourceMappingDeleteInterface",
+                "Effect": "Allow",
+                "Action": "ec2:DeleteNetworkInterface",
+                "Resource": interfaces,
+            },
+        ]
+    assert network.vpc_id is not None  # __post_init__
+    return [
+        describe,
+        {
+            "Sid": "EventSourceMappingCreateInterface",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": [
+                interfaces,
+                *(ec2("subnet", s) for s in network.subnet_ids),
+                *(ec2("security-group", g) for g in network.security_group_ids),
+            ],
+        },
+        {
+            "Sid": "EventSourceMappingDeleteInterface",
+            "Effect": "Allow",
+            "Action": "ec2:DeleteNetworkInterface",
+            "Resource": interfaces,
+            "Condition": {"ArnEquals": {"ec2:Vpc": ec2("vpc", network.vpc_id)}},
+        },
+    ]
 
 
 def kafka_arns(cluster_arn: str, topic: str, group_id: str) -> dict[str, str]:
@@ -133,6 +256,32 @@ def _suffix(value: Any, suffix: str) -> Any:
     return value + suffix if isinstance(value, str) else pulumi.Output.concat(value, suffix)
 
 
+PRODUCER_ACTIONS: Final = ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData")
+"""What a producer of the image topic needs on the topic ARN (plus ``Connect`` and ``WriteDataIdempotently`` on the
+cluster ARN)."""
+
+
+def producer_statements(*, cluster_arn: Any, topic_arn: Any) -> list[dict[str, Any]]:
+    """The identity-policy statements of a service that may produce to the image topic (pure when given strings).
+
+    Who may produce is part of the isolation contract: the consumer stores each record under the ``tenantId`` the
+    record names (after checking it is active in the tenant registry and, for ``s3`` pointers, that the key lies
+    under that tenant's prefix). A producer is therefore trusted to name the right tenant, and only the platform's
+    own upload services may hold these statements - never a tenant role (``tenant-role-action-allowlist`` refuses
+    every ``kafka-cluster`` action there) and never the consumer (``msk-consumer-role-permissions`` refuses
+    ``WriteData`` on its role). Give each producing service its own role with exactly this, on this one topic.
+    """
+    return [
+        {
+            "Sid": "ProducerConnect",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
+            "Resource": cluster_arn,
+        },
+        {"Sid": "ProducerWriteTopic", "Effect": "Allow", "Action": list(PRODUCER_ACTIONS), "Resource": topic_arn},
+    ]
+
+
 def consumer_statements(
     *,
     cluster_arn: Any,
@@ -144,6 +293,7 @@ def consumer_statements(
     writer_role_arn: Any,
     region: str,
     registry_table_arn: Any,
+    network: MskNetwork,
 ) -> list[dict[str, Any]]:
     """The consumer execution role's statements beyond logs/X-Ray (isolation invariant 46).
 
@@ -183,14 +333,7 @@ def consumer_statements(
             "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
             "Resource": group_arn,
         },
-        {
-            # The event source mapping places its pollers' ENIs in the cluster's subnets; the Describe* actions
-            # do not support resource-level permissions, so AWS documents these on "*".
-            "Sid": "EventSourceMappingNetworkInterfaces",
-            "Effect": "Allow",
-            "Action": list(ENI_ACTIONS),
-            "Resource": "*",
-        },
+        *network_interface_statements(network, region=region, account_id=account_id),
         {
             "Sid": "OnFailureDestinationObjects",
             "Effect": "Allow",
@@ -328,6 +471,71 @@ def writer_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+EXAMPLE_SUBNET: Final = "subnet-00000000000000000"
+EXAMPLE_SECURITY_GROUP: Final = "sg-00000000000000000"
+EXAMPLE_INTERFACE: Final = "eni-00000000000000000"
+
+
+def network_interface_paths(
+    *, consumer_role_arn: pulumi.Input[str], network: MskNetwork, region: str, account_id: pulumi.Input[str]
+) -> list[DataPath]:
+    """The mapping's network-interface calls: ``CreateNetworkInterface`` is authorized on each resource of the
+    request (the new interface, the subnet, each security group), ``DeleteNetworkInterface`` on the interface.
+    Explicit networks use the first subnet and security group; tagged networks any subnet and group carrying the
+    ``saas:mskNetwork`` tag (the ids are not known before they exist)."""
+
+    def ec2(kind: str, ident: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, f":{kind}/{ident}")
+
+    consumer: dict[str, Any] = {"principal": consumer_role_arn, "principal_type": "role"}
+    if network.tag_value is not None:
+        tagged = {f"aws:ResourceTag/{NETWORK_TAG}": network.tag_value}
+        vpc: dict[str, Any] = {}
+        subnet, group, guards = EXAMPLE_SUBNET, EXAMPLE_SECURITY_GROUP, (f"aws:ResourceTag/{NETWORK_TAG}",)
+    else:
+        assert network.vpc_id is not None
+        tagged = {}
+        vpc = {"ec2:Vpc": ec2("vpc", network.vpc_id)}
+        subnet, group, guards = network.subnet_ids[0], network.security_group_ids[0], ()
+    return [
+        DataPath(
+            name="consumer/eni-create-interface",
+            actions=("ec2:CreateNetworkInterface",),
+            resource=ec2("network-interface", EXAMPLE_INTERFACE),
+            context=vpc,
+            description="the mapping creates a poller network interface (the interface itself)",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/eni-create-subnet",
+            actions=("ec2:CreateNetworkInterface",),
+            resource=ec2("subnet", subnet),
+            context={**vpc, **tagged},
+            guards=guards,
+            description="... in one of the cluster's subnets",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/eni-create-security-group",
+            actions=("ec2:CreateNetworkInterface",),
+            resource=ec2("security-group", group),
+            context={**vpc, **tagged},
+            guards=guards,
+            description="... with the cluster's security group",
+            **consumer,
+        ),
+        DataPath(
+            name="consumer/eni-delete",
+            actions=("ec2:DeleteNetworkInterface",),
+            resource=ec2("network-interface", EXAMPLE_INTERFACE),
+            context=vpc,
+            guards=tuple(vpc),
+            description="the mapping deletes a poller network interface of the cluster's VPC",
+            **consumer,
+        ),
+    ]
+
+
 def consumer_paths(
     *,
     consumer_role_arn: pulumi.Input[str],
@@ -454,6 +662,8 @@ class MskConsumerArgs:
         account_id: the account; the writer role's ARN is built from it so both roles' policies are known at
             preview.
         cluster_arn: the MSK cluster (provisioned or serverless) the topic lives in.
+        network: the cluster's VPC, subnets and security groups (:class:`MskNetwork`): the mapping's network
+            interfaces may be created and deleted only there. Required: there is no "anywhere" default.
         cluster_name: required when ``cluster_arn`` is an Output (a cluster this program creates): the
             ``kafka-cluster`` permissions are then scoped to ``cluster/<name>/*`` (the UUID is assigned by AWS),
             which keeps the role policy known at the first preview.
@@ -484,6 +694,7 @@ class MskConsumerArgs:
     region: str
     account_id: pulumi.Input[str]
     cluster_arn: pulumi.Input[str]
+    network: MskNetwork
     topic: str
     registry_table_name: pulumi.Input[str]
     registry_table_arn: pulumi.Input[str]
@@ -590,7 +801,7 @@ class MskConsumer(pulumi.ComponentResource):
 
         consumer = MskConsumer("platform-consumer-image-uploads", MskConsumerArgs(
             environment="dev", region="ap-southeast-1", account_id=platform.account_id,
-            cluster_arn=cluster.arn, topic="image-uploads",
+            cluster_arn=cluster.cluster_arn, network=cluster.network, topic="image-uploads",
             registry_table_name=registry.table_name, registry_table_arn=registry.table_arn,
             kms_key_arn=platform.kms_key_arn, raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
             failure_bucket_name=failures.bucket_name, failure_bucket_arn=failures.bucket_arn,
@@ -639,6 +850,7 @@ class MskConsumer(pulumi.ComponentResource):
             writer_role_arn=writer_role_arn,
             region=args.region,
             registry_table_arn=args.registry_table_arn,
+            network=args.network,
         )
         function = HandlerFunction(
             f"{name}-handler",
@@ -782,6 +994,12 @@ class MskConsumer(pulumi.ComponentResource):
                 failure_bucket_arn=args.failure_bucket_arn,
                 metadata_table_arn=args.metadata_table_arn,
             )
+            + network_interface_paths(
+                consumer_role_arn=function.role_arn,
+                network=args.network,
+                region=args.region,
+                account_id=args.account_id,
+            )
             + registry_read_paths(
                 principal=function.role_arn,
                 table_arn=args.registry_table_arn,
@@ -852,6 +1070,10 @@ class DevMskCluster(pulumi.ComponentResource):
     cluster_name: str
     vpc_id: pulumi.Output[str]
     subnet_ids: pulumi.Output[Sequence[str]]
+    security_group_id: pulumi.Output[str]
+    network: MskNetwork
+    """Pass to :attr:`MskConsumerArgs.network`: the subnets and the cluster security group carry
+    ``saas:mskNetwork=<cluster name>``."""
 
     def __init__(self, name: str, args: DevMskClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         try:
@@ -864,12 +1086,15 @@ class DevMskCluster(pulumi.ComponentResource):
         super().__init__("saas:pipeline:DevMskCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "DevMskCluster", extra=args.extra_tags)
+        # Subnets and the cluster security group carry the network tag: the consumer's network-interface grant
+        # requires it (MskNetwork.tag_value), because their ids are unknown until they exist.
+        network_tags = {**resource_tags, NETWORK_TAG: args.cluster_name}
         vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr_block,
             number_of_availability_zones=args.availability_zones,
             subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
-            subnet_specs=[awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=24)],
+            subnet_specs=[awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=24, tags=network_tags)],
             nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy.NONE),
             enable_dns_hostnames=True,
             enable_dns_support=True,
@@ -914,7 +1139,7 @@ class DevMskCluster(pulumi.ComponentResource):
                     description="S3 gateway endpoint (on-failure destination)",
                 ),
             ],
-            tags=resource_tags,
+            tags=network_tags,
             opts=child,
         )
         endpoint_sg = aws.ec2.SecurityGroup(
@@ -961,4 +1186,6 @@ class DevMskCluster(pulumi.ComponentResource):
         self.cluster_name = args.cluster_name
         self.vpc_id = vpc.vpc_id
         self.subnet_ids = vpc.isolated_subnet_ids
+        self.security_group_id = cluster_sg.id
+        self.network = MskNetwork(tag_value=args.cluster_name)
         self.register_outputs({"cluster_arn": self.cluster_arn, "vpc_id": self.vpc_id})

@@ -34,7 +34,13 @@ from saas_platform.components.image_pipeline import ImagePipeline, ImagePipeline
 from saas_platform.components.jobs import DUE_JOBS_INDEX, JOBS_TABLE, JobTable, ScheduledJobs, ScheduledJobsArgs
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
-from saas_platform.components.msk_consumer import DevMskCluster, DevMskClusterArgs, MskConsumer, MskConsumerArgs
+from saas_platform.components.msk_consumer import (
+    DevMskCluster,
+    DevMskClusterArgs,
+    MskConsumer,
+    MskConsumerArgs,
+    MskNetwork,
+)
 from saas_platform.components.naming import DEFAULT_NAME_PREFIX, POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs
@@ -423,10 +429,17 @@ class Platform(pulumi.ComponentResource):
             )
             cluster_arn: pulumi.Input[str] = cluster.cluster_arn
             cluster_name: str | None = cluster.cluster_name
+            network = cluster.network
         else:
-            assert msk.cluster_arn is not None  # config guarantees exactly one source
+            assert msk.cluster_arn is not None  # config: exactly one source
+            assert msk.network is not None  # config: required with clusterArn
             cluster_arn = msk.cluster_arn
             cluster_name = None
+            network = MskNetwork(
+                vpc_id=msk.network.vpc_id,
+                subnet_ids=tuple(msk.network.subnet_ids),
+                security_group_ids=tuple(msk.network.security_group_ids),
+            )
         metadata = self.tables[IMAGE_METADATA_TABLE]
         for topic_name in msk.topics:
             self.msk_consumers[topic_name] = MskConsumer(
@@ -437,6 +450,7 @@ class Platform(pulumi.ComponentResource):
                     account_id=foundation.account_id,
                     cluster_arn=cluster_arn,
                     cluster_name=cluster_name,
+                    network=network,
                     topic=topic_name,
                     registry_table_name=self.registry.table_name,
                     registry_table_arn=self.registry.table_arn,

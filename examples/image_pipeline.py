@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.lifecycle_bucket import ExpirationRule, LifecycleBucket, LifecycleBucketArgs
-from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs
+from saas_platform.components.msk_consumer import MskConsumer, MskConsumerArgs, MskNetwork
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
 from saas_platform.components.registry import TenantRegistry, TenantRegistryArgs
 
@@ -88,6 +88,12 @@ consumer = MskConsumer(
         region="ap-southeast-1",
         account_id=ACCOUNT,
         cluster_arn="arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2",
+        # the cluster's network (aws kafka describe-cluster-v2): the only place the mapping may put interfaces
+        network=MskNetwork(
+            vpc_id="vpc-05a6b7c8d9e0f1a2b",
+            subnet_ids=("subnet-05a6b7c8d9e0f1a11", "subnet-05a6b7c8d9e0f1a22"),
+            security_group_ids=("sg-05a6b7c8d9e0f1a33",),
+        ),
         topic="image-uploads",
         registry_table_name=registry.table_name,
         registry_table_arn=registry.table_arn,

@@ -733,6 +733,25 @@ def _trust_audiences(role: PolicyResource) -> set[str] | None:
     return auds
 
 
+def _trust_tag_bindings(role: PolicyResource, pool_id: str) -> list[list[str]] | None:
+    """For each Allow statement trusting ``pool_id`` with ``sts:TagSession``, the ``aws:RequestTag/TenantId``
+    values it requires (``[]`` when it requires none); ``None`` while the trust is unknown."""
+    policy = _get(role.props, "assumeRolePolicy")
+    if policy is UNKNOWN:
+        return None
+    out: list[list[str]] = []
+    for st in statements(parse_json_document(policy) or {}):
+        if st.get("Effect") != "Allow" or "sts:tagsession" not in {str(a).lower() for a in as_list(st.get("Action"))}:
+            continue
+        cond = st.get("Condition")
+        equals = cond.get("StringEquals") if isinstance(cond, Mapping) else None
+        if not isinstance(equals, Mapping):
+            continue
+        if pool_id in {str(a) for a in as_list(equals.get("cognito-identity.amazonaws.com:aud"))}:
+            out.append([str(t) for t in as_list(equals.get("aws:RequestTag/TenantId"))])
+    return out
+
+
 def _attachment_role_arns(att: PolicyResource) -> set[Any]:
     arns: set[Any] = set()
     roles = _get(att.props, "roles")
@@ -792,6 +811,14 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
                     f"role {arn} is handed out by identity pool {pool_id} (tenant {tenant!r}) but its trust policy "
                     f"names audiences {sorted(auds)}; it must trust exactly that pool (several customer pools only "
                     "for a shared ABAC role: TagSession and ${aws:PrincipalTag/TenantId} policies)",
+                    att.urn,
+                )
+            bindings = _trust_tag_bindings(role, pool_id)
+            if bindings and any(b != [tenant] for b in bindings):
+                report_violation(
+                    f"role {arn} lets identity pool {pool_id} (tenant {tenant!r}) tag sessions with TenantId "
+                    f"{[b or 'any' for b in bindings]}; each pool's trust statement must require "
+                    f"aws:RequestTag/TenantId = {tenant!r} (StringEquals), so the tag cannot name another tenant",
                     att.urn,
                 )
 

@@ -40,6 +40,9 @@ ENI_ACTIONS: Final = (
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 )
+ENI_WRITE_ACTIONS: Final = ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface")
+ANY_SUBNET_RE: Final = re.compile(r"\*|arn:aws[a-z-]*:ec2:[^:]*:[^:]*:(\*|subnet/\*|\*/\*)")
+"""Resource patterns that reach every subnet of an account (``*``, ``arn:aws:ec2:r:a:subnet/*``, ``...:*``)."""
 
 
 def is_kafka_mapping(props: Mapping[str, Any]) -> bool:
@@ -312,9 +315,30 @@ def consumer_role_problems(
             "role lacks kafka:GetBootstrapBrokers on Resource '*' (it supports no resource-level permissions, so "
             "a grant on the cluster ARN is implicitly denied)"
         )
-    missing_eni = [a for a in ENI_ACTIONS if not _granted(stmts, a, None)]
+    missing_eni = [
+        a
+        for a in ENI_ACTIONS
+        if not any(
+            st.get("Effect") == "Allow" and any(_matches(str(p), a) for p in as_list(st.get("Action"))) for st in stmts
+        )
+    ]
     if missing_eni:
         problems.append(f"role lacks the EC2 network-interface actions {missing_eni}")
+    problems.extend(network_interface_scope_problems(stmts))
+    writes = sorted(
+        {
+            a
+            for st in stmts
+            if st.get("Effect") == "Allow"
+            for a in ("kafka-cluster:WriteData", "kafka-cluster:WriteDataIdempotently", "kafka-cluster:CreateTopic")
+            if any(_matches(str(p), a) for p in as_list(st.get("Action")))
+        }
+    )
+    if writes:
+        problems.append(
+            f"consumer role may also produce ({writes}): the consumer trusts the tenantId its producers write, so it "
+            "must never be one of them; give producers their own role (producer_statements)"
+        )
     for action in ("kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"):
         if not _granted(stmts, action, cluster):
             problems.append(f"role lacks {action} on the cluster ARN {cluster}")
@@ -335,6 +359,41 @@ def consumer_role_problems(
         problems.append(f"role lacks sqs:SendMessage on {dest}")
     elif dest.startswith("arn:aws:sns:") and not _granted(stmts, "sns:Publish", dest):
         problems.append(f"role lacks sns:Publish on {dest}")
+    return problems
+
+
+def network_interface_scope_problems(stmts: list[dict[str, Any]]) -> list[str]:
+    """``ec2:CreateNetworkInterface`` / ``DeleteNetworkInterface`` confined to the cluster's network (pure).
+
+    A create grant whose resources reach every subnet (``*``, ``subnet/*``) must carry a condition (the
+    ``saas:mskNetwork`` resource tag, or ``ec2:Vpc``); a delete grant on ``*`` or on every interface must be
+    conditioned on ``ec2:Vpc`` unless it is confined to interfaces of the account and region
+    (``arn:aws:ec2:<region>:<account>:network-interface/*``).
+    """
+    problems: list[str] = []
+    for st in stmts:
+        if st.get("Effect") != "Allow" or st.get("Condition"):
+            continue
+        actions = [a for a in ENI_WRITE_ACTIONS if any(_matches(str(p), a) for p in as_list(st.get("Action")))]
+        if not actions:
+            continue
+        if st.get("NotResource") is not None:
+            problems.append(f"{actions} granted with NotResource; scope them to the cluster's network")
+            continue
+        resources = [str(r) for r in as_list(st.get("Resource"))]
+        if "ec2:CreateNetworkInterface" in actions and any(ANY_SUBNET_RE.fullmatch(r) for r in resources):
+            problems.append(
+                f"ec2:CreateNetworkInterface on {resources} reaches every subnet and security group: name the "
+                "cluster's subnets and security groups (or require their saas:mskNetwork tag)"
+            )
+        if "ec2:DeleteNetworkInterface" in actions and any(
+            r == "*" or not re.fullmatch(r"arn:aws[a-z-]*:ec2:[a-z0-9-]+:\d{12}:network-interface/\*", r)
+            for r in resources
+        ):
+            problems.append(
+                f"ec2:DeleteNetworkInterface on {resources}: confine it to this account's and region's network "
+                "interfaces, in the cluster's VPC (ec2:Vpc)"
+            )
     return problems
 
 

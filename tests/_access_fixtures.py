@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
+from saas_platform.components import iam
 from saas_platform.components.testing.harness import CapturedOptions, CapturedResource
 from saas_platform.components.testing.policy import Violation, analyze, make_analyzer
 
@@ -36,7 +37,14 @@ def policy_arn(name: str) -> str:
     return f"arn:aws:iam::{ACCOUNT}:policy/{name}"
 
 
-def trust(*pool_ids: str, tag_session: bool = False) -> dict[str, Any]:
+def trust(*pool_ids: str, tag_session: bool = False, bound: bool = True) -> dict[str, Any]:
+    """A Cognito trust. With ``tag_session`` (ABAC), ``bound`` gives the library's shape (one statement per pool,
+    requiring ``aws:RequestTag/TenantId`` = the pool's tenant); ``bound=False`` the older unbound shape."""
+    if tag_session and bound:
+        tenant_of = {p: t for t, p in POOLS.items()}
+        return iam.identity_pool_trust_policy(
+            list(pool_ids), tag_session=True, tenant_ids=[tenant_of.get(p, "unknown") for p in pool_ids]
+        )
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -293,6 +293,14 @@ def cases_for(run: ProgramRun, policies: Policies | None = None) -> list[Case]:
                                     context_override={"cognito-identity.amazonaws.com:aud": pool_id},
                                 ),
                             )
+                    tag = "aws:RequestTag/TenantId"
+                    if tag in p["context"]:  # ABAC: this tenant's pool asking for a session tagged as another tenant
+                        for other in [*(t for t in tenants if t != caller), f"{caller}-corp"]:
+                            add(
+                                f"other-tenant-tag:{other}",
+                                "Denied",
+                                build(action, caller, caller, USER, USER, context_override={tag: other}),
+                            )
                     continue
                 if not caller or "{tenant}" not in json.dumps([p["resource"], p["context"]]):
                     continue  # the request does not name the tenant (a bucket key's context): no tenant variant

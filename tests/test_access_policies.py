@@ -3,6 +3,7 @@ including the known-bad patterns listed in docs/isolation.md. Fixtures are liter
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,22 @@ def test_compliant_fixtures_pass(rule: str, stack: Callable[[], list[dict[str, A
 def stmt(index: int, change: Callable[[dict[str, Any]], object]) -> Callable[[dict[str, Any]], None]:
     def apply(doc: dict[str, Any]) -> None:
         change(doc["Statement"][index])
+
+    return apply
+
+
+def bound_pools(*pools: tuple[str, str]) -> Callable[[dict[str, Any]], None]:
+    """Add one bound ABAC trust statement per (pool id, tenant), the shape the library builds."""
+
+    def apply(doc: dict[str, Any]) -> None:
+        template = doc["Statement"][0]
+        for pool_id, tenant in pools:
+            st = copy.deepcopy(template)
+            st["Condition"]["StringEquals"] = {
+                "cognito-identity.amazonaws.com:aud": pool_id,
+                "aws:RequestTag/TenantId": tenant,
+            }
+            doc["Statement"].append(st)
 
     return apply
 
@@ -339,10 +356,7 @@ CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
             abac_stack(),
             ABAC_ADMIN_ROLE,
             "assumeRolePolicy",
-            stmt(
-                0,
-                lambda s: s["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"].append(POOLS["system"]),
-            ),
+            bound_pools((POOLS["system"], "system")),
         ),
         "not a customer tenant's pool",
     ),
@@ -688,12 +702,7 @@ CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
             abac_stack(),
             ABAC_ADMIN_ROLE,
             "assumeRolePolicy",
-            stmt(
-                0,
-                lambda s: s["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"].extend(
-                    f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(40)
-                ),
-            ),
+            bound_pools(*((f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000", f"t{n:02d}") for n in range(10))),
         ),
         "the quota is 2048",
     ),
@@ -746,6 +755,20 @@ CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
         "s3 bucket policy",
         lambda: acme_admin(add_statement({"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": BUCKET})),
         "s3:putbucketpolicy",
+    ),
+    (
+        "tenant-role-action-allowlist",
+        "tenant role producing to the image topic",  # the consumer trusts the tenantId producers write
+        lambda: acme_admin(
+            add_statement(
+                {
+                    "Effect": "Allow",
+                    "Action": ["kafka-cluster:Connect", "kafka-cluster:WriteData"],
+                    "Resource": "arn:aws:kafka:ap-southeast-1:123456789012:topic/hr-images/*/image-uploads",
+                }
+            )
+        ),
+        "kafka-cluster:connect",
     ),
     (
         "tenant-role-action-allowlist",
@@ -878,12 +901,7 @@ def test_raised_trust_quota_is_config() -> None:
         abac_stack(),
         ABAC_ADMIN_ROLE,
         "assumeRolePolicy",
-        stmt(
-            0,
-            lambda s: s["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"].extend(
-                f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(40)
-            ),
-        ),
+        bound_pools(*((f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000", f"t{n:02d}") for n in range(5))),
     )
     rule = RULES["iam-policy-size"]
     assert violations([rule], stack, config={"iam-policy-size": {"trustPolicyMaxChars": 4096}}) == []

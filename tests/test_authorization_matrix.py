@@ -48,6 +48,8 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
     assert counts["variant:other-tenant"] > 0
     assert counts["variant:prefix-trap"] > 0
     assert counts["variant:other-user"] > 0
+    if mode == "abac":  # the shared trust binds each pool to its tenant: another tenant's tag is refused
+        assert counts["variant:other-tenant-tag"] > 0
     mismatches = result.mismatches
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:40])
 
@@ -190,3 +192,39 @@ def test_oracle_cross_checked_against_the_evaluator(mode: str) -> None:
         assert (oracle == "Allow") == (result["result"] == "Allowed"), (request, oracle, result)
         compared += 1
     assert compared > 100
+
+
+def test_network_interfaces_stay_in_the_clusters_network() -> None:
+    """``CreateNetworkInterface`` is authorized on every resource of the request (interface, subnet, security
+    group): another subnet, the VPC's default group, or an untagged subnet is refused; deletes stay in the VPC."""
+    from saas_platform.components.msk_consumer import MskNetwork, network_interface_statements
+
+    region, ec2 = "ap-southeast-1", f"arn:aws:ec2:ap-southeast-1:{ACCOUNT}"
+    explicit = _doc(*network_interface_statements(
+        MskNetwork(vpc_id="vpc-0a1b2c3d4e5f60718", subnet_ids=("subnet-0a1b2c3d4e5f60011",),
+                   security_group_ids=("sg-0a1b2c3d4e5f60044",)),
+        region=region, account_id=ACCOUNT))  # fmt: skip
+    tagged = _doc(*network_interface_statements(MskNetwork(tag_value="hr-images-dev"), region=region,
+                                                account_id=ACCOUNT))  # fmt: skip
+    vpc = {"ec2:Vpc": f"{ec2}:vpc/vpc-0a1b2c3d4e5f60718"}
+    other_vpc = {"ec2:Vpc": f"{ec2}:vpc/vpc-0ffffffffffffffff"}
+    create, delete = "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"
+    cases = [
+        (explicit, create, f"{ec2}:network-interface/eni-0a1", vpc, "Allowed"),
+        (explicit, create, f"{ec2}:subnet/subnet-0a1b2c3d4e5f60011", vpc, "Allowed"),
+        (explicit, create, f"{ec2}:security-group/sg-0a1b2c3d4e5f60044", vpc, "Allowed"),
+        (explicit, create, f"{ec2}:subnet/subnet-0ffffffffffffff99", vpc, "ImplicitlyDenied"),
+        (explicit, create, f"{ec2}:security-group/sg-0default00000000", vpc, "ImplicitlyDenied"),
+        (explicit, create, f"arn:aws:ec2:us-east-1:{ACCOUNT}:network-interface/eni-0a1", vpc, "ImplicitlyDenied"),
+        (explicit, delete, f"{ec2}:network-interface/eni-0a1", vpc, "Allowed"),
+        (explicit, delete, f"{ec2}:network-interface/eni-0a1", other_vpc, "ImplicitlyDenied"),
+        (explicit, delete, f"{ec2}:network-interface/eni-0a1", {}, "ImplicitlyDenied"),
+        (tagged, create, f"{ec2}:subnet/subnet-0a1", {"aws:ResourceTag/saas:mskNetwork": "hr-images-dev"}, "Allowed"),
+        (tagged, create, f"{ec2}:security-group/sg-0a1", {"aws:ResourceTag/saas:mskNetwork": "hr-images-dev"},
+         "Allowed"),
+        (tagged, create, f"{ec2}:subnet/subnet-0a1", {"aws:ResourceTag/saas:mskNetwork": "other"}, "ImplicitlyDenied"),
+        (tagged, create, f"{ec2}:subnet/subnet-0a1", {}, "ImplicitlyDenied"),
+        (tagged, create, f"{ec2}:network-interface/eni-0a1", {}, "Allowed"),
+    ]  # fmt: skip
+    results = simulate([_sim(a, r, identity=[d], context=c) for d, a, r, c, _ in cases])
+    assert [(r["result"], c[2]) for r, c in zip(results, cases, strict=True)] == [(c[4], c[2]) for c in cases]

@@ -106,10 +106,60 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
             "saas:msk": {
                 "clusterArn": "arn:aws:kafka:eu-west-1:123456789012:cluster/c/0123abcd-0123-4abc-8def-0123456789ab-1",
                 "topics": ["t"],
+                "network": {
+                    "vpcId": "vpc-0a1b2c3d4e5f60718",
+                    "subnetIds": ["subnet-0a1b2c3d4e5f60011"],
+                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
+                },
             }
         },
         "dev",
         "saas:msk.clusterArn",
+    ),
+    (
+        "msk-network-missing",
+        {
+            "saas:msk": {
+                "clusterArn": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/c/"
+                "0123abcd-0123-4abc-8def-0123456789ab-1",
+                "topics": ["t"],
+            }
+        },
+        "dev",
+        "saas:msk.network",
+    ),
+    (
+        "msk-network-bad-subnet",
+        {
+            "saas:msk": {
+                "clusterArn": "arn:aws:kafka:ap-southeast-1:123456789012:cluster/c/"
+                "0123abcd-0123-4abc-8def-0123456789ab-1",
+                "topics": ["t"],
+                "network": {
+                    "vpcId": "vpc-0a1b2c3d4e5f60718",
+                    "subnetIds": ["sn-1"],
+                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
+                },
+            }
+        },
+        "dev",
+        "saas:msk.network.subnetIds[0]",
+    ),
+    (
+        "msk-network-with-create",
+        {
+            "saas:msk": {
+                "create": True,
+                "topics": ["t"],
+                "network": {
+                    "vpcId": "vpc-0a1b2c3d4e5f60718",
+                    "subnetIds": ["subnet-0a1b2c3d4e5f60011"],
+                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
+                },
+            }
+        },
+        "dev",
+        "saas:msk.network",
     ),
     ("msk-bad-topic", {"saas:msk": {"create": True, "topics": ["bad topic"]}}, "dev", "saas:msk.topics[0]"),
     ("msk-duplicate-topics", {"saas:msk": {"create": True, "topics": ["a", "a"]}}, "dev", "saas:msk.topics"),

@@ -63,7 +63,9 @@ def _role_documents(run: ProgramRun) -> dict[str, tuple[dict[str, Any], list[dic
     return out
 
 
-def _web_identity(action: str, pool_id: str, amr: str = "authenticated") -> Request:
+def _web_identity(action: str, pool_id: str, tag: str, amr: str = "authenticated") -> Request:
+    """A web-identity request of ``pool_id``; ``tag`` is the ``TenantId`` request tag its principal-tag map would
+    pass (only evaluated where the trust allows ``sts:TagSession``)."""
     return Request(
         action=action,
         principal={"Federated": "cognito-identity.amazonaws.com"},
@@ -73,6 +75,8 @@ def _web_identity(action: str, pool_id: str, amr: str = "authenticated") -> Requ
                 amr,
                 "cognito-idp.ap-southeast-1.amazonaws.com/pool:CognitoSignIn:sub",
             ],
+            "aws:RequestTag/TenantId": tag,
+            "aws:TagKeys": ["TenantId"],
         },
     )
 
@@ -85,13 +89,17 @@ def sessions(run: ProgramRun) -> dict[str, list[Session]]:
     for tenant, pool_id in pools.items():
         out[tenant] = []
         for name, (trust, docs) in roles.items():
-            if evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id)) != "Allow":
+            if evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id, tenant)) != "Allow":
                 continue
             assert (
-                evaluate([trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id, amr="unauthenticated"))
+                evaluate(
+                    [trust], _web_identity("sts:AssumeRoleWithWebIdentity", pool_id, tenant, amr="unauthenticated")
+                )
                 == "Deny"
             )
-            tags = evaluate([trust], _web_identity("sts:TagSession", pool_id)) == "Allow"
+            tags = evaluate([trust], _web_identity("sts:TagSession", pool_id, tenant)) == "Allow"
+            for other in [*(t for t in pools if t != tenant), f"{tenant}-corp"]:  # the tag is bound to the pool
+                assert evaluate([trust], _web_identity("sts:TagSession", pool_id, other)) == "Deny", (name, other)
             context = {"cognito-identity.amazonaws.com:sub": USER_ID}
             if tags:
                 context["aws:PrincipalTag/TenantId"] = tenant

@@ -129,14 +129,18 @@ def test_trust_policy_shared_needs_tag_session() -> None:
     other = "ap-southeast-1:22222222-2222-2222-2222-222222222222"
     with pytest.raises(iam.IamDocumentError, match="only safe as a shared ABAC role"):
         iam.identity_pool_trust_policy([POOL, other])
-    doc = iam.identity_pool_trust_policy([POOL, other], tag_session=True)
-    st = doc["Statement"][0]
-    assert st["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
-    assert st["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": [POOL, other]}
+    doc = iam.identity_pool_trust_policy([POOL, other], tag_session=True, tenant_ids=["acme", "globex"])
+    first, second = doc["Statement"]
+    assert first["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+    assert first["Condition"]["StringEquals"] == {
+        "cognito-identity.amazonaws.com:aud": POOL,
+        "aws:RequestTag/TenantId": "acme",
+    }
+    assert second["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"] == other
     with pytest.raises(iam.IamDocumentError, match="no wildcards"):
         iam.identity_pool_trust_policy(["ap-southeast-1:*"])
     with pytest.raises(iam.IamDocumentError, match="unique"):
-        iam.identity_pool_trust_policy([POOL, POOL], tag_session=True)
+        iam.identity_pool_trust_policy([POOL, POOL], tag_session=True, tenant_ids=["acme", "globex"])
 
 
 def test_system_policies_are_cross_tenant_without_scan() -> None:
@@ -194,7 +198,7 @@ def test_shard_capacity_builds_logarithmically_many_documents(monkeypatch: pytes
         return real(doc)
 
     monkeypatch.setattr(iam, "document_size", counting)
-    assert iam.abac_tenants_per_role("ap-southeast-1") == 31
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 5
     assert len(calls) <= 12
     calls.clear()
     assert iam.abac_tenants_per_role("ap-southeast-1", 10**9) == 10_000  # the document never stops fitting
@@ -205,14 +209,30 @@ def test_shard_capacity_builds_logarithmically_many_documents(monkeypatch: pytes
 
 
 def test_shard_capacity_is_exact_arithmetic() -> None:
-    # ap-southeast-1 pool ids are 51 characters; each costs 54 in the aud list (quotes, comma)
-    assert iam.abac_tenants_per_role("ap-southeast-1") == 31
-    assert iam.abac_tenants_per_role("ap-southeast-1", 4096) == 69
-    assert iam.abac_tenants_per_role("us-east-1") == 35
-    ids = [f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(31)]
-    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True)) <= 2048
+    # one trust statement per pool, binding it to its tenant: 438 characters for the first, 400 for each further
+    # (51-character ap-southeast-1 pool ids, 31-character tenant ids: the worst case TENANT_ID_RE admits)
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 5
+    assert iam.abac_tenants_per_role("ap-southeast-1", 4096) == 10
+    assert iam.abac_tenants_per_role("us-east-1") == 5
+    ids = [f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(5)]
+    tenants = [f"t{n:030d}" for n in range(6)]
+    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants[:5])) <= 2048
     ids.append("ap-southeast-1:99999999-0000-0000-0000-000000000000")
-    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True)) > 2048
+    assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants)) > 2048
+
+
+def test_abac_trust_binds_each_pool_to_its_tenant() -> None:
+    doc = iam.identity_pool_trust_policy(["ap-southeast-1:a", "ap-southeast-1:b"], tag_session=True,
+                                         tenant_ids=["acme", "globex"])  # fmt: skip
+    assert [st["Condition"]["StringEquals"] for st in doc["Statement"]] == [
+        {"cognito-identity.amazonaws.com:aud": "ap-southeast-1:a", "aws:RequestTag/TenantId": "acme"},
+        {"cognito-identity.amazonaws.com:aud": "ap-southeast-1:b", "aws:RequestTag/TenantId": "globex"},
+    ]
+    assert all(st["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"] for st in doc["Statement"])
+    with pytest.raises(iam.IamDocumentError, match="binds each identity pool to its tenant"):
+        iam.identity_pool_trust_policy(["ap-southeast-1:a"], tag_session=True)
+    with pytest.raises(iam.IamDocumentError, match="must be literal"):
+        iam.identity_pool_trust_policy(["ap-southeast-1:a"], tag_session=True, tenant_ids=["${aws:PrincipalTag/x}"])
 
 
 def test_largest_tenant_policy_fits_with_headroom() -> None:

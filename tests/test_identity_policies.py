@@ -510,6 +510,27 @@ def test_roles_same_tenant_accepts_the_sanctioned_shared_abac_role():
     assert _same_tenant(fx.compliant_stack()) == []
 
 
+def test_roles_same_tenant_requires_each_abac_pool_bound_to_its_tenant() -> None:
+    """The shared ABAC trust must tie the session tag to the pool: with one statement listing both pools (or a
+    statement without the aws:RequestTag/TenantId condition), acme's pool could tag a session as globex."""
+    stack = fx.abac_stack()
+    unbound = fx.trust(fx.POOLS["acme"], fx.POOLS["globex"], tag_session=True, bound=False)
+    for r in stack:
+        if r["name"] in ("TenantAdminRole-S00-role", "TenantUserRole-S00-role"):
+            r["props"]["assumeRolePolicy"] = json.dumps(unbound)
+    found = _same_tenant(stack)
+    assert len(found) == 4  # two pools x two roles
+    assert all("must require aws:RequestTag/TenantId" in m for m in found)
+
+    swapped = fx.abac_stack()
+    for r in swapped:
+        if r["name"] == "TenantUserRole-S00-role":
+            doc = json.loads(r["props"]["assumeRolePolicy"])
+            doc["Statement"][0]["Condition"]["StringEquals"]["aws:RequestTag/TenantId"] = "globex"
+            r["props"]["assumeRolePolicy"] = json.dumps(doc)
+    assert [m for m in _same_tenant(swapped) if "(tenant 'acme') tag sessions with TenantId [['globex']]" in m]
+
+
 def test_roles_same_tenant_refuses_a_multi_pool_role_without_tag_session():
     pools = (fx.POOLS["acme"], fx.POOLS["globex"])
     stack = fx.edit_props(

@@ -9,11 +9,16 @@ import pytest
 
 from saas_platform.components.config import load_stack_config
 from saas_platform.components.errors import ComponentArgError, StackConfigError
-from saas_platform.components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, kafka_arns
+from saas_platform.components.msk_consumer import DevMskClusterArgs, MskConsumerArgs, MskNetwork, kafka_arns
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from saas_platform.policies.offline import evaluate_run
 from tests.layer_support import DEPS_LAYER
 
+NETWORK = MskNetwork(
+    vpc_id="vpc-05a6b7c8d9e0f1a2b",
+    subnet_ids=("subnet-05a6b7c8d9e0f1a11",),
+    security_group_ids=("sg-05a6b7c8d9e0f1a33",),
+)
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images-staging/5a1c2f3e-8b4d-4e6f-9a0b-1c2d3e4f5a6b-2"
 
 
@@ -85,16 +90,23 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_has_no_tenant_data_a
         "Action": "kafka:GetBootstrapBrokers",
         "Resource": "*",
     }
-    assert sorted(by_sid["EventSourceMappingNetworkInterfaces"]["Action"]) == sorted(
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DescribeVpcs",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeSecurityGroups",
-        ]
-    )
+    # network interfaces only in the cluster's subnets, with its security groups, deleted only in its VPC
+    ec2 = "arn:aws:ec2:ap-southeast-1:123456789012"
+    assert by_sid["EventSourceMappingDescribeNetwork"]["Resource"] == "*"
+    assert by_sid["EventSourceMappingCreateInterface"] == {
+        "Sid": "EventSourceMappingCreateInterface",
+        "Effect": "Allow",
+        "Action": "ec2:CreateNetworkInterface",
+        "Resource": [
+            f"{ec2}:network-interface/*",
+            f"{ec2}:subnet/subnet-05a6b7c8d9e0f1a11",
+            f"{ec2}:subnet/subnet-05a6b7c8d9e0f1a22",
+            f"{ec2}:security-group/sg-05a6b7c8d9e0f1a33",
+        ],
+    }
+    assert by_sid["EventSourceMappingDeleteInterface"]["Condition"] == {
+        "ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/vpc-05a6b7c8d9e0f1a2b"}
+    }
     failures = "arn:aws:s3:::aiml-saas-staging-msk-failures-123456789012"
     assert by_sid["OnFailureDestinationObjects"] == {
         "Sid": "OnFailureDestinationObjects",
@@ -180,7 +192,12 @@ def test_dev_creates_a_serverless_cluster_in_an_isolated_awsx_vpc(dev: ProgramRu
     assert cluster.inputs["clientAuthentication"] == {"sasl": {"iam": {"enabled": True}}}
     (vpc,) = dev.of_type("awsx:ec2:Vpc")
     assert vpc.inputs["natGateways"] == {"strategy": "None"}
-    assert vpc.inputs["subnetSpecs"] == [{"type": "Isolated", "cidrMask": 24}]
+    (spec,) = vpc.inputs["subnetSpecs"]
+    assert (spec["type"], spec["cidrMask"]) == ("Isolated", 24)
+    # the consumer may create network interfaces only in subnets and with groups carrying the cluster's tag
+    assert spec["tags"]["saas:mskNetwork"] == "aiml-saas-images-dev"
+    sgs = [r for r in dev.of_type("aws:ec2/securityGroup:SecurityGroup") if r.name.endswith("-cluster-sg")]
+    assert [sg.inputs["tags"]["saas:mskNetwork"] for sg in sgs] == ["aiml-saas-images-dev"]
     assert vpc.inputs["vpcEndpointSpecs"][0]["serviceName"] == "com.amazonaws.ap-southeast-1.s3"
     subnets = cluster.inputs["vpcConfigs"][0]["subnetIds"]
     assert len(subnets) == 2
@@ -196,6 +213,9 @@ def test_dev_creates_a_serverless_cluster_in_an_isolated_awsx_vpc(dev: ProgramRu
     assert by_sid["KafkaConsumerGroup"]["Resource"] == (
         f"{base}:group/aiml-saas-images-dev/*/aiml-saas-dev-image-consumer-image-uploads"
     )
+    assert by_sid["EventSourceMappingInterfaceInClusterNetwork"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/saas:mskNetwork": "aiml-saas-images-dev"}
+    }
 
 
 def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations(
@@ -221,6 +241,11 @@ def test_no_msk_config_means_buckets_but_no_consumer() -> None:
     assert evaluate_run(run).mandatory == []
 
 
+NET: dict[str, Any] = {
+    "vpcId": "vpc-05a6b7c8d9e0f1a2b",
+    "subnetIds": ["subnet-05a6b7c8d9e0f1a11"],
+    "securityGroupIds": ["sg-05a6b7c8d9e0f1a33"],
+}
 BASE: dict[str, Any] = {
     "aws:region": "ap-southeast-1",
     "saas:environment": "prod",
@@ -234,19 +259,31 @@ BASE: dict[str, Any] = {
     ("msk", "key", "fragment"),
     [
         (
-            {"clusterArn": CLUSTER, "topics": ["t"], "startingPosition": "LATEST"},
+            {"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "startingPosition": "LATEST"},
             "saas:msk.startingPosition",
             "prod requires TRIM_HORIZON",
         ),
-        ({"clusterArn": CLUSTER, "topics": ["t"], "batchSize": 20000}, "saas:msk.batchSize", "10000"),
-        ({"clusterArn": CLUSTER, "topics": ["t"], "maxRetryAttempts": -1}, "saas:msk.maxRetryAttempts", "0"),
-        ({"clusterArn": CLUSTER, "topics": ["t"], "maxRecordAgeSeconds": 10}, "saas:msk.maxRecordAgeSeconds", "60"),
+        ({"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "batchSize": 20000}, "saas:msk.batchSize", "10000"),
         (
-            {"clusterArn": CLUSTER, "topics": ["t"], "minPollers": 3, "maxPollers": 2},
+            {"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "maxRetryAttempts": -1},
+            "saas:msk.maxRetryAttempts",
+            "0",
+        ),
+        (
+            {"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "maxRecordAgeSeconds": 10},
+            "saas:msk.maxRecordAgeSeconds",
+            "60",
+        ),
+        (
+            {"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "minPollers": 3, "maxPollers": 2},
             "saas:msk.maxPollers",
             "must be >= minPollers (3)",
         ),
-        ({"clusterArn": CLUSTER, "topics": ["t"], "sourceBuckets": ["Not_A_Bucket"]}, "saas:msk.sourceBuckets[0]", ""),
+        (
+            {"clusterArn": CLUSTER, "network": NET, "topics": ["t"], "sourceBuckets": ["Not_A_Bucket"]},
+            "saas:msk.sourceBuckets[0]",
+            "",
+        ),
         ({"create": True, "topics": ["t"]}, "saas:msk.create", "create: true is for dev only"),
     ],
 )
@@ -259,7 +296,9 @@ def test_msk_config_errors_name_the_key(msk: dict[str, Any], key: str, fragment:
 
 
 def test_msk_config_defaults_are_the_safe_ones() -> None:
-    cfg = load_stack_config({**BASE, "saas:msk": json.dumps({"clusterArn": CLUSTER, "topics": ["t"]})}, "prod")
+    cfg = load_stack_config(
+        {**BASE, "saas:msk": json.dumps({"clusterArn": CLUSTER, "network": NET, "topics": ["t"]})}, "prod"
+    )
     assert cfg.msk is not None
     assert (cfg.msk.starting_position, cfg.msk.max_retry_attempts, cfg.msk.max_record_age_seconds) == (
         "TRIM_HORIZON",
@@ -275,6 +314,7 @@ def consumer_args(**kw: Any) -> MskConsumerArgs:
         "region": "ap-southeast-1",
         "account_id": "123456789012",
         "cluster_arn": CLUSTER,
+        "network": NETWORK,
         "topic": "image-uploads",
         "registry_table_name": "TenantRegistryDev",
         "registry_table_arn": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev",

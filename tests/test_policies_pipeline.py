@@ -15,10 +15,16 @@ import pytest
 
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
+from saas_platform.components.msk_consumer import MskNetwork, network_interface_statements
 from saas_platform.components.testing.harness import run_function
 from saas_platform.components.testing.policy import analyze_props, evaluate
 from saas_platform.policies import buckets, msk
-from saas_platform.policies.msk import arn_covers, consumer_role_problems, kafka_wildcard_problems
+from saas_platform.policies.msk import (
+    arn_covers,
+    consumer_role_problems,
+    kafka_wildcard_problems,
+    network_interface_scope_problems,
+)
 
 CLUSTER = "arn:aws:kafka:ap-southeast-1:123456789012:cluster/hr-images/0f9e8d7c-6b5a-4c3d-8e2f-a1b2c3d4e5f6-3"
 TOPIC_ARN = (
@@ -218,8 +224,11 @@ def test_consumer_role_stack_rule_joins_mapping_function_role_and_policies() -> 
     bad = evaluate(
         run_function(lambda: consumer_program([*consumer_statements_ok(), star])), [msk.msk_consumer_role_permissions]
     )
-    assert messages(bad) == [
-        "consumer role: wildcard kafka-cluster actions ['kafka-cluster:*']; list the exact actions"
+    assert sorted(messages(bad)) == [
+        "consumer role may also produce (['kafka-cluster:CreateTopic', 'kafka-cluster:WriteData', "
+        "'kafka-cluster:WriteDataIdempotently']): the consumer trusts the tenantId its producers write, so it must "
+        "never be one of them; give producers their own role (producer_statements)",
+        "consumer role: wildcard kafka-cluster actions ['kafka-cluster:*']; list the exact actions",
     ]
     missing = evaluate(run_function(lambda: consumer_program([])), [msk.msk_consumer_role_permissions])
     assert len(missing.mandatory) >= 10
@@ -243,20 +252,73 @@ def consumer_statements_ok() -> list[dict[str, Any]]:
             "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
             "Resource": GROUP_ARN,
         },
-        {
-            "Effect": "Allow",
-            "Resource": "*",
-            "Action": [
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DeleteNetworkInterface",
-                "ec2:DescribeVpcs",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups",
-            ],
-        },
+        *network_interface_statements(NETWORK, region="ap-southeast-1", account_id="123456789012"),
         {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{FAILURES}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": FAILURES},
+    ]
+
+
+NETWORK = MskNetwork(
+    vpc_id="vpc-0a1b2c3d4e5f60718",
+    subnet_ids=("subnet-0a1b2c3d4e5f60011",),
+    security_group_ids=("sg-0a1b2c3d4e5f60044",),
+)
+ENI_ON_ANY = {
+    "Effect": "Allow",
+    "Resource": "*",
+    "Action": [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    ],
+}
+
+
+def test_network_interface_scope_compliant_violating_missing() -> None:
+    tagged = network_interface_statements(
+        MskNetwork(tag_value="hr-images-dev"), region="ap-southeast-1", account_id="123456789012"
+    )
+    assert network_interface_scope_problems(consumer_statements_ok()) == []
+    assert network_interface_scope_problems(tagged) == []
+    # The AWSLambdaMSKExecutionRole shape: create and delete anywhere in the account.
+    assert network_interface_scope_problems([ENI_ON_ANY]) == [
+        "ec2:CreateNetworkInterface on ['*'] reaches every subnet and security group: name the cluster's subnets "
+        "and security groups (or require their saas:mskNetwork tag)",
+        "ec2:DeleteNetworkInterface on ['*']: confine it to this account's and region's network interfaces, in the "
+        "cluster's VPC (ec2:Vpc)",
+    ]
+    any_subnet = {
+        "Effect": "Allow",
+        "Action": "ec2:CreateNetworkInterface",
+        "Resource": [
+            "arn:aws:ec2:ap-southeast-1:123456789012:network-interface/*",
+            "arn:aws:ec2:ap-southeast-1:123456789012:subnet/*",
+        ],
+    }
+    assert len(network_interface_scope_problems([any_subnet])) == 1
+    ok_but_star = [s for s in consumer_statements_ok() if "ec2:DescribeVpcs" not in str(s.get("Action"))]
+    assert consumer_role_problems(ESM_OK, [*ok_but_star, ENI_ON_ANY], CLUSTER) == [
+        *network_interface_scope_problems([ENI_ON_ANY])
+    ]
+    without_eni = [s for s in consumer_statements_ok() if "ec2:" not in str(s.get("Action"))]
+    assert consumer_role_problems(ESM_OK, without_eni, CLUSTER) == [
+        "role lacks the EC2 network-interface actions ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', "
+        "'ec2:DeleteNetworkInterface', 'ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups']"
+    ]
+
+
+def test_consumer_role_must_not_produce() -> None:
+    from saas_platform.components.msk_consumer import producer_statements
+
+    produce = producer_statements(cluster_arn=CLUSTER, topic_arn=TOPIC_ARN)
+    found = consumer_role_problems(ESM_OK, [*consumer_statements_ok(), *produce], CLUSTER)
+    assert found == [
+        "consumer role may also produce (['kafka-cluster:WriteData', 'kafka-cluster:WriteDataIdempotently']): the "
+        "consumer trusts the tenantId its producers write, so it must never be one of them; give producers their own "
+        "role (producer_statements)"
     ]
 
 
@@ -268,7 +330,7 @@ def test_consumer_role_problems_compliant_violating_missing() -> None:
         "role lacks kafka-cluster:DescribeGroup on the consumer group ARN of 'g1'",
         "role lacks kafka-cluster:AlterGroup on the consumer group ARN of 'g1'",
     ]
-    no_destination = consumer_statements_ok()[:6]
+    no_destination = [s for s in consumer_statements_ok() if not str(s.get("Action")).startswith("s3:")]
     assert consumer_role_problems(ESM_OK, no_destination, CLUSTER) == [
         f"role lacks s3:PutObject on {FAILURES}/*",
         f"role lacks s3:ListBucket on {FAILURES}",
