@@ -19,7 +19,14 @@ import pulumi_aws as aws
 
 from saas_platform.components import datapaths
 from saas_platform.components.cedar import CEDAR_NAMESPACE_RE
-from saas_platform.components.config import DEFAULT_TIER_THROTTLES, LAMBDA_FUNCTION_ARN_RE, ThrottleConfig, Tier
+from saas_platform.components.config import (
+    DEFAULT_TIER_THROTTLES,
+    JWKS_MAX_STALE_DEFAULT_SECONDS,
+    JWKS_MAX_STALE_LIMIT_SECONDS,
+    LAMBDA_FUNCTION_ARN_RE,
+    ThrottleConfig,
+    Tier,
+)
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import service_trust_policy
@@ -34,6 +41,8 @@ from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, En
 ROUTES_FILE: Final = HANDLERS_DIR / "routes.json"
 AUTHORIZER_HANDLER: Final = "saas_platform.handlers.authorizer.lambda_handler"
 IDENTITY_SOURCE: Final = "method.request.header.Authorization"
+JWKS_MAX_STALE_ENV: Final = "AUTHZ_JWKS_MAX_STALE_SECONDS"
+"""The authorizer's environment variable for ``TenantApiArgs.jwks_max_stale_seconds``."""
 AUTHORIZER_TTL_SECONDS: Final = 0
 """No authorizer caching: the decision depends on the token, the method and the concrete path (owner path
 parameters), and a REQUEST authorizer cannot key its cache on the full path (isolation invariant 32 (a))."""
@@ -135,6 +144,11 @@ class TenantApiArgs:
         image_upload: the upload function of the image pipeline; adds ``POST /v1/images`` (Cedar action
             ``UploadImage``, same authorizer) and the image types as binary media types. ``services`` may then
             be empty.
+        jwks_max_stale_seconds: Default 21600 (6 h). The authorizer refetches a user pool's signing keys (JWKS)
+            once they are an hour old; while refetching fails (retries backing off 60 s -> 900 s) it keeps
+            verifying with the last good keys for at most this many more seconds, then denies every token of that
+            pool until a refetch succeeds. 0 denies as soon as a refetch fails; at most 86400 (24 h). Passed to
+            the function as ``AUTHZ_JWKS_MAX_STALE_SECONDS``.
     """
 
     environment: Environment
@@ -149,8 +163,18 @@ class TenantApiArgs:
     manage_account_log_role: bool = True
     image_upload: ImageUploadIntegration | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    jwks_max_stale_seconds: int = JWKS_MAX_STALE_DEFAULT_SECONDS
 
     def __post_init__(self) -> None:
+        if (
+            isinstance(self.jwks_max_stale_seconds, bool)
+            or not isinstance(self.jwks_max_stale_seconds, int)
+            or not 0 <= self.jwks_max_stale_seconds <= JWKS_MAX_STALE_LIMIT_SECONDS
+        ):
+            raise ComponentArgError(
+                f"jwks_max_stale_seconds must be whole seconds between 0 and {JWKS_MAX_STALE_LIMIT_SECONDS} "
+                f"(24 hours); got {self.jwks_max_stale_seconds!r}"
+            )
         if not CEDAR_NAMESPACE_RE.fullmatch(self.cedar_namespace):
             raise ComponentArgError(
                 f"cedar_namespace must be a Cedar namespace like 'OptimalHR'; got {self.cedar_namespace!r}"
@@ -303,7 +327,11 @@ class TenantApi(pulumi.ComponentResource):
                 component="TenantApi",
                 kms_key_arn=args.kms_key_arn,
                 description="REQUEST authorizer: Cognito JWT -> tenant policy store -> IsAuthorizedWithToken",
-                env={"AUTHZ_CONFIG": pulumi.Output.secret(config), "SAAS_CEDAR_NAMESPACE": args.cedar_namespace},
+                env={
+                    "AUTHZ_CONFIG": pulumi.Output.secret(config),
+                    "SAAS_CEDAR_NAMESPACE": args.cedar_namespace,
+                    JWKS_MAX_STALE_ENV: str(args.jwks_max_stale_seconds),
+                },
                 statements=[
                     {
                         "Sid": "IsAuthorizedWithTokenOnTenantStores",

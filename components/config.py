@@ -375,9 +375,16 @@ DEFAULT_TIER_THROTTLES: Final[dict[Tier, ThrottleConfig]] = {
 }
 
 
+JWKS_MAX_STALE_DEFAULT_SECONDS: Final = 21_600
+"""Default of ``saas:api.jwksMaxStaleSeconds``: 6 hours."""
+JWKS_MAX_STALE_LIMIT_SECONDS: Final = 86_400
+"""The longest stale window ``saas:api.jwksMaxStaleSeconds`` accepts (24 hours; the authorizer refuses more)."""
+
+
 class ApiConfig(_Model):
     """``saas:api``: the tenant API (``TenantApi``): which microservice Lambda serves each service, per-tier
-    throttles (the OptimalHR design: per-tenant usage plans by subscription tier), and log settings.
+    throttles (the OptimalHR design: per-tenant usage plans by subscription tier), log settings, and how long
+    the authorizer may keep trusting cached Cognito signing keys while their JWKS endpoint is unreachable.
 
     Services without an ARN get no routes (API Gateway answers 403 for them); at least one is required.
     """
@@ -387,6 +394,28 @@ class ApiConfig(_Model):
     log_retention_days: int = 365
     manage_account_log_role: bool = True
     """Set the account's API Gateway CloudWatch role (one per account and region; false in all but one stack)."""
+    jwks_max_stale_seconds: int = JWKS_MAX_STALE_DEFAULT_SECONDS
+    """Default 21600 (6 h). After a user pool's key set is an hour old the authorizer refetches it; while that
+    fails it keeps verifying tokens with the last good keys for at most this many more seconds, then denies
+    every token of that pool. 0 denies as soon as a refetch fails; at most 86400."""
+
+    @field_validator("jwks_max_stale_seconds", mode="before")
+    @classmethod
+    def _max_stale_not_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would read true as 1 second
+            raise ValueError(f"must be whole seconds, not a boolean; got {value!r}")
+        return value
+
+    @field_validator("jwks_max_stale_seconds")
+    @classmethod
+    def _max_stale(cls, value: int) -> int:
+        if not 0 <= value <= JWKS_MAX_STALE_LIMIT_SECONDS:
+            raise ValueError(
+                f"must be whole seconds between 0 and {JWKS_MAX_STALE_LIMIT_SECONDS} (24 hours); got {value}. It "
+                "bounds how long the authorizer trusts cached signing keys while the JWKS endpoint is down "
+                f"(default {JWKS_MAX_STALE_DEFAULT_SECONDS})"
+            )
+        return value
 
     @field_validator("services")
     @classmethod

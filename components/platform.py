@@ -644,6 +644,7 @@ class Platform(pulumi.ComponentResource):
                 tier_throttles=cfg.api.tiers,
                 log_retention_days=cfg.api.log_retention_days,
                 manage_account_log_role=cfg.api.manage_account_log_role,
+                jwks_max_stale_seconds=cfg.api.jwks_max_stale_seconds,
                 image_upload=upload,
                 extra_tags=cfg.tags,
             ),

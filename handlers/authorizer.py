@@ -3,13 +3,18 @@ Amazon Verified Permissions policy store, and return an IAM policy. Fails closed
 
 Flow (docs/authorization.md; isolation invariants 17 and 31-33):
 
-1. The bearer token comes from the ``Authorization`` header (``Bearer <jwt>``).
+0. Only the REST API ``REQUEST`` authorizer payload (``type: REQUEST``, no ``version`` or ``version: "1.0"``,
+   a well-formed ``methodArn``) is served. A ``TOKEN`` authorizer event, an HTTP API payload format 2.0 event
+   (``routeArn``) or anything else is refused with a ``Deny`` policy on the method or route ARN.
+1. The bearer token comes from the ``Authorization`` header (``Bearer <jwt>``), looked up case-insensitively in
+   ``headers`` and ``multiValueHeaders``; two different values, or two values in ``multiValueHeaders``, are denied.
 2. Its ``iss`` is looked up in the deploy-time configuration (``AUTHZ_CONFIG``, written by ``TenantApi``):
    ``iss -> (tenantId, userPoolId, clientIds, policyStoreId)``. The unverified ``iss`` is used for nothing else
    than choosing which issuer's key set to verify against; an unknown issuer is denied.
-3. PyJWT verifies the RS256 signature against that issuer's JWKS (fetched once and cached across invocations;
-   refetched at most once a minute for an unknown ``kid``), ``iss``, ``exp``/``iat``, ``token_use == "id"`` and
-   ``aud`` among the tenant's client ids for this environment.
+3. PyJWT verifies the RS256 signature against that issuer's JWKS (:class:`JwksCache`: fresh for an hour, then
+   refetched; while refetches fail the last good key set is served for at most ``AUTHZ_JWKS_MAX_STALE_SECONDS``
+   (default 6 h) with retries backing off 60 s -> 900 s; an unknown ``kid`` refetches at most once a minute),
+   ``iss``, ``exp``/``iat``, ``token_use == "id"`` and ``aud`` among the tenant's client ids for this environment.
 4. The verified ``custom:tenantId`` must equal the mapped tenant and ``custom:environment`` this deployment.
 5. ``(httpMethod, resource path)`` is mapped to a Cedar action by ``routes.json``; an unknown route is denied.
 6. ``IsAuthorizedWithToken`` with the ID token (the policies are attribute-based, so they need the ID token's
@@ -18,11 +23,16 @@ Flow (docs/authorization.md; isolation invariants 17 and 31-33):
    ``OptimalHR::Tenant::"<tenant>"``.
 7. ``Allow`` for exactly this method ARN only when the decision is ``ALLOW`` with no evaluation errors;
    ``Deny`` otherwise. Every error (bad token, unknown issuer, AVP throttling or timeout, any exception) is a
-   ``Deny`` policy - never an exception API Gateway would turn into a 500 - and is logged without the token.
+   ``Deny`` policy - never an exception API Gateway would turn into a 500.
+
+Every decision writes exactly one structured (Powertools JSON) log line, ``request allowed`` or ``request
+denied``, with ``decision``, a ``reason`` code from :data:`REASONS` and a ``detail`` sentence; never the token.
 
 Documentation:
     https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-input.html
     https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
     https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html
     https://docs.aws.amazon.com/verifiedpermissions/latest/apireference/API_IsAuthorizedWithToken.html
 """
@@ -30,7 +40,7 @@ Documentation:
 from __future__ import annotations
 
 import json
-import logging
+import math
 import os
 import re
 import threading
@@ -42,14 +52,24 @@ from pathlib import Path
 from typing import Any, Final
 
 import jwt
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
 )
 
-logger = logging.getLogger("authorizer")
-logger.setLevel(logging.INFO)
+logger = Logger()
 
 CONFIG_ENV: Final = "AUTHZ_CONFIG"
+MAX_STALE_ENV: Final = "AUTHZ_JWKS_MAX_STALE_SECONDS"
+"""How long (seconds) the last good JWKS may be served after its TTL while refetches fail (``TenantApi`` sets it)."""
+DEFAULT_MAX_STALE_SECONDS: Final = 21_600
+MAX_STALE_LIMIT_SECONDS: Final = 86_400
+"""The longest stale window accepted from the environment (24 h); a larger or malformed value denies everything."""
+JWKS_TTL_SECONDS: Final = 3600.0
+JWKS_MIN_REFRESH_SECONDS: Final = 60.0
+"""An unknown ``kid`` refetches the key set at most this often."""
+JWKS_BACKOFF_INITIAL_SECONDS: Final = 60.0
+JWKS_BACKOFF_MAX_SECONDS: Final = 900.0
 ROUTES_FILE: Final = Path(__file__).resolve().with_name("routes.json")
 NAMESPACE_ENV: Final = "SAAS_CEDAR_NAMESPACE"
 NAMESPACE_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*")
@@ -70,17 +90,70 @@ ISSUER_RE: Final = re.compile(r"https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/
 BEARER_RE: Final = re.compile(r"Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)", re.IGNORECASE)
 DENIED_PRINCIPAL: Final = "denied"
 
+REASONS: Final = (
+    # the payload
+    "payload-malformed",
+    "payload-unsupported",
+    "payload-token",
+    "payload-http-api-v2",
+    "method-arn-invalid",
+    # the Authorization header
+    "headers-malformed",
+    "authorization-missing",
+    "authorization-ambiguous",
+    "bearer-malformed",
+    "route-unknown",
+    # the token
+    "token-malformed",
+    "token-header-unacceptable",
+    "issuer-unknown",
+    "jwks-unavailable",
+    "jwks-stale",
+    "kid-unknown",
+    "signature-invalid",
+    "token-expired",
+    "token-not-yet-valid",
+    "audience-mismatch",
+    "claim-missing",
+    "token-invalid",
+    "token-use-not-id",
+    "tenant-mismatch",
+    "environment-mismatch",
+    "sub-missing",
+    # the request against the route
+    "path-invalid",
+    "owner-missing",
+    "route-owner-unknown",
+    # Verified Permissions
+    "avp-denied",
+    "avp-evaluation-errors",
+    "avp-error",
+    # the authorizer itself
+    "internal-error",
+    "not-configured",
+)
+"""The ``reason`` code of every refusal (the ``request denied`` log line); a public contract for metric filters
+and alarms (docs/authorization.md). The ``request allowed`` line carries ``reason: "allowed"``."""
+_PAYLOAD_REASONS: Final = frozenset(
+    {"payload-malformed", "payload-unsupported", "payload-token", "payload-http-api-v2"}
+)
+_DEPENDENCY_REASONS: Final = frozenset({"jwks-unavailable", "jwks-stale", "avp-error", "internal-error"})
+
 
 class Denied(Exception):
-    """The request is denied; ``reason`` is logged (it never contains the token)."""
+    """The request is denied: ``code`` is one of :data:`REASONS`, ``detail`` says why in words (never the token)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        if code not in REASONS:  # a typo in a code would silently break the metric filters that count it
+            raise ValueError(f"unknown deny reason code {code!r}")
+        self.code = code
+        self.detail = detail
 
 
 class ConfigError(ValueError):
-    """``AUTHZ_CONFIG`` or ``routes.json`` is malformed (every request is then denied)."""
+    """``AUTHZ_CONFIG``, ``AUTHZ_JWKS_MAX_STALE_SECONDS`` or ``routes.json`` is malformed (every request is then
+    denied)."""
 
 
 # --------------------------------------------------------------------------------------------- configuration
@@ -137,6 +210,20 @@ class AuthorizerConfig:
         return AuthorizerConfig(environment=environment, issuers=issuers)
 
 
+def max_stale_from_env(value: str | None) -> int:
+    """``AUTHZ_JWKS_MAX_STALE_SECONDS`` as whole seconds (unset or empty: the 6 h default); raises
+    :class:`ConfigError` for anything but an integer in ``0..86400``."""
+    if value is None or not value.strip():
+        return DEFAULT_MAX_STALE_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_STALE_LIMIT_SECONDS:
+        raise ConfigError(f"{MAX_STALE_ENV}={value!r} must be whole seconds between 0 and {MAX_STALE_LIMIT_SECONDS}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Route:
     """One row of ``routes.json``."""
@@ -189,45 +276,109 @@ def fetch_jwks(uri: str, timeout: float = 2.0) -> Mapping[str, Any]:
     import urllib.request  # imported on first fetch only: it is a fifth of the module's import time
 
     if not uri.startswith("https://"):
-        raise Denied(f"refusing to fetch JWKS over a non-HTTPS URL: {uri}")
+        raise ValueError(f"refusing to fetch JWKS over a non-HTTPS URL: {uri}")
     with urllib.request.urlopen(uri, timeout=timeout) as resp:  # noqa: S310 - https only, checked above
         return json.loads(resp.read(1_000_000))
 
 
-class JwksCache:
-    """Signing keys per JWKS URI, kept across invocations of a warm Lambda.
+@dataclass
+class _KeySet:
+    """What the cache knows about one JWKS URI."""
 
-    A key set is reused for ``ttl`` seconds; an unknown ``kid`` triggers a refetch at most every
-    ``min_refresh`` seconds (Cognito rotates keys rarely; a flood of tokens with random ``kid``s must not turn
-    into a flood of fetches).
+    keys: dict[str, jwt.PyJWK] | None = None
+    fetched_at: float = -math.inf
+    next_attempt: float = -math.inf
+    failures: int = 0
+    last_error: str | None = None
+
+
+class JwksCache:
+    """Signing keys per JWKS URI, kept across invocations of a warm Lambda, served stale through an outage.
+
+    * A key set is **fresh** for ``ttl`` seconds (default 1 h) after it was fetched; then the next request
+      refetches it.
+    * If that refetch fails (network, timeout, HTTP error, a document without usable keys), the last good set is
+      still served, **stale**, until ``ttl + max_stale`` seconds after it was fetched (``max_stale`` default 6 h);
+      after that every token of the issuer is denied (``jwks-stale``) until a refetch succeeds. A garbage answer
+      never replaces good keys.
+    * Failed attempts back off: the next attempt waits ``backoff(n)`` = 60, 120, 240, 480, 900, 900, ... seconds
+      after the n-th consecutive failure (doubling, capped at ``backoff_max``), whatever the request rate; a
+      success resets the count. A cold start whose first fetch fails backs off the same way (``jwks-unavailable``).
+    * An unknown ``kid`` triggers a refetch at most once every ``min_refresh`` seconds (60) after any attempt
+      (Cognito rotates keys rarely; a flood of tokens with random ``kid``s must not turn into a flood of fetches).
+
+    ``fetch`` and ``clock`` (monotonic seconds) are injectable so tests are deterministic.
     """
 
     def __init__(
         self,
         fetch: JwksFetcher = fetch_jwks,
-        ttl: float = 3600.0,
-        min_refresh: float = 60.0,
+        ttl: float = JWKS_TTL_SECONDS,
+        min_refresh: float = JWKS_MIN_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_stale: float = DEFAULT_MAX_STALE_SECONDS,
+        backoff_initial: float = JWKS_BACKOFF_INITIAL_SECONDS,
+        backoff_max: float = JWKS_BACKOFF_MAX_SECONDS,
     ) -> None:
-        self._fetch, self._ttl, self._min_refresh, self._clock = fetch, ttl, min_refresh, clock
-        self._sets: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
+        self._fetch, self._clock = fetch, clock
+        self.ttl, self.min_refresh, self.max_stale = ttl, min_refresh, max_stale
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._sets: dict[str, _KeySet] = {}
         self._lock = threading.Lock()
 
-    def _load(self, uri: str) -> dict[str, jwt.PyJWK]:
-        jwk_set = jwt.PyJWKSet.from_dict(dict(self._fetch(uri)))
-        keys = {k.key_id: k for k in jwk_set.keys if k.key_id and k.public_key_use in (None, "sig")}
-        self._sets[uri] = (self._clock(), keys)
-        return keys
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th consecutive failed fetch (``failures >= 1``)."""
+        return min(self.backoff_initial * 2 ** max(failures - 1, 0), self.backoff_max)
+
+    def _refresh(self, uri: str, state: _KeySet, now: float) -> None:
+        try:
+            jwk_set = jwt.PyJWKSet.from_dict(dict(self._fetch(uri)))
+            keys = {k.key_id: k for k in jwk_set.keys if k.key_id and k.public_key_use in (None, "sig")}
+            if not keys:
+                raise ValueError("the JWKS has no signing key with a kid")
+        except Exception as exc:  # any failure is a failed attempt: keep the last good keys, back off
+            state.failures += 1
+            state.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            state.next_attempt = now + self.backoff(state.failures)
+            return
+        state.keys, state.fetched_at, state.failures, state.last_error = keys, now, 0, None
+        state.next_attempt = now + self.min_refresh
 
     def key(self, uri: str, kid: str) -> jwt.PyJWK:
+        """The signing key ``kid`` of the issuer at ``uri``; raises :class:`Denied` (``jwks-unavailable``,
+        ``jwks-stale`` or ``kid-unknown``)."""
         with self._lock:
             now = self._clock()
-            fetched_at, keys = self._sets.get(uri, (float("-inf"), {}))
-            if now - fetched_at >= self._ttl or (kid not in keys and now - fetched_at >= self._min_refresh):
-                keys = self._load(uri)
-            if kid not in keys:
-                raise Denied("token signed with a key that is not in the issuer's JWKS")
-            return keys[kid]
+            state = self._sets.setdefault(uri, _KeySet())
+            expired = state.keys is None or now >= state.fetched_at + self.ttl
+            if (expired or kid not in (state.keys or {})) and now >= state.next_attempt:
+                self._refresh(uri, state, now)
+            if state.keys is None:
+                raise Denied(
+                    "jwks-unavailable",
+                    f"the issuer's JWKS could not be fetched ({state.last_error}); "
+                    f"next attempt in {max(state.next_attempt - now, 0):.0f} s",
+                )
+            age = now - state.fetched_at
+            if age >= self.ttl + self.max_stale:
+                raise Denied(
+                    "jwks-stale",
+                    f"the last good JWKS is {age:.0f} s old, past its {self.ttl:.0f} s TTL and the "
+                    f"{self.max_stale:.0f} s stale window; refetch failing ({state.last_error})",
+                )
+            if kid not in state.keys:
+                raise Denied("kid-unknown", "token signed with a key that is not in the issuer's JWKS")
+            return state.keys[kid]
+
+    def stale_for(self, uri: str) -> float | None:
+        """Seconds the key set of ``uri`` has been served past its TTL (``None``: fresh, or never fetched)."""
+        with self._lock:
+            state = self._sets.get(uri)
+            if state is None or state.keys is None:
+                return None
+            past = self._clock() - state.fetched_at - self.ttl
+            return past if past >= 0 else None
 
 
 # ---------------------------------------------------------------------------------------------- decisions
@@ -237,6 +388,15 @@ class VerifiedToken:
 
     tenant: TenantIssuer
     claims: Mapping[str, Any]
+
+
+_JWT_REASONS: Final[tuple[tuple[type[jwt.PyJWTError], str], ...]] = (
+    (jwt.ExpiredSignatureError, "token-expired"),
+    (jwt.ImmatureSignatureError, "token-not-yet-valid"),
+    (jwt.InvalidAudienceError, "audience-mismatch"),
+    (jwt.InvalidSignatureError, "signature-invalid"),
+    (jwt.MissingRequiredClaimError, "claim-missing"),
+)
 
 
 class TokenVerifier:
@@ -255,7 +415,7 @@ class TokenVerifier:
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._config, self._jwks, self._leeway, self._clock = config, jwks, leeway, clock
+        self._config, self.jwks, self._leeway, self._clock = config, jwks, leeway, clock
         self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -280,14 +440,16 @@ class TokenVerifier:
             # Unverified header and claims are used only to pick the issuer (and so the key set) to verify against.
             unverified = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
-            raise Denied(f"malformed token: {type(exc).__name__}") from None
+            raise Denied("token-malformed", f"malformed token: {type(exc).__name__}") from None
         header, unverified_iss = unverified["header"], unverified["payload"].get("iss")
         if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
-            raise Denied(f"token header alg/kid not acceptable (alg={header.get('alg')!r})")
+            raise Denied(
+                "token-header-unacceptable", f"token header alg/kid not acceptable (alg={header.get('alg')!r})"
+            )
         tenant = self._config.issuers.get(unverified_iss) if isinstance(unverified_iss, str) else None
         if tenant is None:
-            raise Denied("token issuer is not a configured tenant user pool")
-        key = self._jwks.key(tenant.jwks_uri, header["kid"])
+            raise Denied("issuer-unknown", "token issuer is not a configured tenant user pool")
+        key = self.jwks.key(tenant.jwks_uri, header["kid"])
         try:
             claims = jwt.decode(
                 token,
@@ -299,15 +461,21 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
             )
         except jwt.PyJWTError as exc:
-            raise Denied(f"token rejected for tenant {tenant.tenant_id}: {type(exc).__name__}: {exc}") from None
+            code = next((c for kind, c in _JWT_REASONS if isinstance(exc, kind)), "token-invalid")
+            raise Denied(code, f"token rejected for tenant {tenant.tenant_id}: {type(exc).__name__}: {exc}") from None
         if claims.get("token_use") != TOKEN_USE:
-            raise Denied(f"token_use must be {TOKEN_USE!r} (send the ID token); got {claims.get('token_use')!r}")
+            raise Denied(
+                "token-use-not-id",
+                f"token_use must be {TOKEN_USE!r} (send the ID token); got {claims.get('token_use')!r}",
+            )
         if claims.get("custom:tenantId") != tenant.tenant_id:
-            raise Denied(f"custom:tenantId does not match the issuer's tenant {tenant.tenant_id}")
+            raise Denied("tenant-mismatch", f"custom:tenantId does not match the issuer's tenant {tenant.tenant_id}")
         if claims.get("custom:environment") != self._config.environment:
-            raise Denied(f"custom:environment is not this deployment's ({self._config.environment})")
+            raise Denied(
+                "environment-mismatch", f"custom:environment is not this deployment's ({self._config.environment})"
+            )
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-            raise Denied("token has no sub")
+            raise Denied("sub-missing", "token has no sub")
         return VerifiedToken(tenant=tenant, claims=claims)
 
 
@@ -323,17 +491,19 @@ def avp_request(
     """The ``IsAuthorizedWithToken`` parameters for this request (pure; unit-tested)."""
     tenant_id = verified.tenant.tenant_id
     if not path or len(path) > MAX_ENTITY_ID_CHARS:
-        raise Denied(f"request path is empty or longer than {MAX_ENTITY_ID_CHARS} characters")
+        raise Denied("path-invalid", f"request path is empty or longer than {MAX_ENTITY_ID_CHARS} characters")
     attributes: dict[str, Any] = {"tenantId": {"string": tenant_id}}
     if route.owner == "self":
         attributes["owner"] = {"string": verified.claims["sub"]}
     elif route.owner is not None and route.owner.startswith("path:"):
         owner = path_parameters.get(route.owner.removeprefix("path:"))
         if not isinstance(owner, str) or not owner:
-            raise Denied(f"route {route.method} {route.path} needs path parameter {route.owner}")
+            raise Denied("owner-missing", f"route {route.method} {route.path} needs path parameter {route.owner}")
         attributes["owner"] = {"string": owner}
     elif route.owner is not None:
-        raise Denied(f"route {route.method} {route.path} has an unknown owner source {route.owner!r}")
+        raise Denied(
+            "route-owner-unknown", f"route {route.method} {route.path} has an unknown owner source {route.owner!r}"
+        )
     resource = {"entityType": route.resource_type, "entityId": path}
     tenant_entity = {"entityType": f"{NAMESPACE}::Tenant", "entityId": tenant_id}
     return {
@@ -358,7 +528,11 @@ def policy(
     context: Mapping[str, str] | None = None,
     usage_key: str | None = None,
 ) -> dict[str, Any]:
-    """The authorizer's response: one statement, ``execute-api:Invoke`` on ``resource``."""
+    """The authorizer's response: one statement, ``execute-api:Invoke`` on ``resource``.
+
+    This IAM-policy shape is what a REST API authorizer (``TOKEN`` or ``REQUEST``) must return, and what an HTTP
+    API authorizer with payload format 2.0 accepts when simple responses are off (the default).
+    """
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {
@@ -373,10 +547,59 @@ def policy(
     return response
 
 
-def deny(method_arn: object) -> dict[str, Any]:
-    """Deny this method (or everything, when the method ARN itself is not trustworthy)."""
-    resource = method_arn if isinstance(method_arn, str) and METHOD_ARN_RE.fullmatch(method_arn) else "*"
-    return policy(DENIED_PRINCIPAL, "Deny", resource)
+def deny_resource(raw_event: object) -> str:
+    """The ARN a deny names: the event's ``methodArn`` (REST) or ``routeArn`` (HTTP API v2) when it is a
+    well-formed execute-api ARN, otherwise ``*``."""
+    arn: object = None
+    if isinstance(raw_event, Mapping):
+        arn = raw_event.get("methodArn", raw_event.get("routeArn"))
+    return arn if isinstance(arn, str) and METHOD_ARN_RE.fullmatch(arn) else "*"
+
+
+def deny(raw_event: object) -> dict[str, Any]:
+    """Deny this method or route (or everything, when its ARN is not trustworthy)."""
+    return policy(DENIED_PRINCIPAL, "Deny", deny_resource(raw_event))
+
+
+def _log_denied(code: str, detail: str, resource: str) -> None:
+    """The one ``request denied`` line of a refusal: WARNING for payloads this authorizer does not serve and for
+    failing dependencies, ERROR when it is not configured, INFO for everything a caller can cause."""
+    if code == "not-configured":
+        log = logger.error
+    elif code in _PAYLOAD_REASONS or code in _DEPENDENCY_REASONS:
+        log = logger.warning
+    else:
+        log = logger.info
+    log("request denied", extra={"decision": "deny", "reason": code, "detail": detail, "resource": resource})
+
+
+def _require_rest_request(raw_event: object) -> None:
+    """Refuse, by ``type`` and ``version`` alone, every payload other than the REST API ``REQUEST`` event: none
+    of a refused payload's fields is read (so none of Powertools' other authorizer event classes is needed)."""
+    if not isinstance(raw_event, Mapping) or not isinstance(raw_event.get("type"), str):
+        raise Denied("payload-malformed", "the event is not an API Gateway authorizer payload (no string 'type')")
+    kind, version = raw_event["type"], raw_event.get("version")
+    if kind == "TOKEN":
+        raise Denied(
+            "payload-token",
+            "a TOKEN authorizer event; this authorizer serves REQUEST authorizers only "
+            "(identity source method.request.header.Authorization)",
+        )
+    if version == "2.0" or (kind == "REQUEST" and "routeArn" in raw_event and "methodArn" not in raw_event):
+        raise Denied(
+            "payload-http-api-v2",
+            "an HTTP API payload format 2.0 event; this authorizer serves REST API REQUEST authorizers only",
+        )
+    if kind != "REQUEST" or version not in (None, "1.0"):
+        raise Denied("payload-unsupported", f"authorizer payload type {kind!r} version {version!r} is not served")
+
+
+def _client_error_code(exc: BaseException) -> str:
+    """botocore's error code (``ThrottlingException``, ``AccessDeniedException``, ...) or the exception type."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    code = error.get("Code") if isinstance(error, Mapping) else None
+    return str(code) if code else type(exc).__name__
 
 
 @dataclass
@@ -389,77 +612,102 @@ class Authorizer:
     avp: Any
     """A ``verifiedpermissions`` client (or anything with ``is_authorized_with_token(**params)``)."""
 
-    def decide(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
-        method_arn = raw_event.get("methodArn") if isinstance(raw_event, Mapping) else None
+    def decide(self, raw_event: Any) -> dict[str, Any]:
+        """The authorizer response for ``raw_event``; never raises, and logs exactly one line."""
         try:
             return self._decide(raw_event)
         except Denied as exc:
-            logger.info("deny: %s", exc.reason, extra={"methodArn": method_arn})
+            _log_denied(exc.code, exc.detail, deny_resource(raw_event))
         except Exception as exc:  # fail closed on anything unexpected (isolation invariant 31)
-            logger.warning("deny on error: %s", type(exc).__name__, extra={"methodArn": method_arn})
-        return deny(method_arn)
+            _log_denied("internal-error", f"unexpected {type(exc).__name__}", deny_resource(raw_event))
+        return deny(raw_event)
 
-    def _decide(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(raw_event, Mapping) or raw_event.get("type") != "REQUEST":
-            raise Denied("not an API Gateway REQUEST authorizer event")
+    def _decide(self, raw_event: Any) -> dict[str, Any]:
+        _require_rest_request(raw_event)
         event = APIGatewayAuthorizerRequestEvent(dict(raw_event))
-        method_arn = event.method_arn
+        method_arn = event.get("methodArn")
         if not isinstance(method_arn, str) or not METHOD_ARN_RE.fullmatch(method_arn):
-            raise Denied("methodArn missing or malformed")
-        values = _authorization_values(raw_event)
-        if len(values) != 1 or not isinstance(values[0], str) or len(values[0]) > MAX_TOKEN_CHARS:
-            raise Denied("exactly one Authorization header with a bearer token is required")
-        match = BEARER_RE.fullmatch(values[0].strip())
-        if match is None:
-            raise Denied("Authorization header is not 'Bearer <jwt>'")
-        token = match.group(1)
-        route = self.routes.lookup(str(event.http_method), str(event.resource))
+            raise Denied("method-arn-invalid", "methodArn missing or malformed")
+        token = _bearer_token(event)
+        try:
+            method, resource, path = event.http_method, event.resource, event.path
+        except KeyError as exc:
+            raise Denied("payload-malformed", f"the REQUEST event has no {exc.args[0]!r}") from None
+        route = self.routes.lookup(str(method), str(resource))
         if route is None:
-            raise Denied("route is not in the route table")
+            raise Denied("route-unknown", f"{method!r} {resource!r} is not in the route table")
         verified = self.verifier.verify(token)
         params = avp_request(
             route,
             verified,
             token=token,
-            path=str(event.path),
-            path_parameters=event.path_parameters or {},
+            path=path if isinstance(path, str) else "",
+            path_parameters=event.get("pathParameters") or {},
             environment=self.config.environment,
         )
-        answer = self.avp.is_authorized_with_token(**params)
-        if answer.get("decision") != "ALLOW" or answer.get("errors"):
+        try:
+            answer = self.avp.is_authorized_with_token(**params)
+        except Exception as exc:  # throttling, timeouts, access denied: all a Deny, never a 5xx
+            raise Denied("avp-error", f"IsAuthorizedWithToken failed: {_client_error_code(exc)}") from None
+        tenant_id = verified.tenant.tenant_id
+        if answer.get("decision") != "ALLOW":
             raise Denied(
-                f"AVP decision {answer.get('decision')!r} for {route.action} "
-                f"(tenant {verified.tenant.tenant_id}, errors: {len(answer.get('errors') or [])})"
+                "avp-denied", f"AVP decision {answer.get('decision')!r} for {route.action} (tenant {tenant_id})"
             )
-        logger.info("allow %s for tenant %s", route.action, verified.tenant.tenant_id)
+        if answer.get("errors"):
+            raise Denied(
+                "avp-evaluation-errors",
+                f"AVP allowed {route.action} (tenant {tenant_id}) with {len(answer['errors'])} evaluation errors",
+            )
+        extra: dict[str, Any] = {
+            "decision": "allow",
+            "reason": "allowed",
+            "resource": method_arn,
+            "action": route.action,
+            "tenant": tenant_id,
+        }
+        stale = self.verifier.jwks.stale_for(verified.tenant.jwks_uri)
+        if stale is not None:  # allowed on a key set past its TTL: the JWKS endpoint is failing
+            extra["jwks_stale_seconds"] = round(stale)
+        logger.info("request allowed", extra=extra)
         return policy(
             principal_id=f"{verified.tenant.user_pool_id}|{verified.claims['sub']}",
             effect="Allow",
             resource=method_arn,
-            context={"tenantId": verified.tenant.tenant_id, "action": route.action},
+            context={"tenantId": tenant_id, "action": route.action},
             usage_key=verified.tenant.usage_key,
         )
 
 
-def _authorization_values(raw_event: Mapping[str, Any]) -> list[Any]:
-    """Every Authorization value the request carried, from the raw (case-sensitive) ``headers`` and
-    ``multiValueHeaders``; more than one distinct value is ambiguous and denied."""
-    found: list[Any] = []
-    headers = raw_event.get("headers") or {}
-    multi = raw_event.get("multiValueHeaders") or {}
+def _bearer_token(event: APIGatewayAuthorizerRequestEvent) -> str:
+    """The JWT of the one ``Authorization: Bearer <jwt>`` header.
+
+    API Gateway puts every header in ``headers`` (the last value) and in ``multiValueHeaders`` (all values), with
+    the name as the client spelled it, so the lookup is case-insensitive over both maps. More than one key, more
+    than one value in ``multiValueHeaders``, or maps that disagree are ambiguous and denied.
+    """
+    raw = event.raw_event
+    headers, multi = raw.get("headers") or {}, raw.get("multiValueHeaders") or {}
     if not isinstance(headers, Mapping) or not isinstance(multi, Mapping):
-        raise Denied("headers are not maps")
-    found.extend(v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization")
-    for k, vs in multi.items():
-        if isinstance(k, str) and k.lower() == "authorization":
-            found.extend(vs if isinstance(vs, list) else [vs])
-    distinct: list[Any] = []
-    for value in found:
-        if value not in distinct:
-            distinct.append(value)
-    if len(found) > 1 and (len(distinct) > 1 or len([k for k in headers if str(k).lower() == "authorization"]) > 1):
-        raise Denied("more than one Authorization header")
-    return distinct
+        raise Denied("headers-malformed", "headers / multiValueHeaders are not maps")
+    single = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization"]
+    multi_keys = [vs for k, vs in multi.items() if isinstance(k, str) and k.lower() == "authorization"]
+    listed = [v for vs in multi_keys for v in (vs if isinstance(vs, list) else [vs])]
+    distinct = {repr(v) for v in single + listed}  # repr: a crafted event may hold anything, lists included
+    if len(single) > 1 or len(multi_keys) > 1 or len(listed) > 1 or len(distinct) > 1:
+        raise Denied("authorization-ambiguous", "more than one Authorization header")
+    values = single or listed
+    if not values:
+        raise Denied("authorization-missing", "no Authorization header")
+    value = values[0]
+    if not isinstance(value, str) or len(value) > MAX_TOKEN_CHARS:
+        raise Denied(
+            "bearer-malformed", f"Authorization header is not a string of at most {MAX_TOKEN_CHARS} characters"
+        )
+    match = BEARER_RE.fullmatch(value.strip())
+    if match is None:
+        raise Denied("bearer-malformed", "Authorization header is not 'Bearer <jwt>'")
+    return match.group(1)
 
 
 # -------------------------------------------------------------------------------------------- Lambda entry
@@ -477,15 +725,22 @@ def _avp_client() -> Any:
 
 
 def build_authorizer(
-    config_json: str | None = None, fetch: JwksFetcher = fetch_jwks, avp: Any = None, routes: RouteTable | None = None
+    config_json: str | None = None,
+    fetch: JwksFetcher = fetch_jwks,
+    avp: Any = None,
+    routes: RouteTable | None = None,
+    jwks: JwksCache | None = None,
 ) -> Authorizer:
-    """Build the decision core from ``AUTHZ_CONFIG`` (or ``config_json``); raises :class:`ConfigError`."""
+    """Build the decision core from ``AUTHZ_CONFIG`` (or ``config_json``) and ``AUTHZ_JWKS_MAX_STALE_SECONDS``
+    (unless ``jwks`` is given); raises :class:`ConfigError`."""
     text = config_json if config_json is not None else os.environ.get(CONFIG_ENV, "")
     config = AuthorizerConfig.from_json(text)
+    if jwks is None:
+        jwks = JwksCache(fetch, max_stale=max_stale_from_env(os.environ.get(MAX_STALE_ENV)))
     return Authorizer(
         config=config,
         routes=routes or RouteTable.from_file(),
-        verifier=TokenVerifier(config, JwksCache(fetch)),
+        verifier=TokenVerifier(config, jwks),
         avp=avp if avp is not None else _avp_client(),
     )
 
@@ -496,7 +751,7 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     try:
         if _AUTHORIZER is None:
             _AUTHORIZER = build_authorizer()
-        return _AUTHORIZER.decide(event)
     except Exception as exc:  # a broken configuration denies every request instead of failing with a 500
-        logger.error("deny: authorizer not configured: %s", type(exc).__name__)
-        return deny(event.get("methodArn") if isinstance(event, Mapping) else None)
+        _log_denied("not-configured", f"authorizer not configured: {type(exc).__name__}: {exc}", deny_resource(event))
+        return deny(event)
+    return _AUTHORIZER.decide(event)

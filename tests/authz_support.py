@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -165,6 +166,45 @@ class CountingFetcher:
             if uri == f"{t.issuer}/.well-known/jwks.json":
                 return jwks(t)
         raise LookupError(uri)
+
+
+@dataclass
+class FakeClock:
+    """A monotonic clock the test moves by hand (no sleeps)."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class OutageFetcher:
+    """Serves the tenants' JWKS until ``down`` is set, then fails like an unreachable endpoint; records the clock
+    time of every attempt."""
+
+    clock: FakeClock
+    down: bool = False
+    attempts: list[float] = field(default_factory=list)
+    served: CountingFetcher = field(default_factory=CountingFetcher)
+
+    def __call__(self, uri: str) -> dict[str, Any]:
+        self.attempts.append(self.clock.now)
+        if self.down:
+            raise TimeoutError(f"{uri}: timed out")
+        return self.served(uri)
+
+
+EVENTS = Path(__file__).resolve().parent / "events"
+
+
+def load_event(name: str, id_token: str | None = None) -> dict[str, Any]:
+    """A sample event from ``tests/events`` (AWS's documented shapes) with ``${ID_TOKEN}`` replaced."""
+    text = (EVENTS / name).read_text(encoding="utf-8")
+    return json.loads(text.replace("${ID_TOKEN}", id_token or "missing"))
 
 
 def make_authorizer(environment: str = "dev") -> tuple[Authorizer, VerifiedPermissionsDouble, CountingFetcher]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,9 +19,12 @@ from hypothesis import strategies as st
 
 from saas_platform.components.cedar import default_assets
 from saas_platform.handlers.authorizer import (
+    REASONS,
     AuthorizerConfig,
     ConfigError,
+    Denied,
     JwksCache,
+    Route,
     RouteTable,
     build_authorizer,
     lambda_handler,
@@ -29,12 +34,15 @@ from tests.authz_support import (
     GLOBEX,
     REGION,
     CountingFetcher,
+    FakeClock,
+    OutageFetcher,
     avp_double,
     claims,
     config_json,
     effect,
     event,
     jwks,
+    load_event,
     make_authorizer,
     private_key,
     sign,
@@ -303,7 +311,7 @@ def test_anything_but_a_clean_allow_from_avp_is_deny(avp: ExplodingAvp) -> None:
 def test_tokens_never_reach_the_logs(authz: Any, caplog: pytest.LogCaptureFixture) -> None:
     t = token(ACME, "u-1", "admin")
     forged = sign(claims(ACME, "u-1", "admin"), ACME, key_of=GLOBEX)
-    with caplog.at_level("INFO", logger="authorizer"):
+    with caplog.at_level("INFO"):
         decide(authz, event("GET", "/v1/me/pim", auth=bearer(t)))
         decide(authz, event("GET", "/v1/me/pim", auth=bearer(forged)))
         decide(authz, event("GET", "/v1/me/pim", auth="Bearer not-a-jwt"))
@@ -548,3 +556,480 @@ def test_group_membership_from_the_token_reaches_the_template_linked_policy(auth
     # globex's approvers approve in globex's store only; the call went to globex's store
     assert effect(decide(authz, event(*route, auth=bearer(foreign_group), **ev))) == "Allow"
     assert authz[1].calls[-1]["policyStoreId"] == GLOBEX.policy_store_id
+
+
+# ------------------------------------------------------------------------------------ AWS event shapes
+def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """Every record logged while deciding, as the structured fields Powertools writes (``extra`` keys)."""
+    return [
+        {
+            "message": r.getMessage(),
+            "level": r.levelname,
+            **{
+                k: getattr(r, k)
+                for k in ("decision", "reason", "detail", "resource", "jwks_stale_seconds")
+                if hasattr(r, k)
+            },
+        }
+        for r in caplog.records
+    ]
+
+
+def decide_logged(
+    authorizer: Any, ev: Any, caplog: pytest.LogCaptureFixture, secrets: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Decide ``ev`` and return the response with the one log line it wrote (which never holds a secret)."""
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        response = authorizer.decide(ev)
+    lines = decision_lines(caplog)
+    assert len(lines) == 1, lines
+    text = caplog.text + json.dumps([r.__dict__ for r in caplog.records], default=str)
+    for secret in secrets:
+        assert secret not in text
+    return response, lines[0]
+
+
+@pytest.mark.parametrize("header", ["Authorization", "authorization", "AUTHORIZATION"])
+@pytest.mark.parametrize("multi", ["same-value", "absent", "only-multi"])
+def test_the_documented_rest_request_event_is_allowed_whatever_the_header_case(
+    authz: Any, caplog: pytest.LogCaptureFixture, header: str, multi: str
+) -> None:
+    t = token(ACME, "u-1")
+    ev = load_event("apigw_rest_request_authorizer.json", t)
+    value = ev["headers"].pop("Authorization")
+    del ev["multiValueHeaders"]["Authorization"]
+    if multi != "only-multi":
+        ev["headers"][header] = value
+    if multi != "absent":
+        ev["multiValueHeaders"][header] = [value]
+    response, line = decide_logged(authz[0], ev, caplog, secrets=(t,))
+    assert response["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev["methodArn"]}
+    ]
+    assert response["context"] == {"tenantId": "acme", "action": "ReadPIM"}
+    assert (line["message"], line["decision"], line["reason"]) == ("request allowed", "allow", "allowed")
+    (call,) = authz[1].calls
+    assert call["resource"] == {"entityType": "OptimalHR::PIM", "entityId": "/v1/pim/employees/u-1"}
+    assert call["entities"]["entityList"][0]["attributes"]["owner"] == {"string": "u-1"}
+
+
+def test_the_documented_rest_request_event_with_two_authorization_values_is_denied(
+    authz: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that sends Authorization twice: API Gateway keeps the last in ``headers``, both in
+    ``multiValueHeaders``; which one the caller meant is ambiguous."""
+    mine, other = token(ACME, "u-1"), token(ACME, "a-1", "admin")
+    ev = load_event("apigw_rest_request_authorizer.json", mine)
+    ev["multiValueHeaders"]["Authorization"] = [f"Bearer {other}", f"Bearer {mine}"]
+    response, line = decide_logged(authz[0], ev, caplog, secrets=(mine, other))
+    assert effect(response) == "Deny"
+    assert line["reason"] == "authorization-ambiguous"
+    assert authz[1].calls == []
+
+
+def test_a_token_authorizer_event_is_refused_on_its_method(authz: Any, caplog: pytest.LogCaptureFixture) -> None:
+    t = token(ACME, "u-1", "admin")
+    ev = load_event("apigw_token_authorizer.json", t)
+    response, line = decide_logged(authz[0], ev, caplog, secrets=(t,))
+    assert response == {
+        "principalId": "denied",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ev["methodArn"]}],
+        },
+    }
+    assert (line["decision"], line["reason"], line["level"]) == ("deny", "payload-token", "WARNING")
+    assert authz[1].calls == []
+
+
+def test_an_http_api_v2_payload_gets_an_iam_policy_deny_on_its_route(
+    authz: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Payload format 2.0 accepts the IAM-policy response when simple responses are off (the default): a Deny
+    on ``routeArn``. The authorizer does not serve HTTP APIs, so even a valid admin token is refused."""
+    t = token(ACME, "u-1", "admin")
+    ev = load_event("apigw_http_api_v2_authorizer.json", t)
+    response, line = decide_logged(authz[0], ev, caplog, secrets=(t,))
+    assert response == {
+        "principalId": "denied",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ev["routeArn"]}],
+        },
+    }
+    assert "isAuthorized" not in response
+    assert (line["decision"], line["reason"], line["level"]) == ("deny", "payload-http-api-v2", "WARNING")
+    assert line["resource"] == ev["routeArn"]
+    assert authz[1].calls == []
+
+
+def test_a_v2_payload_with_a_malformed_route_arn_is_denied_everywhere(
+    authz: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    ev = load_event("apigw_http_api_v2_authorizer.json", token(ACME, "u-1"))
+    ev["routeArn"] = "arn:aws:execute-api:*:*:*"
+    response, line = decide_logged(authz[0], ev, caplog)
+    assert response["policyDocument"]["Statement"][0]["Resource"] == "*"
+    assert line["reason"] == "payload-http-api-v2"
+
+
+# ------------------------------------------------------------------------------- one line per refusal
+ME = ("GET", "/v1/me/pim")
+
+
+def _standard(ev: Any) -> tuple[Any, Any]:
+    return make_authorizer()[0], ev
+
+
+def _bearer_for(payload: dict[str, Any], tenant: Any = ACME, **sign_kw: Any) -> str:
+    return bearer(sign(payload, tenant, **sign_kw))
+
+
+def _without(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != key}
+
+
+def _with_avp(avp: Any) -> Callable[[], tuple[Any, dict[str, Any]]]:
+    return lambda: (
+        build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp),
+        event(*ME, auth=bearer(token(ACME, "u-1"))),
+    )
+
+
+def _stale_beyond_the_window() -> tuple[Any, dict[str, Any]]:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock)
+    authorizer = build_authorizer(config_json(), avp=avp_double(), jwks=JwksCache(fetcher, clock=clock))
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-1"))))) == "Allow"
+    fetcher.down = True
+    clock.advance(3600 + 21600)
+    return authorizer, event(*ME, auth=bearer(token(ACME, "u-2")))
+
+
+def _bad_owner_source() -> tuple[Any, dict[str, Any]]:
+    routes = RouteTable({ME: Route("GET", "/v1/me/pim", "ReadPIM", "OptimalHR::PIM", "header:x-owner")})
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), routes=routes)
+    return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
+
+
+class _BrokenRoutes:
+    def lookup(self, method: str, path: str) -> Route | None:
+        raise RuntimeError("route table exploded")
+
+
+def _internal_error() -> tuple[Any, dict[str, Any]]:
+    authorizer = make_authorizer()[0]
+    vars(authorizer)["routes"] = _BrokenRoutes()
+    return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
+
+
+NOW = int(time.time())
+VALID_ARN = f"{ARN_PREFIX}/GET/v1/me/pim"
+REFUSALS: list[tuple[str, Callable[[], tuple[Any, Any]]]] = [
+    ("payload-malformed", lambda: _standard(["not", "an", "object"])),
+    ("payload-malformed", lambda: _standard({"methodArn": VALID_ARN})),
+    (
+        "payload-malformed",
+        lambda: _standard(_without(event(*ME, auth=bearer(token(ACME, "u-1"))), "httpMethod")),
+    ),
+    ("payload-unsupported", lambda: _standard({"type": "WEBSOCKET", "methodArn": VALID_ARN})),
+    ("payload-unsupported", lambda: _standard({**event(*ME), "version": "3.0"})),
+    ("payload-token", lambda: _standard(load_event("apigw_token_authorizer.json", token(ACME, "u-1")))),
+    ("payload-http-api-v2", lambda: _standard(load_event("apigw_http_api_v2_authorizer.json", token(ACME, "u-1")))),
+    ("method-arn-invalid", lambda: _standard({**event(*ME, auth=bearer(token(ACME, "u-1"))), "methodArn": None})),
+    ("method-arn-invalid", lambda: _standard({**event(*ME), "methodArn": "arn:aws:execute-api:*:*:*"})),
+    ("headers-malformed", lambda: _standard({**event(*ME), "headers": "Authorization: Bearer x"})),
+    ("authorization-missing", lambda: _standard(event(*ME))),
+    (
+        "authorization-ambiguous",
+        lambda: _standard(event(*ME, auth=bearer(token(ACME, "u-1")), headers={"authorization": "Bearer a.b.c"})),
+    ),
+    ("bearer-malformed", lambda: _standard(event(*ME, auth="Basic dXNlcjpwYXNz"))),
+    ("bearer-malformed", lambda: _standard(event(*ME, auth="Bearer " + "A" * 9000))),
+    ("route-unknown", lambda: _standard(event("GET", "/v1/admin/everything", auth=bearer(token(ACME, "u-1"))))),
+    ("token-malformed", lambda: _standard(event(*ME, auth="Bearer x.y.z"))),
+    (
+        "token-header-unacceptable",
+        lambda: _standard(event(*ME, auth="Bearer eyJhbGciOiJub25lIiwia2lkIjoiYWNtZS1rZXktMSJ9.e30.AAAA")),
+    ),
+    (
+        "issuer-unknown",
+        lambda: _standard(
+            event(*ME, auth=_bearer_for(claims(ACME, "u-1", iss=f"https://cognito-idp.{REGION}.amazonaws.com/x_Y")))
+        ),
+    ),
+    (
+        "jwks-unavailable",
+        lambda: (
+            build_authorizer(config_json(), fetch=OutageFetcher(FakeClock(), down=True), avp=avp_double()),
+            event(*ME, auth=bearer(token(ACME, "u-1"))),
+        ),
+    ),
+    ("jwks-stale", _stale_beyond_the_window),
+    ("kid-unknown", lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1"), kid="rotated-away")))),
+    ("signature-invalid", lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1"), key_of=GLOBEX)))),
+    (
+        "token-expired",
+        lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", exp=NOW - 10, iat=NOW - 3600)))),
+    ),
+    ("token-not-yet-valid", lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", iat=NOW + 600))))),
+    (
+        "audience-mismatch",
+        lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", aud=GLOBEX.client_ids[0])))),
+    ),
+    ("claim-missing", lambda: _standard(event(*ME, auth=_bearer_for(_without(claims(ACME, "u-1"), "token_use"))))),
+    ("token-invalid", lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", iat="yesterday"))))),
+    ("token-use-not-id", lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", token_use="access"))))),
+    (
+        "tenant-mismatch",
+        lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", **{"custom:tenantId": "globex"})))),
+    ),
+    (
+        "environment-mismatch",
+        lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "u-1", environment="prod")))),
+    ),
+    (
+        "sub-missing",
+        lambda: _standard(event(*ME, auth=_bearer_for(claims(ACME, "")))),
+    ),
+    (
+        "path-invalid",
+        lambda: _standard(event(*ME, "/v1/me/pim/" + "x" * 200, auth=bearer(token(ACME, "u-1")))),
+    ),
+    (
+        "owner-missing",
+        lambda: _standard(
+            event("GET", "/v1/pim/employees/{employeeId}", "/v1/pim/employees/", auth=bearer(token(ACME, "u-1")))
+        ),
+    ),
+    ("route-owner-unknown", _bad_owner_source),
+    ("avp-denied", lambda: _standard(event("POST", "/v1/payroll/runs", auth=bearer(token(ACME, "u-1"))))),
+    (
+        "avp-evaluation-errors",
+        _with_avp(ExplodingAvp(answer={"decision": "ALLOW", "errors": [{"errorDescription": "p1 errored"}]})),
+    ),
+    ("avp-error", _with_avp(ExplodingAvp(Throttled("ThrottlingException: Rate exceeded")))),
+    ("avp-error", _with_avp(ExplodingAvp(TimeoutError("read timeout")))),
+    ("internal-error", _internal_error),
+]
+
+
+@pytest.mark.parametrize(("reason", "build"), REFUSALS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(REFUSALS)])
+def test_every_refusal_writes_one_structured_line_with_its_reason_code(
+    caplog: pytest.LogCaptureFixture, reason: str, build: Callable[[], tuple[Any, Any]]
+) -> None:
+    authorizer, ev = build()
+    headers = ev.get("headers") if isinstance(ev, dict) else None
+    sent = str(headers.get("Authorization", "")) if isinstance(headers, dict) else ""
+    secrets = tuple(part for part in sent.removeprefix("Bearer ").split(".") if len(part) > 8)
+    response, line = decide_logged(authorizer, ev, caplog, secrets=secrets)
+    assert effect(response) == "Deny"
+    assert response["principalId"] == "denied"
+    assert "context" not in response
+    assert (line["message"], line["decision"], line["reason"]) == ("request denied", "deny", reason)
+    assert line["detail"], "the line says why in words too"
+    assert line["resource"] == response["policyDocument"]["Statement"][0]["Resource"]
+
+
+def test_the_lambda_entry_without_configuration_writes_one_not_configured_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import saas_platform.handlers.authorizer as module
+
+    monkeypatch.setattr(module, "_AUTHORIZER", None)
+    monkeypatch.delenv("AUTHZ_CONFIG", raising=False)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        response = lambda_handler(event(*ME, auth=bearer(token(ACME, "u-1"))), None)
+    assert effect(response) == "Deny"
+    (line,) = decision_lines(caplog)
+    assert (line["decision"], line["reason"], line["level"]) == ("deny", "not-configured", "ERROR")
+    assert "AUTHZ_CONFIG" in line["detail"]
+
+
+def test_reason_codes_are_a_public_contract_and_every_one_is_exercised() -> None:
+    """Metric filters and alarms key on these codes (docs/authorization.md): renaming one is a breaking change."""
+    expected = {
+        "payload-malformed", "payload-unsupported", "payload-token", "payload-http-api-v2", "method-arn-invalid",
+        "headers-malformed", "authorization-missing", "authorization-ambiguous", "bearer-malformed", "route-unknown",
+        "token-malformed", "token-header-unacceptable", "issuer-unknown", "jwks-unavailable", "jwks-stale",
+        "kid-unknown", "signature-invalid", "token-expired", "token-not-yet-valid", "audience-mismatch",
+        "claim-missing", "token-invalid", "token-use-not-id", "tenant-mismatch", "environment-mismatch",
+        "sub-missing", "path-invalid", "owner-missing", "route-owner-unknown", "avp-denied",
+        "avp-evaluation-errors", "avp-error", "internal-error", "not-configured",
+    }  # fmt: skip
+    assert set(REASONS) == expected
+    assert {r for r, _ in REFUSALS} | {"not-configured"} == expected
+
+
+# ------------------------------------------------------------------------------ JWKS stale-serving
+URI = f"{ACME.issuer}/.well-known/jwks.json"
+
+
+def outage_authorizer(max_stale: float = 21600) -> tuple[Any, FakeClock, OutageFetcher]:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock)
+    jwks_cache = JwksCache(fetcher, max_stale=max_stale, clock=clock)
+    return build_authorizer(config_json(), avp=avp_double(), jwks=jwks_cache), clock, fetcher
+
+
+def test_a_jwks_outage_within_the_stale_window_still_allows_valid_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    authorizer, clock, fetcher = outage_authorizer()
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-0"))))) == "Allow"
+    fetcher.down = True
+    clock.advance(3600 + 30)  # the key set is past its TTL and the endpoint is down
+    response, line = decide_logged(authorizer, event(*ME, auth=bearer(token(ACME, "u-1"))), caplog)
+    assert effect(response) == "Allow"
+    assert line["jwks_stale_seconds"] == 30
+    assert fetcher.attempts == [1000.0, 4630.0], "one refetch was tried, and it failed"
+    clock.advance(21600 - 30 - 1)  # one second before the window closes
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-2"))))) == "Allow"
+
+
+def test_a_jwks_outage_beyond_the_stale_window_denies(caplog: pytest.LogCaptureFixture) -> None:
+    authorizer, clock, fetcher = outage_authorizer()
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-0"))))) == "Allow"
+    fetcher.down = True
+    clock.advance(3600 + 21600)
+    response, line = decide_logged(authorizer, event(*ME, auth=bearer(token(ACME, "u-1"))), caplog)
+    assert effect(response) == "Deny"
+    assert line["reason"] == "jwks-stale"
+    assert "TimeoutError" in line["detail"]
+    fetcher.down = False  # the endpoint is back: the next attempt (after the backoff) recovers
+    clock.advance(60)
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-2"))))) == "Allow"
+
+
+def test_max_stale_zero_denies_as_soon_as_a_refetch_fails_after_the_ttl() -> None:
+    authorizer, clock, fetcher = outage_authorizer(max_stale=0)
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-0"))))) == "Allow"
+    fetcher.down = True
+    clock.advance(3599)
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-1"))))) == "Allow"
+    clock.advance(1)
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-2"))))) == "Deny"
+
+
+def attempt_gaps(cache: JwksCache, clock: FakeClock, fetcher: OutageFetcher, seconds: int) -> list[float]:
+    """Ask for a key once a second for ``seconds`` and return the gaps between the fetch attempts."""
+    start = len(fetcher.attempts)
+    denials: list[str] = []
+    for _ in range(seconds):
+        try:
+            cache.key(URI, ACME.kid)
+        except Denied as exc:  # a deny while no key set is usable
+            denials.append(exc.code)
+        clock.advance(1)
+    assert set(denials) <= {"jwks-unavailable", "jwks-stale"}
+    tried = fetcher.attempts[start:]
+    return [b - a for a, b in itertools.pairwise(tried)]
+
+
+def test_refetch_backoff_after_failures_is_exactly_60_120_240_480_900_900() -> None:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock)
+    cache = JwksCache(fetcher, clock=clock)
+    cache.key(URI, ACME.kid)
+    fetcher.down = True
+    clock.advance(3600)
+    assert attempt_gaps(cache, clock, fetcher, 60 + 120 + 240 + 480 + 900 + 900 + 1) == [60, 120, 240, 480, 900, 900]
+    assert cache.stale_for(URI) == 2700 + 1
+
+
+def test_a_cold_start_during_an_outage_backs_off_too() -> None:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock, down=True)
+    cache = JwksCache(fetcher, clock=clock)
+    assert attempt_gaps(cache, clock, fetcher, 60 + 120 + 240 + 1) == [60, 120, 240]
+
+
+def test_recovery_resets_the_backoff() -> None:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock)
+    cache = JwksCache(fetcher, clock=clock)
+    cache.key(URI, ACME.kid)
+    fetcher.down = True
+    clock.advance(3600)
+    assert attempt_gaps(cache, clock, fetcher, 60 + 120 + 1) == [60, 120]  # failures at +0, +60, +180
+    fetcher.down = False
+    clock.advance(240 - 1)  # to the next scheduled attempt, 240 s after the last failure
+    cache.key(URI, ACME.kid)
+    assert fetcher.attempts[-1] == fetcher.attempts[-2] + 240, "recovered on the scheduled attempt"
+    assert cache.stale_for(URI) is None
+    fetcher.down = True
+    clock.advance(3600)
+    assert attempt_gaps(cache, clock, fetcher, 60 + 120 + 1) == [60, 120], "the schedule starts again at 60 s"
+
+
+def test_an_unknown_kid_refetches_at_most_once_a_minute_also_while_stale() -> None:
+    clock = FakeClock()
+    fetcher = OutageFetcher(clock)
+    cache = JwksCache(fetcher, clock=clock)
+    cache.key(URI, ACME.kid)
+    for _ in range(59):
+        clock.advance(1)
+        with pytest.raises(Exception, match="not in the issuer's JWKS"):
+            cache.key(URI, "rotated-in")
+    assert len(fetcher.attempts) == 1
+    clock.advance(1)
+    with pytest.raises(Exception, match="not in the issuer's JWKS"):
+        cache.key(URI, "rotated-in")
+    assert len(fetcher.attempts) == 2
+    # during an outage the backoff, not the kid, decides when the next attempt happens
+    fetcher.down = True
+    clock.advance(3600)
+    cache.key(URI, ACME.kid)  # stale but served; the failed refetch starts the backoff
+    for _ in range(59):
+        clock.advance(1)
+        with pytest.raises(Exception, match="not in the issuer's JWKS"):
+            cache.key(URI, "rotated-in")
+    assert len(fetcher.attempts) == 3
+
+
+def test_a_garbage_jwks_response_does_not_replace_the_last_good_keys() -> None:
+    clock = FakeClock()
+    answers: list[Any] = [jwks(ACME), {"keys": []}, {"nope": 1}]
+
+    def fetch(uri: str) -> Any:
+        return answers.pop(0)
+
+    cache = JwksCache(fetch, clock=clock)
+    good = cache.key(URI, ACME.kid)
+    clock.advance(3600)
+    assert cache.key(URI, ACME.kid).key_id == good.key_id
+    clock.advance(60)
+    assert cache.key(URI, ACME.kid).key_id == good.key_id
+    assert answers == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 21600), ("", 21600), ("0", 0), ("3600", 3600), ("86400", 86400)]
+)
+def test_the_stale_window_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float
+) -> None:
+    if value is None:
+        monkeypatch.delenv("AUTHZ_JWKS_MAX_STALE_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("AUTHZ_JWKS_MAX_STALE_SECONDS", value)
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    assert authorizer.verifier.jwks.max_stale == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "86401", "6h", "1e3", "nan"])
+def test_a_bad_stale_window_in_the_environment_denies_every_request(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    import saas_platform.handlers.authorizer as module
+
+    monkeypatch.setenv("AUTHZ_JWKS_MAX_STALE_SECONDS", value)
+    with pytest.raises(ConfigError, match="AUTHZ_JWKS_MAX_STALE_SECONDS"):
+        build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    monkeypatch.setenv("AUTHZ_CONFIG", config_json())
+    monkeypatch.setattr(module, "_AUTHORIZER", None)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert effect(lambda_handler(event(*ME, auth=bearer(token(ACME, "u-1"))), None)) == "Deny"
+    (line,) = decision_lines(caplog)
+    assert line["reason"] == "not-configured"

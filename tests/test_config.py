@@ -165,6 +165,17 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     ("msk-duplicate-topics", {"saas:msk": {"create": True, "topics": ["a", "a"]}}, "dev", "saas:msk.topics"),
     ("name-prefix-bad", {"saas:namePrefix": "-x"}, "dev", "saas:namePrefix"),
     ("reserved-tag", {"saas:tags": {"saas:owner": "me"}}, "dev", "saas:tags"),
+    (
+        "api-jwks-max-stale-over-a-day",
+        {
+            "saas:api": {
+                "services": {"leave": "arn:aws:lambda:ap-southeast-1:123456789012:function:OptimalHR-leave"},
+                "jwksMaxStaleSeconds": 172800,
+            }
+        },
+        "dev",
+        "saas:api.jwksMaxStaleSeconds",
+    ),
 ]
 
 

@@ -12,7 +12,7 @@ from saas_platform.components.api import ApiTenant, TenantApi, TenantApiArgs, au
 from saas_platform.components.config import Tier, load_stack_config
 from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.testing.harness import ProgramRun, run_function
-from saas_platform.handlers.authorizer import AuthorizerConfig
+from saas_platform.handlers.authorizer import AuthorizerConfig, ConfigError, max_stale_from_env
 from saas_platform.policies.offline import evaluate_run
 from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
 from tests.conftest import ROOT
@@ -215,6 +215,10 @@ def test_api_passes_the_policy_pack(api: ProgramRun) -> None:
         ),
         ({"log_retention_days": 10}, "log_retention_days must be one of"),
         ({"tier_throttles": {}}, "which has no throttle"),
+        ({"jwks_max_stale_seconds": -1}, r"jwks_max_stale_seconds must be whole seconds between 0 and 86400"),
+        ({"jwks_max_stale_seconds": 86401}, r"between 0 and 86400 \(24 hours\); got 86401"),
+        ({"jwks_max_stale_seconds": 3600.5}, r"jwks_max_stale_seconds must be whole seconds"),
+        ({"jwks_max_stale_seconds": True}, r"jwks_max_stale_seconds must be whole seconds"),
     ],
 )
 def test_bad_api_arguments(kw: dict[str, Any], message: str) -> None:
@@ -277,6 +281,26 @@ BASE = {
             "retention values",
         ),
         ({"services": {"leave": SERVICE_ARNS["leave"]}, "throttle": 5}, "saas:api.throttle", "unknown key"),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "jwksMaxStaleSeconds": 86401},
+            "saas:api.jwksMaxStaleSeconds",
+            "must be whole seconds between 0 and 86400 (24 hours); got 86401",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "jwksMaxStaleSeconds": -60},
+            "saas:api.jwksMaxStaleSeconds",
+            "got -60",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "jwksMaxStaleSeconds": "6h"},
+            "saas:api.jwksMaxStaleSeconds",
+            "valid integer",
+        ),
+        (
+            {"services": {"leave": SERVICE_ARNS["leave"]}, "jwksMaxStaleSeconds": True},
+            "saas:api.jwksMaxStaleSeconds",
+            "not a boolean",
+        ),
     ],
 )
 def test_bad_api_config_names_the_exact_key(api: dict[str, Any], key: str, fragment: str) -> None:
@@ -305,10 +329,24 @@ def test_api_config_defaults_and_absence() -> None:
         "premium": (200, 400),
     }
     assert (cfg.api.log_retention_days, cfg.api.manage_account_log_role) == (365, True)
+    assert cfg.api.jwks_max_stale_seconds == 21600
+    for value in (0, 3600, 86400):
+        api = {"services": {"leave": SERVICE_ARNS["leave"]}, "jwksMaxStaleSeconds": value}
+        parsed = load_stack_config({**BASE, "saas:api": api}, "dev").api
+        assert parsed is not None
+        assert parsed.jwks_max_stale_seconds == value
 
 
 def test_platform_builds_the_api_when_configured() -> None:
-    run = run_platform("prod", {"saas:api": {"services": SERVICE_ARNS, "manageAccountLogRole": False}})
+    run = run_platform(
+        "prod", {"saas:api": {"services": SERVICE_ARNS, "manageAccountLogRole": False, "jwksMaxStaleSeconds": 7200}}
+    )
+    authorizer = next(
+        f
+        for f in run.of_type("aws:lambda/function:Function")
+        if f.inputs["handler"].endswith("authorizer.lambda_handler")
+    )
+    assert authorizer.inputs["environment"]["value"]["variables"]["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "7200"
     assert run.outputs["apiUrl"] == one(run, "aws:apigateway/stage:Stage").state["invokeUrl"]
     assert len(run.of_type("aws:apigateway/method:Method")) == 96
     assert run.of_type("aws:apigateway/account:Account") == []
@@ -324,6 +362,20 @@ def test_authorizer_gets_the_cedar_namespace(api: ProgramRun) -> None:
     assert custom_vars["SAAS_CEDAR_NAMESPACE"] == "AcmeHR"
     with pytest.raises(ComponentArgError, match="cedar_namespace must be a Cedar namespace"):
         api_args(cedar_namespace="Acme HR")
+
+
+def test_authorizer_gets_the_jwks_stale_window(api: ProgramRun) -> None:
+    variables = one(api, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    assert variables["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "21600"
+    custom = run_function(lambda: TenantApi("platform-api", api_args(jwks_max_stale_seconds=0)), stack="dev")
+    custom_vars = one(custom, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    assert custom_vars["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "0"
+    # what the stack writes is what the handler accepts
+    assert max_stale_from_env(custom_vars["AUTHZ_JWKS_MAX_STALE_SECONDS"]) == 0
+    assert max_stale_from_env(variables["AUTHZ_JWKS_MAX_STALE_SECONDS"]) == 21600
+    assert max_stale_from_env(str(86400)) == 86400
+    with pytest.raises(ConfigError):
+        max_stale_from_env(str(86401))
 
 
 @pytest.mark.parametrize(("value", "expected"), [("AcmeHR", "AcmeHR::Tenant"), ("", "OptimalHR::Tenant")])
