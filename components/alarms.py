@@ -33,6 +33,56 @@ import pulumi_aws as aws
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.naming import ENVIRONMENTS, Environment, tags
 
+TOPIC_MANAGEMENT_ACTIONS: Final = (
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:AddPermission",
+    "sns:RemovePermission",
+    "sns:DeleteTopic",
+    "sns:Subscribe",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Publish",
+)
+
+
+def alarm_topic_policy(*, topic_arn: str, account_id: str, region: str) -> dict[str, object]:
+    """The alarm topic's resource policy (pure): the account's own principals as IAM allows them (the default
+    topic policy's owner statement, written out), and CloudWatch alarms of this account and region publishing.
+
+    CloudWatch publishes as the service principal ``cloudwatch.amazonaws.com``; the topic is encrypted with the
+    environment key, whose policy separately lets CloudWatch use it for SNS. ``aws:SourceAccount`` and an
+    ``aws:SourceArn`` under this account's alarms keep other accounts' alarms from using the topic (confused
+    deputy).
+
+    Documentation:
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions.html
+        https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountPrincipalsAsIamAllows",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": list(TOPIC_MANAGEMENT_ACTIONS),
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+                },
+            },
+        ],
+    }
+
+
 AlarmKind = Literal["lambda", "rest-api", "aurora-serverless", "state-machine", "alb"]
 NAME_RE: Final = re.compile(r"[a-z][a-z0-9-]{1,62}")
 

@@ -497,6 +497,16 @@ class TenantApi(pulumi.ComponentResource):
                 opts=child,
             )
             stage_deps.append(aws.apigateway.Account(f"{name}-account", cloudwatch_role_arn=log_role.arn, opts=child))
+            invoke_paths.append(
+                DataPath(
+                    name="apigateway/push-access-logs",
+                    principal=log_role.arn,
+                    principal_type="role",
+                    actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+                    resource=pulumi.Output.concat(access_logs.arn, ":log-stream:", api.id, "-stage"),
+                    description="API Gateway writes the stage's access log through the account's log role",
+                )
+            )
         stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=api.id,

@@ -7,6 +7,7 @@ constructor is a list of composition steps (see :class:`Platform`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,7 @@ import pulumi_aws as aws
 
 from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
+from saas_platform.components.alarms import alarm_topic_policy
 from saas_platform.components.api import ApiTenant, ImageUploadIntegration, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
@@ -258,6 +260,22 @@ class Platform(pulumi.ComponentResource):
             topic=topic.arn,
             protocol="email",
             endpoint=cfg.alarms.email,
+            opts=child,
+        )
+        topic_name = f"{cfg.name_prefix}-Alarms-{env_suffix(cfg.environment)}"
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=topic.arn,
+            # Built from known parts (not topic.arn) so the document is known at the first preview.
+            policy=account_id.apply(
+                lambda account: json.dumps(
+                    alarm_topic_policy(
+                        topic_arn=f"arn:aws:sns:{cfg.region}:{account}:{topic_name}",
+                        account_id=account,
+                        region=cfg.region,
+                    )
+                )
+            ),
             opts=child,
         )
         self.tables = {base: self._pool_table(base, key, topic) for base in POOL_TABLES}
@@ -673,7 +691,17 @@ class Platform(pulumi.ComponentResource):
                     context={"aws:SourceAccount": foundation.account_id, "aws:SourceArn": alarm_example_arn},
                     guards=("aws:SourceAccount",),
                     description="CloudWatch alarms publish to the encrypted alarm topic (SNS asks KMS for them)",
-                )
+                ),
+                DataPath(
+                    name="cloudwatch/alarm-publish",
+                    principal="cloudwatch.amazonaws.com",
+                    principal_type="service",
+                    actions=("sns:Publish",),
+                    resource=foundation.topic.arn,
+                    context={"aws:SourceAccount": foundation.account_id, "aws:SourceArn": alarm_example_arn},
+                    guards=("aws:SourceAccount", "aws:SourceArn"),
+                    description="CloudWatch alarms publish to the alarm topic (its topic policy)",
+                ),
             ]
         )
         self.table_names = {base: t.table_name for base, t in self.tables.items()}

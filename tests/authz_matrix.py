@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from saas_platform.components.datapaths import substitute
 from saas_platform.components.testing.harness import ProgramRun
@@ -68,6 +68,30 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+AWS_MANAGED: Final[dict[str, dict[str, Any]]] = {
+    # As the AWS managed policy reference documents it (version v1); only the roles of this stack attach it.
+    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+}
+"""AWS managed policies the stacks attach, with their documented content, so paths through them are evaluated."""
+
+
 @dataclass
 class Policies:
     """The policies of one planned stack, indexed the way a request finds them."""
@@ -78,6 +102,7 @@ class Policies:
     key_aliases: dict[str, list[str]] = field(default_factory=dict)  # key ARN -> alias names (kms:ResourceAliases)
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # function ARN -> {name, env, policy}
     pools: dict[str, str] = field(default_factory=dict)  # tenant -> identity pool id
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)  # topic ARN -> topic policy
 
     @classmethod
     def of(cls, run: ProgramRun) -> Policies:
@@ -90,8 +115,10 @@ class Policies:
             out.roles[role.state["arn"]] = entry
             by_name[name] = entry
         for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
-            if a.inputs["policyArn"] in managed:  # an AWS managed policy is not in the plan (API Gateway's log role)
+            if a.inputs["policyArn"] in managed:
                 by_name[a.inputs["role"]]["identity"].append(managed[a.inputs["policyArn"]])
+            elif a.inputs["policyArn"] in AWS_MANAGED:  # not in the plan: its documented content
+                by_name[a.inputs["role"]]["identity"].append(AWS_MANAGED[a.inputs["policyArn"]])
             else:
                 by_name[a.inputs["role"]].setdefault("aws_managed", []).append(a.inputs["policyArn"])
         for p in run.of_type("aws:iam/rolePolicy:RolePolicy"):
@@ -115,6 +142,8 @@ class Policies:
             if arn not in out.functions:
                 out.functions[arn] = {"name": arn, "env": {}, "statements": []}
             out.functions[arn]["statements"].append(_permission_statement(perm.inputs, arn))
+        for t in run.of_type("aws:sns/topicPolicy:TopicPolicy"):
+            out.topics[str(t.inputs["arn"])] = _json(t.inputs["policy"])
         for pool in run.of_type("aws:cognito/identityPool:IdentityPool"):
             out.pools[pool.inputs["tags"]["saas:tenant"]] = str(pool.id)
         return out
@@ -128,6 +157,8 @@ class Policies:
         if service == "sts":
             role = self.roles.get(resource)
             return role["trust"] if role else None
+        if service == "sns":
+            return self.topics.get(resource)
         if service == "lambda":
             fn = self.functions.get(resource)
             if fn and fn["statements"]:
