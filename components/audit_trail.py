@@ -242,6 +242,8 @@ class AuditTrail(pulumi.ComponentResource):
                 ),
                 # CloudTrail writes digest files with SSE-S3 only, whatever the trail's KMS key.
                 sse_s3_key_patterns=(DIGEST_KEY_PATTERN,),
+                # The trail names its key on every log file: only this trail may (aws:SourceArn).
+                key_writer_source_arns=account.apply(lambda a: [trail_arn(args.region, a, args.trail_name)]),
                 protect=args.protect,
                 extra_tags=args.extra_tags,
             ),
@@ -283,6 +285,7 @@ class AuditTrail(pulumi.ComponentResource):
                         "aws:SourceArn": source_arn,
                         "s3:x-amz-acl": "bucket-owner-full-control",
                         "s3:x-amz-server-side-encryption": "aws:kms",
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": key.arn,
                     },
                     guards=("aws:SourceArn",),
                     description="CloudTrail delivers this trail's log files (SSE-KMS with the trail key)",

@@ -150,6 +150,9 @@ class LifecycleBucketArgs:
         sse_s3_key_patterns: Default ``()``. Key patterns (``*`` wildcards) that an AWS service can only write
             with SSE-S3, exempt from the SSE-KMS-only write deny (CloudTrail digest files:
             ``AWSLogs/*/CloudTrail-Digest/*``). Default encryption stays SSE-KMS for everything else.
+        key_writer_source_arns: Default ``()``. ``aws:SourceArn`` values of AWS services that name their own KMS key
+            on upload and are allowed to (a CloudTrail trail configured with its key sends
+            ``x-amz-server-side-encryption-aws-kms-key-id``); every other explicit key id stays refused.
         extra_tags: merged under the ``saas:*`` tags.
     """
 
@@ -173,6 +176,7 @@ class LifecycleBucketArgs:
     object_lock_mode: ObjectLockMode = "COMPLIANCE"
     extra_policy_statements: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
     sse_s3_key_patterns: tuple[str, ...] = ()
+    key_writer_source_arns: pulumi.Input[Sequence[str]] = ()
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -376,6 +380,7 @@ def bucket_policy(
     kms: bool = False,
     log_delivery_account: str | None = None,
     sse_s3_key_patterns: Sequence[str] = (),
+    key_writer_source_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The bucket policy (pure): deny non-TLS and TLS < 1.2 on the bucket and its objects (invariant 36); on KMS
     buckets deny uploads that *ask* for another algorithm than SSE-KMS (except under ``sse_s3_key_patterns``, keys
@@ -434,7 +439,16 @@ def bucket_policy(
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                "Condition": {"Null": {SSE_KEY_HEADER: "false"}},
+                "Condition": {
+                    "Null": {SSE_KEY_HEADER: "false"},
+                    # A service that must name its key (a trail's own key), identified by aws:SourceArn, which
+                    # only AWS sets; absent for every other caller, so ArnNotEquals is true and the deny holds.
+                    **(
+                        {"ArnNotEquals": {"aws:SourceArn": list(key_writer_source_arns)}}
+                        if key_writer_source_arns
+                        else {}
+                    ),
+                },
             },
             {
                 # aws:kms without a key id makes S3 use the AWS managed key aws/s3, not the bucket's key.
@@ -580,13 +594,19 @@ class LifecycleBucket(pulumi.ComponentResource):
         account = (
             pulumi.Output.from_input(args.account_id) if args.account_id is not None else pulumi.Output.from_input("")
         )
-        policy_doc = pulumi.Output.all(name_ref, account, pulumi.Output.from_input(args.extra_policy_statements)).apply(
+        policy_doc = pulumi.Output.all(
+            name_ref,
+            account,
+            pulumi.Output.from_input(args.extra_policy_statements),
+            pulumi.Output.from_input(args.key_writer_source_arns),
+        ).apply(
             lambda v: with_statements(
                 bucket_policy(
                     v[0],
                     kms=args.kms_key_arn is not None,
                     log_delivery_account=v[1] or None,
                     sse_s3_key_patterns=args.sse_s3_key_patterns,
+                    key_writer_source_arns=list(v[3]),
                 ),
                 check_extra_statements(args.purpose, v[2]),
             )

@@ -228,3 +228,38 @@ def test_network_interfaces_stay_in_the_clusters_network() -> None:
     ]  # fmt: skip
     results = simulate([_sim(a, r, identity=[d], context=c) for d, a, r, c, _ in cases])
     assert [(r["result"], c[2]) for r, c in zip(results, cases, strict=True)] == [(c[4], c[2]) for c in cases]
+
+
+@pytest.mark.parametrize(("project", "stack"), [("compensation", "dev"), ("compensation", "prod"), ("crm", "prod")])
+def test_stack_projects_paths_allowed(project: str, stack: str) -> None:
+    """The stacks/ projects' own calls (CloudTrail writing its log files, log delivery, handler logs and their
+    keys) evaluated like the platform's: every declared path allowed, every dropped guard denied."""
+    from saas_platform.components.testing.harness import run_program
+
+    result = evaluate_run(run_program(f"stacks/{project}", stack))
+    assert result.counts()["paths"] >= 8
+    assert not result.mismatches, "\n".join(result.mismatches[:20])
+
+
+def test_only_the_trail_may_name_its_key() -> None:
+    """A trail configured with a KMS key names it on every log file; the bucket refuses explicit key ids from
+    anyone else (so every other object gets the bucket's key), and the aws/s3 default key from everyone."""
+    from saas_platform.components.lifecycle_bucket import bucket_policy
+
+    trail = f"arn:aws:cloudtrail:ap-southeast-1:{ACCOUNT}:trail/audit"
+    policy = bucket_policy("docs-bucket", kms=True, key_writer_source_arns=[trail])
+    allow_trail = _doc({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+                        "Resource": f"{BUCKET}/*"})  # fmt: skip
+    policy["Statement"].append(allow_trail["Statement"][0])
+    named = {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KEY,
+             "aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}  # fmt: skip
+    results = simulate([
+        _sim("s3:PutObject", f"{BUCKET}/log.json.gz", identity=[], resource_policy=policy,
+             context={**named, "aws:SourceArn": trail}, principal="cloudtrail.amazonaws.com"),
+        _sim("s3:PutObject", f"{BUCKET}/log.json.gz", identity=[], resource_policy=policy,
+             context={**named, "aws:SourceArn": f"{trail}-other"}, principal="cloudtrail.amazonaws.com"),
+        _sim("s3:PutObject", f"{BUCKET}/k", identity=[ALLOW_PUT], resource_policy=policy, context=named),
+        _sim("s3:PutObject", f"{BUCKET}/k", identity=[ALLOW_PUT], resource_policy=policy,
+             context={"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["Allowed", "ExplicitlyDenied", "ExplicitlyDenied", "Allowed"]
