@@ -22,6 +22,7 @@ and OK.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,31 @@ def alarm_topic_policy(*, topic_arn: str, account_id: str, region: str) -> dict[
             },
         ],
     }
+
+
+def alarm_topic_policy_resource(
+    name: str,
+    *,
+    topic: aws.sns.Topic,
+    topic_name: str,
+    account_id: pulumi.Input[str],
+    region: str,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.sns.TopicPolicy:
+    """Attach :func:`alarm_topic_policy` to ``topic``. The document is built from known parts (name, account,
+    region), not from ``topic.arn``, so it is known at the first preview."""
+    return aws.sns.TopicPolicy(
+        name,
+        arn=topic.arn,
+        policy=pulumi.Output.from_input(account_id).apply(
+            lambda account: json.dumps(
+                alarm_topic_policy(
+                    topic_arn=f"arn:aws:sns:{region}:{account}:{topic_name}", account_id=account, region=region
+                )
+            )
+        ),
+        opts=opts,
+    )
 
 
 AlarmKind = Literal["lambda", "rest-api", "aurora-serverless", "state-machine", "alb"]

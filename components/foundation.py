@@ -12,7 +12,6 @@ projects) get them here without the pool tables and tenants:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from saas_platform.components.alarms import alarm_topic_policy
+from saas_platform.components.alarms import alarm_topic_policy_resource
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.lifecycle_bucket import LifecycleBucket, LifecycleBucketArgs
 from saas_platform.components.naming import ENVIRONMENTS, Environment, env_suffix, tags
@@ -139,19 +138,12 @@ class EnvironmentFoundation(pulumi.ComponentResource):
             f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
         )
         topic_name = f"{args.system}-alarms-{args.environment}"
-        aws.sns.TopicPolicy(
+        alarm_topic_policy_resource(
             f"{name}-alarms-policy",
-            arn=topic.arn,
-            # Built from known parts so the document is known at the first preview.
-            policy=self.account_id.apply(
-                lambda account: json.dumps(
-                    alarm_topic_policy(
-                        topic_arn=f"arn:aws:sns:{args.region}:{account}:{topic_name}",
-                        account_id=account,
-                        region=args.region,
-                    )
-                )
-            ),
+            topic=topic,
+            topic_name=topic_name,
+            account_id=self.account_id,
+            region=args.region,
             opts=child,
         )
         self.kms_key_arn = key.arn

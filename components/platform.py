@@ -7,7 +7,6 @@ constructor is a list of composition steps (see :class:`Platform`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +15,7 @@ import pulumi_aws as aws
 
 from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
-from saas_platform.components.alarms import alarm_topic_policy
+from saas_platform.components.alarms import alarm_topic_policy_resource
 from saas_platform.components.api import ApiTenant, ImageUploadIntegration, TenantApi, TenantApiArgs
 from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
 from saas_platform.components.config import StackConfig
@@ -263,19 +262,12 @@ class Platform(pulumi.ComponentResource):
             opts=child,
         )
         topic_name = f"{cfg.name_prefix}-Alarms-{env_suffix(cfg.environment)}"
-        aws.sns.TopicPolicy(
+        alarm_topic_policy_resource(
             f"{name}-alarms-policy",
-            arn=topic.arn,
-            # Built from known parts (not topic.arn) so the document is known at the first preview.
-            policy=account_id.apply(
-                lambda account: json.dumps(
-                    alarm_topic_policy(
-                        topic_arn=f"arn:aws:sns:{cfg.region}:{account}:{topic_name}",
-                        account_id=account,
-                        region=cfg.region,
-                    )
-                )
-            ),
+            topic=topic,
+            topic_name=topic_name,
+            account_id=account_id,
+            region=cfg.region,
             opts=child,
         )
         self.tables = {base: self._pool_table(base, key, topic) for base in POOL_TABLES}

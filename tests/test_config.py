@@ -37,6 +37,11 @@ def base(**overrides: Any) -> dict[str, Any]:
 PROD = {"saas:environment": "prod"}
 
 # (id, overrides, stack, the exact key the message must name)
+MSK_NETWORK: dict[str, Any] = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "subnetIds": ["subnet-0a1b2c3d4e5f60011"],
+    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
+}
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown-environment", {"saas:environment": "qa"}, "dev", "saas:environment"),
     ("missing-environment", {"saas:environment": None}, "dev", "saas:environment"),
@@ -106,11 +111,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
             "saas:msk": {
                 "clusterArn": "arn:aws:kafka:eu-west-1:123456789012:cluster/c/0123abcd-0123-4abc-8def-0123456789ab-1",
                 "topics": ["t"],
-                "network": {
-                    "vpcId": "vpc-0a1b2c3d4e5f60718",
-                    "subnetIds": ["subnet-0a1b2c3d4e5f60011"],
-                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
-                },
+                "network": MSK_NETWORK,
             }
         },
         "dev",
@@ -136,9 +137,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
                 "0123abcd-0123-4abc-8def-0123456789ab-1",
                 "topics": ["t"],
                 "network": {
-                    "vpcId": "vpc-0a1b2c3d4e5f60718",
+                    **MSK_NETWORK,
                     "subnetIds": ["sn-1"],
-                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
                 },
             }
         },
@@ -151,11 +151,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
             "saas:msk": {
                 "create": True,
                 "topics": ["t"],
-                "network": {
-                    "vpcId": "vpc-0a1b2c3d4e5f60718",
-                    "subnetIds": ["subnet-0a1b2c3d4e5f60011"],
-                    "securityGroupIds": ["sg-0a1b2c3d4e5f60044"],
-                },
+                "network": MSK_NETWORK,
             }
         },
         "dev",

@@ -263,18 +263,7 @@ NETWORK = MskNetwork(
     subnet_ids=("subnet-0a1b2c3d4e5f60011",),
     security_group_ids=("sg-0a1b2c3d4e5f60044",),
 )
-ENI_ON_ANY = {
-    "Effect": "Allow",
-    "Resource": "*",
-    "Action": [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups",
-    ],
-}
+ENI_ON_ANY = {"Effect": "Allow", "Resource": "*", "Action": list(msk.ENI_ACTIONS)}  # AWSLambdaMSKExecutionRole
 
 
 def test_network_interface_scope_compliant_violating_missing() -> None:
