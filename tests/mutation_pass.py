@@ -512,7 +512,7 @@ def run_slip(slip: Slip, files: Sequence[str], timeout: float, keep: bool = Fals
     if code == 1:
         return Result(slip.id, "caught", seconds, caught_by=failed)
     if code == 0:
-        return Result(slip.id, "survived", seconds, detail=_tail(output, 3))
+        return Result(slip.id, "survived", seconds, detail=_tail(output, 1))
     return Result(slip.id, "error", seconds, caught_by=failed, detail=f"pytest exit code {code}\n{_tail(output)}")
 
 
