@@ -458,7 +458,7 @@ def check_imports(tree: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=tree, env=environment(tree), check=True, capture_output=True, text=True
     ).stdout.split()
-    outside = [p for p in out if not Path(p).is_relative_to(tree)]
+    outside = [p for p in out if not Path(p).resolve().is_relative_to(tree.resolve())]
     if len(out) != len(PROBED) or outside:
         raise RuntimeError(f"the copy imports modules of another tree: {outside or out}")
 
