@@ -103,6 +103,15 @@ def attach(role: str, arn: str, name: str) -> dict[str, Any]:
 
 
 LK = "dynamodb:LeadingKeys"
+KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_THROUGH_DYNAMODB = {
+    "Sid": "TableKey",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+    "Resource": KEY,
+    "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"}},
+}
+"""The environment key as a tenant role may hold it: only as DynamoDB uses it for the caller."""
 GOOD_LK = {"ForAllValues:StringEquals": {LK: ["TENANT#acme"]}, "Null": {LK: "false"}}
 
 CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
@@ -778,6 +787,32 @@ CASES: list[tuple[str, str, Callable[[], list[dict[str, Any]]], str]] = [
         ),
         "dynamodb:GetItems",
     ),
+    # a key statement must be usable only through DynamoDB or S3 (kms:ViaService), on key ARNs
+    (
+        "tenant-role-action-allowlist",
+        "key without kms:ViaService",
+        lambda: acme_admin(add_statement({k: v for k, v in KEY_THROUGH_DYNAMODB.items() if k != "Condition"})),
+        "statement TableKey: tenant roles hold only",
+    ),
+    (
+        "tenant-role-action-allowlist",
+        "key through another service",
+        lambda: acme_admin(
+            add_statement(
+                {
+                    **KEY_THROUGH_DYNAMODB,
+                    "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-1.amazonaws.com"}},
+                }
+            )
+        ),
+        "statement TableKey: tenant roles hold only",
+    ),
+    (
+        "tenant-role-action-allowlist",
+        "key on *",
+        lambda: acme_admin(add_statement({**KEY_THROUGH_DYNAMODB, "Resource": "*"})),
+        "statement TableKey: tenant roles hold only",
+    ),
     # invariant 38 (known-bad 29)
     (
         "tenant-s3-object-prefix",
@@ -945,3 +980,72 @@ def test_trust_fixture_shape() -> None:
     assert trust(POOLS["acme"])["Statement"][0]["Condition"]["StringEquals"] == {
         "cognito-identity.amazonaws.com:aud": "ap-southeast-1:11111111-1111-1111-1111-111111111111"
     }
+
+
+def test_a_tenant_role_may_use_its_key_through_dynamodb_or_s3() -> None:
+    """The compliant side of the key cases: the statements the builders emit pass every rule (so the violating
+    fixtures above are refused for the missing or foreign kms:ViaService, not for naming a key at all)."""
+    through_s3 = {
+        **KEY_THROUGH_DYNAMODB,
+        "Sid": "DocumentsKey",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": "s3.ap-southeast-1.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": BUCKET,
+            }
+        },
+    }
+    stack = acme_admin(lambda d: d["Statement"].extend([dict(KEY_THROUGH_DYNAMODB), through_s3]))
+    assert violations(list(RULES.values()), stack) == []
+
+
+def _stray_role(trust_doc: dict[str, Any], actions: list[str]) -> list[dict[str, Any]]:
+    """A role no identity pool maps, with a literal acme policy granting ``actions`` on a pool table."""
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Reports",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [TABLE_EMPLOYMENT],
+                "Condition": GOOD_LK,
+            }
+        ],
+    }
+    return [
+        {
+            "type": "aws:iam/role:Role",
+            "name": "reports-role",
+            "props": {
+                "name": "ReportsRole",
+                "arn": role_arn("ReportsRole"),
+                "assumeRolePolicy": json.dumps(trust_doc),
+                "tags": {},
+            },
+        },
+        {
+            "type": "aws:iam/policy:Policy",
+            "name": "reports-policy",
+            "props": {"name": "ReportsPolicy", "arn": policy_arn("ReportsPolicy"), "policy": json.dumps(doc)},
+        },
+        attach("ReportsRole", policy_arn("ReportsPolicy"), "reports-attachment"),
+    ]
+
+
+def test_a_role_any_identity_pool_can_assume_is_judged_as_a_tenant_role() -> None:
+    """A Cognito-trusted role without an ``aud`` condition can be assumed through any identity pool, in any account:
+    no pool of this stack maps it, yet it is reachable by an unknown tenant, so every tenant rule judges its policies
+    (its Scan is refused and its literal acme key is not this role's tenant)."""
+    no_aud = trust(POOLS["acme"])
+    no_aud["Statement"][0]["Condition"].pop("StringEquals")
+    stack = extra(_stray_role(no_aud, [*ADMIN_ACTIONS, "dynamodb:Scan"]))
+    scan = violations([RULES["tenant-no-scan-partiql-streams"]], stack)
+    assert [v.message for v in scan if "role ReportsRole" in v.message and "'dynamodb:scan'" in v.message]
+    keys = violations([RULES["tenant-leading-keys-exact"]], stack)
+    assert [v.message for v in keys if "role ReportsRole" in v.message and "reached from tenants ['?']" in v.message]
+    # the same role trusted by acme's pool only is acme's: its key passes, its Scan is still refused
+    own = extra(_stray_role(trust(POOLS["acme"]), [*ADMIN_ACTIONS, "dynamodb:Scan"]))
+    assert violations([RULES["tenant-leading-keys-exact"]], own) == []
+    assert violations([RULES["tenant-no-scan-partiql-streams"]], own)

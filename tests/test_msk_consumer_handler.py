@@ -523,3 +523,35 @@ def test_pointer_check_refuses_look_alike_tenant_prefixes(tenant: str, key: str)
         }
     )
     h.validate_message(own, cfg)  # the tenant's own prefix passes
+
+
+@pytest.mark.parametrize("mode", ["batched", "single"])
+def test_size_limit_is_exact_in_bytes_for_inline_and_pointer_images(mode: str) -> None:
+    """MAX_IMAGE_BYTES=4096 is a limit on the image's bytes: 4,096 lands, 4,097 does not, inline or by pointer. The
+    inline guard on the base64 text is only a cheap pre-check (it lets up to 3 bytes over through, by design), so
+    the exact check must hold after decoding."""
+    env = make_env(mode)
+    source = next(iter(env.cfg.source_buckets))
+    at_limit, over = PNG + b"\x00" * (4096 - len(PNG)), PNG + b"\x00" * (4097 - len(PNG))
+    env.s3.put_object(Bucket=source, Key="acme/uploads/at.png", Body=at_limit)
+    env.s3.put_object(Bucket=source, Key="acme/uploads/over.png", Body=over)
+    result = run(
+        env,
+        msk_event(
+            [
+                kafka_record(message("acme", "inline-at", at_limit), 1),
+                kafka_record(message("acme", "inline-over", over), 2),
+                kafka_record(message("acme", "inline-over-3", over + b"\x00\x00"), 3),
+                kafka_record(message("acme", "pointer-at", s3={"bucket": source, "key": "acme/uploads/at.png"}), 4),
+                kafka_record(message("acme", "pointer-over", s3={"bucket": source, "key": "acme/uploads/over.png"}), 5),
+            ]
+        ),
+    )
+    statuses = {rid.offset: o.status for rid, o in result.outcomes.items()}
+    assert statuses == {1: "stored", 2: "rejected", 3: "rejected", 4: "stored", 5: "rejected"}
+    reasons = {d["offset"]: d["reason"] for d in rejected_docs(env).values()}
+    assert reasons[2] == "too large: image is 4097 bytes; limit 4096"
+    assert reasons[3] == "too large: image is 4099 bytes; limit 4096"
+    assert reasons[5].startswith("too large")
+    assert {r["EntityItem"]["S"] for r in rows(env)} == {"IMAGE#inline-at", "IMAGE#pointer-at"}
+    assert len(env.s3.get_object(Bucket=env.cfg.raw_bucket, Key="acme/raw/inline-at")["Body"].read()) == 4096
