@@ -61,8 +61,8 @@ CELL_SIZE: Final = 50
 
 * Cognito and Verified Permissions control-plane calls (create/update user pool, app clients, policy store,
   schema, policies) are rate-limited per account and Region, and every stack deploying at once shares those
-  limits. A change that touches every tenant makes one call of each kind per tenant; at 50 tenants a deploy
-  stays within the limits' retries instead of failing on throttling.
+  limits. A change that touches every tenant makes one call of each kind per tenant; 50 keeps that burst small
+  enough for the provider's throttling retries (a judgement, not a limit measured against AWS).
 * IAM: each tenant adds roles and trust/permission statements; per-stack documents that grow with the tenant
   count (shared ABAC role trusts, handler policies) stay well inside their size quotas.
 * State: a tenant is about 38 resources (docs/benchmarks.md), so a 50-tenant cell is about 2,000 resources.
@@ -782,8 +782,8 @@ def offboard(
         echo(f"offboard: up of {where} failed: {up.error}. The suspension is not deployed; nothing was removed")
         return up.exit_code or EXIT_ERROR
     echo(
-        f"offboard: {tenant} suspended in {where}: every handler refuses it within one registry cache TTL "
-        f"({REGISTRY_TTL_SECONDS} s)"
+        f"offboard: {tenant} suspended in {where}: the tenant registry says so now, and every handler that "
+        f"checks the registry refuses it within one cache TTL ({REGISTRY_TTL_SECONDS} s)"
     )
     if not remove:
         echo(f"offboard: to remove the entry later: `offboard {tenant} --env {env.environment} --remove`")

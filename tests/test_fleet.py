@@ -288,6 +288,18 @@ def test_preview_needs_no_yes_and_never_creates_a_stack(tmp_path: Path) -> None:
     assert world.selected == [("prod", False), ("prod-cell-01", True), ("prod-cell-02", True)]  # a new cell is created
 
 
+def test_refresh_runs_before_each_preview(tmp_path: Path) -> None:
+    root = program(tmp_path, cells=1)
+    world = World(root)
+    assert cli(root, "preview", "--env", "prod", "--refresh", "--no-policy-pack", world=world)[0] == 0
+    assert [(c.stack, c.op) for c in world.calls] == [
+        ("prod", "refresh"),
+        ("prod", "preview"),
+        ("prod-cell-01", "refresh"),
+        ("prod-cell-01", "preview"),
+    ]
+
+
 def test_the_shipped_policy_pack_is_passed_by_default(tmp_path: Path) -> None:
     root = program(tmp_path, cells=0)
     world = World(root)
