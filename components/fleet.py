@@ -263,6 +263,7 @@ class StackHandle(Protocol):
         color: str | None = None,
         on_output: Callable[[str], Any] | None = None,
         on_event: Callable[[Any], Any] | None = None,
+        refresh: bool | None = None,
     ) -> Any: ...
 
     def up(
@@ -345,8 +346,8 @@ class AutomationRunner:
     """Previews and deploys stacks through the Automation API (one ``LocalWorkspace`` on the program folder).
 
     ``policy_packs``: passed to every preview and update (default: the shipped pack; ``[]`` for none), with
-    ``policies/config/<stack>.json`` as its config where that file exists. ``refresh``: refresh each stack
-    before previewing or deploying it. A cell stack that does not exist yet is created by ``up`` (its stack
+    ``policies/config/<stack>.json`` as its config where that file exists. ``refresh``: ``preview`` previews
+    with a refresh (no state written); ``up`` runs ``stack.refresh()`` first. A cell stack that does not exist yet is created by ``up`` (its stack
     file says it should exist); ``preview`` never creates a stack.
     """
 
@@ -380,18 +381,19 @@ class AutomationRunner:
         packs, configs = list(self.policy_packs), self._policy_configs(stack)
         try:
             handle = self._handle(stack, create=op == "up" and stack in self.env.cells)
-            if self.refresh:
-                handle.refresh(color="never", on_output=on_output)
-            if op == "preview":
+            if op == "preview":  # `pulumi preview --refresh`: refreshes in memory, writes no state
                 result = handle.preview(
                     policy_packs=packs,
                     policy_pack_configs=configs,
                     color="never",
                     on_output=on_output,
                     on_event=on_event,
+                    refresh=self.refresh or None,
                 )
                 summary = _changes(getattr(result, "change_summary", None))
             else:
+                if self.refresh:  # `pulumi refresh` writes the refreshed state; only where we deploy anyway
+                    handle.refresh(color="never", on_output=on_output)
                 result = handle.up(
                     policy_packs=packs,
                     policy_pack_configs=configs,
@@ -825,7 +827,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--program-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     deploy = argparse.ArgumentParser(add_help=False)
     deploy.add_argument("--yes", action="store_true", help="required to change prod")
-    deploy.add_argument("--refresh", action="store_true", help="refresh each stack first")
+    deploy.add_argument("--refresh", action="store_true", help="preview: with a refresh; up: refresh each stack first")
     deploy.add_argument(
         "--policy-pack",
         action="append",

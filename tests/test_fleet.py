@@ -288,15 +288,21 @@ def test_preview_needs_no_yes_and_never_creates_a_stack(tmp_path: Path) -> None:
     assert world.selected == [("prod", False), ("prod-cell-01", True), ("prod-cell-02", True)]  # a new cell is created
 
 
-def test_refresh_runs_before_each_preview(tmp_path: Path) -> None:
+def test_refresh_previews_with_a_refresh_and_refreshes_before_up(tmp_path: Path) -> None:
     root = program(tmp_path, cells=1)
     world = World(root)
     assert cli(root, "preview", "--env", "prod", "--refresh", "--no-policy-pack", world=world)[0] == 0
+    assert [(c.stack, c.op, c.kwargs.get("refresh")) for c in world.calls] == [
+        ("prod", "preview", True),  # pulumi preview --refresh: no state is written by a preview
+        ("prod-cell-01", "preview", True),
+    ]
+    world = World(root)
+    assert cli(root, "up", "--env", "prod", "--yes", "--refresh", "--no-policy-pack", world=world)[0] == 0
     assert [(c.stack, c.op) for c in world.calls] == [
         ("prod", "refresh"),
-        ("prod", "preview"),
+        ("prod", "up"),
         ("prod-cell-01", "refresh"),
-        ("prod-cell-01", "preview"),
+        ("prod-cell-01", "up"),
     ]
 
 
@@ -547,8 +553,10 @@ def test_offboard_suspends_and_deploys_before_it_removes(tmp_path: Path) -> None
     assert "umbrella" not in _tenants(preview.file_text)
     assert "umbrella" not in _tenants(remove.file_text)
     assert "# Cell 01 of prod: tenants only." in remove.file_text
-    for call in (suspend, preview, remove):  # nothing that could bypass protect is ever passed
-        assert set(call.kwargs) == {"policy_packs", "policy_pack_configs", "color", "on_output", "on_event"}
+    passed = {"policy_packs", "policy_pack_configs", "color", "on_output", "on_event"}
+    assert set(suspend.kwargs) == set(remove.kwargs) == passed  # nothing that could bypass protect is ever passed
+    assert set(preview.kwargs) == passed | {"refresh"}
+    assert preview.kwargs["refresh"] is None
     assert out.index("suspended in prod-cell-01") < out.index("removed umbrella from")
 
 
