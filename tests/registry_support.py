@@ -32,8 +32,17 @@ def registry_table(client: Any, name: str, tenants: Mapping[str, str] | None = N
 
 
 def put_tenant(
-    client: Any, table: str, tenant: str, pool: str, status: str = "active", client_ids: tuple[str, ...] = ()
+    client: Any,
+    table: str,
+    tenant: str,
+    pool: str,
+    status: str = "active",
+    client_ids: tuple[str, ...] = (),
+    app_clients: Mapping[str, str] | None = None,
+    policy_store_id: str | None = "",
+    usage_key: str | None = None,
 ) -> None:
+    """Write one tenant's item (``policy_store_id`` ``""``: ``<tenant>-store``; ``None``: none, as for ``system``)."""
     client.put_item(
         TableName=table,
         Item=registry_item(
@@ -41,8 +50,10 @@ def put_tenant(
             user_pool_id=pool,
             client_ids=list(client_ids) or [f"{tenant}-client"],
             identity_pool_id=f"ap-southeast-1:{tenant}-identity",
-            policy_store_id=f"{tenant}-store",
+            policy_store_id=f"{tenant}-store" if policy_store_id == "" else policy_store_id,
             tier="standard",
             status=status,
+            usage_key=usage_key,
+            app_clients=app_clients,
         ),
     )
