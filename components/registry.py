@@ -96,7 +96,9 @@ def registry_item(
     if app_clients:
         bad = sorted({env for env in app_clients.values() if env not in ENVIRONMENTS})
         if bad:
-            raise ComponentArgError(f"tenant {tenant_id!r}: app client environments must be in {ENVIRONMENTS}; got {bad}")
+            raise ComponentArgError(
+                f"tenant {tenant_id!r}: app client environments must be in {ENVIRONMENTS}; got {bad}"
+            )
         item["appClients"] = {"M": {client: {"S": env} for client, env in sorted(app_clients.items())}}
     return item
 
