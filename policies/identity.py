@@ -624,6 +624,8 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
             continue
         fn = next((f for f in functions if str(target) in _function_keys(f)), None)
         keys = _function_keys(fn) if fn else {str(target)}
+        if fn is None:  # a function of another stack, named here: its ARN ends with ``:function:<name>``
+            keys |= {arn for arn in used_by if isinstance(arn, str) and arn.endswith(f":function:{target}")}
         pools_using = [p for arn, ps in used_by.items() if arn in keys for p in ps]
         if not pools_using:
             report_violation(
@@ -645,9 +647,7 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
         return
     for arn, users in used_by.items():
         fn = next((f for f in functions if arn in _function_keys(f)), None)
-        if fn is None:
-            continue  # a function of another stack: its permissions are not in this one
-        sources = set().union(*(granted.get(k, set()) for k in _function_keys(fn)))
+        sources = set().union(*(granted.get(k, set()) for k in (_function_keys(fn) if fn else {arn})))
         for pool in users:
             if str(_get(pool.props, "arn")) not in sources:
                 report_violation(
