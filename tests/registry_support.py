@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pulumi
+
 from saas_platform.components.registry import REGISTRY_KEY, USER_POOL_ATTRIBUTE, USER_POOL_INDEX, registry_item
+from saas_platform.components.triggers import TriggerFunctions
 
 
 def registry_table(client: Any, name: str, tenants: Mapping[str, str] | None = None, status: str = "active") -> str:
@@ -56,4 +59,19 @@ def put_tenant(
             usage_key=usage_key,
             app_clients=app_clients,
         ),
+    )
+
+
+SHARED_FN = "arn:aws:lambda:ap-southeast-1:123456789012:function:AIML-SaaS-{}-S00-Prod"
+
+
+def shared_triggers(tenant: str) -> TriggerFunctions:
+    """The stack's shared trigger functions as ``CognitoTriggers.functions_for`` hands them to one pool."""
+    return TriggerFunctions(
+        tenant_id=tenant,
+        shard=0,
+        pre_authentication_arn=pulumi.Output.from_input(SHARED_FN.format("PreAuth")),
+        pre_authentication_name=pulumi.Output.from_input("AIML-SaaS-PreAuth-S00-Prod"),
+        pre_token_generation_arn=pulumi.Output.from_input(SHARED_FN.format("PreToken")),
+        pre_token_generation_name=pulumi.Output.from_input("AIML-SaaS-PreToken-S00-Prod"),
     )

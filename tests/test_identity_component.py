@@ -4,7 +4,6 @@ unique per tenant, each identity pool bound to its own tenant only, clear errors
 from __future__ import annotations
 
 import json
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,30 +25,16 @@ from saas_platform.components.naming import Environment
 from saas_platform.components.testing.harness import DuplicateUrnError, ProgramRun, run_function
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.components.testing.policy import evaluate
-from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs, TriggerFunctions
+from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs
 from saas_platform.policies.identity import POLICIES as IDENTITY_POLICIES
 from tests.layer_support import DEPS_LAYER
+from tests.registry_support import SHARED_FN, shared_triggers
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 POOL = "aws:cognito/userPool:UserPool"
 CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
 IDENTITY_POOL = "aws:cognito/identityPool:IdentityPool"
 ATTACHMENT = "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment"
-
-
-SHARED_FN = "arn:aws:lambda:ap-southeast-1:123456789012:function:AIML-SaaS-{}-S00-Prod"
-
-
-def shared_triggers(tenant: str) -> TriggerFunctions:
-    """The stack's shared trigger functions as ``CognitoTriggers.functions_for`` hands them to one pool."""
-    return TriggerFunctions(
-        tenant_id=tenant,
-        shard=0,
-        pre_authentication_arn=pulumi.Output.from_input(SHARED_FN.format("PreAuth")),
-        pre_authentication_name=pulumi.Output.from_input("AIML-SaaS-PreAuth-S00-Prod"),
-        pre_token_generation_arn=pulumi.Output.from_input(SHARED_FN.format("PreToken")),
-        pre_token_generation_name=pulumi.Output.from_input("AIML-SaaS-PreToken-S00-Prod"),
-    )
 
 
 def identity_args(**overrides: Any) -> TenantIdentityArgs:
