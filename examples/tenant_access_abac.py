@@ -45,7 +45,7 @@ triggers = CognitoTriggers(
         kms_key_alias="alias/example-dev",
         registry_table_name=registry.table_name,
         registry_table_arn=registry.table_arn,
-        tenant_ids=[SYSTEM_TENANT, "acme", "globex"],
+        tenant_ids=[SYSTEM_TENANT, "acme", "globex", "initech"],
         layers=[layer],
         account_id=account,
     ),
