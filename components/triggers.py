@@ -188,6 +188,7 @@ class CognitoTriggersArgs:
 
     @property
     def shard_size(self) -> int:
+        """Pools per function pair: ``pools_per_function``, or :attr:`capacity` when unset."""
         return self.pools_per_function or self.capacity
 
     @property
@@ -199,6 +200,7 @@ class CognitoTriggersArgs:
 
     @property
     def resolved_client_environments(self) -> tuple[Environment, ...]:
+        """``client_environments`` (default: the stack's own), in dev, staging, prod order."""
         envs = tuple(self.client_environments) or (self.environment,)
         return tuple(e for e in ENVIRONMENTS if e in envs)
 

@@ -340,7 +340,8 @@ def tenant_roles(
                     "Principal": {"Federated": "cognito-identity.amazonaws.com"},
                     "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
                     "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": aud},
+                        # sts:TagSession is allowed, so the trust binds the session tag to this tenant
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": aud, "aws:RequestTag/TenantId": tenant},
                         "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
                     },
                 }
