@@ -1,15 +1,18 @@
 """Authorizer cost: warm-path overhead per request and cold import time, each against a bare handler measured in
 the same run.
 
-warm  - ``Authorizer.decide`` on a valid ID token (header parse, token verification with a cached JWKS - or the
-        verified-token cache for a token seen before -, claim checks, route lookup, AVP request build, IAM policy,
-        the one structured log line, written to /dev/null)
+warm  - ``Authorizer.decide`` on a valid ID token (header parse, the issuer's tenant from the registry cache - no
+        registry read on the warm path -, token verification with a cached JWKS - or the verified-token cache for a
+        token seen before, which still re-checks the tenant's registry entry -, claim checks, route lookup, AVP
+        request build, IAM policy, the one structured log line, written to /dev/null)
         with the AVP call answered instantly by a constant stub, so the figure is the authorizer's own overhead
         without the network round trip; the baseline is a bare handler that returns a constant Allow policy for
         the same event. Also reported: the same path with the cedarpy-backed AVP double (local Cedar evaluation
         of the real assets, for scale only).
 cold  - a fresh interpreter importing ``saas_platform.handlers.authorizer`` and building the decision core (config + route
         table), against a fresh interpreter importing a bare handler module. Median of several runs.
+registry - the registry reads behind the warm figures (they must stay at one per pool per TTL), and the cost of
+        a registry lookup that misses the cache (in-memory table: the read's own network time excluded).
 
     .venv/bin/python benchmarks/authorizer.py [--requests 2000] [--cold-runs 7]
 """
@@ -55,7 +58,18 @@ def per_request(fn: Any, event: dict[str, Any], n: int) -> float:
 def warm(n: int) -> None:
     from saas_platform.handlers import authorizer
     from saas_platform.handlers.authorizer import build_authorizer
-    from tests.authz_support import ACME, CountingFetcher, avp_double, config_json, effect, event, token
+    from tests.authz_support import (
+        ACME,
+        GLOBEX,
+        CountingFetcher,
+        FakeRegistryTable,
+        avp_double,
+        config_json,
+        effect,
+        event,
+        fake_registry,
+        token,
+    )
 
     # every decision writes its one JSON log line, as in Lambda; here to /dev/null so the figures stay readable
     sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the benchmark
@@ -63,8 +77,10 @@ def warm(n: int) -> None:
 
     ev = event("GET", "/v1/me/pim", auth=f"Bearer {token(ACME, 'u-1')}")
     fresh_events = [event("GET", "/v1/me/pim", auth=f"Bearer {token(ACME, f'u-{i}')}") for i in range(n)]
-    stubbed = build_authorizer(config_json(), fetch=CountingFetcher(), avp=InstantAllow())
-    cedar = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    table = FakeRegistryTable()
+    registry = fake_registry(table)
+    stubbed = build_authorizer(config_json(), fetch=CountingFetcher(), avp=InstantAllow(), registry=registry)
+    cedar = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=fake_registry())
     assert effect(stubbed.decide(ev)) == "Allow"
     assert effect(cedar.decide(ev)) == "Allow"
     namespace: dict[str, Any] = {}
@@ -93,19 +109,38 @@ def warm(n: int) -> None:
         f"overhead {(first_seen - base) * 1e6:.1f} us, ratio {first_seen / base:.0f}x (RS256 verify)"
     )
     print(f"  same, AVP answered by the cedarpy double  {with_cedar * 1e6:9.1f} us   (local Cedar, for scale)")
+    requests = 200 + 5 * n + 5 * n  # every decide() of the two stubbed timings above
+    print(f"registry reads behind the {requests} stubbed decisions above: {table.calls} (one pool)")
+    directory = stubbed.verifier.tenants
+    misses = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(n):
+            registry.clear()  # every lookup misses the cache: one (in-memory) Query and a record parse
+            directory.lookup(GLOBEX.issuer)
+        misses.append((time.perf_counter() - started) / n)
+    hits = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(n):
+            directory.lookup(GLOBEX.issuer)
+        hits.append((time.perf_counter() - started) / n)
+    print(
+        f"  issuer -> tenant, cached                  {statistics.median(hits) * 1e6:9.1f} us   "
+        f"cache miss {statistics.median(misses) * 1e6:.1f} us + the DynamoDB round trip (once per pool per 60 s)"
+    )
 
 
-CONFIG = (
-    '{"environment":"dev","tenants":[{"issuer":"https://cognito-idp.ap-southeast-1.amazonaws.com/'
-    'ap-southeast-1_AbCdEf123","tenantId":"acme","userPoolId":"ap-southeast-1_AbCdEf123","clientIds":["c1"],'
-    '"policyStoreId":"PS1"}]}'
-)
+CONFIG = '{"environment":"dev","region":"ap-southeast-1"}'
+"""The whole ``AUTHZ_CONFIG`` now: the tenants are in the registry."""
 
 
 def cold(runs: int) -> None:
     ours = (
         "import time; t=time.perf_counter(); import saas_platform.handlers.authorizer as a; "
-        f"b=time.perf_counter(); a.build_authorizer({CONFIG!r}, fetch=lambda u: {{}}, avp=object()); "
+        "from saas_platform.handlers._registry import TenantRegistry; "
+        f"b=time.perf_counter(); a.build_authorizer({CONFIG!r}, fetch=lambda u: {{}}, avp=object(), "
+        "registry=TenantRegistry('TenantRegistryDev', object())); "
         "e=time.perf_counter(); print(b-t, e-b)"
     )
     bare = f"import time; t=time.perf_counter(); exec({BARE_HANDLER!r}); print(time.perf_counter()-t, 0.0)"

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pulumi
 import pulumi_aws as aws
@@ -37,6 +37,12 @@ from saas_platform.components.lambda_function import (
     LayerLike,
 )
 from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, Environment, env_suffix, tags
+from saas_platform.components.registry import (
+    REGISTRY_TABLE_ENV,
+    registry_key_statement,
+    registry_read_paths,
+    registry_read_statement,
+)
 
 ROUTES_FILE: Final = HANDLERS_DIR / "routes.json"
 AUTHORIZER_HANDLER: Final = "saas_platform.handlers.authorizer.lambda_handler"
@@ -47,7 +53,8 @@ AUTHORIZER_TTL_SECONDS: Final = 0
 """No authorizer caching: the decision depends on the token, the method and the concrete path (owner path
 parameters), and a REQUEST authorizer cannot key its cache on the full path (isolation invariant 32 (a))."""
 MAX_CONFIG_BYTES: Final = 3_500
-"""Lambda allows 4 KB of environment variables in total; the authorizer config must leave room for the rest."""
+"""Lambda allows 4 KB of environment variables in total; the authorizer config must leave room for the rest.
+(It holds environment-level settings only: the tenants come from the registry, so it no longer grows.)"""
 ACCESS_LOG_FORMAT: Final = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -88,18 +95,12 @@ def load_routes(path: Path = ROUTES_FILE) -> tuple[ApiRoute, ...]:
 
 @dataclass(frozen=True)
 class ApiTenant:
-    """One tenant as the API and its authorizer see it.
-
-    ``issuer`` is ``https://cognito-idp.<region>.amazonaws.com/<userPoolId>``; ``client_ids`` this environment's
-    app clients; the store comes from ``TenantAuthorization``.
-    """
+    """One tenant as the API sees it at deploy time: its usage plan (tier) and the policy store the authorizer may
+    ask (``TenantAuthorization.policy_store_arn``). Everything the authorizer decides with at run time - the
+    issuer's pool, the app clients, the store id, the status, the usage key - comes from the tenant registry."""
 
     tenant_id: str
     tier: Tier
-    issuer: pulumi.Input[str]
-    user_pool_id: pulumi.Input[str]
-    client_ids: Sequence[pulumi.Input[str]]
-    policy_store_id: pulumi.Input[str]
     policy_store_arn: pulumi.Input[str]
 
 
@@ -128,7 +129,13 @@ class TenantApiArgs:
     Attributes:
         environment: ``dev`` | ``staging`` | ``prod``; also the stage name.
         name_prefix: physical-name prefix (``AIML-SaaS``).
-        tenants: every customer tenant with its issuer, clients and policy store (non-empty).
+        tenants: every customer tenant with its tier and policy store (non-empty).
+        region: the stack's region: the only region whose issuers the authorizer looks up, and the registry key's.
+        account_id: the account (the registry key's ARN).
+        kms_key_alias: the environment key's alias; the registry table is encrypted with it.
+        registry_table_name / registry_table_arn: the tenant registry (``TenantRegistry``): the authorizer resolves
+            ``iss`` -> user pool -> tenant, app clients, policy store, status and usage key there
+            (``SAAS_REGISTRY_TABLE``), cached per execution environment.
         services: microservice -> Lambda function ARN (keys as in ``routes.json``); routes of other services
             are not created.
         kms_key_arn: encrypts the access-log group and the authorizer's logs and environment.
@@ -156,6 +163,11 @@ class TenantApiArgs:
     tenants: Sequence[ApiTenant]
     services: Mapping[str, str]
     kms_key_arn: pulumi.Input[str]
+    region: str
+    account_id: pulumi.Input[str]
+    kms_key_alias: str
+    registry_table_name: pulumi.Input[str]
+    registry_table_arn: pulumi.Input[str]
     layer_arn: LayerLike | None = None
     cedar_namespace: str = "OptimalHR"
     tier_throttles: Mapping[Tier, ThrottleConfig] = field(default_factory=lambda: dict(DEFAULT_TIER_THROTTLES))
@@ -189,8 +201,6 @@ class TenantApiArgs:
                 f"tenant ids must be unique and match {TENANT_ID_RE.pattern!r}; bad {bad}, duplicated {dupes}"
             )
         for t in self.tenants:
-            if not list(t.client_ids):
-                raise ComponentArgError(f"tenant {t.tenant_id!r} has no client ids for {self.environment}")
             if t.tier not in self.tier_throttles:
                 raise ComponentArgError(
                     f"tenant {t.tenant_id!r} is on tier {t.tier!r}, which has no throttle; "
@@ -217,15 +227,12 @@ class TenantApiArgs:
             )
 
 
-def authorizer_config(environment: str, tenants: Sequence[Mapping[str, Any]]) -> str:
-    """The authorizer's ``AUTHZ_CONFIG`` (pure; the handler's ``AuthorizerConfig.from_json`` reads it)."""
-    text = json.dumps({"environment": environment, "tenants": list(tenants)}, separators=(",", ":"), sort_keys=True)
-    if len(text.encode()) > MAX_CONFIG_BYTES:
-        raise ComponentArgError(
-            f"the authorizer config for {len(tenants)} tenants is {len(text.encode())} bytes; Lambda environment "
-            f"variables are limited to 4 KB (we allow {MAX_CONFIG_BYTES}). Move the tenant map to SSM or a "
-            "registry table."
-        )
+def authorizer_config(environment: str, region: str) -> str:
+    """The authorizer's ``AUTHZ_CONFIG``: environment-level settings only, ``{"environment", "region"}`` (pure; the
+    handler's ``AuthorizerConfig.from_json`` reads it). The tenants are in the registry, not here."""
+    text = json.dumps({"environment": environment, "region": region}, separators=(",", ":"), sort_keys=True)
+    if len(text.encode()) > MAX_CONFIG_BYTES:  # unreachable with valid inputs; kept as the budget's one check
+        raise ComponentArgError(f"the authorizer config is {len(text.encode())} bytes; we allow {MAX_CONFIG_BYTES}")
     return text
 
 
@@ -235,7 +242,8 @@ class TenantApi(pulumi.ComponentResource):
     * ``RestApi`` (regional, ``api_key_source="AUTHORIZER"``: the authorizer returns the caller's tenant usage key,
       so each tenant is throttled by its own tier's usage plan - the OptimalHR design "Rate Limiting & Throttling").
     * The authorizer: ``HandlerFunction`` running ``saas_platform.handlers.authorizer`` whose role may call only
-      ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs; a ``REQUEST``
+      ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs and read the tenant registry
+      (``GetItem``/``Query`` on the table and its ``byUserPool`` index, the key through DynamoDB); a ``REQUEST``
       ``Authorizer`` with identity source ``method.request.header.Authorization`` and result TTL 0.
     * One ``Resource`` per path segment and one ``Method`` (``CUSTOM`` auth, API key required) plus a Lambda proxy
       ``Integration`` per route; one ``lambda.Permission`` per microservice, scoped to this API's stage.
@@ -247,9 +255,10 @@ class TenantApi(pulumi.ComponentResource):
     Example::
 
         api = TenantApi("platform-api", TenantApiArgs(environment="dev", name_prefix="AIML-SaaS",
-            tenants=[ApiTenant(tenant_id="acme", tier="standard", issuer=identity.issuer, ...)],
+            tenants=[ApiTenant(tenant_id="acme", tier="standard", policy_store_arn=acme_authz.policy_store_arn)],
             services={"leave": "arn:aws:lambda:ap-southeast-1:123456789012:function:Leave-Dev"},
-            kms_key_arn=key.arn))
+            kms_key_arn=key.arn, region="ap-southeast-1", account_id=account_id, kms_key_alias="alias/aiml-saas-dev",
+            registry_table_name=registry.table_name, registry_table_arn=registry.table_arn))
 
     Documentation:
         https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
@@ -265,6 +274,9 @@ class TenantApi(pulumi.ComponentResource):
     invoke_url: pulumi.Output[str]
     authorizer_role_arn: pulumi.Output[str]
     authorizer_function_arn: pulumi.Output[str]
+    usage_key_values: dict[str, pulumi.Output[str]]
+    """Tenant -> the value of its usage-plan API key (a secret): written into the tenant's registry item, from
+    which the authorizer returns it as ``usageIdentifierKey``."""
     routes: tuple[ApiRoute, ...]
 
     def __init__(self, name: str, args: TenantApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -303,20 +315,8 @@ class TenantApi(pulumi.ComponentResource):
             for t in args.tenants
         }
 
-        # --- the authorizer
-        config = pulumi.Output.all(
-            *[
-                pulumi.Output.all(
-                    issuer=t.issuer,
-                    tenantId=t.tenant_id,
-                    userPoolId=t.user_pool_id,
-                    clientIds=pulumi.Output.all(*t.client_ids),
-                    policyStoreId=t.policy_store_id,
-                    usageKey=keys[t.tenant_id].value,
-                )
-                for t in args.tenants
-            ]
-        ).apply(lambda entries: authorizer_config(args.environment, entries))
+        # --- the authorizer: environment-level settings in AUTHZ_CONFIG, the tenants in the registry
+        config = authorizer_config(args.environment, args.region)
         store_arns = [t.policy_store_arn for t in args.tenants]
         function = HandlerFunction(
             f"{name}-authorizer",
@@ -328,9 +328,10 @@ class TenantApi(pulumi.ComponentResource):
                 kms_key_arn=args.kms_key_arn,
                 description="REQUEST authorizer: Cognito JWT -> tenant policy store -> IsAuthorizedWithToken",
                 env={
-                    "AUTHZ_CONFIG": pulumi.Output.secret(config),
+                    "AUTHZ_CONFIG": config,
                     "SAAS_CEDAR_NAMESPACE": args.cedar_namespace,
                     JWKS_MAX_STALE_ENV: str(args.jwks_max_stale_seconds),
+                    REGISTRY_TABLE_ENV: args.registry_table_name,
                 },
                 statements=[
                     {
@@ -338,7 +339,11 @@ class TenantApi(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
                         "Resource": store_arns,
-                    }
+                    },
+                    registry_read_statement(args.registry_table_arn),
+                    registry_key_statement(
+                        region=args.region, account_id=args.account_id, kms_key_alias=args.kms_key_alias
+                    ),
                 ],
                 layers=[args.layer_arn] if args.layer_arn is not None else [],
                 memory_size=512,
@@ -375,7 +380,13 @@ class TenantApi(pulumi.ComponentResource):
                 context={"aws:SourceArn": pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id)},
                 guards=("aws:SourceArn",),
                 description="API Gateway runs the REQUEST authorizer",
-            )
+            ),
+            *registry_read_paths(
+                principal=function.role_arn,
+                table_arn=args.registry_table_arn,
+                kms_key_arn=args.kms_key_arn,
+                region=args.region,
+            ),
         ]
 
         # --- resources, methods, integrations
@@ -592,6 +603,7 @@ class TenantApi(pulumi.ComponentResource):
         self.invoke_url = stage.invoke_url
         self.authorizer_role_arn = function.role_arn
         self.authorizer_function_arn = function.function_arn
+        self.usage_key_values = {tenant: key.value for tenant, key in keys.items()}
         self.data_paths = datapaths.declare(invoke_paths)
         self.register_outputs(
             {

@@ -2,7 +2,8 @@
 per-environment identity pools.
 
 * :class:`TenantIdentity` - created by the stack that owns the pools (``saas:identity.mode: own``): the
-  tenant's user pool, an app client per environment and front end, and the two triggers.
+  tenant's user pool, an app client per environment and front end, wired to the stack's shared triggers
+  (``saas_platform.components.triggers.CognitoTriggers``) with its own two invoke permissions.
 * :class:`SharedTenantIdentities` - used by ``mode: shared`` stacks: reads the owning stack's
   :data:`IDENTITY_EXPORT` output through a ``StackReference`` and creates no pool.
 * :class:`TenantIdentityPool` - per tenant and environment: the identity pool bound to that tenant's pool
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -27,29 +28,25 @@ from saas_platform.components.context import resolve_account, resolve_region
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.identity_schema import USER_POOL_SCHEMA, check_schema_contract
-from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
     ENVIRONMENTS,
     FRONTENDS,
-    LOG_RETENTION_DAYS,
     SYSTEM_TENANT,
     TENANT_ID_RE,
     Environment,
     app_client_name,
     identity_pool_name,
-    identity_trigger_function_name,
     tags,
     user_pool_name,
 )
 
+if TYPE_CHECKING:
+    from saas_platform.components.triggers import TriggerFunctions
+
 IDENTITY_EXPORT: Final = "identity"
-TRIGGER_HANDLERS: Final[Mapping[str, str]] = {
-    "PreAuth": "saas_platform.handlers.pre_authentication.lambda_handler",
-    "PreToken": "saas_platform.handlers.pre_token_generation.lambda_handler",
-}
-"""The Cognito triggers every owned pool runs: function-name infix -> handler."""
 """Name of the stack output an owning stack exports and ``mode: shared`` stacks read (see README)."""
+COGNITO_PRINCIPAL: Final = "cognito-idp.amazonaws.com"
 IDENTITY_CONTRACT_VERSION: Final = 1
 
 CUSTOMER_ROLES: Final[tuple[str, ...]] = ("admin", "user")
@@ -148,14 +145,13 @@ class TenantIdentityArgs:
 
     Attributes:
         tenant_id: the tenant (``system`` for the platform owner's pool, whose MFA is always ``ON``).
-        environment: environment of the owning stack (trigger function names, tags).
+        environment: environment of the owning stack (tags).
+        triggers: the shared trigger functions of this tenant's shard, ``CognitoTriggers.functions_for(tenant_id)``.
+            The pool's ``lambda_config`` names them and this component adds the pool's two invoke permissions.
+            The triggers refuse the pool until the tenant's registry item lists it (``Platform`` writes it).
         region: the pool's region (issuer URL, SMS region); may be an Output. Default ``None``: the provider's
             (``aws.config.region``, else looked up with ``aws.get_region``).
-        kms_key_arn: encrypts the trigger functions' logs and environment variables.
         client_environments: environments to create app clients for. Default: ``(environment,)``.
-        layers: the layer(s) the triggers import Powertools from: a ``HandlerLayer`` (normally the platform's)
-            or a ``LayerRef``. Required: without them every sign-in would fail at run time, so the arguments
-            are refused when the triggers' imports are not covered.
         mfa: ``ON`` (default) or ``OPTIONAL``. TOTP (software token) always; SMS only with ``sms_role_arn``.
         feature_plan: ``ESSENTIALS`` (default) or ``PLUS``; ``PLUS`` turns threat protection to ``ENFORCED``.
         sms_role_arn: IAM role Cognito assumes to send SMS codes; offering SMS MFA needs it.
@@ -163,27 +159,29 @@ class TenantIdentityArgs:
             ``retain_on_delete`` on the pool, so neither a delete nor a replacement can drop the users.
         account_id: the AWS account (``source_account`` of the trigger permissions); looked up if ``None``.
         name_prefix: prefix of physical names (``AIML-SaaS``).
-        log_retention_days: of the trigger functions' logs. Default 90.
         extra_tags: added to every taggable child.
     """
 
     tenant_id: str
     environment: Environment
-    kms_key_arn: pulumi.Input[str]
+    triggers: TriggerFunctions
     region: pulumi.Input[str] | None = None
     client_environments: Sequence[Environment] = ()
-    layers: Sequence[LayerLike] = ()
     mfa: Literal["ON", "OPTIONAL"] = "ON"
     feature_plan: Literal["ESSENTIALS", "PLUS"] = "ESSENTIALS"
     sms_role_arn: str | None = None
     protect: bool = True
     account_id: pulumi.Input[str] | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
-    log_retention_days: int = 90
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_tenant_id(self.tenant_id)
+        if getattr(self.triggers, "tenant_id", None) != self.tenant_id:
+            raise ComponentArgError(
+                f"triggers must be CognitoTriggers.functions_for({self.tenant_id!r}) (the functions that serve this "
+                f"tenant's pool); got functions for {getattr(self.triggers, 'tenant_id', self.triggers)!r}"
+            )
         _check_environment(self.environment, "environment")
         for env in self.client_environments:
             _check_environment(env, "client_environments entries")
@@ -205,26 +203,11 @@ class TenantIdentityArgs:
             raise ComponentArgError(
                 f"sms_role_arn must be an IAM role ARN arn:aws:iam::<account>:role/<name>; got {self.sms_role_arn!r}"
             )
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ComponentArgError(
-                f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
-            )
-        check_layers("TenantIdentityArgs", TRIGGER_HANDLERS, self.layers)
 
     @property
     def resolved_client_environments(self) -> tuple[Environment, ...]:
         envs = tuple(self.client_environments) or (self.environment,)
         return tuple(e for e in ENVIRONMENTS if e in envs)
-
-
-def describe_client_statement(user_pool_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """The triggers' one extra permission: read their own pool's app clients (to learn the environment)."""
-    return {
-        "Sid": "ReadOwnPoolClients",
-        "Effect": "Allow",
-        "Action": "cognito-idp:DescribeUserPoolClient",
-        "Resource": user_pool_arn,
-    }
 
 
 class TenantIdentity(pulumi.ComponentResource):
@@ -233,14 +216,16 @@ class TenantIdentity(pulumi.ComponentResource):
     Secure by default: immutable ``custom:tenantId``; admin-create-only; MFA (TOTP; SMS only with a role);
     12-character password policy; recovery by verified email; deletion protection; threat protection
     ``ENFORCED`` on PLUS; app clients with explicit read/write attributes (tenant claims never writable),
-    SRP only, no secret, 60-minute tokens, revocation on, no user-existence errors; a pre-authentication
-    trigger (environment gate) and a V2 pre-token-generation trigger (tenant claims), each invocable only by
-    this pool. The attribute schema is the locked contract of ``saas_platform.components.identity_schema``.
+    SRP only, no secret, 60-minute tokens, revocation on, no user-existence errors; the stack's shared
+    pre-authentication trigger (environment gate) and V2 pre-token-generation trigger (tenant claims), each
+    given a permission that lets exactly this pool invoke it (``source_arn``, ``source_account``,
+    ``statement_id`` ``cognito-<tenant>``). The attribute schema is the locked contract of
+    ``saas_platform.components.identity_schema``.
 
     Example::
 
         acme = TenantIdentity("acme", TenantIdentityArgs(
-            tenant_id="acme", environment="prod", region="ap-southeast-1", kms_key_arn=key.arn,
+            tenant_id="acme", environment="prod", region="ap-southeast-1", triggers=triggers.functions_for("acme"),
             client_environments=("dev", "staging", "prod"), feature_plan="PLUS"))
         pulumi.export("acmeIssuer", acme.issuer)
 
@@ -266,39 +251,9 @@ class TenantIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         resource_tags = tags(args.environment, "TenantIdentity", args.tenant_id, args.extra_tags)
         account_id = resolve_account(args.account_id, self)
-        roles = _role_values(args.tenant_id)
         region = resolve_region(args.region, self)
-
-        def trigger(kind: str, description: str) -> HandlerFunction:
-            return HandlerFunction(
-                f"{name}-{'pre-auth' if kind == 'PreAuth' else 'pre-token'}",
-                HandlerFunctionArgs(
-                    function_name=identity_trigger_function_name(
-                        args.name_prefix, args.tenant_id, kind, args.environment
-                    ),
-                    handler=TRIGGER_HANDLERS[kind],
-                    environment=args.environment,
-                    component="TenantIdentity",
-                    tenant=args.tenant_id,
-                    kms_key_arn=args.kms_key_arn,
-                    description=description,
-                    env={
-                        "SAAS_TENANT_ID": args.tenant_id,
-                        "SAAS_NAME_PREFIX": args.name_prefix,
-                        "SAAS_TENANT_ROLES": ",".join(roles),
-                        "SAAS_CLIENT_ENVIRONMENTS": ",".join(args.resolved_client_environments),
-                    },
-                    layers=args.layers,
-                    memory_size=256,
-                    timeout=5,
-                    log_retention_days=args.log_retention_days,
-                    extra_tags=args.extra_tags,
-                ),
-                opts=child,
-            )
-
-        pre_auth = trigger("PreAuth", f"{args.tenant_id}: reject sign-ins to environments the user may not use")
-        pre_token = trigger("PreToken", f"{args.tenant_id}: add tenant claims to ID and access tokens")
+        triggers = args.triggers
+        from saas_platform.components.triggers import statement_id  # triggers.py imports this module
 
         pool = aws.cognito.UserPool(
             f"{name}-user-pool",
@@ -342,47 +297,42 @@ class TenantIdentity(pulumi.ComponentResource):
                 advanced_security_mode="ENFORCED" if args.feature_plan == "PLUS" else "OFF"
             ),
             lambda_config=aws.cognito.UserPoolLambdaConfigArgs(
-                pre_authentication=pre_auth.function_arn,
+                pre_authentication=triggers.pre_authentication_arn,
                 pre_token_generation_config=aws.cognito.UserPoolLambdaConfigPreTokenGenerationConfigArgs(
-                    lambda_arn=pre_token.function_arn, lambda_version=PRE_TOKEN_LAMBDA_VERSION
+                    lambda_arn=triggers.pre_token_generation_arn, lambda_version=PRE_TOKEN_LAMBDA_VERSION
                 ),
             ),
             tags=resource_tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
 
-        # The triggers learn a sign-in's environment from the app client's name (DescribeUserPoolClient). The
-        # grant is a separate RolePolicy so it can name this pool's exact ARN: the function itself must exist
-        # before the pool (lambda_config), so the pool ARN cannot be part of the function's own policy.
+        # The shared functions exist before the pool (lambda_config); the pool's permission to invoke them is
+        # created after it, naming exactly its ARN. One statement per pool is what sizes the shards (triggers.py).
         invoke_paths: list[DataPath] = []
-        for fn, label in ((pre_auth, "pre-auth"), (pre_token, "pre-token")):
-            aws.iam.RolePolicy(
-                f"{name}-{label}-read-clients",
-                role=fn.role_name,
-                policy=pulumi.Output.json_dumps(
-                    {"Version": "2012-10-17", "Statement": [describe_client_statement(pool.arn)]}
-                ),
-                opts=child,
-            )
+        for label, fn_name, fn_arn in (
+            ("pre-auth", triggers.pre_authentication_name, triggers.pre_authentication_arn),
+            ("pre-token", triggers.pre_token_generation_name, triggers.pre_token_generation_arn),
+        ):
             aws.lambda_.Permission(
                 f"{name}-{label}-invoke",
                 action="lambda:InvokeFunction",
-                function=fn.function_name,
-                principal="cognito-idp.amazonaws.com",
+                function=fn_name,
+                principal=COGNITO_PRINCIPAL,
                 source_arn=pool.arn,
                 source_account=account_id,
+                statement_id=statement_id(args.tenant_id),
                 opts=child,
             )
             invoke_paths.append(
                 DataPath(
                     name=f"cognito/invoke-{label}",
-                    principal="cognito-idp.amazonaws.com",
+                    principal=COGNITO_PRINCIPAL,
                     principal_type="service",
                     actions=("lambda:InvokeFunction",),
-                    resource=fn.function_arn,
+                    resource=fn_arn,
                     context={"aws:SourceArn": pool.arn, "aws:SourceAccount": account_id},
                     guards=("aws:SourceArn",),
-                    description=f"Cognito runs the {label} trigger for this user pool",
+                    description=f"Cognito runs the shared {label} trigger for this user pool",
                 )
             )
 
@@ -416,8 +366,8 @@ class TenantIdentity(pulumi.ComponentResource):
         self.user_pool_id = pool.id
         self.user_pool_arn = pool.arn
         self.issuer = issuer_for(region, pool.id)
-        self.pre_authentication_function_arn = pre_auth.function_arn
-        self.pre_token_generation_function_arn = pre_token.function_arn
+        self.pre_authentication_function_arn = triggers.pre_authentication_arn
+        self.pre_token_generation_function_arn = triggers.pre_token_generation_arn
         self.register_outputs(
             {
                 "user_pool_id": self.user_pool_id,

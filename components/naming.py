@@ -150,22 +150,22 @@ def identity_pool_name(prefix: str, tenant_id: str, environment: str) -> str:
 FRONTENDS: Final[tuple[str, ...]] = ("hr-admin", "ess-mobile")
 """The OptimalHR design's front ends, one Cognito app client each per environment: HR Admin (web), ESS (mobile)."""
 IDENTITY_TRIGGERS: Final[tuple[str, ...]] = ("PreAuth", "PreToken")
-"""The Cognito triggers each owned user pool runs (function-name infix)."""
+"""The Cognito triggers each owned user pool runs (function-name infix); one function of each per shard of pools."""
 APP_CLIENT_NAME_MAX: Final = 128
 
 
 def app_client_name(prefix: str, tenant_id: str, frontend: str, environment: str) -> str:
     """``AIML-SaaS-acme-hr-admin-dev``: the app client of one front end in one environment.
 
-    The name is a runtime contract: the Cognito triggers read it (``DescribeUserPoolClient``) to learn which
-    environment a sign-in is for (``handlers/_identity.py`` parses exactly this shape).
+    The triggers no longer parse it: they learn a client's environment from the tenant registry (``appClients``).
     """
     return f"{prefix}-{tenant_id}-{frontend}-{environment}"
 
 
-def identity_trigger_function_name(prefix: str, tenant_id: str, trigger: str, environment: str) -> str:
-    """``AIML-SaaS-acme-PreAuth-Prod``: a tenant pool's trigger, deployed by the stack that owns the pool."""
-    return f"{prefix}-{tenant_id}-{trigger}-{env_suffix(environment)}"
+def trigger_function_name(prefix: str, trigger: str, shard: int, environment: str) -> str:
+    """``AIML-SaaS-PreAuth-S00-Prod``: the shared Cognito trigger of one shard of user pools, deployed by the stack
+    that owns the pools (at most 41 characters: always within Lambda's 64)."""
+    return f"{prefix}-{trigger}-S{shard:02d}-{env_suffix(environment)}"
 
 
 TENANT_ROLES: Final[tuple[str, ...]] = ("TenantAdminRole", "TenantUserRole")

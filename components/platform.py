@@ -44,7 +44,8 @@ from saas_platform.components.msk_consumer import (
 )
 from saas_platform.components.naming import DEFAULT_NAME_PREFIX, POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
-from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs
+from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs, TenantStatus
+from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs
 
 IMAGE_METADATA_TABLE = "ImageMetadata"
 """Pool table of the image pipeline (the image-pipeline design): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
@@ -187,6 +188,7 @@ class Platform(pulumi.ComponentResource):
     jobs: ScheduledJobs | None
     dashboard: PlatformDashboard
     registry: TenantRegistry
+    triggers: CognitoTriggers | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -315,21 +317,42 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _registry_entries(self) -> None:
-        """One registry item per customer tenant: its pool, this environment's clients, identity pool, policy
-        store, tier and status."""
+        """One registry item per customer tenant (its pool, this environment's clients, identity pool, policy
+        store, tier, status and, with the tenant API, its usage key) and one for the system tenant (no store, no
+        usage key). A stack that owns the pools also writes every app client with its environment (``appClients``),
+        which the shared sign-in triggers read."""
         cfg = self._cfg
-        for t in cfg.tenants:
-            identity = self.identities[t.id]
+        owns_pools = cfg.identity.mode == "own"
+        usage_keys = self.api.usage_key_values if self.api is not None else {}
+        entries: list[tuple[str, str, TenantStatus]] = [(t.id, t.tier, t.status) for t in cfg.tenants]
+        entries.append((SYSTEM_TENANT, SYSTEM_TENANT, "active"))
+        for tenant, tier, status in entries:
+            identity = self.identities[tenant]
+            app_clients = (
+                pulumi.Output.all(
+                    *[
+                        pulumi.Output.all(client, env)
+                        for env, clients in identity.client_ids.items()
+                        for client in clients.values()
+                    ]
+                ).apply(lambda pairs: {str(c): str(e) for c, e in pairs})
+                if owns_pools
+                else None
+            )
             self.registry.register(
-                f"{self._name}-registry-{t.id}",
+                f"{self._name}-registry-{tenant}",
                 RegistryEntry(
-                    tenant_id=t.id,
-                    tier=t.tier,
-                    status=t.status,
+                    tenant_id=tenant,
+                    tier=tier,
+                    status=status,
                     user_pool_id=identity.user_pool_id,
                     client_ids=identity.environment_client_ids(cfg.environment),
-                    identity_pool_id=self.identity_pools[t.id].identity_pool_id,
-                    policy_store_id=self.authorizations[t.id].policy_store_id,
+                    identity_pool_id=self.identity_pools[tenant].identity_pool_id,
+                    policy_store_id=self.authorizations[tenant].policy_store_id
+                    if tenant in self.authorizations
+                    else None,
+                    usage_key=usage_keys.get(tenant),
+                    app_clients=app_clients,
                 ),
             )
 
@@ -501,18 +524,38 @@ class Platform(pulumi.ComponentResource):
         cfg, name, child = self._cfg, self._name, self._child
         identity_tenants = [*cfg.tenant_ids, SYSTEM_TENANT]
         self.identity_export = None
+        self.triggers = None
         if cfg.identity.mode == "own":
+            # One pair of sign-in triggers for every pool (sharded by resource-policy size), reading the registry.
+            triggers = CognitoTriggers(
+                f"{name}-triggers",
+                CognitoTriggersArgs(
+                    environment=cfg.environment,
+                    region=cfg.region,
+                    kms_key_arn=foundation.key.arn,
+                    kms_key_alias=foundation.key_alias,
+                    registry_table_name=self.registry.table_name,
+                    registry_table_arn=self.registry.table_arn,
+                    tenant_ids=[SYSTEM_TENANT, *cfg.tenant_ids],  # shard order: new tenants are appended
+                    client_environments=cfg.identity_client_environments,
+                    layers=[foundation.layer],
+                    account_id=foundation.account_id,
+                    name_prefix=cfg.name_prefix,
+                    log_retention_days=cfg.logs.sign_in_days,
+                    extra_tags=cfg.tags,
+                ),
+                opts=child,
+            )
+            self.triggers = triggers
             owned = {
                 t: TenantIdentity(
                     t,
                     TenantIdentityArgs(
                         tenant_id=t,
                         environment=cfg.environment,
+                        triggers=triggers.functions_for(t),
                         region=cfg.region,
-                        kms_key_arn=foundation.key.arn,
                         client_environments=cfg.identity_client_environments,
-                        layers=[foundation.layer],
-                        log_retention_days=cfg.logs.sign_in_days,
                         mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
                         feature_plan=cfg.identity.feature_plan,
                         sms_role_arn=cfg.identity.sms_role_arn,
@@ -637,19 +680,16 @@ class Platform(pulumi.ComponentResource):
                 environment=cfg.environment,
                 name_prefix=cfg.name_prefix,
                 tenants=[
-                    ApiTenant(
-                        tenant_id=t.id,
-                        tier=t.tier,
-                        issuer=self.identities[t.id].issuer,
-                        user_pool_id=self.identities[t.id].user_pool_id,
-                        client_ids=self.identities[t.id].environment_client_ids(cfg.environment),
-                        policy_store_id=self.authorizations[t.id].policy_store_id,
-                        policy_store_arn=self.authorizations[t.id].policy_store_arn,
-                    )
+                    ApiTenant(tenant_id=t.id, tier=t.tier, policy_store_arn=self.authorizations[t.id].policy_store_arn)
                     for t in cfg.tenants
                 ],
                 services=cfg.api.services,
                 kms_key_arn=foundation.key.arn,
+                region=cfg.region,
+                account_id=foundation.account_id,
+                kms_key_alias=foundation.key_alias,
+                registry_table_name=self.registry.table_name,
+                registry_table_arn=self.registry.table_arn,
                 layer_arn=foundation.layer,
                 tier_throttles=cfg.api.tiers,
                 log_retention_days=cfg.api.log_retention_days,

@@ -4,8 +4,10 @@ One DynamoDB table per environment (``TenantRegistry<Env>``), owned by the platf
 tenant written by the stack that holds the tenant (``aws.dynamodb.TableItem``):
 
 ``tenantId`` (key), ``userPoolId``, ``clientIds`` (string set), ``identityPoolId``, ``policyStoreId``,
-``tier``, ``status`` (``active`` | ``suspended`` | ``offboarded``) and, when the tenant API exists, ``usageKey``.
-A GSI ``byUserPool`` on ``userPoolId`` answers "whose pool is this?" for the Cognito triggers and the API
+``tier``, ``status`` (``active`` | ``suspended`` | ``offboarded``), when the tenant API exists ``usageKey``, and,
+in the stack that owns the user pools, ``appClients`` (every app client of the pool -> the environment it serves;
+the shared Cognito triggers read it). The ``system`` tenant has an item too (no policy store): the triggers serve
+its pool like any other. A GSI ``byUserPool`` on ``userPoolId`` answers "whose pool is this?" for the Cognito triggers and the API
 authorizer. The handlers read it through ``saas_platform.handlers._registry`` (TTL and negative caching, fail
 closed when unreachable).
 
@@ -23,7 +25,7 @@ tenant or system-tenant role's policy names it; only the platform's own function
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -34,7 +36,7 @@ from saas_platform.components import datapaths
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.iam import DYNAMODB_KMS_READ_ACTIONS
-from saas_platform.components.naming import env_suffix, tags
+from saas_platform.components.naming import ENVIRONMENTS, env_suffix, tags
 
 REGISTRY_TABLE_ENV: Final = "SAAS_REGISTRY_TABLE"
 """The environment variable that tells a handler the registry table's name (``handlers._registry.TABLE_ENV``)."""
@@ -64,11 +66,16 @@ def registry_item(
     tier: str,
     status: str,
     usage_key: str | None = None,
+    app_clients: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One registry item in DynamoDB's attribute-value JSON (pure; the handler parses exactly this shape).
 
+    ``app_clients`` maps each app client id of the tenant's pool to the environment it serves (``appClients``, a
+    map attribute); only the stack that owns the pools writes it, for the sign-in triggers.
+
     Raises:
-        ComponentArgError: unknown status or no client ids (DynamoDB refuses an empty string set).
+        ComponentArgError: unknown status or no client ids (DynamoDB refuses an empty string set), or an
+            ``app_clients`` environment that is not dev/staging/prod.
     """
     if status not in TENANT_STATUSES:
         raise ComponentArgError(f"tenant {tenant_id!r}: status must be one of {TENANT_STATUSES}; got {status!r}")
@@ -86,6 +93,13 @@ def registry_item(
         item["policyStoreId"] = {"S": policy_store_id}
     if usage_key:
         item["usageKey"] = {"S": usage_key}
+    if app_clients:
+        bad = sorted({env for env in app_clients.values() if env not in ENVIRONMENTS})
+        if bad:
+            raise ComponentArgError(
+                f"tenant {tenant_id!r}: app client environments must be in {ENVIRONMENTS}; got {bad}"
+            )
+        item["appClients"] = {"M": {client: {"S": env} for client, env in sorted(app_clients.items())}}
     return item
 
 
@@ -118,6 +132,8 @@ class RegistryEntry:
     identity_pool_id: pulumi.Input[str]
     policy_store_id: pulumi.Input[str] | None = None
     usage_key: pulumi.Input[str] | None = None
+    app_clients: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None
+    """App client id -> environment, for every client of the pool (the owning stack only; the triggers read it)."""
 
     def __post_init__(self) -> None:
         if self.status not in TENANT_STATUSES:
@@ -133,7 +149,7 @@ def registry_entry(
     platform stack's, read through its output contract). The item JSON is a secret when it holds a usage key."""
 
     def build(values: list[Any]) -> str:
-        pool, clients, identity_pool, store, usage = values
+        pool, clients, identity_pool, store, usage, app_clients = values
         return json.dumps(
             registry_item(
                 tenant_id=entry.tenant_id,
@@ -144,13 +160,19 @@ def registry_entry(
                 tier=entry.tier,
                 status=entry.status,
                 usage_key=usage,
+                app_clients=app_clients,
             ),
             sort_keys=True,
             separators=(",", ":"),
         )
 
     item = pulumi.Output.all(
-        entry.user_pool_id, entry.client_ids, entry.identity_pool_id, entry.policy_store_id, entry.usage_key
+        entry.user_pool_id,
+        entry.client_ids,
+        entry.identity_pool_id,
+        entry.policy_store_id,
+        entry.usage_key,
+        entry.app_clients,
     ).apply(build)
     return aws.dynamodb.TableItem(name, table_name=table_name, hash_key=REGISTRY_KEY, item=item, opts=opts)
 
@@ -246,27 +268,36 @@ def registry_key_statement(*, region: str, account_id: pulumi.Input[str], kms_ke
 
 
 def registry_read_paths(
-    *, principal: pulumi.Input[str], table_arn: pulumi.Input[str], kms_key_arn: pulumi.Input[str], region: str
+    *,
+    principal: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+    region: str,
+    label: str = "",
 ) -> list[DataPath]:
-    """The registry reads of a handler role, for the data-path inventory (not tenant-scoped: a system lookup)."""
+    """The registry reads of a handler role, for the data-path inventory (not tenant-scoped: a system lookup).
+
+    ``label`` tells apart several reader roles of one component: ``registry/<label>/get`` instead of
+    ``registry/get`` (names are unique within a component)."""
     reader: dict[str, Any] = {"principal": principal, "principal_type": "role"}
+    scope = f"registry/{label}/" if label else "registry/"
     return [
         DataPath(
-            name="registry/get",
+            name=f"{scope}get",
             actions=("dynamodb:GetItem",),
             resource=table_arn,
             description="the handler reads one tenant's registry item (cached per TTL)",
             **reader,
         ),
         DataPath(
-            name="registry/query-pool",
+            name=f"{scope}query-pool",
             actions=("dynamodb:Query",),
             resource=pulumi.Output.concat(table_arn, f"/index/{USER_POOL_INDEX}"),
             description="the handler finds the tenant that owns a user pool (cached per TTL)",
             **reader,
         ),
         DataPath(
-            name="registry/key",
+            name=f"{scope}key",
             actions=DYNAMODB_KMS_READ_ACTIONS,
             resource=kms_key_arn,
             context=datapaths.dynamodb_kms_context(region),

@@ -20,6 +20,8 @@ from saas_platform.components.identity import (
 from saas_platform.components.lambda_function import HandlerLayer, HandlerLayerArgs
 from saas_platform.components.naming import SYSTEM_TENANT, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs
+from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs
 
 ENV = "dev"
 REGION = "ap-southeast-1"
@@ -27,6 +29,27 @@ REGION = "ap-southeast-1"
 key = aws.kms.Key("example-key", enable_key_rotation=True, tags=tags(ENV, "Example"))
 # The handlers' dependencies (Powertools, PyJWT): build it with scripts/build-lambda-layer before `pulumi up`.
 layer = HandlerLayer("example-deps", HandlerLayerArgs(environment="dev"))
+aws.kms.Alias("example-key-alias", name="alias/example-dev", target_key_id=key.key_id)
+account = aws.get_caller_identity_output().account_id
+# The registry says whose pool invokes the shared sign-in triggers and which environment each app client serves.
+registry = TenantRegistry(
+    "example-registry",
+    TenantRegistryArgs(environment=ENV, kms_key_arn=key.arn, account_id=account, region=REGION, protect=False),
+)
+triggers = CognitoTriggers(
+    "example-triggers",
+    CognitoTriggersArgs(
+        environment=ENV,
+        region=REGION,
+        kms_key_arn=key.arn,
+        kms_key_alias="alias/example-dev",
+        registry_table_name=registry.table_name,
+        registry_table_arn=registry.table_arn,
+        tenant_ids=[SYSTEM_TENANT, "acme", "globex"],
+        layers=[layer],
+        account_id=account,
+    ),
+)
 table = PoolTable(
     "example-Leave",
     PoolTableArgs(base_name="Leave", environment=ENV, kms_key_arn=key.arn, protect=False),
@@ -40,17 +63,16 @@ def identity_pool(tenant: str) -> TenantIdentityPool:
     identity = TenantIdentity(
         tenant,
         TenantIdentityArgs(
-            layers=[layer],
             tenant_id=tenant,
             environment=ENV,
+            triggers=triggers.functions_for(tenant),
             region=REGION,
-            kms_key_arn=key.arn,
             client_environments=(ENV,),
             mfa="ON" if tenant == SYSTEM_TENANT else "OPTIONAL",
             protect=False,  # dev only: the default (True) keeps deletion protection and Pulumi protect on
         ),
     )
-    return TenantIdentityPool(
+    pool = TenantIdentityPool(
         tenant,
         TenantIdentityPoolArgs(
             tenant_id=tenant,
@@ -60,6 +82,18 @@ def identity_pool(tenant: str) -> TenantIdentityPool:
             client_ids=identity.outputs.environment_client_ids(ENV),
         ),
     )
+    registry.register(
+        f"example-registry-{tenant}",
+        RegistryEntry(
+            tenant_id=tenant,
+            tier="standard",
+            user_pool_id=identity.user_pool_id,
+            client_ids=identity.outputs.environment_client_ids(ENV),
+            identity_pool_id=pool.identity_pool_id,
+            app_clients=pulumi.Output.all(*identity.client_ids[ENV].values()).apply(lambda ids: dict.fromkeys(ids, ENV)),
+        ),
+    )
+    return pool
 
 
 for tenant in ("acme", "globex"):

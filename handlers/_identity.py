@@ -1,24 +1,34 @@
-"""What both Cognito triggers share: their settings, the app-client -> environment lookup and the
-entitlement decision. Pure functions, plus one cached boto3 client that tests can reset.
+"""What both Cognito triggers share: their settings, the user pool -> tenant lookup, the app-client ->
+environment lookup and the entitlement decision. Pure functions, plus the registry reader that tests can replace.
 
-How a trigger learns the environment of a sign-in: Cognito passes the app client id
-(``callerContext.clientId``) but not the client's name. The stack names every client
-``<prefix>-<tenant>-<frontend>-<environment>`` (``saas_platform.components.naming.app_client_name``), so the trigger asks
-Cognito for the client's name (``DescribeUserPoolClient`` on its own pool, cached per container) and parses
-exactly that shape. A client id list in an environment variable is impossible: the function must exist
-before the pool (``lambda_config``) and the clients after it, so it would be a dependency cycle.
+One pre-authentication and one pre-token-generation function serve every user pool of the stack that owns the
+pools (``saas_platform.components.triggers.CognitoTriggers``; beyond one function's resource-policy capacity,
+one pair per shard of pools). A trigger therefore knows no tenant from its configuration. It learns it from the
+event: Cognito sets ``userPoolId`` to the pool that invokes it (and only pools with their own invoke permission
+can), and the tenant registry (``saas_platform.handlers._registry``, index ``byUserPool``) says whose pool that
+is and whether the tenant may work now. Unknown pools and suspended or offboarded tenants are refused; so is
+every sign-in while the registry cannot be read and nothing is cached (fail closed).
+
+How a trigger learns the environment of a sign-in: Cognito passes the app client id (``callerContext.clientId``),
+not the environment. The owning stack writes every client of the pool with its environment into the tenant's
+registry item (``appClients``), so the trigger reads it from the record it already fetched for the tenant - no
+Cognito call. A client the registry does not list for this pool is an unknown client and is refused.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
+from saas_platform.handlers import _registry
+from saas_platform.handlers._registry import (
+    RegistryError,
+    RegistryUnavailable,
+    TenantNotActive,
+    TenantRecord,
+)
 
 ENVIRONMENTS: Final = ("dev", "staging", "prod")
 FRONTENDS: Final = ("hr-admin", "ess-mobile")
@@ -26,6 +36,9 @@ TENANT_ID: Final = "custom:tenantId"
 TENANT_ROLE: Final = "custom:tenantRole"
 ALLOWED_ENVIRONMENTS: Final = "custom:environments"
 ENVIRONMENT_CLAIM: Final = "custom:environment"
+TENANT_ROLES_ENV: Final = "SAAS_TENANT_ROLES"
+SYSTEM_ROLES_ENV: Final = "SAAS_SYSTEM_ROLES"
+CLIENT_ENVIRONMENTS_ENV: Final = "SAAS_CLIENT_ENVIRONMENTS"
 
 
 class SignInDenied(Exception):
@@ -39,39 +52,31 @@ class TriggerMisconfigured(SignInDenied):
 
 @dataclass(frozen=True)
 class TriggerSettings:
-    """Deploy-time facts about the pool the trigger serves (set by ``TenantIdentity``)."""
+    """Deploy-time facts of the stack the triggers serve (set by ``CognitoTriggers``): the roles of customer
+    tenants and of the system tenant, and the environments this stack created app clients for."""
 
-    tenant_id: str
-    name_prefix: str
     tenant_roles: frozenset[str]
+    system_roles: frozenset[str]
     client_environments: frozenset[str]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TriggerSettings:
         env = os.environ if environ is None else environ
-        tenant = env.get("SAAS_TENANT_ID", "").strip()
-        prefix = env.get("SAAS_NAME_PREFIX", "").strip()
-        roles = frozenset(r.strip() for r in env.get("SAAS_TENANT_ROLES", "").split(",") if r.strip())
-        envs = frozenset(e.strip() for e in env.get("SAAS_CLIENT_ENVIRONMENTS", "").split(",") if e.strip())
-        if not tenant or not prefix or not roles or not envs or not envs <= set(ENVIRONMENTS):
+
+        def values(key: str) -> frozenset[str]:
+            return frozenset(v.strip() for v in env.get(key, "").split(",") if v.strip())
+
+        roles, system, envs = values(TENANT_ROLES_ENV), values(SYSTEM_ROLES_ENV), values(CLIENT_ENVIRONMENTS_ENV)
+        if not roles or not system or not envs or not envs <= set(ENVIRONMENTS):
             raise TriggerMisconfigured(
-                "trigger is misconfigured (SAAS_TENANT_ID, SAAS_NAME_PREFIX, SAAS_TENANT_ROLES, "
-                "SAAS_CLIENT_ENVIRONMENTS); every sign-in is denied"
+                f"trigger is misconfigured ({TENANT_ROLES_ENV}, {SYSTEM_ROLES_ENV}, {CLIENT_ENVIRONMENTS_ENV}); "
+                "every sign-in is denied"
             )
-        return cls(tenant, prefix, roles, envs)
+        return cls(roles, system, envs)
 
-
-def client_environment(client_name: str, settings: TriggerSettings) -> str:
-    """The environment an app client serves, from its name ``<prefix>-<tenant>-<frontend>-<environment>``.
-
-    Raises:
-        SignInDenied: the name is not one this pool's stack creates (unknown client).
-    """
-    for frontend in FRONTENDS:
-        for env in settings.client_environments:
-            if client_name == f"{settings.name_prefix}-{settings.tenant_id}-{frontend}-{env}":
-                return env
-    raise SignInDenied("sign-in denied: unknown app client")
+    def roles_for(self, tenant_id: str) -> frozenset[str]:
+        """The ``custom:tenantRole`` values of ``tenant_id`` (the system tenant has its own)."""
+        return self.system_roles if tenant_id == _registry.SYSTEM_TENANT else self.tenant_roles
 
 
 def allowed_environments(attributes: Mapping[str, Any]) -> frozenset[str]:
@@ -82,11 +87,14 @@ def allowed_environments(attributes: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip() in ENVIRONMENTS)
 
 
-def check_entitlement(attributes: Mapping[str, Any], environment: str, settings: TriggerSettings) -> dict[str, str]:
+def check_entitlement(
+    attributes: Mapping[str, Any], environment: str, tenant_id: str, settings: TriggerSettings
+) -> dict[str, str]:
     """The decision both triggers make, from server-side user attributes only.
 
-    Returns the tenant claims (``custom:tenantId``, ``custom:tenantRole``, ``custom:environment``) when the
-    user belongs to this pool's tenant, has a valid role and may use ``environment``.
+    ``tenant_id`` is the tenant that owns the invoking pool, from the registry. Returns the tenant claims
+    (``custom:tenantId``, ``custom:tenantRole``, ``custom:environment``) when the user belongs to that tenant,
+    has one of its roles and may use ``environment``.
 
     Raises:
         SignInDenied: otherwise (no tenant, another tenant, unknown role, environment not allowed).
@@ -96,62 +104,81 @@ def check_entitlement(attributes: Mapping[str, Any], environment: str, settings:
     tenant = attributes.get(TENANT_ID)
     if not isinstance(tenant, str) or not tenant:
         raise SignInDenied("sign-in denied: user has no tenant")
-    if tenant != settings.tenant_id:
+    if tenant != tenant_id:
         raise SignInDenied("sign-in denied: user belongs to another tenant")
     role = attributes.get(TENANT_ROLE)
-    if not isinstance(role, str) or role not in settings.tenant_roles:
+    if not isinstance(role, str) or role not in settings.roles_for(tenant_id):
         raise SignInDenied("sign-in denied: user has no valid tenant role")
     if environment not in allowed_environments(attributes):
         raise SignInDenied(f"sign-in denied: user may not use the {environment} environment")
     return {TENANT_ID: tenant, TENANT_ROLE: role, ENVIRONMENT_CLAIM: environment}
 
 
-# ------------------------------------------------------------------------------------------------ AWS access
-
-_lock = threading.Lock()
-_client_names: dict[tuple[str, str], str] = {}
-
-
-@functools.cache
-def cognito() -> Any:
-    """The cognito-idp client, created on first use (so moto can be set up first)."""
-    return boto3.client("cognito-idp")
+# ---------------------------------------------------------------------------------------------- the registry
 
 
 def reset() -> None:
-    """Forget the cached boto3 client and client names (tests)."""
-    cognito.cache_clear()
-    with _lock:
-        _client_names.clear()
+    """Forget the cached registry reader (tests)."""
+    _registry.reset()
 
 
-def app_client_name(user_pool_id: str, client_id: str) -> str:
-    """The app client's name, cached per container (names never change for a deployed client).
+def resolve_tenant(user_pool_id: str) -> TenantRecord:
+    """The active tenant that owns ``user_pool_id``, from the registry (cached per container).
 
     Raises:
-        SignInDenied: the client does not exist in this pool.
+        TriggerMisconfigured: the function has no registry table (``SAAS_REGISTRY_TABLE``).
+        SignInDenied: unknown pool, suspended or offboarded tenant, a malformed registry item, or a registry
+            that cannot be read with nothing cached.
     """
-    key = (user_pool_id, client_id)
-    with _lock:
-        cached = _client_names.get(key)
-    if cached is not None:
-        return cached
-    client = cognito()
     try:
-        response = client.describe_user_pool_client(UserPoolId=user_pool_id, ClientId=client_id)
-    except client.exceptions.ResourceNotFoundException:
-        raise SignInDenied("sign-in denied: unknown app client") from None
-    name = response["UserPoolClient"]["ClientName"]
-    with _lock:
-        _client_names[key] = name
-    return name
+        reader = _registry.registry()
+    except RegistryUnavailable:
+        raise TriggerMisconfigured(
+            f"trigger is misconfigured ({_registry.TABLE_ENV}); every sign-in is denied"
+        ) from None
+    try:
+        return reader.active_pool(user_pool_id)
+    except TenantNotActive as exc:  # "the user pool's tenant is not in the tenant registry" / "... is suspended"
+        raise SignInDenied(f"sign-in denied: {exc}") from None
+    except RegistryUnavailable:
+        raise SignInDenied("sign-in denied: the tenant registry is unavailable") from None
+    except RegistryError:
+        raise SignInDenied("sign-in denied: the tenant registry entry of this user pool is invalid") from None
 
 
-def resolve_environment(user_pool_id: str, client_id: str, settings: TriggerSettings) -> str:
-    """Environment of the app client a sign-in or token request came through."""
-    if not isinstance(user_pool_id, str) or not isinstance(client_id, str) or not user_pool_id or not client_id:
+def resolve_environment(record: TenantRecord, client_id: str, settings: TriggerSettings) -> str:
+    """Environment of the app client a sign-in or token request came through (``appClients`` of the record).
+
+    Raises:
+        SignInDenied: the registry lists no such client for this pool, or it serves an environment this stack
+            created no clients for.
+    """
+    environment = record.client_environment(client_id) if isinstance(client_id, str) and client_id else None
+    if environment is None or environment not in settings.client_environments:
         raise SignInDenied("sign-in denied: unknown app client")
-    return client_environment(app_client_name(user_pool_id, client_id), settings)
+    return environment
+
+
+@dataclass(frozen=True)
+class SignInDecision:
+    """What a trigger allowed: the tenant, the environment and the claims for the tokens."""
+
+    tenant_id: str
+    environment: str
+    claims: dict[str, str]
+
+
+def decide_sign_in(
+    user_pool_id: str, client_id: str, attributes: Mapping[str, Any], settings: TriggerSettings
+) -> SignInDecision:
+    """Both triggers' decision: the pool's tenant (registry), the client's environment, the user's entitlement.
+
+    The registry is read first, so an unknown pool is refused before anything else is looked at.
+    """
+    record = resolve_tenant(user_pool_id)
+    environment = resolve_environment(record, client_id, settings)
+    claims = check_entitlement(attributes, environment, record.tenant_id, settings)
+    return SignInDecision(record.tenant_id, environment, claims)
 
 
 def require_shape(event: Any, *, trigger: str) -> dict[str, Any]:

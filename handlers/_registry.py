@@ -18,6 +18,9 @@ Caching (per execution environment, :class:`TenantRegistry`):
   (fail closed).
 
 A cold lookup costs one ``GetItem`` (by tenant) or one ``Query`` on the index (by user pool) per key per TTL.
+The cache holds at most :data:`MAX_CACHED` entries and evicts the least recently used one, so a flood of lookups
+for distinct unknown keys (a caller inventing pool ids) costs one read each but cannot flush the entries of the
+tenants in use.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -33,6 +37,10 @@ TABLE_ENV: Final = "SAAS_REGISTRY_TABLE"
 USER_POOL_INDEX: Final = "byUserPool"
 """The registry's GSI on ``userPoolId`` (``saas_platform.components.registry.USER_POOL_INDEX``)."""
 STATUSES: Final = ("active", "suspended", "offboarded")
+ENVIRONMENTS: Final = ("dev", "staging", "prod")
+SYSTEM_TENANT: Final = "system"
+"""The platform owner's tenant: in the registry so the sign-in triggers serve its pool; it has no tenant data,
+no policy store and no API access."""
 DEFAULT_TTL_SECONDS: Final = 60.0
 DEFAULT_NEGATIVE_TTL_SECONDS: Final = 30.0
 DEFAULT_MAX_STALE_SECONDS: Final = 300.0
@@ -66,10 +74,22 @@ class TenantRecord:
     tier: str
     status: Status
     usage_key: str | None = None
+    app_clients: tuple[tuple[str, str], ...] = ()
+    """``(client id, environment)`` for every app client of the pool (written by the stack owning the pools)."""
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def system(self) -> bool:
+        """True for the platform owner's tenant (:data:`SYSTEM_TENANT`)."""
+        return self.tenant_id == SYSTEM_TENANT
+
+    def client_environment(self, client_id: str) -> str | None:
+        """The environment the pool's app client ``client_id`` serves, or None for a client the registry does not
+        list (another pool's, or one the stack did not create)."""
+        return next((env for client, env in self.app_clients if client == client_id), None)
 
     @staticmethod
     def from_item(item: Mapping[str, Any]) -> TenantRecord:
@@ -94,6 +114,17 @@ class TenantRecord:
         status = text("status")
         if status not in STATUSES:
             raise RegistryError(f"registry item is malformed: status {status!r} is not one of {STATUSES}")
+        app_clients: list[tuple[str, str]] = []
+        raw_apps = item.get("appClients")
+        if raw_apps is not None:
+            entries = raw_apps.get("M") if isinstance(raw_apps, Mapping) else None
+            if not isinstance(entries, Mapping):
+                raise RegistryError("registry item is malformed: appClients is not a map")
+            for client, value in entries.items():
+                env = value.get("S") if isinstance(value, Mapping) else None
+                if not isinstance(client, str) or not client or env not in ENVIRONMENTS:
+                    raise RegistryError("registry item is malformed: appClients maps a client to no known environment")
+                app_clients.append((client, str(env)))
         return TenantRecord(
             tenant_id=text("tenantId"),
             user_pool_id=text("userPoolId"),
@@ -103,6 +134,7 @@ class TenantRecord:
             tier=text("tier"),
             status=status,  # checked against STATUSES above
             usage_key=text("usageKey", required=False) or None,
+            app_clients=tuple(sorted(app_clients)),
         )
 
 
@@ -116,7 +148,7 @@ class TenantRegistry:
     """Cached reads of the registry table (one instance per execution environment; thread-safe).
 
     ``client`` is a boto3 DynamoDB client (tests pass a moto-backed one); ``clock`` a monotonic clock in
-    seconds (tests pass a fake one).
+    seconds (tests pass a fake one); ``max_entries`` the LRU's size.
     """
 
     def __init__(
@@ -128,12 +160,14 @@ class TenantRegistry:
         negative_ttl: float = DEFAULT_NEGATIVE_TTL_SECONDS,
         max_stale: float = DEFAULT_MAX_STALE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_CACHED,
     ) -> None:
         if not table_name:
             raise RegistryUnavailable(f"{TABLE_ENV} is not set; every request is refused")
         self._table, self._client, self._clock = table_name, client, clock
         self._ttl, self._negative_ttl, self._max_stale = ttl, negative_ttl, max_stale
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self.reads = 0
         """Registry reads issued so far (benchmarks and tests count them)."""
@@ -167,6 +201,8 @@ class TenantRegistry:
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
         if entry is not None:
             ttl = self._ttl if entry.record is not None else self._negative_ttl
             if now - entry.fetched_at < ttl:
@@ -180,9 +216,10 @@ class TenantRegistry:
                 return entry.record  # a stale refusal stays a refusal; a stale allow is bounded by max_stale
             raise RegistryUnavailable(f"tenant registry unreachable ({type(exc).__name__}); refused") from None
         with self._lock:
-            if len(self._entries) >= MAX_CACHED:
-                self._entries.clear()
             self._entries[key] = _Entry(now, record)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)  # least recently used
         return record
 
     def _get(self, tenant_id: str) -> TenantRecord | None:
@@ -260,3 +297,10 @@ def reset() -> None:
     global _shared  # noqa: PLW0603
     with _shared_lock:
         _shared = None
+
+
+def use(reader: TenantRegistry) -> None:
+    """Make ``reader`` the shared reader (tests inject one with a moto client and a fake clock)."""
+    global _shared  # noqa: PLW0603
+    with _shared_lock:
+        _shared = reader

@@ -8,9 +8,15 @@ Flow (docs/authorization.md; isolation invariants 17 and 31-33):
    (``routeArn``) or anything else is refused with a ``Deny`` policy on the method or route ARN.
 1. The bearer token comes from the ``Authorization`` header (``Bearer <jwt>``), looked up case-insensitively in
    ``headers`` and ``multiValueHeaders``; two different values, or two values in ``multiValueHeaders``, are denied.
-2. Its ``iss`` is looked up in the deploy-time configuration (``AUTHZ_CONFIG``, written by ``TenantApi``):
-   ``iss -> (tenantId, userPoolId, clientIds, policyStoreId)``. The unverified ``iss`` is used for nothing else
-   than choosing which issuer's key set to verify against; an unknown issuer is denied.
+2. Its ``iss`` must have the shape of a Cognito user pool issuer of this deployment's region
+   (``https://cognito-idp.<region>.amazonaws.com/<region>_<id>``); anything else is denied before any lookup.
+   The pool id is then looked up in the tenant registry (``SAAS_REGISTRY_TABLE``, index ``byUserPool``, cached
+   per execution environment by ``saas_platform.handlers._registry``): ``pool -> (tenantId, clientIds,
+   policyStoreId, status, usageKey)``. An unregistered pool (or the system tenant's, which has no API) is denied
+   (``issuer-unknown``; remembered 30 s, so repeating it costs no read), a suspended or offboarded tenant is denied
+   (``tenant-suspended``, ``tenant-offboarded``), and an unreadable registry with nothing cached denies
+   (``registry-unavailable``). The unverified ``iss`` is used for nothing else than choosing which tenant's
+   entry and key set to verify against. ``AUTHZ_CONFIG`` holds only environment-level settings.
 3. PyJWT verifies the RS256 signature against that issuer's JWKS (:class:`JwksCache`: fresh for an hour, then
    refetched; while refetches fail the last good key set is served for at most ``AUTHZ_JWKS_MAX_STALE_SECONDS``
    (default 6 h) with retries backing off 60 s -> 900 s; an unknown ``kid`` refetches at most once a minute),
@@ -57,6 +63,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerRequestEvent,
 )
 
+from saas_platform.handlers import _registry
+from saas_platform.handlers._registry import RegistryError, RegistryUnavailable, TenantRecord, TenantRegistry
+
 logger = Logger()
 
 CONFIG_ENV: Final = "AUTHZ_CONFIG"
@@ -86,7 +95,10 @@ MAX_ENTITY_ID_CHARS: Final = 200
 METHOD_ARN_RE: Final = re.compile(
     r"arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[a-z0-9]+/[A-Za-z0-9_-]+/[A-Z]+/[^\s*]*"
 )
-ISSUER_RE: Final = re.compile(r"https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+_[A-Za-z0-9]+")
+ISSUER_RE: Final = re.compile(
+    r"https://cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com/(?P<pool>(?P=region)_[A-Za-z0-9]{1,40})"
+)
+"""A Cognito user pool issuer: the pool id starts with the issuer's region (``UserPoolId`` is at most 55 long)."""
 BEARER_RE: Final = re.compile(r"Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)", re.IGNORECASE)
 DENIED_PRINCIPAL: Final = "denied"
 
@@ -120,6 +132,11 @@ REASONS: Final = (
     "tenant-mismatch",
     "environment-mismatch",
     "sub-missing",
+    # the tenant registry
+    "tenant-suspended",
+    "tenant-offboarded",
+    "registry-unavailable",
+    "registry-invalid",
     # the request against the route
     "path-invalid",
     "owner-missing",
@@ -137,7 +154,9 @@ and alarms (docs/authorization.md). The ``request allowed`` line carries ``reaso
 _PAYLOAD_REASONS: Final = frozenset(
     {"payload-malformed", "payload-unsupported", "payload-token", "payload-http-api-v2"}
 )
-_DEPENDENCY_REASONS: Final = frozenset({"jwks-unavailable", "jwks-stale", "avp-error", "internal-error"})
+_DEPENDENCY_REASONS: Final = frozenset(
+    {"jwks-unavailable", "jwks-stale", "avp-error", "internal-error", "registry-unavailable", "registry-invalid"}
+)
 
 
 class Denied(Exception):
@@ -152,14 +171,14 @@ class Denied(Exception):
 
 
 class ConfigError(ValueError):
-    """``AUTHZ_CONFIG``, ``AUTHZ_JWKS_MAX_STALE_SECONDS`` or ``routes.json`` is malformed (every request is then
-    denied)."""
+    """``AUTHZ_CONFIG``, ``AUTHZ_JWKS_MAX_STALE_SECONDS`` or ``routes.json`` is malformed, or ``SAAS_REGISTRY_TABLE``
+    is not set (every request is then denied)."""
 
 
 # --------------------------------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
 class TenantIssuer:
-    """What the stack wrote for one issuer (one tenant's user pool)."""
+    """One issuer (a tenant's user pool) as the tenant registry describes it right now."""
 
     issuer: str
     tenant_id: str
@@ -175,39 +194,85 @@ class TenantIssuer:
 
 @dataclass(frozen=True)
 class AuthorizerConfig:
-    """Deploy-time configuration: this deployment's environment and ``iss -> tenant`` map."""
+    """Deploy-time configuration: environment-level settings only (the tenants are in the registry)."""
 
     environment: str
-    issuers: Mapping[str, TenantIssuer]
+    region: str
 
     @staticmethod
     def from_json(text: str) -> AuthorizerConfig:
-        """Parse ``{"environment": "dev", "tenants": [{"issuer", "tenantId", "userPoolId", "clientIds",
-        "policyStoreId", "usageKey"?}]}``; raises :class:`ConfigError` on anything else."""
+        """Parse ``{"environment": "dev", "region": "ap-southeast-1"}``; raises :class:`ConfigError` on anything
+        else (an old per-tenant map included: the tenants moved to the registry)."""
         try:
             raw = json.loads(text)
-            environment = raw["environment"]
-            tenants = raw["tenants"]
-            if environment not in ("dev", "staging", "prod") or not isinstance(tenants, list):
-                raise ConfigError(f"environment must be dev|staging|prod and tenants a list; got {environment!r}")
-            issuers: dict[str, TenantIssuer] = {}
-            for t in tenants:
-                entry = TenantIssuer(
-                    issuer=str(t["issuer"]),
-                    tenant_id=str(t["tenantId"]),
-                    user_pool_id=str(t["userPoolId"]),
-                    client_ids=frozenset(str(c) for c in t["clientIds"]),
-                    policy_store_id=str(t["policyStoreId"]),
-                    usage_key=str(t["usageKey"]) if t.get("usageKey") else None,
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{CONFIG_ENV} must be a JSON object")
+            unknown = sorted(set(raw) - {"environment", "region"})
+            if unknown:
+                raise ConfigError(
+                    f"{CONFIG_ENV} has unknown keys {unknown}; it holds only environment and region (the tenants "
+                    "are read from the tenant registry, SAAS_REGISTRY_TABLE)"
                 )
-                if not ISSUER_RE.fullmatch(entry.issuer) or not entry.issuer.endswith("/" + entry.user_pool_id):
-                    raise ConfigError(f"tenant {entry.tenant_id!r}: issuer {entry.issuer!r} is not its pool's issuer")
-                if not entry.client_ids or entry.issuer in issuers:
-                    raise ConfigError(f"tenant {entry.tenant_id!r}: no client ids, or issuer listed twice")
-                issuers[entry.issuer] = entry
+            environment, region = raw["environment"], raw["region"]
+            if environment not in ("dev", "staging", "prod"):
+                raise ConfigError(f"environment must be dev|staging|prod; got {environment!r}")
+            if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+                raise ConfigError(f"region must be an AWS region like ap-southeast-1; got {region!r}")
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{CONFIG_ENV} is malformed: {type(exc).__name__}: {exc}") from None
-        return AuthorizerConfig(environment=environment, issuers=issuers)
+        return AuthorizerConfig(environment=environment, region=region)
+
+
+class TenantDirectory:
+    """``iss`` -> :class:`TenantIssuer` through the tenant registry: shape first, then one cached registry lookup.
+
+    Warm, this is two dictionary lookups (the registry's cache, then the issuer built from that exact record):
+    no registry read per request. A cold lookup is one ``Query`` on ``byUserPool`` per pool per registry TTL
+    (60 s); an unknown pool is remembered for the negative TTL (30 s), so a flood with one unknown issuer costs
+    one read per 30 s. Issuers of well-formed but invented pool ids each cost one read (bounded by the request
+    rate API Gateway lets through); the registry's LRU keeps the tenants in use cached meanwhile.
+    """
+
+    def __init__(self, config: AuthorizerConfig, registry: TenantRegistry) -> None:
+        self._config, self.registry = config, registry
+        self._issuers: dict[str, tuple[TenantRecord, TenantIssuer]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, issuer: object) -> TenantIssuer:
+        """The active tenant behind ``issuer``; raises :class:`Denied` otherwise."""
+        match = ISSUER_RE.fullmatch(issuer) if isinstance(issuer, str) else None
+        if not isinstance(issuer, str) or match is None or match["region"] != self._config.region:
+            raise Denied("issuer-unknown", f"token issuer is not a Cognito user pool of {self._config.region}")
+        pool = match["pool"]
+        try:
+            record = self.registry.by_user_pool(pool)
+        except RegistryUnavailable as exc:
+            raise Denied("registry-unavailable", f"{exc} (nothing cached for this issuer)") from None
+        except RegistryError as exc:
+            raise Denied("registry-invalid", f"the registry entry of this issuer is unusable: {exc}") from None
+        if record is None or record.system:
+            raise Denied("issuer-unknown", "token issuer is not a registered tenant user pool")
+        if record.status == "suspended":
+            raise Denied("tenant-suspended", f"tenant {record.tenant_id} is suspended in the tenant registry")
+        if record.status == "offboarded":
+            raise Denied("tenant-offboarded", f"tenant {record.tenant_id} is offboarded in the tenant registry")
+        with self._lock:
+            known = self._issuers.get(issuer)
+        if known is not None and known[0] is record:
+            return known[1]
+        if not record.policy_store_id:
+            raise Denied("registry-invalid", f"tenant {record.tenant_id} has no policy store in the tenant registry")
+        tenant = TenantIssuer(
+            issuer=issuer,
+            tenant_id=record.tenant_id,
+            user_pool_id=pool,
+            client_ids=record.client_ids,
+            policy_store_id=record.policy_store_id,
+            usage_key=record.usage_key,
+        )
+        with self._lock:
+            self._issuers[issuer] = (record, tenant)
+        return tenant
 
 
 def max_stale_from_env(value: str | None) -> int:
@@ -400,22 +465,26 @@ _JWT_REASONS: Final[tuple[tuple[type[jwt.PyJWTError], str], ...]] = (
 
 
 class TokenVerifier:
-    """Verifies an ID token of one of the configured issuers (signature, iss, exp, token_use, aud, claims).
+    """Verifies an ID token of a registered tenant's pool (signature, iss, exp, token_use, aud, claims).
 
     A warm container sees the same token many times (one per API call until it expires), so verified tokens are
-    remembered by their exact text in a small LRU (``cache_size``) until their ``exp``; a hit re-checks only the
-    expiry. A token that failed verification is never cached.
+    remembered by their exact text in a small LRU (``cache_size``) until their ``exp``; a hit re-checks the
+    expiry and the tenant's registry entry (cached, so no read): a tenant suspended since is denied within one
+    registry TTL, and a changed entry (clients, policy store) verifies the token again. A token that failed
+    verification is never cached.
     """
 
     def __init__(
         self,
         config: AuthorizerConfig,
         jwks: JwksCache,
+        tenants: TenantDirectory,
+        *,
         leeway: float = 0.0,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._config, self.jwks, self._leeway, self._clock = config, jwks, leeway, clock
+        self._config, self.jwks, self.tenants, self._leeway, self._clock = config, jwks, tenants, leeway, clock
         self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -426,8 +495,14 @@ class TokenVerifier:
             if hit is not None:
                 if float(hit.claims["exp"]) + self._leeway > self._clock():
                     self._cache.move_to_end(token)
-                    return hit
-                del self._cache[token]
+                else:
+                    del self._cache[token]
+                    hit = None
+        if hit is not None:
+            if self.tenants.lookup(hit.tenant.issuer) == hit.tenant:  # suspended since: raises Denied
+                return hit
+            with self._lock:
+                self._cache.pop(token, None)  # the registry entry changed: verify against the new one
         verified = self._verify(token)
         with self._lock:
             self._cache[token] = verified
@@ -446,9 +521,7 @@ class TokenVerifier:
             raise Denied(
                 "token-header-unacceptable", f"token header alg/kid not acceptable (alg={header.get('alg')!r})"
             )
-        tenant = self._config.issuers.get(unverified_iss) if isinstance(unverified_iss, str) else None
-        if tenant is None:
-            raise Denied("issuer-unknown", "token issuer is not a configured tenant user pool")
+        tenant = self.tenants.lookup(unverified_iss)
         key = self.jwks.key(tenant.jwks_uri, header["kid"])
         try:
             claims = jwt.decode(
@@ -730,17 +803,25 @@ def build_authorizer(
     avp: Any = None,
     routes: RouteTable | None = None,
     jwks: JwksCache | None = None,
+    *,
+    registry: TenantRegistry | None = None,
 ) -> Authorizer:
-    """Build the decision core from ``AUTHZ_CONFIG`` (or ``config_json``) and ``AUTHZ_JWKS_MAX_STALE_SECONDS``
-    (unless ``jwks`` is given); raises :class:`ConfigError`."""
+    """Build the decision core from ``AUTHZ_CONFIG`` (or ``config_json``), ``AUTHZ_JWKS_MAX_STALE_SECONDS`` (unless
+    ``jwks`` is given) and the tenant registry of ``SAAS_REGISTRY_TABLE`` (unless ``registry`` is given: tests
+    pass a reader over moto or a fake client, with a fake clock); raises :class:`ConfigError`."""
     text = config_json if config_json is not None else os.environ.get(CONFIG_ENV, "")
     config = AuthorizerConfig.from_json(text)
     if jwks is None:
         jwks = JwksCache(fetch, max_stale=max_stale_from_env(os.environ.get(MAX_STALE_ENV)))
+    if registry is None:
+        try:
+            registry = _registry.registry()
+        except RegistryUnavailable as exc:
+            raise ConfigError(str(exc)) from None
     return Authorizer(
         config=config,
         routes=routes or RouteTable.from_file(),
-        verifier=TokenVerifier(config, jwks),
+        verifier=TokenVerifier(config, jwks, TenantDirectory(config, registry)),
         avp=avp if avp is not None else _avp_client(),
     )
 

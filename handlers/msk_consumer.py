@@ -177,7 +177,7 @@ def check_tenant(tenant_id: str, cfg: Settings) -> None:
         record = tenant_registry(cfg.registry_table).by_tenant(tenant_id)
     except RegistryError as exc:
         raise RetryRecord(f"tenant registry: {exc}") from None
-    if record is None:
+    if record is None or record.system:  # the system tenant is registered for its sign-in pool; it has no images
         raise Rejected(f"unknown tenant {tenant_id!r}: not in this environment's tenant registry")
     if not record.active:
         raise Rejected(f"tenant {tenant_id!r} is {record.status} in the tenant registry")

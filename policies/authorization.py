@@ -55,6 +55,15 @@ AUTHORIZER_ALLOWED_ACTIONS: Final = frozenset(
         "xray:PutTelemetryRecords",
     }
 )
+REGISTRY_READ_ACTIONS: Final = frozenset({"dynamodb:GetItem", "dynamodb:Query"})
+"""The authorizer reads the tenant registry (iss -> pool -> tenant): these two, on the registry table only."""
+REGISTRY_KEY_ACTIONS: Final = frozenset({"kms:Decrypt", "kms:DescribeKey"})
+"""What DynamoDB asks KMS for on the authorizer's behalf: only with ``kms:ViaService`` ``dynamodb.<region>``."""
+REGISTRY_TABLE_ARN_RE: Final = re.compile(
+    r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/([A-Za-z][A-Za-z0-9-]{0,19}-)?TenantRegistry(Dev|Staging|Prod)"
+    r"(/index/byUserPool)?"
+)
+VIA_DYNAMODB_RE: Final = re.compile(r"dynamodb\.[a-z0-9-]+\.amazonaws\.com")
 
 
 def _say(report_violation: ReportViolation, message: str, urn: str | None = None) -> None:
@@ -514,6 +523,9 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                 if "NotAction" in st or "NotResource" in st:
                     _say(report_violation, "authorizer role policy uses NotAction/NotResource", r.urn)
                 actions = [str(a) for a in as_list(st.get("Action"))]
+                if actions and set(actions) <= REGISTRY_READ_ACTIONS | REGISTRY_KEY_ACTIONS:
+                    _registry_statement(st, actions, report_violation, r.urn)
+                    continue
                 extra = sorted(a for a in actions if a not in AUTHORIZER_ALLOWED_ACTIONS)
                 if extra:
                     _say(
@@ -533,9 +545,39 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                         )
 
 
+def _registry_statement(st: Mapping[str, Any], actions: list[str], report_violation: ReportViolation, urn: str) -> None:
+    """A registry statement of the authorizer: ``GetItem``/``Query`` on the registry table and its ``byUserPool``
+    index only; ``Decrypt``/``DescribeKey`` only through DynamoDB. Never both kinds in one statement."""
+    resources = as_list(st.get("Resource"))
+    if set(actions) <= REGISTRY_READ_ACTIONS:
+        bad = [x for x in resources if not (isinstance(x, str) and REGISTRY_TABLE_ARN_RE.fullmatch(x))]
+        if bad or not resources:
+            _say(
+                report_violation,
+                f"authorizer role may read {sorted(actions)} on {bad or 'no resource'}; only the tenant registry "
+                "table (TenantRegistry<Env>) and its byUserPool index are allowed",
+                urn,
+            )
+        return
+    if not set(actions) <= REGISTRY_KEY_ACTIONS:
+        _say(report_violation, f"authorizer role statement mixes registry reads and key use: {sorted(actions)}", urn)
+        return
+    condition = st.get("Condition")
+    equals = condition.get("StringEquals") if isinstance(condition, Mapping) else None
+    via = equals.get("kms:ViaService") if isinstance(equals, Mapping) else None
+    if not isinstance(via, str) or not VIA_DYNAMODB_RE.fullmatch(via):
+        _say(
+            report_violation,
+            f"authorizer role may call {sorted(actions)} without kms:ViaService dynamodb.<region>.amazonaws.com; "
+            "it uses the key only for DynamoDB reading the tenant registry",
+            urn,
+        )
+
+
 authorizer_least_privilege = StackValidationPolicy(
     name="authorizer-least-privilege",
-    description="The API authorizer's role may call only IsAuthorizedWithToken on policy-store ARNs (invariant 33).",
+    description="The API authorizer's role may call only IsAuthorizedWithToken on policy-store ARNs, and read the "
+    "tenant registry (GetItem/Query on its table and index, the key through DynamoDB) (invariant 33).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_authorizer_privilege,
 )

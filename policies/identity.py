@@ -614,22 +614,18 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
             return  # preview of a first deployment: evaluated on the real outputs by `pulumi up`
         for arn in arns:
             used_by.setdefault(arn, []).append(pool)
-    for arn, users in used_by.items():
-        if len(users) > 1:
-            report_violation(
-                f"trigger function {arn} is used by {len(users)} user pools; give each pool its own function so its "
-                "invoke permission can name exactly one pool",
-                users[1].urn,
-            )
+    pool_arns = [_get(p.props, "arn") for p in pools]
+    granted: dict[str, set[str]] = {}  # function ARN -> source ARNs of its Cognito permissions
     for perm in _of_type(args.resources, PERMISSION):
         if _get(perm.props, "principal") != COGNITO_PRINCIPAL:
             continue
         target, source = _get(perm.props, "function", ""), _get(perm.props, "sourceArn")
-        pool_arns = [_get(p.props, "arn") for p in pools]
         if not _known(target, source, *pool_arns):
             continue
         fn = next((f for f in functions if str(target) in _function_keys(f)), None)
         keys = _function_keys(fn) if fn else {str(target)}
+        if fn is None:  # a function of another stack, named here: its ARN ends with ``:function:<name>``
+            keys |= {arn for arn in used_by if isinstance(arn, str) and arn.endswith(f":function:{target}")}
         pools_using = [p for arn, ps in used_by.items() if arn in keys for p in ps]
         if not pools_using:
             report_violation(
@@ -642,15 +638,30 @@ def _trigger_permissions_pinned(args: StackValidationArgs, report_violation: Rep
         if source not in expected:
             report_violation(
                 f"permission for {target!r} has source_arn {source!r}; it must be the ARN of "
-                f"the pool that uses the function {sorted(expected)}",
+                f"a pool that uses the function {sorted(expected)}",
                 perm.urn,
             )
+        for key in keys:
+            granted.setdefault(key, set()).add(str(source))
+    if not _known(*pool_arns):
+        return
+    for arn, users in used_by.items():
+        fn = next((f for f in functions if arn in _function_keys(f)), None)
+        sources = set().union(*(granted.get(k, set()) for k in (_function_keys(fn) if fn else {arn})))
+        for pool in users:
+            if str(_get(pool.props, "arn")) not in sources:
+                report_violation(
+                    f"user pool {_get(pool.props, 'arn')!r} uses trigger {arn} but no Cognito permission of that "
+                    "function names the pool as source_arn; give every pool that shares a trigger its own "
+                    "permission (the pool's ARN, never a wildcard)",
+                    pool.urn,
+                )
 
 
 cognito_trigger_permission_pinned = StackValidationPolicy(
     name="cognito-trigger-permission-pinned",
-    description="Each Cognito trigger function serves one pool, and its invoke permission names that pool "
-    "(isolation invariant 18).",
+    description="Every Cognito invoke permission names one pool that uses the function, and every pool using a "
+    "(shared) trigger has its own such permission (isolation invariant 18).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_trigger_permissions_pinned,
 )

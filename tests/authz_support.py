@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from saas_platform.components.cedar import default_assets
+from saas_platform.components.registry import registry_item
 from saas_platform.components.testing.avp import StoreDouble, VerifiedPermissionsDouble
+from saas_platform.handlers._registry import TenantRegistry
 from saas_platform.handlers.authorizer import Authorizer, build_authorizer
 
 REGION = "ap-southeast-1"
@@ -121,22 +123,66 @@ def event(
 
 
 def config_json(environment: str = "dev") -> str:
-    return json.dumps(
-        {
-            "environment": environment,
-            "tenants": [
-                {
-                    "issuer": t.issuer,
-                    "tenantId": t.tenant_id,
-                    "userPoolId": t.user_pool_id,
-                    "clientIds": list(t.client_ids),
-                    "policyStoreId": t.policy_store_id,
-                    "usageKey": f"usage-key-{t.tenant_id}",
-                }
-                for t in TENANTS
-            ],
-        }
-    )
+    """``AUTHZ_CONFIG`` as ``TenantApi`` writes it: environment-level settings only."""
+    return json.dumps({"environment": environment, "region": REGION})
+
+
+REGISTRY_TABLE = "TenantRegistryDev"
+
+
+def tenant_item(tenant: Tenant, status: str = "active", **changes: Any) -> dict[str, Any]:
+    """The tenant's registry item, built with the component's own item builder."""
+    fields: dict[str, Any] = {
+        "tenant_id": tenant.tenant_id,
+        "user_pool_id": tenant.user_pool_id,
+        "client_ids": list(tenant.client_ids),
+        "identity_pool_id": f"{REGION}:{tenant.tenant_id}-identity",
+        "policy_store_id": tenant.policy_store_id,
+        "tier": "standard",
+        "status": status,
+        "usage_key": f"usage-key-{tenant.tenant_id}",
+    }
+    fields.update(changes)
+    return registry_item(**fields)
+
+
+class FakeRegistryTable:
+    """An in-memory DynamoDB client for the registry table: ``get_item`` and the ``byUserPool`` ``query`` with
+    DynamoDB's request and response shapes (the moto-backed tests in ``tests/test_authorizer.py`` check the same
+    behaviour against moto). ``down`` makes every call fail like an unreachable endpoint; ``calls`` counts reads."""
+
+    def __init__(self, tenants: tuple[Tenant, ...] = TENANTS) -> None:
+        self.items: dict[str, dict[str, Any]] = {t.tenant_id: tenant_item(t) for t in tenants}
+        self.down = False
+        self.calls = 0
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.items[item["tenantId"]["S"]] = item
+
+    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self._call(TableName)
+        item = self.items.get(Key["tenantId"]["S"])
+        return {"Item": item} if item is not None else {}
+
+    def query(self, *, TableName: str, IndexName: str, ExpressionAttributeValues: dict[str, Any], **_: Any) -> Any:
+        self._call(TableName)
+        assert IndexName == "byUserPool"
+        pool = ExpressionAttributeValues[":p"]["S"]
+        return {"Items": [i for i in self.items.values() if i["userPoolId"]["S"] == pool]}
+
+    def _call(self, table: str) -> None:
+        self.calls += 1
+        assert table == REGISTRY_TABLE
+        if self.down:
+            raise ConnectionError("registry endpoint unreachable")
+
+
+def fake_registry(table: FakeRegistryTable | None = None, clock: Any = None, **kw: Any) -> TenantRegistry:
+    """A registry reader over ``table`` (default: both tenants, active), optionally with a fake clock."""
+    options: dict[str, Any] = dict(kw)
+    if clock is not None:
+        options["clock"] = clock
+    return TenantRegistry(REGISTRY_TABLE, table or FakeRegistryTable(), **options)
 
 
 def avp_double() -> VerifiedPermissionsDouble:
@@ -210,7 +256,11 @@ def load_event(name: str, id_token: str | None = None) -> dict[str, Any]:
 def make_authorizer(environment: str = "dev") -> tuple[Authorizer, VerifiedPermissionsDouble, CountingFetcher]:
     fetcher = CountingFetcher()
     double = avp_double()
-    return build_authorizer(config_json(environment), fetch=fetcher, avp=double), double, fetcher
+    return (
+        build_authorizer(config_json(environment), fetch=fetcher, avp=double, registry=fake_registry()),
+        double,
+        fetcher,
+    )
 
 
 def effect(response: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from saas_platform.components.testing.harness import CapturedResource, ProgramRu
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.policies.offline import evaluate_run
 from tests.conftest import run_stack
-from tests.layer_support import DEPS_LAYER
+from tests.registry_support import shared_triggers
 
 TABLES = {
     "Employment": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/EmploymentDev",
@@ -53,12 +53,11 @@ def pool(tenant: str) -> TenantIdentityPool:
             tenant_id=tenant,
             environment="dev",
             region="ap-southeast-1",
-            kms_key_arn=KEY,
+            triggers=shared_triggers(tenant),
             client_environments=("dev",),
             mfa="ON" if tenant == "system" else "OPTIONAL",
             protect=False,
             account_id="123456789012",
-            layers=[DEPS_LAYER],
         ),
     )
     return TenantIdentityPool(

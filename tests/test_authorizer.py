@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from saas_platform.components.cedar import default_assets
+from saas_platform.handlers._registry import TenantRegistry
 from saas_platform.handlers.authorizer import (
     REASONS,
     AuthorizerConfig,
@@ -35,19 +38,23 @@ from tests.authz_support import (
     REGION,
     CountingFetcher,
     FakeClock,
+    FakeRegistryTable,
     OutageFetcher,
     avp_double,
     claims,
     config_json,
     effect,
     event,
+    fake_registry,
     jwks,
     load_event,
     make_authorizer,
     private_key,
     sign,
+    tenant_item,
     token,
 )
+from tests.registry_support import registry_table as create_registry
 
 ARN_PREFIX = "arn:aws:execute-api:ap-southeast-1:123456789012:a1b2c3d4e5/dev"
 
@@ -302,7 +309,7 @@ class ExplodingAvp:
     ids=["throttled", "timeout", "deny", "lowercase-allow", "allow-with-errors", "empty"],
 )
 def test_anything_but_a_clean_allow_from_avp_is_deny(avp: ExplodingAvp) -> None:
-    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp)
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp)
     response = authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))
     assert effect(response) == "Deny"
     assert avp.calls == 1
@@ -355,7 +362,7 @@ def test_jwks_fetch_failure_is_deny() -> None:
     def broken(uri: str) -> dict[str, Any]:
         raise OSError("network down")
 
-    authorizer = build_authorizer(config_json(), fetch=broken, avp=avp_double())
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=broken, avp=avp_double())
     assert effect(authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, "u-1"))))) == "Deny"
 
 
@@ -366,36 +373,11 @@ def test_jwks_fetch_failure_is_deny() -> None:
         "",
         "{}",
         "[]",
-        '{"environment": "qa", "tenants": []}',
-        '{"environment": "dev", "tenants": [{}]}',
-        json.dumps(
-            {
-                "environment": "dev",
-                "tenants": [
-                    {
-                        "issuer": "https://evil.example.com/x",
-                        "tenantId": "acme",
-                        "userPoolId": "x",
-                        "clientIds": ["c"],
-                        "policyStoreId": "p",
-                    }
-                ],
-            }
-        ),
-        json.dumps(
-            {
-                "environment": "dev",
-                "tenants": [
-                    {
-                        "issuer": ACME.issuer,
-                        "tenantId": "acme",
-                        "userPoolId": ACME.user_pool_id,
-                        "clientIds": [],
-                        "policyStoreId": "p",
-                    }
-                ],
-            }
-        ),
+        '{"environment": "qa", "region": "ap-southeast-1"}',
+        '{"environment": "dev"}',
+        '{"environment": "dev", "region": "Asia Pacific"}',
+        '{"environment": "dev", "region": 1}',
+        json.dumps({"environment": "dev", "region": REGION, "tenants": []}),  # the old per-tenant map
     ],
 )
 def test_bad_configuration_is_rejected(text: str) -> None:
@@ -421,7 +403,7 @@ def test_lambda_handler_builds_once_and_reuses_the_core(monkeypatch: pytest.Monk
 
     def counting_build() -> Any:
         built.append(1)
-        return real(config_json(), fetch=CountingFetcher(), avp=avp_double())
+        return real(config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=fake_registry())
 
     monkeypatch.setattr(module, "_AUTHORIZER", None)
     monkeypatch.setattr(module, "build_authorizer", counting_build)
@@ -501,7 +483,10 @@ def same_token(header: str, valid: str) -> bool:
 
 
 AUTHORIZER_FOR_PROPERTY = build_authorizer(
-    config_json(), fetch=lambda uri: jwks(ACME) if ACME.user_pool_id in uri else jwks(GLOBEX), avp=avp_double()
+    config_json(),
+    fetch=lambda uri: jwks(ACME) if ACME.user_pool_id in uri else jwks(GLOBEX),
+    avp=avp_double(),
+    registry=fake_registry(),
 )
 
 
@@ -536,7 +521,7 @@ def test_a_rejected_token_is_not_cached(authz: Any) -> None:
 
 
 def test_the_cache_is_bounded() -> None:
-    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double())
     authorizer.verifier._cache_size = 3
     for i in range(6):
         authorizer.decide(event("GET", "/v1/me/pim", auth=bearer(token(ACME, f"u-{i}"))))
@@ -692,7 +677,7 @@ def _without(payload: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _with_avp(avp: Any) -> Callable[[], tuple[Any, dict[str, Any]]]:
     return lambda: (
-        build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp),
+        build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp),
         event(*ME, auth=bearer(token(ACME, "u-1"))),
     )
 
@@ -700,7 +685,7 @@ def _with_avp(avp: Any) -> Callable[[], tuple[Any, dict[str, Any]]]:
 def _stale_beyond_the_window() -> tuple[Any, dict[str, Any]]:
     clock = FakeClock()
     fetcher = OutageFetcher(clock)
-    authorizer = build_authorizer(config_json(), avp=avp_double(), jwks=JwksCache(fetcher, clock=clock))
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), avp=avp_double(), jwks=JwksCache(fetcher, clock=clock))
     assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-1"))))) == "Allow"
     fetcher.down = True
     clock.advance(3600 + 21600)
@@ -709,13 +694,30 @@ def _stale_beyond_the_window() -> tuple[Any, dict[str, Any]]:
 
 def _bad_owner_source() -> tuple[Any, dict[str, Any]]:
     routes = RouteTable({ME: Route("GET", "/v1/me/pim", "ReadPIM", "OptimalHR::PIM", "header:x-owner")})
-    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), routes=routes)
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double(), routes=routes)
     return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
 
 
 class _BrokenRoutes:
     def lookup(self, method: str, path: str) -> Route | None:
         raise RuntimeError("route table exploded")
+
+
+def _with_registry(table: FakeRegistryTable) -> tuple[Any, dict[str, Any]]:
+    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=fake_registry(table))
+    return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
+
+
+def _registry_with(status: str = "active", **changes: Any) -> FakeRegistryTable:
+    table = FakeRegistryTable()
+    table.put(tenant_item(ACME, status, **changes))
+    return table
+
+
+def _registry_down() -> FakeRegistryTable:
+    table = FakeRegistryTable()
+    table.down = True
+    return table
 
 
 def _internal_error() -> tuple[Any, dict[str, Any]]:
@@ -762,7 +764,7 @@ REFUSALS: list[tuple[str, Callable[[], tuple[Any, Any]]]] = [
     (
         "jwks-unavailable",
         lambda: (
-            build_authorizer(config_json(), fetch=OutageFetcher(FakeClock(), down=True), avp=avp_double()),
+            build_authorizer(config_json(), registry=fake_registry(), fetch=OutageFetcher(FakeClock(), down=True), avp=avp_double()),
             event(*ME, auth=bearer(token(ACME, "u-1"))),
         ),
     ),
@@ -812,6 +814,10 @@ REFUSALS: list[tuple[str, Callable[[], tuple[Any, Any]]]] = [
     ("avp-error", _with_avp(ExplodingAvp(Throttled("ThrottlingException: Rate exceeded")))),
     ("avp-error", _with_avp(ExplodingAvp(TimeoutError("read timeout")))),
     ("internal-error", _internal_error),
+    ("tenant-suspended", lambda: _with_registry(_registry_with("suspended"))),
+    ("tenant-offboarded", lambda: _with_registry(_registry_with("offboarded"))),
+    ("registry-unavailable", lambda: _with_registry(_registry_down())),
+    ("registry-invalid", lambda: _with_registry(_registry_with(policy_store_id=None))),
 ]
 
 
@@ -858,6 +864,7 @@ def test_reason_codes_are_a_public_contract_and_every_one_is_exercised() -> None
         "claim-missing", "token-invalid", "token-use-not-id", "tenant-mismatch", "environment-mismatch",
         "sub-missing", "path-invalid", "owner-missing", "route-owner-unknown", "avp-denied",
         "avp-evaluation-errors", "avp-error", "internal-error", "not-configured",
+        "tenant-suspended", "tenant-offboarded", "registry-unavailable", "registry-invalid",
     }  # fmt: skip
     assert set(REASONS) == expected
     assert {r for r, _ in REFUSALS} | {"not-configured"} == expected
@@ -871,7 +878,7 @@ def outage_authorizer(max_stale: float = 21600) -> tuple[Any, FakeClock, OutageF
     clock = FakeClock()
     fetcher = OutageFetcher(clock)
     jwks_cache = JwksCache(fetcher, max_stale=max_stale, clock=clock)
-    return build_authorizer(config_json(), avp=avp_double(), jwks=jwks_cache), clock, fetcher
+    return build_authorizer(config_json(), registry=fake_registry(), avp=avp_double(), jwks=jwks_cache), clock, fetcher
 
 
 def test_a_jwks_outage_within_the_stale_window_still_allows_valid_tokens(caplog: pytest.LogCaptureFixture) -> None:
@@ -1013,7 +1020,7 @@ def test_the_stale_window_comes_from_the_environment(
         monkeypatch.delenv("AUTHZ_JWKS_MAX_STALE_SECONDS", raising=False)
     else:
         monkeypatch.setenv("AUTHZ_JWKS_MAX_STALE_SECONDS", value)
-    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double())
     assert authorizer.verifier.jwks.max_stale == expected
 
 
@@ -1025,7 +1032,7 @@ def test_a_bad_stale_window_in_the_environment_denies_every_request(
 
     monkeypatch.setenv("AUTHZ_JWKS_MAX_STALE_SECONDS", value)
     with pytest.raises(ConfigError, match="AUTHZ_JWKS_MAX_STALE_SECONDS"):
-        build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double())
+        build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double())
     monkeypatch.setenv("AUTHZ_CONFIG", config_json())
     monkeypatch.setattr(module, "_AUTHORIZER", None)
     caplog.clear()
@@ -1033,3 +1040,150 @@ def test_a_bad_stale_window_in_the_environment_denies_every_request(
         assert effect(lambda_handler(event(*ME, auth=bearer(token(ACME, "u-1"))), None)) == "Deny"
     (line,) = decision_lines(caplog)
     assert line["reason"] == "not-configured"
+
+
+# ------------------------------------------------------------------------------ the tenant registry (moto)
+REGISTRY = "TenantRegistryDev"
+
+
+@pytest.fixture
+def registry_table(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The registry in moto (the component's key, index and item shape), both tenants active, a fake clock."""
+    for key, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_registry(client, REGISTRY)
+        for tenant in (ACME, GLOBEX):
+            client.put_item(TableName=REGISTRY, Item=tenant_item(tenant))
+        clock = FakeClock()
+        reader = TenantRegistry(REGISTRY, client, clock=clock)
+        authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=reader)
+        yield {"client": client, "clock": clock, "reader": reader, "authorizer": authorizer}
+
+
+def _decide(registry_table: Any, tenant: Any = ACME, sub: str = "u-1", **kw: Any) -> tuple[dict[str, Any], Any]:
+    return registry_table["authorizer"].decide(event(*ME, auth=bearer(token(tenant, sub, **kw)))), registry_table
+
+
+@pytest.mark.parametrize("status", ["suspended", "offboarded"])
+def test_a_suspended_tenant_is_denied_within_one_registry_ttl(
+    registry_table: Any, caplog: pytest.LogCaptureFixture, status: str
+) -> None:
+    authorizer, clock, client = registry_table["authorizer"], registry_table["clock"], registry_table["client"]
+    seen = event(*ME, auth=bearer(token(ACME, "u-1")))  # this token will sit in the verified-token cache
+    assert effect(authorizer.decide(seen)) == "Allow"
+    client.put_item(TableName=REGISTRY, Item=tenant_item(ACME, status))
+    clock.advance(59)
+    assert effect(authorizer.decide(seen)) == "Allow"  # inside the TTL: the documented window
+    clock.advance(2)  # one registry TTL (60 s) after the first read
+    for ev in (seen, event(*ME, auth=bearer(token(ACME, "u-2")))):  # a cached token and a fresh one
+        response, line = decide_logged(authorizer, ev, caplog)
+        assert effect(response) == "Deny"
+        assert line["reason"] == f"tenant-{status}"
+    assert effect(authorizer.decide(event(*ME, auth=bearer(token(GLOBEX, "g-1"))))) == "Allow"  # others unaffected
+
+
+def test_an_unknown_pool_is_denied_and_remembered(registry_table: Any, caplog: pytest.LogCaptureFixture) -> None:
+    authorizer, reader = registry_table["authorizer"], registry_table["reader"]
+    stranger = claims(ACME, "u-1", iss=f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Unknown99")
+    for _ in range(25):
+        response, line = decide_logged(authorizer, event(*ME, auth=_bearer_for(stranger)), caplog)
+        assert effect(response) == "Deny"
+        assert line["reason"] == "issuer-unknown"
+    assert reader.reads == 1  # negative caching: one read per unknown pool per 30 s
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",  # another region
+        f"https://cognito-idp.{REGION}.amazonaws.com/us-east-1_AbCdEf123",  # pool of another region
+        f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_{'A' * 41}",  # longer than a pool id
+        f"https://evil.example.com/{REGION}_AbCdEf123",
+        f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_AbCdEf123/",
+        "",
+    ],
+)
+def test_the_issuer_shape_is_checked_before_any_registry_read(registry_table: Any, issuer: str) -> None:
+    response, table = _decide(registry_table, iss=issuer)
+    assert effect(response) == "Deny"
+    assert table["reader"].reads == 0
+
+
+def test_the_registry_down_with_nothing_cached_denies(registry_table: Any, caplog: pytest.LogCaptureFixture) -> None:
+    registry_table["reader"]._client = Broken()
+    response, line = decide_logged(registry_table["authorizer"], event(*ME, auth=bearer(token(ACME, "u-1"))), caplog)
+    assert effect(response) == "Deny"
+    assert (line["reason"], line["level"]) == ("registry-unavailable", "WARNING")
+
+
+def test_the_registry_down_with_a_fresh_cache_still_serves(registry_table: Any) -> None:
+    assert effect(_decide(registry_table, sub="u-0")[0]) == "Allow"
+    registry_table["reader"]._client = Broken()
+    registry_table["clock"].advance(30)
+    assert effect(_decide(registry_table, sub="u-1")[0]) == "Allow"  # fresh: served from the cache
+    registry_table["clock"].advance(30 + 300)  # past the TTL and the 300 s stale window
+    assert effect(_decide(registry_table, sub="u-2")[0]) == "Deny"
+
+
+def test_the_warm_path_reads_the_registry_once_per_pool_per_ttl(registry_table: Any) -> None:
+    for i in range(50):
+        assert effect(_decide(registry_table, sub=f"u-{i}")[0]) == "Allow"
+        assert effect(_decide(registry_table, GLOBEX, sub=f"g-{i}")[0]) == "Allow"
+    assert registry_table["reader"].reads == 2  # one per pool, not one per request
+    registry_table["clock"].advance(61)
+    _decide(registry_table, sub="u-x")
+    assert registry_table["reader"].reads == 3
+
+
+def test_the_system_pool_has_no_api(registry_table: Any, caplog: pytest.LogCaptureFixture) -> None:
+    system_pool = f"{REGION}_SyStEm000"
+    registry_table["client"].put_item(
+        TableName=REGISTRY,
+        Item=tenant_item(ACME, tenant_id="system", user_pool_id=system_pool, policy_store_id=None, usage_key=None),
+    )
+    ev = event(*ME, auth=_bearer_for(claims(ACME, "s-1", iss=f"https://cognito-idp.{REGION}.amazonaws.com/{system_pool}")))
+    response, line = decide_logged(registry_table["authorizer"], ev, caplog)
+    assert effect(response) == "Deny"
+    assert line["reason"] == "issuer-unknown"
+
+
+def test_the_usage_key_and_clients_come_from_the_registry(registry_table: Any) -> None:
+    response, _ = _decide(registry_table)
+    assert response["usageIdentifierKey"] == "usage-key-acme"
+    registry_table["client"].put_item(TableName=REGISTRY, Item=tenant_item(ACME, usage_key="usage-key-acme-2"))
+    registry_table["clock"].advance(61)
+    assert _decide(registry_table)[0]["usageIdentifierKey"] == "usage-key-acme-2"  # the same, cached, token
+    retired = tenant_item(ACME, client_ids=["acmenewclient0000000000001"])
+    registry_table["client"].put_item(TableName=REGISTRY, Item=retired)
+    registry_table["clock"].advance(61)
+    assert effect(_decide(registry_table)[0]) == "Deny"  # cached token, but its aud is no longer a client
+
+
+def test_without_a_registry_table_the_lambda_entry_is_not_configured(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import saas_platform.handlers.authorizer as module
+    from saas_platform.handlers import _registry
+
+    monkeypatch.setattr(module, "_AUTHORIZER", None)
+    monkeypatch.setenv("AUTHZ_CONFIG", config_json())
+    monkeypatch.delenv("SAAS_REGISTRY_TABLE", raising=False)
+    _registry.reset()
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert effect(lambda_handler(event(*ME, auth=bearer(token(ACME, "u-1"))), None)) == "Deny"
+    (line,) = decision_lines(caplog)
+    assert line["reason"] == "not-configured"
+    assert "SAAS_REGISTRY_TABLE" in line["detail"]
+
+
+class Broken:
+    """A DynamoDB client whose every call fails (the registry is unreachable)."""
+
+    def get_item(self, **_: Any) -> Any:
+        raise ConnectionError("endpoint unreachable")
+
+    def query(self, **_: Any) -> Any:
+        raise ConnectionError("endpoint unreachable")

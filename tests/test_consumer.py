@@ -71,7 +71,7 @@ def test_shipped_pack_plans_the_consumer_project_offline(venv: ConsumerVenv, pro
     assert plan["project"] == "reports-app"
     assert plan["policy"]["violations"] == []
     types = plan["summary"]["byType"]
-    assert types["aws:lambda/function:Function"] == 3  # two library triggers and the consumer's own function
+    assert types["aws:lambda/function:Function"] == 3  # the two shared library triggers and the consumer's own
     assert types["saas:identity:TenantIdentity"] == 1
     assert len(plan["policy"]["policies"]) > 50  # the whole pack ran, not an empty one
 

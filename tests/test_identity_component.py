@@ -4,7 +4,6 @@ unique per tenant, each identity pool bound to its own tenant only, clear errors
 from __future__ import annotations
 
 import json
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,8 +25,10 @@ from saas_platform.components.naming import Environment
 from saas_platform.components.testing.harness import DuplicateUrnError, ProgramRun, run_function
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.components.testing.policy import evaluate
+from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs
 from saas_platform.policies.identity import POLICIES as IDENTITY_POLICIES
 from tests.layer_support import DEPS_LAYER
+from tests.registry_support import SHARED_FN, shared_triggers
 
 KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 POOL = "aws:cognito/userPool:UserPool"
@@ -37,17 +38,18 @@ ATTACHMENT = "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment"
 
 
 def identity_args(**overrides: Any) -> TenantIdentityArgs:
+    tenant = overrides.get("tenant_id", "acme")
     args: dict[str, Any] = {
         "tenant_id": "acme",
         "environment": "prod",
         "region": "ap-southeast-1",
-        "kms_key_arn": KEY,
         "client_environments": ("dev", "staging", "prod"),
         "feature_plan": "PLUS",
         "account_id": "123456789012",
-        "layers": [DEPS_LAYER],
     }
     args.update(overrides)
+    if "triggers" not in overrides:
+        args["triggers"] = shared_triggers(tenant)
     return TenantIdentityArgs(**args)
 
 
@@ -117,74 +119,29 @@ def test_user_pool_schema(prod_acme):
 
 def test_triggers_are_wired_with_explicit_v2(prod_acme):
     i = pool_of(prod_acme).inputs["lambdaConfig"]
-    fns = {f.name: f for f in prod_acme.of_type("aws:lambda/function:Function")}
-    assert set(fns) == {"acme-pre-auth-function", "acme-pre-token-function"}
-    assert i["preAuthentication"] == fns["acme-pre-auth-function"].state["arn"]
-    assert i["preTokenGenerationConfig"] == {
-        "lambdaArn": fns["acme-pre-token-function"].state["arn"],
-        "lambdaVersion": "V2_0",
-    }
+    assert i["preAuthentication"] == SHARED_FN.format("PreAuth")
+    assert i["preTokenGenerationConfig"] == {"lambdaArn": SHARED_FN.format("PreToken"), "lambdaVersion": "V2_0"}
     assert "preTokenGeneration" not in i
 
 
-def test_trigger_functions(prod_acme):
-    fns = {f.name: f.inputs for f in prod_acme.of_type("aws:lambda/function:Function")}
-    auth, token = fns["acme-pre-auth-function"], fns["acme-pre-token-function"]
-    assert auth["name"] == "AIML-SaaS-acme-PreAuth-Prod"
-    assert token["name"] == "AIML-SaaS-acme-PreToken-Prod"
-    assert auth["handler"] == "saas_platform.handlers.pre_authentication.lambda_handler"
-    assert token["handler"] == "saas_platform.handlers.pre_token_generation.lambda_handler"
-    for fn in (auth, token):
-        assert fn["runtime"] in ("python3.12", "python3.13")
-        assert fn["architectures"] == ["arm64"]
-        assert fn["tracingConfig"] == {"mode": "Active"}
-        assert fn["environment"]["variables"] | {} == fn["environment"]["variables"]
-        env = fn["environment"]["variables"]
-        assert env["SAAS_TENANT_ID"] == "acme"
-        assert env["SAAS_NAME_PREFIX"] == "AIML-SaaS"
-        assert env["SAAS_TENANT_ROLES"] == "admin,user"
-        assert env["SAAS_CLIENT_ENVIRONMENTS"] == "dev,staging,prod"
-        with zipfile.ZipFile(fn["code"].path) as archive:
-            names = archive.namelist()
-        assert "saas_platform/handlers/pre_authentication.py" in names
-        assert not [n for n in names if not n.startswith("saas_platform/handlers/") or n.endswith(".pyc")]
-    groups = {g.inputs["name"]: g.inputs for g in prod_acme.of_type("aws:cloudwatch/logGroup:LogGroup")}
-    assert groups["/aws/lambda/AIML-SaaS-acme-PreAuth-Prod"]["retentionInDays"] == 90
-    assert groups["/aws/lambda/AIML-SaaS-acme-PreToken-Prod"]["kmsKeyId"] == KEY
+def test_a_tenant_identity_brings_no_function_role_or_log_group(prod_acme):
+    """The triggers are the stack's shared ones (CognitoTriggers): a pool adds only its two permissions."""
+    for kind in ("aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"):
+        assert prod_acme.of_type(kind) == []
+    assert prod_acme.of_type("aws:cloudwatch/logGroup:LogGroup") == []
 
 
 def test_invoke_permissions_are_pinned_to_the_pool(prod_acme):
     pool_arn = pool_of(prod_acme).state["arn"]
     perms = prod_acme.of_type("aws:lambda/permission:Permission")
     assert {p.name for p in perms} == {"acme-pre-auth-invoke", "acme-pre-token-invoke"}
-    assert {p.inputs["function"] for p in perms} == {"AIML-SaaS-acme-PreAuth-Prod", "AIML-SaaS-acme-PreToken-Prod"}
+    assert {p.inputs["function"] for p in perms} == {"AIML-SaaS-PreAuth-S00-Prod", "AIML-SaaS-PreToken-S00-Prod"}
     for p in perms:
         assert p.inputs["action"] == "lambda:InvokeFunction"
         assert p.inputs["principal"] == "cognito-idp.amazonaws.com"
         assert p.inputs["sourceArn"] == pool_arn
         assert p.inputs["sourceAccount"] == "123456789012"
-
-
-def test_triggers_may_read_only_their_own_pools_clients(prod_acme):
-    pool_arn = pool_of(prod_acme).state["arn"]
-    grants = [r for r in prod_acme.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-read-clients")]
-    roles = {r.name: r.state["name"] for r in prod_acme.of_type("aws:iam/role:Role")}
-    assert {g.inputs["role"] for g in grants} == {roles["acme-pre-auth-role"], roles["acme-pre-token-role"]}
-    for g in grants:
-        assert json.loads(g.inputs["policy"]) == {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadOwnPoolClients",
-                    "Effect": "Allow",
-                    "Action": "cognito-idp:DescribeUserPoolClient",
-                    "Resource": pool_arn,
-                }
-            ],
-        }
-    # nothing else in the functions' own policies touches Cognito
-    for base in (r for r in prod_acme.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-policy")):
-        assert "cognito" not in base.inputs["policy"]
+        assert p.inputs["statementId"] == "cognito-acme"
 
 
 def test_app_clients(prod_acme):
@@ -230,10 +187,23 @@ def test_sms_mfa_only_with_its_role():
 
 
 def test_system_tenant_has_system_roles_and_mfa_on():
-    run = run_identity(tenant_id="system")
+    def program() -> None:
+        triggers = CognitoTriggers(
+            "triggers",
+            CognitoTriggersArgs(
+                environment="prod", region="ap-southeast-1", kms_key_arn=KEY, kms_key_alias="alias/aiml-saas-prod",
+                registry_table_name="TenantRegistryProd", account_id="123456789012", layers=[DEPS_LAYER],
+                registry_table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryProd",
+                tenant_ids=["system"],
+            ),
+        )  # fmt: skip
+        TenantIdentity("system", identity_args(tenant_id="system", triggers=triggers.functions_for("system")))
+
+    run = run_function(program)
     assert pool_of(run).inputs["mfaConfiguration"] == "ON"
-    fn = run.named("system-pre-token-function").inputs
-    assert fn["environment"]["variables"]["SAAS_TENANT_ROLES"] == "admin,superuser,support"
+    env = run.named("triggers-pre-token-s00-function").inputs["environment"]["variables"]
+    assert env["SAAS_SYSTEM_ROLES"] == "admin,superuser,support"  # the system pool's users' roles
+    assert env["SAAS_TENANT_ROLES"] == "admin,user"
 
 
 @pytest.mark.parametrize(
@@ -247,7 +217,7 @@ def test_system_tenant_has_system_roles_and_mfa_on():
         ({"tenant_id": "system", "mfa": "OPTIONAL"}, "system tenant's pool .* always requires MFA"),
         ({"feature_plan": "LITE"}, "LITE lacks the V2 pre-token trigger"),
         ({"sms_role_arn": "cognito-sms"}, "sms_role_arn must be an IAM role ARN"),
-        ({"log_retention_days": 8}, "log_retention_days must be one of"),
+        ({"triggers": "AIML-SaaS-PreAuth-S00-Prod"}, r"triggers must be CognitoTriggers.functions_for\('acme'\)"),
     ],
 )
 def test_bad_arguments_fail_clearly(overrides, message):
@@ -370,7 +340,8 @@ def tenant_roles(
                     "Principal": {"Federated": "cognito-identity.amazonaws.com"},
                     "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
                     "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": aud},
+                        # sts:TagSession is allowed, so the trust binds the session tag to this tenant
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": aud, "aws:RequestTag/TenantId": tenant},
                         "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
                     },
                 }

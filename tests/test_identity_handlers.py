@@ -1,7 +1,8 @@
 """Cognito triggers: pre-authentication (environment gate) and pre-token-generation V2 (tenant claims).
 
-AWS-shaped events come from tests/events/; app clients live in moto's cognito-idp, named as the stack names
-them (``<prefix>-<tenant>-<frontend>-<environment>``), so the triggers' DescribeUserPoolClient lookup is real.
+One function pair serves every pool, so the tenant comes from the tenant registry (moto DynamoDB, built with the
+component's own key, index and item shape; a fake clock): the event's ``userPoolId`` -> the tenant's item, whose
+``appClients`` map says which environment each app client serves. AWS-shaped events come from tests/events/.
 """
 
 from __future__ import annotations
@@ -18,10 +19,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from saas_platform.handlers import _identity, pre_authentication, pre_token_generation
+from saas_platform.handlers import _identity, _registry, pre_authentication, pre_token_generation
 from saas_platform.handlers._identity import SignInDenied, TriggerMisconfigured, TriggerSettings
+from saas_platform.handlers._registry import TenantRecord, TenantRegistry
+from tests.registry_support import put_tenant, registry_table
 
 EVENTS = Path(__file__).parent / "events"
+TABLE = "TenantRegistryProd"
+REGION = "ap-southeast-1"
+ACME_POOL = f"{REGION}_AcmePool1"
+GLOBEX_POOL = f"{REGION}_GlobexPl1"
+SYSTEM_POOL = f"{REGION}_SystemPl1"
+CLIENTS = {  # client name (as the stack names them) -> client id
+    "AIML-SaaS-acme-hr-admin-dev": "acmehradmindev000000000001",
+    "AIML-SaaS-acme-ess-mobile-staging": "acmeessmobilestaging000001",
+    "AIML-SaaS-acme-hr-admin-prod": "acmehradminprod00000000001",
+    "AIML-SaaS-globex-hr-admin-prod": "globexhradminprod000000001",
+    "AIML-SaaS-system-hr-admin-prod": "systemhradminprod000000001",
+    "postman-test-client": "postmantestclient000000001",
+}
+ACME_APP_CLIENTS = {
+    CLIENTS["AIML-SaaS-acme-hr-admin-dev"]: "dev",
+    CLIENTS["AIML-SaaS-acme-ess-mobile-staging"]: "staging",
+    CLIENTS["AIML-SaaS-acme-hr-admin-prod"]: "prod",
+}
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -29,44 +50,67 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 class Context:
-    function_name = "AIML-SaaS-acme-PreToken-Prod"
+    function_name = "AIML-SaaS-PreToken-S00-Prod"
     memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:AIML-SaaS-acme-PreToken-Prod"
+    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:AIML-SaaS-PreToken-S00-Prod"
     aws_request_id = "req-1"
 
 
 CONTEXT = cast(LambdaContext, Context())
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Unreachable:
+    """A DynamoDB client whose every call fails (the registry is down)."""
+
+    def get_item(self, **_: Any) -> Any:
+        raise ConnectionError("endpoint unreachable")
+
+    def query(self, **_: Any) -> Any:
+        raise ConnectionError("endpoint unreachable")
+
+
+def put_acme(ddb: Any, status: str = "active") -> None:
+    put_tenant(ddb, TABLE, "acme", ACME_POOL, status, client_ids=("acmehradminprod00000000001",),
+               app_clients=ACME_APP_CLIENTS)  # fmt: skip
+
+
 @pytest.fixture
 def cognito(monkeypatch: pytest.MonkeyPatch):
-    """A moto user pool for tenant acme with the stack's client names, plus a foreign and an odd client."""
+    """The owning stack's registry: acme, globex and system with their pools and app clients; the triggers'
+    settings as ``CognitoTriggers`` writes them; a reader with a fake clock installed as the container's."""
     for key, value in {
-        "AWS_DEFAULT_REGION": "ap-southeast-1",
+        "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "SAAS_TENANT_ID": "acme",
-        "SAAS_NAME_PREFIX": "AIML-SaaS",
         "SAAS_TENANT_ROLES": "admin,user",
+        "SAAS_SYSTEM_ROLES": "admin,superuser,support",
         "SAAS_CLIENT_ENVIRONMENTS": "dev,staging,prod",
+        "SAAS_REGISTRY_TABLE": TABLE,
     }.items():
         monkeypatch.setenv(key, value)
     _identity.reset()
     with mock_aws():
-        idp = boto3.client("cognito-idp", region_name="ap-southeast-1")
-        pool_id = idp.create_user_pool(PoolName="AIML-SaaS-acme")["UserPool"]["Id"]
-        clients = {}
-        for name in (
-            "AIML-SaaS-acme-hr-admin-dev",
-            "AIML-SaaS-acme-ess-mobile-staging",
-            "AIML-SaaS-acme-hr-admin-prod",
-            "AIML-SaaS-globex-hr-admin-prod",
-            "postman-test-client",
-        ):
-            clients[name] = idp.create_user_pool_client(UserPoolId=pool_id, ClientName=name)["UserPoolClient"][
-                "ClientId"
-            ]
-        yield {"idp": idp, "pool_id": pool_id, "clients": clients}
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        registry_table(ddb, TABLE)
+        put_acme(ddb)
+        put_tenant(ddb, TABLE, "globex", GLOBEX_POOL, app_clients={CLIENTS["AIML-SaaS-globex-hr-admin-prod"]: "prod"})
+        put_tenant(ddb, TABLE, "system", SYSTEM_POOL, policy_store_id=None,
+                   app_clients={CLIENTS["AIML-SaaS-system-hr-admin-prod"]: "prod"})  # fmt: skip
+        clock = FakeClock()
+        reader = TenantRegistry(TABLE, ddb, clock=clock)
+        _registry.use(reader)
+        yield {"ddb": ddb, "pool_id": ACME_POOL, "clients": CLIENTS, "clock": clock, "reader": reader}
     _identity.reset()
 
 
@@ -140,22 +184,117 @@ def test_pre_auth_ignores_client_supplied_validation_data(cognito):
 
 
 def test_pre_auth_denies_everything_when_misconfigured(cognito, monkeypatch):
-    monkeypatch.delenv("SAAS_TENANT_ID")
+    monkeypatch.delenv("SAAS_TENANT_ROLES")
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     with pytest.raises(TriggerMisconfigured):
         pre_authentication.lambda_handler(event, CONTEXT)
 
 
-def test_client_names_are_cached_per_container(cognito):
+def test_client_environments_come_from_the_cached_registry_record(cognito):
     event = event_for("pre_authentication.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)
-    cognito["idp"].delete_user_pool_client(
-        UserPoolId=cognito["pool_id"], ClientId=cognito["clients"]["AIML-SaaS-acme-hr-admin-prod"]
-    )
-    pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)  # answered from the cache
-    _identity.reset()
+    reads = cognito["reader"].reads
+    put_tenant(cognito["ddb"], TABLE, "acme", ACME_POOL, app_clients={"someotherclient000000000001": "prod"})
+    cognito["clock"].advance(30)
+    pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)  # answered from the cached record
+    assert cognito["reader"].reads == reads  # a warm container reads nothing
+    cognito["clock"].advance(31)  # past the 60 s TTL: the client is no longer the pool's
     with pytest.raises(SignInDenied, match="unknown app client"):
         pre_authentication.lambda_handler(copy.deepcopy(event), CONTEXT)
+
+
+# ------------------------------------------------------------------------------------- the tenant registry
+
+TRIGGERS = [
+    ("pre-auth", "pre_authentication.json", pre_authentication, "sign-in denied"),
+    ("pre-token", "pre_token_generation_v2.json", pre_token_generation, "token refused"),
+]
+
+
+def denial_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        {"message": r.getMessage(), "reason": getattr(r, "reason", None), "pool": getattr(r, "user_pool_id", None)}
+        for r in caplog.records
+        if r.levelname == "WARNING"
+    ]
+
+
+@pytest.mark.parametrize(("trigger", "name", "handler", "message"), TRIGGERS, ids=[t[0] for t in TRIGGERS])
+def test_unknown_pool_is_refused_with_one_log_line(cognito, caplog, trigger, name, handler, message):
+    event = event_for(name, cognito, "AIML-SaaS-acme-hr-admin-prod")
+    event["userPoolId"] = f"{REGION}_Unknown99"
+    caplog.clear()
+    with pytest.raises(SignInDenied, match="not in the tenant registry"):
+        handler.lambda_handler(event, CONTEXT)
+    (line,) = denial_lines(caplog)
+    assert line["message"] == message
+    assert "not in the tenant registry" in line["reason"]
+    assert line["pool"] == f"{REGION}_Unknown99"
+
+
+@pytest.mark.parametrize("status", ["suspended", "offboarded"])
+@pytest.mark.parametrize(("trigger", "name", "handler", "message"), TRIGGERS, ids=[t[0] for t in TRIGGERS])
+def test_suspended_tenant_is_refused_within_one_registry_ttl(cognito, caplog, trigger, name, handler, message, status):
+    event = event_for(name, cognito, "AIML-SaaS-acme-hr-admin-prod")
+    handler.lambda_handler(copy.deepcopy(event), CONTEXT)  # active: allowed, and now cached
+    put_acme(cognito["ddb"], status)
+    cognito["clock"].advance(59)
+    handler.lambda_handler(copy.deepcopy(event), CONTEXT)  # inside the TTL: the documented window
+    cognito["clock"].advance(2)  # one TTL (60 s) after the first read
+    caplog.clear()
+    with pytest.raises(SignInDenied, match=f"tenant is {status}"):
+        handler.lambda_handler(copy.deepcopy(event), CONTEXT)
+    (line,) = denial_lines(caplog)
+    assert line["message"] == message
+    assert f"is {status}" in line["reason"]
+
+
+@pytest.mark.parametrize(("trigger", "name", "handler", "message"), TRIGGERS, ids=[t[0] for t in TRIGGERS])
+def test_registry_down_with_nothing_cached_refuses(cognito, trigger, name, handler, message):
+    _registry.use(TenantRegistry(TABLE, Unreachable(), clock=cognito["clock"]))
+    with pytest.raises(SignInDenied, match="tenant registry is unavailable"):
+        handler.lambda_handler(event_for(name, cognito, "AIML-SaaS-acme-hr-admin-prod"), CONTEXT)
+
+
+@pytest.mark.parametrize(("trigger", "name", "handler", "message"), TRIGGERS, ids=[t[0] for t in TRIGGERS])
+def test_registry_down_with_a_fresh_cache_still_serves(cognito, trigger, name, handler, message):
+    event = event_for(name, cognito, "AIML-SaaS-acme-hr-admin-prod")
+    handler.lambda_handler(copy.deepcopy(event), CONTEXT)
+    cognito["reader"]._client = Unreachable()  # the registry goes away
+    cognito["clock"].advance(30)  # still fresh
+    handler.lambda_handler(copy.deepcopy(event), CONTEXT)
+    cognito["clock"].advance(60 + 300)  # past the TTL and the 300 s stale window
+    with pytest.raises(SignInDenied, match="tenant registry is unavailable"):
+        handler.lambda_handler(copy.deepcopy(event), CONTEXT)
+
+
+def test_a_client_of_another_pool_is_unknown_even_when_registered(cognito):
+    event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-globex-hr-admin-prod")  # acme's pool
+    with pytest.raises(SignInDenied, match="unknown app client"):
+        pre_token_generation.lambda_handler(event, CONTEXT)
+
+
+def test_system_pool_is_served_with_the_system_roles(cognito):
+    event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-system-hr-admin-prod",
+                      tenantId="system", tenantRole="superuser")  # fmt: skip
+    event["userPoolId"] = SYSTEM_POOL
+    id_claims, _ = claims_of(pre_token_generation.lambda_handler(copy.deepcopy(event), CONTEXT))
+    assert id_claims["custom:tenantId"] == "system"
+    assert id_claims["custom:tenantRole"] == "superuser"
+    event["request"]["userAttributes"]["custom:tenantRole"] = "user"  # a customer role is not a system role
+    with pytest.raises(SignInDenied, match="no valid tenant role"):
+        pre_token_generation.lambda_handler(event, CONTEXT)
+    acme_user = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-system-hr-admin-prod")
+    acme_user["userPoolId"] = SYSTEM_POOL  # an acme user in the system pool: another tenant
+    with pytest.raises(SignInDenied, match="another tenant"):
+        pre_token_generation.lambda_handler(acme_user, CONTEXT)
+
+
+def test_missing_registry_table_is_a_misconfigured_trigger(cognito, monkeypatch):
+    _identity.reset()
+    monkeypatch.delenv("SAAS_REGISTRY_TABLE")
+    with pytest.raises(TriggerMisconfigured, match="SAAS_REGISTRY_TABLE"):
+        pre_authentication.lambda_handler(event_for("pre_authentication.json", cognito, "x"), CONTEXT)
 
 
 # ------------------------------------------------------------------------------------------ pre-token-generation
@@ -223,27 +362,23 @@ def test_pre_token_refuses_a_v1_event(cognito):
         pre_token_generation.lambda_handler(event, CONTEXT)
 
 
-def test_system_tenant_roles(cognito, monkeypatch):
-    monkeypatch.setenv("SAAS_TENANT_ID", "system")
-    monkeypatch.setenv("SAAS_TENANT_ROLES", "admin,superuser,support")
+def test_system_tenant_roles(cognito):
     settings_ = TriggerSettings.from_env()
     attrs = {"custom:tenantId": "system", "custom:tenantRole": "superuser", "custom:environments": "prod"}
-    assert pre_token_generation.tenant_claims(attrs, "prod", settings_)["custom:tenantRole"] == "superuser"
+    assert pre_token_generation.tenant_claims(attrs, "prod", "system", settings_)["custom:tenantRole"] == "superuser"
     with pytest.raises(SignInDenied):
-        pre_token_generation.tenant_claims({**attrs, "custom:tenantRole": "user"}, "prod", settings_)
+        pre_token_generation.tenant_claims({**attrs, "custom:tenantRole": "user"}, "prod", "system", settings_)
+    with pytest.raises(SignInDenied):  # a system role in a customer pool
+        pre_token_generation.tenant_claims({**attrs, "custom:tenantId": "acme"}, "prod", "acme", settings_)
 
 
 @pytest.mark.parametrize(
     "env",
     [
         {},
-        {"SAAS_TENANT_ID": "acme", "SAAS_NAME_PREFIX": "AIML-SaaS", "SAAS_TENANT_ROLES": "admin"},
-        {
-            "SAAS_TENANT_ID": "acme",
-            "SAAS_NAME_PREFIX": "AIML-SaaS",
-            "SAAS_TENANT_ROLES": "admin",
-            "SAAS_CLIENT_ENVIRONMENTS": "qa",
-        },
+        {"SAAS_TENANT_ROLES": "admin", "SAAS_CLIENT_ENVIRONMENTS": "prod"},
+        {"SAAS_SYSTEM_ROLES": "admin", "SAAS_CLIENT_ENVIRONMENTS": "prod"},
+        {"SAAS_TENANT_ROLES": "admin", "SAAS_SYSTEM_ROLES": "admin", "SAAS_CLIENT_ENVIRONMENTS": "qa"},
     ],
 )
 def test_settings_fail_closed(env):
@@ -251,19 +386,18 @@ def test_settings_fail_closed(env):
         TriggerSettings.from_env(env)
 
 
-def test_client_environment_parses_only_the_exact_shape():
-    s = TriggerSettings("acme", "AIML-SaaS", frozenset({"admin", "user"}), frozenset({"staging", "prod"}))
-    assert _identity.client_environment("AIML-SaaS-acme-hr-admin-prod", s) == "prod"
-    assert _identity.client_environment("AIML-SaaS-acme-ess-mobile-staging", s) == "staging"
-    for name in (
-        "AIML-SaaS-acme-hr-admin-dev",  # dev clients are not created by this stack
-        "AIML-SaaS-acme-corp-hr-admin-prod",
-        "AIML-SaaS-acme-hr-admin-prod ",
-        "x-AIML-SaaS-acme-hr-admin-prod",
-        "AIML-SaaS-acme-web-prod",
-    ):
-        with pytest.raises(SignInDenied):
-            _identity.client_environment(name, s)
+def test_client_environment_only_from_the_pools_registry_entry():
+    s = TriggerSettings(frozenset({"admin", "user"}), frozenset({"admin"}), frozenset({"staging", "prod"}))
+    record = TenantRecord(
+        tenant_id="acme", user_pool_id=ACME_POOL, client_ids=frozenset({"p"}), identity_pool_id="i",
+        policy_store_id="s", tier="standard", status="active",
+        app_clients=(("d", "dev"), ("p", "prod"), ("s", "staging")),
+    )  # fmt: skip
+    assert _identity.resolve_environment(record, "p", s) == "prod"
+    assert _identity.resolve_environment(record, "s", s) == "staging"
+    for client in ("d", "P", "p ", "", "x"):  # dev: this stack created no dev clients
+        with pytest.raises(SignInDenied, match="unknown app client"):
+            _identity.resolve_environment(record, client, s)
 
 
 # ------------------------------------------------------------------------------------------ hostile events
@@ -403,10 +537,10 @@ def test_pre_token_without_response_gets_one_and_a_misconfigured_trigger_logs_wh
     event = event_for("pre_token_generation_v2.json", cognito, "AIML-SaaS-acme-hr-admin-prod")
     del event["response"]
     assert claims_of(pre_token_generation.lambda_handler(copy.deepcopy(event), CONTEXT))[0]["custom:tenantId"] == "acme"
-    monkeypatch.delenv("SAAS_TENANT_ID")
+    monkeypatch.delenv("SAAS_TENANT_ROLES")
     caplog.clear()
     with pytest.raises(SignInDenied):
         pre_token_generation.lambda_handler(copy.deepcopy(event), CONTEXT)
     (line,) = refusal_lines(caplog)
     assert line["message"] == "token refused"
-    assert "SAAS_TENANT_ID" in line["reason"]
+    assert "SAAS_TENANT_ROLES" in line["reason"]

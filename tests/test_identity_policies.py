@@ -362,12 +362,15 @@ def test_default_role_must_not_be_the_admin_role():
 # ------------------------------------------------------------------------------------------------ stack rules
 
 
-def trigger_program(*, shared_function: bool = False, wrong_source: bool = False) -> None:
+def trigger_program(*, shared_function: bool = False, wrong_source: bool = False, missing: bool = False) -> None:
+    """Two pools; with ``shared_function`` both use one trigger (each with its own permission, unless ``missing``
+    drops the second pool's)."""
     fn = aws.lambda_.Function("trigger", name="trigger", role="arn:aws:iam::123456789012:role/r", runtime="python3.13")
     other = aws.lambda_.Function("other", name="other", role="arn:aws:iam::123456789012:role/r", runtime="python3.13")
+    second = fn if shared_function else other
     pools = [
         aws.cognito.UserPool(f"pool-{i}", lambda_config=aws.cognito.UserPoolLambdaConfigArgs(pre_authentication=f.arn))
-        for i, f in enumerate([fn, fn if shared_function else other])
+        for i, f in enumerate([fn, second])
     ]
     aws.lambda_.Permission(
         "trigger-invoke",
@@ -376,13 +379,14 @@ def trigger_program(*, shared_function: bool = False, wrong_source: bool = False
         principal="cognito-idp.amazonaws.com",
         source_arn=(pools[1] if wrong_source else pools[0]).arn,
     )
-    aws.lambda_.Permission(
-        "other-invoke",
-        action="lambda:InvokeFunction",
-        function=other.name,
-        principal="cognito-idp.amazonaws.com",
-        source_arn=pools[1].arn,
-    )
+    if not missing:
+        aws.lambda_.Permission(
+            "second-invoke",
+            action="lambda:InvokeFunction",
+            function=second.name,
+            principal="cognito-idp.amazonaws.com",
+            source_arn=pools[1].arn,
+        )
 
 
 def stack_violations(program: Any, rule: str) -> list[str]:
@@ -396,12 +400,19 @@ def test_trigger_permission_pinned_compliant():
 
 def test_trigger_permission_pinned_wrong_pool():
     found = stack_violations(lambda: trigger_program(wrong_source=True), "cognito-trigger-permission-pinned")
-    assert any("must be the ARN of the pool that uses the function" in m for m in found)
+    assert any("must be the ARN of a pool that uses the function" in m for m in found)
 
 
 def test_trigger_permission_pinned_function_shared_by_two_pools():
-    found = stack_violations(lambda: trigger_program(shared_function=True), "cognito-trigger-permission-pinned")
-    assert any("is used by 2 user pools" in m for m in found)
+    """A shared trigger is fine when each pool has its own permission naming it; a pool without one is not."""
+    shared = lambda: trigger_program(shared_function=True)  # noqa: E731
+    assert stack_violations(shared, "cognito-trigger-permission-pinned") == []
+    found = stack_violations(
+        lambda: trigger_program(shared_function=True, missing=True), "cognito-trigger-permission-pinned"
+    )
+    assert any("no Cognito permission of that function names the pool" in m for m in found)
+    unshared = stack_violations(lambda: trigger_program(missing=True), "cognito-trigger-permission-pinned")
+    assert any("no Cognito permission of that function names the pool" in m for m in unshared)
 
 
 def test_trigger_permission_for_a_function_no_pool_uses():

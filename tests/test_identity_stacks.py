@@ -22,7 +22,7 @@ from saas_platform.components.identity_schema import (
     check_schema_contract,
     write_lock,
 )
-from saas_platform.components.naming import identity_trigger_function_name, tenant_role_name
+from saas_platform.components.naming import LAMBDA_FUNCTION_NAME_MAX, trigger_function_name
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from saas_platform.policies.offline import evaluate_run
 from tests.conftest import ROOT, run_stack
@@ -61,8 +61,10 @@ def test_prod_owns_a_pool_per_tenant_with_clients_for_the_environments_that_use_
     assert per_tenant(prod, POOL) == dict.fromkeys(tenants, 1)
     # staging and prod use prod's pools (dev has its own): 2 environments x 2 front ends, no dev clients
     assert per_tenant(prod, CLIENT) == dict.fromkeys(tenants, 4)
-    assert per_tenant(prod, FUNCTION) == dict.fromkeys(tenants, 2)  # both triggers
-    assert per_tenant(prod, PERMISSION) == dict.fromkeys(tenants, 2)
+    assert per_tenant(prod, FUNCTION) == {}  # no per-tenant function: the triggers are shared
+    triggers = sorted(f.inputs["name"] for f in prod.of_type(FUNCTION) if f.name.startswith("platform-triggers-"))
+    assert triggers == ["AIML-SaaS-PreAuth-S00-Prod", "AIML-SaaS-PreToken-S00-Prod"]
+    assert per_tenant(prod, PERMISSION) == dict.fromkeys(tenants, 2)  # each pool's own, on the shared functions
     assert per_tenant(prod, IDENTITY_POOL) == dict.fromkeys(tenants, 1)
     names = {c.inputs["name"] for c in prod.of_type(CLIENT)}
     assert "AIML-SaaS-acme-hr-admin-staging" in names
@@ -129,14 +131,12 @@ def test_staging_without_prods_export_fails_clearly():
         run_program(ROOT, "staging", stack_outputs={"organization/saas/prod": {}})
 
 
-def test_trigger_names_never_bind_before_role_names():
-    """Trigger names are not in the config-time limit table: under the same 64-char limit they are always
-    shorter than the tenant's role names, which are."""
+def test_trigger_names_always_fit():
+    """Trigger names are not in the config-time limit table: they carry no tenant id, so even the longest prefix
+    and shard number keep them within Lambda's 64 characters."""
     for env in ("dev", "staging", "prod"):
         for trigger in ("PreAuth", "PreToken"):
-            assert len(identity_trigger_function_name("P" * 20, "a" * 31, trigger, env)) < len(
-                tenant_role_name("P" * 20, "a" * 31, "TenantUserRole", env)
-            )
+            assert len(trigger_function_name("P" * 20, trigger, 99, env)) <= 41 < LAMBDA_FUNCTION_NAME_MAX
 
 
 # ------------------------------------------------------------------------------------------------ config keys

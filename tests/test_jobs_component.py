@@ -113,7 +113,7 @@ def test_picker_reads_only_the_due_index_and_updates_only_the_jobs_table(run: Pr
         == "Allow"
     )
     assert (
-        ask("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:AIML-SaaS-acme-PreAuth-Dev") == "Deny"
+        ask("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:AIML-SaaS-PreAuth-S00-Dev") == "Deny"
     )
     env = function(run, "AIML-SaaS-JobPicker-Dev").inputs["environment"]["variables"]
     assert json.loads(env["RUNNERS"])["CRUD-Item"] == "AIML-SaaS-CRUD-Item-Dev"

@@ -73,9 +73,8 @@ def retention_by_name(run: ProgramRun) -> dict[str, float]:
 
 def test_prod_trigger_logs_keep_a_year_and_handler_logs_follow_config(prod: ProgramRun) -> None:
     days = retention_by_name(prod)
-    assert days["/aws/lambda/AIML-SaaS-acme-PreAuth-Prod"] == 365
-    assert days["/aws/lambda/AIML-SaaS-acme-PreToken-Prod"] == 365
-    assert days["/aws/lambda/AIML-SaaS-system-PreToken-Prod"] == 365
+    assert days["/aws/lambda/AIML-SaaS-PreAuth-S00-Prod"] == 365  # the shared triggers of every pool
+    assert days["/aws/lambda/AIML-SaaS-PreToken-S00-Prod"] == 365
     assert days["/aws/lambda/AIML-SaaS-ImageConsumer-image-uploads-Prod"] == 90
     report = evaluate(prod, logs.POLICIES)
     assert report.violations == []
@@ -83,7 +82,7 @@ def test_prod_trigger_logs_keep_a_year_and_handler_logs_follow_config(prod: Prog
 
 def test_config_sets_the_dev_retention(dev_long: ProgramRun) -> None:
     days = retention_by_name(dev_long)
-    assert days["/aws/lambda/AIML-SaaS-acme-PreAuth-Dev"] == 14
+    assert days["/aws/lambda/AIML-SaaS-PreAuth-S00-Dev"] == 14
     assert days["/aws/lambda/AIML-SaaS-ImageConsumer-image-uploads-Dev"] == 30
     assert evaluate(dev_long, logs.POLICIES).violations == []  # below a year is fine outside prod
 

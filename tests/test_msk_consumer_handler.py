@@ -208,6 +208,15 @@ def test_suspended_tenant_is_refused_within_one_registry_ttl(monkeypatch: pytest
     assert ("TENANT#acme", "IMAGE#a-2") not in {(r["TenantId"]["S"], r["EntityItem"]["S"]) for r in rows(env)}
 
 
+def test_the_registered_system_tenant_is_not_an_image_tenant() -> None:
+    """The system tenant has a registry item (the sign-in triggers serve its pool), yet no images are stored for it."""
+    env = make_env("single")
+    put_tenant(env.ddb, env.cfg.registry_table, "system", f"{REGION}_System", policy_store_id=None)
+    result = run(env, msk_event([kafka_record(message("system", "s-1"), 1)]))
+    assert [o.status for o in result.outcomes.values()] == ["rejected"]
+    assert rows(env) == []
+
+
 def test_unreachable_registry_makes_records_retries_not_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env("single")
 

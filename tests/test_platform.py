@@ -9,7 +9,7 @@ import pytest
 from saas_platform.components.errors import ComponentArgError
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs, TableIndex, tenant_key
 from saas_platform.components.testing.harness import CapturedResource, ProgramRun, run_function, run_program
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_stack
 
 KEY_ARN = "arn:aws:kms:ap-southeast-1:123456789012:key/2ee1a50d-ea66-c9e1-a37b-0dec8901c87c"
 
@@ -39,21 +39,45 @@ def test_registry_table_and_one_item_per_tenant(prod: ProgramRun) -> None:
     items = prod.of_type("aws:dynamodb/tableItem:TableItem")
     tenants = sorted(json.loads(it.inputs["item"])["tenantId"]["S"] for it in items)
     assert tenants == sorted(r.name.removeprefix("platform-registry-") for r in items)
-    assert "system" not in tenants
-    assert len(tenants) >= 2
+    assert tenants == ["acme", "globex", "initech", "system"]  # system: the sign-in triggers serve its pool too
+    clients = {c.state["id"]: c.name.split("-")[1] for c in prod.of_type("aws:cognito/userPoolClient:UserPoolClient")}
     for it in items:
         doc = json.loads(it.inputs["item"])
         assert doc["status"] == {"S": "active"}
         assert doc["userPoolId"]["S"]
         assert doc["clientIds"]["SS"]
-        assert doc["policyStoreId"]["S"]
+        # prod owns the pools: every app client of the pool with the environment it serves (staging and prod)
+        app_clients = {c: v["S"] for c, v in doc["appClients"]["M"].items()}
+        assert set(app_clients.values()) == {"staging", "prod"}
+        assert all(clients[c] == env for c, env in app_clients.items())
+        assert set(doc["clientIds"]["SS"]) == {c for c, env in app_clients.items() if env == "prod"}
+        if doc["tenantId"]["S"] == "system":
+            assert "policyStoreId" not in doc
+            assert doc["tier"] == {"S": "system"}
+        else:
+            assert doc["policyStoreId"]["S"]
+
+
+def test_a_stack_that_shares_the_pools_writes_no_app_clients() -> None:
+    staging = run_stack("staging")  # the pools (and the triggers reading appClients) are prod's
+    assert len(staging.of_type("aws:dynamodb/tableItem:TableItem")) == 3
+    assert [f for f in staging.of_type("aws:lambda/function:Function") if "triggers" in f.name] == []
+    for it in staging.of_type("aws:dynamodb/tableItem:TableItem"):
+        assert "appClients" not in json.loads(it.inputs["item"])
 
 
 def test_no_tenant_role_can_reach_the_registry(prod: ProgramRun) -> None:
+    readers = set()
     for policy in prod.of_type("aws:iam/policy:Policy") + prod.of_type("aws:iam/rolePolicy:RolePolicy"):
         text = policy.inputs.get("policy", "")
         if "TenantRegistry" in text:
-            assert "Consumer" in policy.name or "consumer" in policy.name, policy.name
+            readers.add(policy.name)
+    # only the platform's handlers that check tenants: the MSK consumer and the shared sign-in triggers
+    assert readers == {
+        "platform-consumer-image-uploads-handler-policy",
+        "platform-triggers-pre-auth-s00-policy",
+        "platform-triggers-pre-token-s00-policy",
+    }
 
 
 def test_pool_tables_are_the_design_tables_with_env_suffix(dev: ProgramRun, prod: ProgramRun) -> None:

@@ -437,6 +437,21 @@ GOOD = [
     {"Effect": "Allow", "Action": ["verifiedpermissions:IsAuthorizedWithToken"], "Resource": [STORE_ARN]},
     {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "arn:aws:logs:x"},
 ]
+REGISTRY_ARN = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev"
+REGISTRY_READ = {
+    "Effect": "Allow",
+    "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+    "Resource": [REGISTRY_ARN, f"{REGISTRY_ARN}/index/byUserPool"],
+}
+REGISTRY_KEY = {
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt", "kms:DescribeKey"],
+    "Resource": "arn:aws:kms:ap-southeast-1:123456789012:key/*",
+    "Condition": {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aiml-saas-dev"},
+        "StringEquals": {"kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"},
+    },
+}
 
 
 @pytest.mark.parametrize(
@@ -457,8 +472,42 @@ GOOD = [
         ([{"Effect": "Allow", "NotAction": "iam:*", "Resource": STORE_ARN}], False, "NotAction"),
         (GOOD, True, "managed policy attached"),
         ([{"Effect": "Allow", "Action": "verifiedpermissions:IsAuthorizedWithToken"}], False, "only policy-store"),
+        ([*GOOD, REGISTRY_READ, REGISTRY_KEY], False, None),
+        (
+            [*GOOD, {**REGISTRY_READ, "Resource": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/PayrollDev"}],
+            False,
+            "only the tenant registry table",
+        ),
+        (
+            [*GOOD, {**REGISTRY_READ, "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]}],
+            False,
+            "'dynamodb:Scan'",
+        ),
+        ([*GOOD, {**REGISTRY_READ, "Resource": f"{REGISTRY_ARN}*"}], False, "only the tenant registry table"),
+        ([*GOOD, {**REGISTRY_KEY, "Condition": {}}], False, "without kms:ViaService"),
+        (
+            [*GOOD, {**REGISTRY_KEY, "Condition": {"StringEquals": {"kms:ViaService": "s3.ap-southeast-1.amazonaws.com"}}}],
+            False,
+            "without kms:ViaService",
+        ),
+        ([*GOOD, {**REGISTRY_KEY, "Action": ["kms:Decrypt", "dynamodb:GetItem"]}], False, "mixes registry reads"),
     ],
-    ids=["compliant", "wildcard", "any-resource", "dynamodb", "not-action", "managed", "missing-resource"],
+    ids=[
+        "compliant",
+        "wildcard",
+        "any-resource",
+        "dynamodb",
+        "not-action",
+        "managed",
+        "missing-resource",
+        "registry-compliant",
+        "registry-other-table",
+        "registry-scan",
+        "registry-wildcard-table",
+        "registry-key-any-service",
+        "registry-key-via-s3",
+        "registry-mixed",
+    ],
 )
 def test_authorizer_least_privilege(statements: list[dict[str, Any]], attach: bool, fragment: str | None) -> None:
     messages = stack_violations(authorizer_least_privilege, authorizer_program(statements, attach))

@@ -238,3 +238,31 @@ def test_component_and_handler_agree_on_names() -> None:
     assert component.REGISTRY_TABLE_ENV == _registry.TABLE_ENV
     assert component.USER_POOL_INDEX == _registry.USER_POOL_INDEX
     assert component.TENANT_STATUSES == _registry.STATUSES
+
+
+def test_app_clients_round_trip_and_bad_maps_are_refused() -> None:
+    record = TenantRecord.from_item(item("acme", "p1", app_clients={"c-prod": "prod", "c-stg": "staging"}))
+    assert record.client_environment("c-prod") == "prod"
+    assert record.client_environment("c-stg") == "staging"
+    assert record.client_environment("other") is None
+    assert not record.system
+    with pytest.raises(ComponentArgError, match="app client environments"):
+        item("acme", "p1", app_clients={"c": "qa"})
+    bad = item("acme", "p1")
+    bad["appClients"] = {"M": {"c": {"S": "qa"}}}
+    with pytest.raises(RegistryError, match="appClients"):
+        TenantRecord.from_item(bad)
+    bad["appClients"] = {"S": "c"}
+    with pytest.raises(RegistryError, match="appClients is not a map"):
+        TenantRecord.from_item(bad)
+    assert TenantRecord.from_item(item("system", "p2")).system
+
+
+def test_unknown_key_flood_evicts_least_recently_used_not_the_hot_tenant(dynamodb: Any, clock: FakeClock) -> None:
+    reg = reader(dynamodb, clock, max_entries=8)
+    reg.active_pool(f"{REGION}_AcmePool1")
+    for i in range(50):  # a caller inventing pool ids: one read each, bounded memory
+        reg.by_user_pool(f"{REGION}_Invented{i}")
+        reg.active_pool(f"{REGION}_AcmePool1")  # the tenant in use stays cached
+    assert reg.reads == 1 + 50
+    assert len(reg._entries) <= 8

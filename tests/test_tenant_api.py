@@ -14,7 +14,7 @@ from saas_platform.components.errors import ComponentArgError, StackConfigError
 from saas_platform.components.testing.harness import ProgramRun, run_function
 from saas_platform.handlers.authorizer import AuthorizerConfig, ConfigError, max_stale_from_env
 from saas_platform.policies.offline import evaluate_run
-from tests.authz_support import ACME, GLOBEX, SERVICE_ARNS, run_platform
+from tests.authz_support import ACME, GLOBEX, REGION, SERVICE_ARNS, run_platform
 from tests.conftest import ROOT
 from tests.layer_support import DEPS_LAYER
 
@@ -24,16 +24,11 @@ STORE_ARN = {
 }
 
 
+REGISTRY_ARN = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev"
+
+
 def api_tenant(t: Any, tier: Tier) -> ApiTenant:
-    return ApiTenant(
-        tenant_id=t.tenant_id,
-        tier=tier,
-        issuer=t.issuer,
-        user_pool_id=t.user_pool_id,
-        client_ids=list(t.client_ids),
-        policy_store_id=t.policy_store_id,
-        policy_store_arn=STORE_ARN[t.tenant_id],
-    )
+    return ApiTenant(tenant_id=t.tenant_id, tier=tier, policy_store_arn=STORE_ARN[t.tenant_id])
 
 
 def api_args(**kw: Any) -> TenantApiArgs:
@@ -44,8 +39,19 @@ def api_args(**kw: Any) -> TenantApiArgs:
         "services": {"leave": SERVICE_ARNS["leave"], "pim": SERVICE_ARNS["pim"]},
         "kms_key_arn": KEY_ARN,
         "layer_arn": DEPS_LAYER,
+        "region": REGION,
+        "account_id": "123456789012",
+        "kms_key_alias": "alias/aiml-saas-dev",
+        "registry_table_name": "TenantRegistryDev",
+        "registry_table_arn": REGISTRY_ARN,
     }
     return TenantApiArgs(**{**base, **kw})
+
+
+def env_of(function: Any) -> dict[str, Any]:
+    """The function's environment variables (the engine wraps them when any value is a secret)."""
+    environment = function.inputs["environment"]
+    return (environment.get("value") or environment)["variables"]
 
 
 @pytest.fixture(scope="module")
@@ -90,34 +96,38 @@ def test_authorizer_role_may_only_call_is_authorized_with_token_on_the_stores(ap
         a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     )
     assert actions == [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "kms:Decrypt",
+        "kms:DescribeKey",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "verifiedpermissions:IsAuthorizedWithToken",
         "xray:PutTelemetryRecords",
         "xray:PutTraceSegments",
     ]
+    registry = {s["Sid"]: s for s in doc["Statement"] if s["Sid"].startswith(("ReadTenant", "TenantRegistry"))}
+    assert registry["ReadTenantRegistry"]["Resource"] == [REGISTRY_ARN, f"{REGISTRY_ARN}/index/byUserPool"]
+    assert registry["TenantRegistryKeyThroughDynamoDB"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aiml-saas-dev"},
+        "StringEquals": {"kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"},
+    }
     assert api.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == [
         r for r in api.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "cloudwatch" in r.name
     ]
 
 
 def test_authorizer_config_round_trips_through_the_handler_parser(api: ProgramRun) -> None:
-    function = one(api, "aws:lambda/function:Function")
-    environment = function.inputs["environment"]
-    assert environment["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"  # marked secret
-    text = environment["value"]["variables"]["AUTHZ_CONFIG"]
-    config = AuthorizerConfig.from_json(text)
-    assert config.environment == "dev"
-    assert sorted(config.issuers) == sorted([ACME.issuer, GLOBEX.issuer])
-    acme = config.issuers[ACME.issuer]
-    assert (acme.tenant_id, acme.user_pool_id, acme.policy_store_id) == (
-        "acme",
-        ACME.user_pool_id,
-        ACME.policy_store_id,
-    )
-    assert acme.client_ids == frozenset(ACME.client_ids)
-    keys = {k.inputs["name"]: k.state["value"] for k in api.of_type("aws:apigateway/apiKey:ApiKey")}
-    assert acme.usage_key == keys["AIML-SaaS-acme-Dev"]
+    env = env_of(one(api, "aws:lambda/function:Function"))
+    config = AuthorizerConfig.from_json(env["AUTHZ_CONFIG"])
+    assert (config.environment, config.region) == ("dev", REGION)
+    assert json.loads(env["AUTHZ_CONFIG"]) == {"environment": "dev", "region": REGION}  # no tenant in it
+    assert env["SAAS_REGISTRY_TABLE"] == "TenantRegistryDev"
+
+
+def test_the_authorizer_declares_its_registry_reads(api: ProgramRun) -> None:
+    names = {p["name"] for p in api.data_paths() if "TenantApi::" in p["component"]}
+    assert {"registry/get", "registry/query-pool", "registry/key"} <= names
 
 
 def test_methods_are_the_routes_of_configured_services_with_custom_auth(api: ProgramRun) -> None:
@@ -226,18 +236,10 @@ def test_bad_api_arguments(kw: dict[str, Any], message: str) -> None:
         api_args(**kw)
 
 
-def test_authorizer_config_too_big_for_lambda_environment_is_refused() -> None:
-    tenant = {
-        "issuer": ACME.issuer,
-        "tenantId": "acme",
-        "userPoolId": ACME.user_pool_id,
-        "clientIds": list(ACME.client_ids),
-        "policyStoreId": ACME.policy_store_id,
-        "usageKey": "k" * 40,
-    }
-    assert AuthorizerConfig.from_json(authorizer_config("dev", [tenant]))
-    with pytest.raises(ComponentArgError, match="Lambda environment variables are limited to 4 KB"):
-        authorizer_config("dev", [tenant] * 20)
+def test_authorizer_config_no_longer_grows_with_tenants() -> None:
+    text = authorizer_config("prod", "ap-southeast-1")
+    assert AuthorizerConfig.from_json(text).environment == "prod"
+    assert len(text.encode()) < 60  # the same for 2 tenants and for 1,000: they are in the registry
 
 
 # ------------------------------------------------------------------------------------------- saas:api
@@ -346,7 +348,14 @@ def test_platform_builds_the_api_when_configured() -> None:
         for f in run.of_type("aws:lambda/function:Function")
         if f.inputs["handler"].endswith("authorizer.lambda_handler")
     )
-    assert authorizer.inputs["environment"]["value"]["variables"]["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "7200"
+    assert env_of(authorizer)["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "7200"
+    assert env_of(authorizer)["SAAS_REGISTRY_TABLE"] == "TenantRegistryProd"
+    # the authorizer returns each tenant's usage key from its registry item (usageIdentifierKey)
+    keys = {k.inputs["name"]: k.state["value"] for k in run.of_type("aws:apigateway/apiKey:ApiKey")}
+    items = {i.name: json.loads(i.inputs["item"]) for i in run.of_type("aws:dynamodb/tableItem:TableItem")}
+    for tenant in ("acme", "globex", "initech"):
+        assert items[f"platform-registry-{tenant}"]["usageKey"] == {"S": keys[f"AIML-SaaS-{tenant}-Prod"]}
+    assert "usageKey" not in items["platform-registry-system"]
     assert run.outputs["apiUrl"] == one(run, "aws:apigateway/stage:Stage").state["invokeUrl"]
     assert len(run.of_type("aws:apigateway/method:Method")) == 96
     assert run.of_type("aws:apigateway/account:Account") == []
@@ -355,20 +364,20 @@ def test_platform_builds_the_api_when_configured() -> None:
 
 
 def test_authorizer_gets_the_cedar_namespace(api: ProgramRun) -> None:
-    variables = one(api, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    variables = env_of(one(api, "aws:lambda/function:Function"))
     assert variables["SAAS_CEDAR_NAMESPACE"] == "OptimalHR"
     custom = run_function(lambda: TenantApi("platform-api", api_args(cedar_namespace="AcmeHR")), stack="dev")
-    custom_vars = one(custom, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    custom_vars = env_of(one(custom, "aws:lambda/function:Function"))
     assert custom_vars["SAAS_CEDAR_NAMESPACE"] == "AcmeHR"
     with pytest.raises(ComponentArgError, match="cedar_namespace must be a Cedar namespace"):
         api_args(cedar_namespace="Acme HR")
 
 
 def test_authorizer_gets_the_jwks_stale_window(api: ProgramRun) -> None:
-    variables = one(api, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    variables = env_of(one(api, "aws:lambda/function:Function"))
     assert variables["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "21600"
     custom = run_function(lambda: TenantApi("platform-api", api_args(jwks_max_stale_seconds=0)), stack="dev")
-    custom_vars = one(custom, "aws:lambda/function:Function").inputs["environment"]["value"]["variables"]
+    custom_vars = env_of(one(custom, "aws:lambda/function:Function"))
     assert custom_vars["AUTHZ_JWKS_MAX_STALE_SECONDS"] == "0"
     # what the stack writes is what the handler accepts
     assert max_stale_from_env(custom_vars["AUTHZ_JWKS_MAX_STALE_SECONDS"]) == 0
