@@ -344,16 +344,16 @@ SLIPS: Final[tuple[Slip, ...]] = (
     Slip(
         "pre-token-client-metadata",
         "handlers/pre_token_generation.py",
-        "claims = tenant_claims(typed.request.user_attributes, environment, settings)",
-        'claims = tenant_claims({**typed.request.user_attributes, **(event["request"].get("clientMetadata") or {})}, '
-        "environment, settings)",
+        "typed.user_pool_id, typed.caller_context.client_id, typed.request.user_attributes, settings",
+        'typed.user_pool_id, typed.caller_context.client_id, {**typed.request.user_attributes, '
+        '**(event["request"].get("clientMetadata") or {})}, settings',
         "pre-token trigger reads client-supplied clientMetadata: the caller picks its tenant role in the token",
         (T_IDENTITY,),
     ),
     Slip(
         "identity-other-tenant-accepted",
         "handlers/_identity.py",
-        "    if tenant != settings.tenant_id:\n"
+        "    if tenant != tenant_id:\n"
         '        raise SignInDenied("sign-in denied: user belongs to another tenant")\n',
         "",
         "the triggers no longer compare the user's tenant with the pool's: a token carries another tenant's id",
