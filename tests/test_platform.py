@@ -94,7 +94,9 @@ def test_dev_relaxes_protection_because_its_file_says_so(dev: ProgramRun) -> Non
 
 
 def test_kms_key_rotates_and_grants_only_the_account_and_cloudwatch(prod: ProgramRun) -> None:
-    (key,) = prod.of_type("aws:kms/key:Key")
+    # The environment key, and the image pipeline's own key for its event queues (S3 -> SQS), nothing else.
+    assert [k.name for k in prod.of_type("aws:kms/key:Key")] == ["platform-images-queue-key", "platform-key"]
+    key = prod.named("platform-key", "aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     assert key.inputs["deletionWindowInDays"] == 30
     assert key.options.protect is True
@@ -106,13 +108,16 @@ def test_kms_key_rotates_and_grants_only_the_account_and_cloudwatch(prod: Progra
         {"Service": "logs.ap-southeast-1.amazonaws.com"},
     ]
     assert policy["Statement"][1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    (alias,) = prod.of_type("aws:kms/alias:Alias")
-    assert alias.inputs["name"] == "alias/aiml-saas-prod"
+    aliases = {a.name: a.inputs["name"] for a in prod.of_type("aws:kms/alias:Alias")}
+    assert aliases == {
+        "platform-key-alias": "alias/aiml-saas-prod",
+        "platform-images-queue-key-alias": "alias/aiml-saas-prod-image-events",
+    }
 
 
 def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
     (topic,) = [t for t in prod.of_type("aws:sns/topic:Topic") if t.inputs["name"] == "AIML-SaaS-Alarms-Prod"]
-    (key,) = prod.of_type("aws:kms/key:Key")
+    key = prod.named("platform-key", "aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
     (sub,) = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "platform-oncall@example.com")
