@@ -24,6 +24,7 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:apigateway/restApi:RestApi",
         "aws:apigateway/stage:Stage",
         "aws:apigateway/usagePlan:UsagePlan",
+        "aws:apigateway/apiKey:ApiKey",
         "aws:msk/serverlessCluster:ServerlessCluster",
         "aws:verifiedpermissions/policyStore:PolicyStore",
         "aws:ec2/securityGroup:SecurityGroup",
