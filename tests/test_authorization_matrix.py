@@ -23,7 +23,28 @@ from tests.iam_oracle import Request, evaluate
 MODES = ("perTenant", "abac")
 STACKS = ("dev", "staging", "prod")
 API = "prod+api"
-"""prod with ``saas:api`` set (no stack file sets it yet): API Gateway invoking the authorizer and integrations."""
+"""prod with the microservices' ARNs in ``saas:api.services`` (the stack files serve only the image route):
+API Gateway invoking the authorizer, the integrations and the image upload function."""
+IMAGE_PATHS = frozenset(
+    {
+        "platform-api:apigateway/invoke-images",
+        "platform-images:upload/assume-writer",
+        "platform-images:upload-writer/metadata",
+        "platform-images:upload-writer/raw",
+        "platform-images:upload-writer/raw-key",
+        "platform-images:processor/receive",
+        "platform-images:processor/queue-key",
+        "platform-images:processor/dead-letter",
+        "platform-images:processor/dead-letter-key",
+        "platform-images:processor/assume-writer",
+        "platform-images:processor-writer/metadata",
+        "platform-images:processor-writer/raw",
+        "platform-images:processor-writer/raw-key",
+        "platform-images:processor-writer/processed",
+        "platform-images:processor-writer/processed-key",
+    }
+)
+"""The image pipeline's paths, both legs: every stack plans them (``saas:images`` on, ``saas:api: {}``)."""
 
 
 def _config(stack: str, mode: str) -> dict[str, Any]:
@@ -50,6 +71,22 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
     assert counts["variant:other-user"] > 0
     mismatches = result.mismatches
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:40])
+
+
+@pytest.mark.parametrize("stack", [*STACKS, API])
+def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
+    """Both legs of the image pipeline (API upload, processing) are in the matrix of every stack: allowed as
+    declared, and denied to another tenant wherever the request names the tenant."""
+    cases = matrix(stack, "perTenant").cases
+    declared = {c.path for c in cases if c.variant == "declared"}
+    assert declared >= IMAGE_PATHS, sorted(IMAGE_PATHS - declared)
+    other_tenant = {c.path for c in cases if c.variant.startswith("other-tenant") and c.expect == "Denied"}
+    tenant_named = {  # the request names the tenant (row key, object prefix, session tag)
+        f"platform-images:{p}"
+        for p in ("upload/assume-writer", "upload-writer/metadata", "upload-writer/raw", "processor/assume-writer")
+    } | {f"platform-images:processor-writer/{p}" for p in ("metadata", "raw", "processed")}
+    assert tenant_named <= other_tenant, sorted(tenant_named - other_tenant)
+    assert "platform-api:apigateway/invoke-images" in {c.path for c in cases if c.variant == "missing:aws:SourceArn"}
 
 
 def test_every_principal_kind_is_covered() -> None:

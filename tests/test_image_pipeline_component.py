@@ -356,6 +356,8 @@ def test_every_stack_plans_both_legs(stack: str) -> None:
         "platform-consumer-image-uploads-mapping",
         "platform-images-processor-mapping",
     } <= names
+    paths = {p["name"] for p in run.data_paths()}
+    assert {"apigateway/invoke-images", "upload/assume-writer", "processor/receive"} <= paths
     (route,) = run.of_type("aws:apigateway/method:Method")  # only the image route: no microservice ARNs set
     assert (route.name, route.inputs["httpMethod"]) == ("platform-api-post-v1-images", "POST")
     assert run.outputs["imageEventQueueUrl"]
