@@ -76,17 +76,27 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
 @pytest.mark.parametrize("stack", [*STACKS, API])
 def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     """Both legs of the image pipeline (API upload, processing) are in the matrix of every stack: allowed as
-    declared, and denied to another tenant wherever the request names the tenant."""
+    declared; the writer sessions denied on another tenant's rows and objects and on a prefix-trap tenant; the
+    functions' AssumeRole into the writers denied for an unregistered tenant; API Gateway's invocation of the
+    upload function denied without its source ARN."""
     cases = matrix(stack, "perTenant").cases
-    declared = {c.path for c in cases if c.variant == "declared"}
+
+    def paths(prefix: str) -> set[str]:
+        return {
+            c.path
+            for c in cases
+            if c.variant.startswith(prefix) and c.expect == ("Allowed" if prefix == "declared" else "Denied")
+        }
+
+    declared = paths("declared")
     assert declared >= IMAGE_PATHS, sorted(IMAGE_PATHS - declared)
-    other_tenant = {c.path for c in cases if c.variant.startswith("other-tenant") and c.expect == "Denied"}
-    tenant_named = {  # the request names the tenant (row key, object prefix, session tag)
-        f"platform-images:{p}"
-        for p in ("upload/assume-writer", "upload-writer/metadata", "upload-writer/raw", "processor/assume-writer")
-    } | {f"platform-images:processor-writer/{p}" for p in ("metadata", "raw", "processed")}
-    assert tenant_named <= other_tenant, sorted(tenant_named - other_tenant)
-    assert "platform-api:apigateway/invoke-images" in {c.path for c in cases if c.variant == "missing:aws:SourceArn"}
+    writer_data = {f"platform-images:upload-writer/{p}" for p in ("metadata", "raw")} | {
+        f"platform-images:processor-writer/{p}" for p in ("metadata", "raw", "processed")
+    }
+    assert writer_data <= paths("other-tenant:") & paths("prefix-trap:"), sorted(writer_data - paths("other-tenant:"))
+    assume = {"platform-images:upload/assume-writer", "platform-images:processor/assume-writer"}
+    assert assume <= paths("unregistered:"), sorted(assume - paths("unregistered:"))
+    assert "platform-api:apigateway/invoke-images" in paths("missing:aws:SourceArn")
 
 
 def test_every_principal_kind_is_covered() -> None:
