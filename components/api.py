@@ -564,12 +564,25 @@ class TenantApi(pulumi.ComponentResource):
                 opts=child,
             )
         if upload is not None:
+            upload_source = pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/POST/v1/images")
+            invoke_paths.append(
+                DataPath(
+                    name=f"apigateway/invoke-{IMAGE_SERVICE}",
+                    principal="apigateway.amazonaws.com",
+                    principal_type="service",
+                    actions=("lambda:InvokeFunction",),
+                    resource=upload.function_arn,
+                    context={"aws:SourceArn": upload_source},
+                    guards=("aws:SourceArn",),
+                    description="API Gateway invokes the image pipeline's upload function (POST /v1/images only)",
+                )
+            )
             aws.lambda_.Permission(
                 f"{name}-{IMAGE_SERVICE}-invoke",
                 action="lambda:InvokeFunction",
                 function=upload.function_arn,  # the ARN: the permission waits for the function
                 principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(api.execution_arn, "/", stage.stage_name, "/POST/v1/images"),
+                source_arn=upload_source,
                 opts=child,
             )
         tiers_in_use: list[Tier] = sorted({t.tier for t in args.tenants})

@@ -386,10 +386,12 @@ class ApiConfig(_Model):
     throttles (the OptimalHR design: per-tenant usage plans by subscription tier), log settings, and how long
     the authorizer may keep trusting cached Cognito signing keys while their JWKS endpoint is unreachable.
 
-    Services without an ARN get no routes (API Gateway answers 403 for them); at least one is required.
+    Services without an ARN get no routes (API Gateway answers 403 for them). ``services`` may be empty
+    (``saas:api: {}``) while the image pipeline's upload route is served (``saas:images`` enabled with
+    ``upload``); an API with no route at all is refused.
     """
 
-    services: dict[str, str] = Field(min_length=1)
+    services: dict[str, str] = Field(default_factory=dict)
     tiers: dict[Tier, ThrottleConfig] = Field(default_factory=lambda: {**DEFAULT_TIER_THROTTLES})
     log_retention_days: int = 365
     manage_account_log_role: bool = True
@@ -492,14 +494,14 @@ class LogsConfig(_Model):
 class ImagesConfig(_Model):
     """``saas:images``: the upload API and the processing leg of the image pipeline (``ImagePipeline``).
 
-    ``enabled: true`` adds the processing leg (the raw bucket receives images from the MSK consumer too) and,
-    wherever ``saas:api`` is set, the upload route; ``upload: false`` leaves the route (and its function) out.
-    Off by default for now: turning it on in every stack changes the shared stack-level tests' resource counts
-    (a second KMS key, a second event source mapping), which are updated together with the default.
+    On by default (complete by default: the image-pipeline design has both legs in every environment):
+    the processing leg (the raw bucket receives images from the MSK consumer too) and, wherever ``saas:api`` is
+    set, the upload route; ``upload: false`` leaves the route (and its function) out, ``enabled: false`` the
+    whole pipeline.
     """
 
-    enabled: bool = False
-    """Deploy ``ImagePipeline`` in this stack."""
+    enabled: bool = True
+    """Default: True. Deploy ``ImagePipeline`` in this stack (``false`` leaves raw images unprocessed)."""
     upload: bool = True
     """Serve ``POST /v1/images`` on the tenant API (where ``saas:api`` is set)."""
     max_receive_count: int = Field(default=5, ge=1, le=1000)
@@ -716,6 +718,14 @@ def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:
             )
     problems.extend(_access_problems(config))
     if config.api is not None:
+        if not config.api.services and not (config.images.enabled and config.images.upload):
+            problems.append(
+                (
+                    "saas:api.services",
+                    "the API would serve no route: name at least one microservice Lambda, or serve the image "
+                    "upload route (saas:images.enabled and saas:images.upload true), or remove saas:api",
+                )
+            )
         for service, arn in sorted(config.api.services.items()):
             match = LAMBDA_FUNCTION_ARN_RE.fullmatch(arn)
             if match and match["region"] != config.region:

@@ -141,8 +141,21 @@ class PoolTable(pulumi.ComponentResource):
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=i.name,
-                    hash_key=i.partition_key,
-                    range_key=i.sort_key,
+                    # key_schemas, not the GSI's hash_key/range_key (deprecated in pulumi-aws 7)
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=i.partition_key, key_type="HASH"
+                        ),
+                        *(
+                            [
+                                aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                                    attribute_name=i.sort_key, key_type="RANGE"
+                                )
+                            ]
+                            if i.sort_key
+                            else []
+                        ),
+                    ],
                     projection_type=i.projection,
                 )
                 for i in args.indexes

@@ -213,7 +213,13 @@ class TenantRegistry(pulumi.ComponentResource):
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name=USER_POOL_INDEX, hash_key=USER_POOL_ATTRIBUTE, projection_type="ALL"
+                    name=USER_POOL_INDEX,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=USER_POOL_ATTRIBUTE, key_type="HASH"
+                        )
+                    ],
+                    projection_type="ALL",
                 )
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),

@@ -24,6 +24,7 @@ TAGGABLE_TYPES: Final[frozenset[str]] = frozenset(
         "aws:apigateway/restApi:RestApi",
         "aws:apigateway/stage:Stage",
         "aws:apigateway/usagePlan:UsagePlan",
+        "aws:apigateway/apiKey:ApiKey",
         "aws:msk/serverlessCluster:ServerlessCluster",
         "aws:verifiedpermissions/policyStore:PolicyStore",
         "aws:ec2/securityGroup:SecurityGroup",
@@ -99,3 +100,14 @@ def has_key(mapping: Any, key: str) -> bool:
     """Is ``key`` present, whatever its value? Iterates keys only, so a value that is unknown during
     ``pulumi preview`` (e.g. a KMS key ARN of a key created in the same update) does not abort the rule."""
     return isinstance(mapping, Mapping) and any(k == key for k in mapping)
+
+
+def index_keys(index: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(partition key, sort key)`` of a DynamoDB global secondary index as the engine sees it: from
+    ``keySchemas`` (``[{attributeName, keyType: HASH|RANGE}]``, what pulumi-aws 7 asks for) when present, else
+    from the deprecated ``hashKey``/``rangeKey``. A key that is not set is ``None``."""
+    schemas = [s for s in as_list(index.get("keySchemas")) if isinstance(s, Mapping)]
+    if schemas:
+        by_type = {s.get("keyType"): s.get("attributeName") for s in schemas}
+        return by_type.get("HASH"), by_type.get("RANGE")
+    return index.get("hashKey"), index.get("rangeKey")

@@ -18,7 +18,7 @@ from typing import Any, Final
 from parliament import UnknownActionException, UnknownPrefixException, expand_action
 from pulumi_policy import proxy
 
-from saas_platform.policies._common import as_list, parse_json_document, statements
+from saas_platform.policies._common import as_list, index_keys, parse_json_document, statements
 
 ROLE: Final = "aws:iam/role:Role"
 POLICY: Final = "aws:iam/policy:Policy"
@@ -428,7 +428,7 @@ def build_graph(resources: Sequence[Any]) -> Graph:
             name = str(p.get("name") or "")
             gsis = [g for g in as_list(p.get("globalSecondaryIndexes")) if isinstance(g, Mapping)]
             lsis = [g for g in as_list(p.get("localSecondaryIndexes")) if isinstance(g, Mapping)]
-            tenant_idx = {str(g.get("name")) for g in gsis if g.get("hashKey") == PARTITION_KEY} | {
+            tenant_idx = {str(g.get("name")) for g in gsis if index_keys(g)[0] == PARTITION_KEY} | {
                 str(g.get("name")) for g in lsis
             }
             tables[name] = Table(r.urn, name, tenant_idx, {str(g.get("name")) for g in [*gsis, *lsis]})

@@ -29,7 +29,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from saas_platform.policies._common import as_list, get_path, parse_json_document, statements
+from saas_platform.policies._common import as_list, get_path, index_keys, parse_json_document, statements
 from saas_platform.policies._iam import build_graph, is_unknown, plain_props, tenant_docs
 
 SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
@@ -294,7 +294,7 @@ def cross_tenant_indexes(resources: Iterable[PolicyResource]) -> set[tuple[str, 
             continue
         props = plain_props(r.props)
         for gsi in as_list(props.get("globalSecondaryIndexes")):
-            if isinstance(gsi, Mapping) and gsi.get("hashKey") != "TenantId":
+            if isinstance(gsi, Mapping) and index_keys(gsi)[0] != "TenantId":
                 out.add((str(props.get("name") or ""), str(gsi.get("name") or "")))
     return out
 

@@ -191,6 +191,21 @@ def pool_attachment(tenant: str, authenticated: str, mapped: Mapping[str, str]) 
     }
 
 
+def gsis(shape: str = "keySchemas") -> list[dict[str, Any]]:
+    """The leave table's indexes (one keyed by tenant, one not), as the engine sees them: ``keySchemas`` (what
+    the components send since pulumi-aws 7 deprecated the index's ``hashKey``/``rangeKey``) or ``legacy``."""
+    keys = {"ByTenantDate": ("TenantId", "Date"), "DueJobs": ("DueBucket", "DueAt")}
+    if shape == "legacy":
+        return [{"name": n, "hashKey": h, "rangeKey": r} for n, (h, r) in keys.items()]
+    return [
+        {
+            "name": n,
+            "keySchemas": [{"attributeName": h, "keyType": "HASH"}, {"attributeName": r, "keyType": "RANGE"}],
+        }
+        for n, (h, r) in keys.items()
+    ]
+
+
 def tables() -> list[Resource]:
     return [
         {
@@ -210,10 +225,7 @@ def tables() -> list[Resource]:
                 "name": "LeaveDev",
                 "arn": TABLE_LEAVE,
                 "hashKey": "TenantId",
-                "globalSecondaryIndexes": [
-                    {"name": "ByTenantDate", "hashKey": "TenantId", "rangeKey": "Date"},
-                    {"name": "DueJobs", "hashKey": "DueBucket", "rangeKey": "DueAt"},
-                ],
+                "globalSecondaryIndexes": gsis(),
             },
         },
     ]

@@ -22,6 +22,7 @@ from tests._access_fixtures import (
     compliant_stack,
     edit_doc,
     edit_props,
+    gsis,
     policy_arn,
     role_arn,
     trust,
@@ -893,6 +894,19 @@ def test_violating_fixture_is_reported(
     assert found, f"{rule} did not flag {case}"
     assert all(v.policy == rule for v in found)
     assert any(expected in v.message for v in found), [v.message for v in found]
+
+
+@pytest.mark.parametrize("shape", ["keySchemas", "legacy"])
+def test_index_keys_are_read_from_key_schemas_and_the_legacy_hash_key(shape: str) -> None:
+    """The tenant-keyed index is allowed and the other one refused whichever shape the table's indexes have."""
+    rule = RULES["tenant-dynamodb-resource-scope"]
+
+    def with_shape(stack: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return edit_props(stack, "leave", lambda p: p.update(globalSecondaryIndexes=gsis(shape)))
+
+    assert violations([rule], with_shape(compliant_stack())) == []  # acme's role names index/ByTenantDate
+    due = with_shape(acme_admin(stmt(0, lambda s: s["Resource"].append(f"{TABLE_LEAVE}/index/DueJobs"))))
+    assert any("'DueJobs' of LeaveDev is not keyed by TenantId" in v.message for v in violations([rule], due))
 
 
 def test_every_rule_has_a_violating_fixture() -> None:

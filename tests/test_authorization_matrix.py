@@ -23,7 +23,28 @@ from tests.iam_oracle import Request, evaluate
 MODES = ("perTenant", "abac")
 STACKS = ("dev", "staging", "prod")
 API = "prod+api"
-"""prod with ``saas:api`` set (no stack file sets it yet): API Gateway invoking the authorizer and integrations."""
+"""prod with the microservices' ARNs in ``saas:api.services`` (the stack files serve only the image route):
+API Gateway invoking the authorizer, the integrations and the image upload function."""
+IMAGE_PATHS = frozenset(
+    {
+        "platform-api:apigateway/invoke-images",
+        "platform-images:upload/assume-writer",
+        "platform-images:upload-writer/metadata",
+        "platform-images:upload-writer/raw",
+        "platform-images:upload-writer/raw-key",
+        "platform-images:processor/receive",
+        "platform-images:processor/queue-key",
+        "platform-images:processor/dead-letter",
+        "platform-images:processor/dead-letter-key",
+        "platform-images:processor/assume-writer",
+        "platform-images:processor-writer/metadata",
+        "platform-images:processor-writer/raw",
+        "platform-images:processor-writer/raw-key",
+        "platform-images:processor-writer/processed",
+        "platform-images:processor-writer/processed-key",
+    }
+)
+"""The image pipeline's paths, both legs: every stack plans them (``saas:images`` on, ``saas:api: {}``)."""
 
 
 def _config(stack: str, mode: str) -> dict[str, Any]:
@@ -44,7 +65,7 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
     result = matrix(stack, mode)
     counts = result.counts()
     print(f"authorization matrix {stack}/{mode}: {counts}")
-    assert counts["paths"] >= 60  # staging has no MSK consumer: 72 paths; dev 105
+    assert counts["paths"] >= 150  # with both image legs: staging 159-174 paths, dev 177-192, prod 185-226
     assert counts["variant:other-tenant"] > 0
     assert counts["variant:prefix-trap"] > 0
     assert counts["variant:other-user"] > 0
@@ -52,6 +73,32 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
         assert counts["variant:other-tenant-tag"] > 0
     mismatches = result.mismatches
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:40])
+
+
+@pytest.mark.parametrize("stack", [*STACKS, API])
+def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
+    """Both legs of the image pipeline (API upload, processing) are in the matrix of every stack: allowed as
+    declared; the writer sessions denied on another tenant's rows and objects and on a prefix-trap tenant; the
+    functions' AssumeRole into the writers denied for an unregistered tenant; API Gateway's invocation of the
+    upload function denied without its source ARN."""
+    cases = matrix(stack, "perTenant").cases
+
+    def paths(prefix: str) -> set[str]:
+        return {
+            c.path
+            for c in cases
+            if c.variant.startswith(prefix) and c.expect == ("Allowed" if prefix == "declared" else "Denied")
+        }
+
+    declared = paths("declared")
+    assert declared >= IMAGE_PATHS, sorted(IMAGE_PATHS - declared)
+    writer_data = {f"platform-images:upload-writer/{p}" for p in ("metadata", "raw")} | {
+        f"platform-images:processor-writer/{p}" for p in ("metadata", "raw", "processed")
+    }
+    assert writer_data <= paths("other-tenant:") & paths("prefix-trap:"), sorted(writer_data - paths("other-tenant:"))
+    assume = {"platform-images:upload/assume-writer", "platform-images:processor/assume-writer"}
+    assert assume <= paths("unregistered:"), sorted(assume - paths("unregistered:"))
+    assert "platform-api:apigateway/invoke-images" in paths("missing:aws:SourceArn")
 
 
 def test_every_principal_kind_is_covered() -> None:

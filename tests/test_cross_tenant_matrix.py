@@ -47,6 +47,20 @@ def _pools(run: ProgramRun) -> dict[str, str]:
     return {r.inputs["tags"]["saas:tenant"]: str(r.id) for r in run.of_type("aws:cognito/identityPool:IdentityPool")}
 
 
+ALLOW_EVERYTHING: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _aws_managed(arn: str) -> dict[str, Any]:
+    """An AWS managed policy (e.g. API Gateway's ``AmazonAPIGatewayPushToCloudWatchLogs`` on the account's
+    logging role) is not in the stack: assume the worst, so a tenant session that reached such a role would
+    fail every deny of the matrix."""
+    assert arn.startswith("arn:aws:iam::aws:policy/"), f"attached policy {arn} is neither the stack's nor AWS's"
+    return ALLOW_EVERYTHING
+
+
 def _role_documents(run: ProgramRun) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
     policies = {r.state["arn"]: json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/policy:Policy")}
     out: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
@@ -55,7 +69,7 @@ def _role_documents(run: ProgramRun) -> dict[str, tuple[dict[str, Any], list[dic
     for role in run.of_type("aws:iam/role:Role"):
         name = role.inputs.get("name") or role.state.get("name") or role.name
         attached = [
-            policies[a.inputs["policyArn"]]
+            policies.get(a.inputs["policyArn"]) or _aws_managed(a.inputs["policyArn"])
             for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
             if a.inputs["role"] in (name, role.state.get("name"), role.state.get("id"))
         ]

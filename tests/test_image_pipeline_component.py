@@ -334,25 +334,51 @@ def test_first_preview_runs_every_rule_on_the_component() -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_stacks_plan_processing_and_the_upload_route_with_the_api(stack: str) -> None:
-    """With ``saas:images.enabled`` every stack plans the processing leg; with ``saas:api`` (no stack file sets it
-    yet) also the upload route and its function - 0 mandatory violations either way."""
+def test_every_stack_plans_both_legs(stack: str) -> None:
+    """Every stack file, as it is: the upload leg (``POST /v1/images`` on the tenant API, ``saas:api: {}``) and
+    the processing leg (raw -> SQS -> processor), next to the MSK consumer that feeds the same raw bucket - with
+    0 mandatory and 0 advisory violations. With the microservices' ARNs the route is one more next to theirs."""
     from tests.authz_support import SERVICE_ARNS
     from tests.conftest import run_stack
 
-    plain = run_stack(stack, {"saas:images": {"enabled": True}})
-    image_queues = {r.name for r in plain.of_type("aws:sqs/queue:Queue") if r.name.startswith("platform-images-")}
+    run = run_stack(stack)
+    image_queues = {r.name for r in run.of_type("aws:sqs/queue:Queue") if r.name.startswith("platform-images-")}
     assert image_queues == {"platform-images-queue", "platform-images-dlq"}
-    assert [r.name for r in plain.of_type("aws:s3/bucketNotification:BucketNotification")] == [
+    assert [r.name for r in run.of_type("aws:s3/bucketNotification:BucketNotification")] == [
         "platform-images-raw-notification"
     ]
-    assert "platform-images-upload-function" not in {r.name for r in plain.resources}  # nothing serves it
-    assert evaluate_run(plain).mandatory == []
-    with_api = run_stack(stack, {"saas:api": {"services": SERVICE_ARNS}, "saas:images": {"enabled": True}})
-    names = {r.name for r in with_api.resources}
-    assert {"platform-images-upload-function", "platform-api-post-v1-images", "platform-api-images-invoke"} <= names
-    report = evaluate_run(with_api)
+    names = {r.name for r in run.resources}
+    assert {
+        "platform-images-upload-function",
+        "platform-images-processor-function",
+        "platform-api-post-v1-images",
+        "platform-api-images-invoke",
+        "platform-consumer-image-uploads-mapping",
+        "platform-images-processor-mapping",
+    } <= names
+    paths = {p["name"] for p in run.data_paths()}
+    assert {"apigateway/invoke-images", "upload/assume-writer", "processor/receive"} <= paths
+    (route,) = run.of_type("aws:apigateway/method:Method")  # only the image route: no microservice ARNs set
+    assert (route.name, route.inputs["httpMethod"]) == ("platform-api-post-v1-images", "POST")
+    assert run.outputs["imageEventQueueUrl"]
+    assert run.outputs["apiUrl"]
+    report = evaluate_run(run)
+    assert (report.mandatory, report.advisory) == ([], []), [v.message for v in report.violations]
+    with_services = run_stack(stack, {"saas:api": {"services": SERVICE_ARNS}})
+    assert len(with_services.of_type("aws:apigateway/method:Method")) == 97  # 96 microservice routes + images
+    report = evaluate_run(with_services)
     assert report.mandatory == [], [v.message for v in report.mandatory]
+
+
+def test_without_the_api_only_the_processing_leg_is_planned() -> None:
+    """``saas:api`` absent: nothing serves the upload function, so it is not built; processing stays (MSK)."""
+    from tests.conftest import run_stack
+
+    run = run_stack("dev", {"saas:api": None})
+    names = {r.name for r in run.resources}
+    assert "platform-images-upload-function" not in names
+    assert "platform-images-processor-function" in names
+    assert evaluate_run(run).mandatory == []
 
 
 def test_images_upload_false_leaves_the_route_out() -> None:
@@ -386,8 +412,25 @@ def test_pipeline_declares_its_data_paths() -> None:
     } <= names
 
 
-def test_off_by_default() -> None:
+def test_on_by_default_and_off_on_request() -> None:
+    from saas_platform.components.config import load_stack_config
+    from tests.authz_support import SERVICE_ARNS
     from tests.conftest import run_stack
 
-    run = run_stack("dev")
-    assert not [r for r in run.resources if r.type == "saas:pipeline:ImagePipeline"]
+    assert load_stack_config(
+        {
+            "aws:region": "ap-southeast-1",
+            "saas:environment": "dev",
+            "saas:tenants": [{"id": "acme"}],
+            "saas:alarms": {"email": "ops@example.com"},
+        },
+        "dev",
+    ).images.enabled
+    assert [r.name for r in run_stack("dev").resources if r.type == "saas:pipeline:ImagePipeline"] == [
+        "platform-images"
+    ]
+    off = run_stack(
+        "dev", {"saas:images": {"enabled": False}, "saas:api": {"services": {"leave": SERVICE_ARNS["leave"]}}}
+    )
+    assert not [r for r in off.resources if r.type == "saas:pipeline:ImagePipeline"]
+    assert "platform-api-post-v1-images" not in {r.name for r in off.resources}

@@ -37,8 +37,17 @@ def staging(prod: ProgramRun) -> ProgramRun:
     return run_program(".", "staging", stack_outputs={"organization/saas/prod": prod.outputs})
 
 
+def msk_mappings(run: ProgramRun) -> list[Any]:
+    """The stack's MSK event source mappings (the image processor's SQS mapping is not one of them)."""
+    return [
+        m
+        for m in run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+        if "amazonManagedKafkaEventSourceConfig" in m.inputs
+    ]
+
+
 def esm(run: ProgramRun) -> dict[str, Any]:
-    (mapping,) = run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    (mapping,) = msk_mappings(run)
     return mapping.inputs
 
 
@@ -226,7 +235,12 @@ def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations(
         assert report.mandatory == [], (stack, report.mandatory)
         purposes = sorted(r.inputs["tags"]["saas:purpose"] for r in run.of_type("aws:s3/bucket:Bucket"))
         assert purposes == ["access-logs", "documents", "msk-failures", "processed-images", "raw-images"]
-        assert len(run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")) == 1
+        mappings = run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+        assert sorted(m.name for m in mappings) == [  # the MSK consumer, and the image processor on its queue
+            "platform-consumer-image-uploads-mapping",
+            "platform-images-processor-mapping",
+        ]
+        assert len(msk_mappings(run)) == 1
         assert run.outputs["imageWorstCaseLifetimeDays"] == 10
         assert run.outputs["mskConsumerFunctions"] == {
             "image-uploads": f"AIML-SaaS-ImageConsumer-image-uploads-{stack.capitalize()}"
@@ -235,7 +249,11 @@ def test_stacks_show_buckets_and_consumer_with_zero_mandatory_violations(
 
 def test_no_msk_config_means_buckets_but_no_consumer() -> None:
     run = run_program(".", "dev", config={"saas:msk": None})
-    assert run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping") == []
+    assert msk_mappings(run) == []
+    # the processing leg stays: the raw bucket still receives uploads through the API
+    assert [m.name for m in run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")] == [
+        "platform-images-processor-mapping"
+    ]
     assert run.of_type("aws:msk/serverlessCluster:ServerlessCluster") == []
     assert len(run.of_type("aws:s3/bucket:Bucket")) == 4
     assert evaluate_run(run).mandatory == []

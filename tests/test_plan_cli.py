@@ -108,7 +108,7 @@ def test_same_project_stack_references_are_planned_first(tmp_path: Path) -> None
     assert main(["c", "--program-dir", str(program), "--quiet"]) == EXIT_ERROR  # c -> c is a cycle
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_first_preview_does_not_degrade_any_policy(stack: str, tmp_path: Path) -> None:
     """Isolation invariant 48: rules must not turn into "can't run during preview" advisories."""
     out = tmp_path / "p.json"
@@ -118,6 +118,19 @@ def test_first_preview_does_not_degrade_any_policy(stack: str, tmp_path: Path) -
     assert degraded == []
     unknown_ids = [r["name"] for r in doc["resources"] if r["custom"] and r["id"] is None]
     assert unknown_ids, "the first-preview mocks should leave provider ids unknown"
+
+
+def test_first_preview_reads_referenced_stacks_as_deployed() -> None:
+    """A StackReference reads an existing stack's state: in the first preview of ``b`` the referenced ``a`` is
+    deployed, so its outputs are known values (not the unknowns of ``a``'s own first preview)."""
+    program = ROOT / "tests" / "fixtures" / "reference_program"
+    planner = Planner(program, None, preview=True)
+    refs = planner.reference_outputs("b")
+    assert refs["organization/refs/a"]["poolArn"].startswith("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/")
+    assert "a" not in planner.plans  # the preview planner itself did not plan ``a`` as a first preview
+    previewed = planner.plan("a")  # ``a`` planned on its own is still a first preview: its pool has no id yet
+    assert previewed.run is not None
+    assert previewed.run.named("pool").id is None
 
 
 def test_planner_reference_outputs_plan_only_what_the_config_names() -> None:

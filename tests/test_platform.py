@@ -33,7 +33,13 @@ def test_registry_table_and_one_item_per_tenant(prod: ProgramRun) -> None:
     (table,) = [t for t in prod.of_type("aws:dynamodb/table:Table") if t.inputs["name"] == "TenantRegistryProd"]
     i = table.inputs
     assert (i["hashKey"], i["billingMode"], i["deletionProtectionEnabled"]) == ("tenantId", "PAY_PER_REQUEST", True)
-    assert [g["name"] for g in i["globalSecondaryIndexes"]] == ["byUserPool"]
+    assert i["globalSecondaryIndexes"] == [  # key_schemas: the index's hash_key is deprecated in pulumi-aws 7
+        {
+            "name": "byUserPool",
+            "keySchemas": [{"attributeName": "userPoolId", "keyType": "HASH"}],
+            "projectionType": "ALL",
+        }
+    ]
     assert i["pointInTimeRecovery"] == {"enabled": True}
     assert i["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
     items = prod.of_type("aws:dynamodb/tableItem:TableItem")
@@ -94,7 +100,14 @@ def test_pool_table_defaults(prod: ProgramRun) -> None:
         if i["name"] == "TenantJobProd":  # the job picker's sparse, write-sharded due-jobs index (saas:jobs)
             assert sorted(a["name"] for a in i["attributes"]) == ["DueAt", "DueShard", "EntityItem", "TenantId"]
             assert i["globalSecondaryIndexes"] == [
-                {"name": "DueJobs", "hashKey": "DueShard", "rangeKey": "DueAt", "projectionType": "ALL"}
+                {
+                    "name": "DueJobs",
+                    "keySchemas": [
+                        {"attributeName": "DueShard", "keyType": "HASH"},
+                        {"attributeName": "DueAt", "keyType": "RANGE"},
+                    ],
+                    "projectionType": "ALL",
+                }
             ]
         else:
             assert sorted(a["name"] for a in i["attributes"]) == ["EntityItem", "TenantId"]
@@ -118,7 +131,9 @@ def test_dev_relaxes_protection_because_its_file_says_so(dev: ProgramRun) -> Non
 
 
 def test_kms_key_rotates_and_grants_only_the_account_and_cloudwatch(prod: ProgramRun) -> None:
-    (key,) = prod.of_type("aws:kms/key:Key")
+    # The environment key, and the image pipeline's own key for its event queues (S3 -> SQS), nothing else.
+    assert [k.name for k in prod.of_type("aws:kms/key:Key")] == ["platform-images-queue-key", "platform-key"]
+    key = prod.named("platform-key", "aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     assert key.inputs["deletionWindowInDays"] == 30
     assert key.options.protect is True
@@ -130,13 +145,16 @@ def test_kms_key_rotates_and_grants_only_the_account_and_cloudwatch(prod: Progra
         {"Service": "logs.ap-southeast-1.amazonaws.com"},
     ]
     assert policy["Statement"][1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    (alias,) = prod.of_type("aws:kms/alias:Alias")
-    assert alias.inputs["name"] == "alias/aiml-saas-prod"
+    aliases = {a.name: a.inputs["name"] for a in prod.of_type("aws:kms/alias:Alias")}
+    assert aliases == {
+        "platform-key-alias": "alias/aiml-saas-prod",
+        "platform-images-queue-key-alias": "alias/aiml-saas-prod-image-events",
+    }
 
 
 def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
     (topic,) = [t for t in prod.of_type("aws:sns/topic:Topic") if t.inputs["name"] == "AIML-SaaS-Alarms-Prod"]
-    (key,) = prod.of_type("aws:kms/key:Key")
+    key = prod.named("platform-key", "aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
     (sub,) = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "platform-oncall@example.com")
@@ -145,6 +163,12 @@ def test_alarm_topic_is_encrypted_and_subscribed(prod: ProgramRun) -> None:
     assert len(throttle) == 16  # read + write throttles per pool table (7 HR tables + ImageMetadata)
     assert {a.inputs["metricName"] for a in throttle} == {"ReadThrottleEvents", "WriteThrottleEvents"}
     assert all(a.inputs["alarmActions"] == [topic.state["arn"]] for a in throttle)
+
+
+def test_no_deprecated_arguments_reach_the_engine(dev: ProgramRun, prod: ProgramRun) -> None:
+    """pulumi-aws warns on deprecated arguments (the GSI's hash_key/range_key were); the stacks use none."""
+    for run in (dev, prod):
+        assert [d.message for d in run.diagnostics if "deprecated" in d.message] == []
 
 
 def test_stack_outputs(dev: ProgramRun) -> None:

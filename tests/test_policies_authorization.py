@@ -517,6 +517,64 @@ def test_authorizer_least_privilege(statements: list[dict[str, Any]], attach: bo
         assert any(fragment in m for m in messages), messages
 
 
+def test_authorizer_privilege_at_first_preview_judges_the_known_part_and_never_degrades() -> None:
+    """First preview: the role policy embeds new stores' ARNs, so its text is unknown. The rule does not degrade
+    to "can't run during preview": it requires that only policy-store ARNs are unknown in it (the property
+    dependencies), still sees managed attachments, and judges the document itself on `pulumi up`."""
+
+    def program(extra: bool, attach: bool) -> Callable[[], None]:
+        def run() -> None:
+            store = aws.verifiedpermissions.PolicyStore("acme-store", validation_settings={"mode": "STRICT"})
+            table = aws.dynamodb.Table(
+                "acme-table", hash_key="TenantId", attributes=[{"name": "TenantId", "type": "S"}]
+            )
+            resources: list[Any] = [store.arn, table.arn] if extra else [store.arn]
+            role = aws.iam.Role("authz-role", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+            aws.iam.RolePolicy(
+                "authz-policy",
+                role=role.id,
+                policy=pulumi.Output.json_dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "verifiedpermissions:IsAuthorizedWithToken",
+                                "Resource": resources,
+                            }
+                        ],
+                    }
+                ),
+            )
+            if attach:
+                aws.iam.RolePolicyAttachment(
+                    "authz-admin", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
+                )
+            aws.lambda_.Function(
+                "authz-fn",
+                role=role.arn,
+                handler="saas_platform.handlers.authorizer.lambda_handler",
+                runtime="python3.13",
+                code=pulumi.AssetArchive({}),
+            )
+
+        return run
+
+    def messages(extra: bool, attach: bool, preview: bool) -> list[str]:
+        mocks = AwsMocks(region="ap-southeast-1", first_preview=preview)
+        run = run_function(program(extra, attach), stack="prod", preview=preview, mocks=mocks)
+        report = evaluate(run, [authorizer_least_privilege])
+        assert [v for v in report.violations if v.level != "mandatory"] == []  # nothing degrades to advisory
+        return [v.message for v in report.violations]
+
+    assert messages(extra=False, attach=False, preview=True) == []
+    assert messages(extra=False, attach=False, preview=False) == []
+    unknown_table = messages(extra=True, attach=False, preview=True)
+    assert any("unknown at preview and depends on ['acme-table']" in m for m in unknown_table), unknown_table
+    assert any("only policy-store ARNs are allowed" in m for m in messages(extra=True, attach=False, preview=False))
+    assert any("managed policy attached" in m for m in messages(extra=False, attach=True, preview=True))
+
+
 def test_pools_built_in_the_stack_are_joined_by_dependency_not_by_value() -> None:
     """The identity source and the template link are built from another tenant's pool: caught through the
     engine's dependency graph, which (unlike the pool's ARN and id) is known during a first preview."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pytest
 
 from saas_platform.components.testing.harness import run_function
 from saas_platform.components.testing.policy import PolicyReport, evaluate
@@ -171,7 +172,22 @@ def test_async_rule_violation_when_neither_is_set() -> None:
 # ------------------------------------------------------------------------------------------ indexes
 
 
-def index_program(*statements: dict[str, Any], gsi: bool = True) -> PolicyReport:
+def _index(name: str, partition: str, sort: str, shape: str) -> aws.dynamodb.TableGlobalSecondaryIndexArgs:
+    if shape == "legacy":  # the deprecated hash_key/range_key, still accepted by pulumi-aws 7
+        return aws.dynamodb.TableGlobalSecondaryIndexArgs(
+            name=name, hash_key=partition, range_key=sort, projection_type="ALL"
+        )
+    return aws.dynamodb.TableGlobalSecondaryIndexArgs(
+        name=name,
+        key_schemas=[
+            aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=partition, key_type="HASH"),
+            aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=sort, key_type="RANGE"),
+        ],
+        projection_type="ALL",
+    )
+
+
+def index_program(*statements: dict[str, Any], gsi: bool = True, shape: str = "keySchemas") -> PolicyReport:
     def program() -> None:
         aws.dynamodb.Table(
             "jobs",
@@ -183,12 +199,8 @@ def index_program(*statements: dict[str, Any], gsi: bool = True) -> PolicyReport
                 for n in ("TenantId", "EntityItem", "DueShard", "DueAt")
             ],
             global_secondary_indexes=[
-                aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name="DueJobs", hash_key="DueShard", range_key="DueAt", projection_type="ALL"
-                ),
-                aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name="ByTenant", hash_key="TenantId", range_key="DueAt", projection_type="ALL"
-                ),
+                _index("DueJobs", "DueShard", "DueAt", shape),
+                _index("ByTenant", "TenantId", "DueAt", shape),
             ]
             if gsi
             else None,
@@ -202,33 +214,35 @@ def index_program(*statements: dict[str, Any], gsi: bool = True) -> PolicyReport
 LEADING = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#${aws:PrincipalTag/TenantId}"]}}
 
 
-def test_index_rule_compliant() -> None:
+@pytest.mark.parametrize("shape", ["keySchemas", "legacy"])
+def test_index_rule_compliant(shape: str) -> None:
     tenant_keyed = {
         "Effect": "Allow",
         "Action": "dynamodb:Query",
         "Resource": [TABLE_ARN, f"{TABLE_ARN}/index/ByTenant"],
         "Condition": LEADING,
     }
-    assert messages(index_program(tenant_keyed)) == []
+    assert messages(index_program(tenant_keyed, shape=shape)) == []
     system = {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": f"{TABLE_ARN}/index/DueJobs"}
-    assert messages(index_program(system)) == []  # the picker: no tenant scoping, a system role
+    assert messages(index_program(system, shape=shape)) == []  # the picker: no tenant scoping, a system role
 
 
-def test_index_rule_violations_by_name_and_by_wildcard() -> None:
+@pytest.mark.parametrize("shape", ["keySchemas", "legacy"])
+def test_index_rule_violations_by_name_and_by_wildcard(shape: str) -> None:
     named = {
         "Effect": "Allow",
         "Action": "dynamodb:Query",
         "Resource": f"{TABLE_ARN}/index/DueJobs",
         "Condition": LEADING,
     }
-    assert messages(index_program(named)) == [
+    assert messages(index_program(named, shape=shape)) == [
         f"tenant-scoped policy: '{TABLE_ARN}/index/DueJobs' reaches the cross-tenant index DueJobs of TenantJobDev; "
         "only system roles (the job picker) may read it"
     ]
     wild = {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": f"{TABLE_ARN}/*", "Condition": LEADING}
-    assert len(messages(index_program(wild))) == 1
+    assert len(messages(index_program(wild, shape=shape))) == 1
     not_resource = {"Effect": "Allow", "Action": "dynamodb:Query", "NotResource": TABLE_ARN, "Condition": LEADING}
-    assert "NotResource reaches every index" in messages(index_program(not_resource))[0]
+    assert "NotResource reaches every index" in messages(index_program(not_resource, shape=shape))[0]
 
 
 def test_index_rule_missing_indexes_or_resource() -> None:

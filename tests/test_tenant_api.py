@@ -261,7 +261,6 @@ BASE = {
             "saas:api.services.leave",
             "function is in us-east-1 but the stack deploys to ap-southeast-1",
         ),
-        ({"services": {}}, "saas:api.services", "at least 1 item"),
         (
             {"services": {"leave": SERVICE_ARNS["leave"]}, "tiers": {"basic": {"rateLimit": 10, "burstLimit": 5}}},
             "saas:api.tiers.basic.burstLimit",
@@ -312,6 +311,22 @@ def test_bad_api_config_names_the_exact_key(api: dict[str, Any], key: str, fragm
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize("images", [{"enabled": False}, {"upload": False}])
+def test_api_without_any_route_is_refused(images: dict[str, Any]) -> None:
+    """``saas:api: {}`` serves only the image upload route; with that route off the API would serve nothing."""
+    with pytest.raises(StackConfigError) as info:
+        load_stack_config({**BASE, "saas:api": {}, "saas:images": images}, "dev")
+    assert info.value.keys == ["saas:api.services"]
+    assert "the API would serve no route" in str(info.value)
+
+
+def test_api_with_only_the_image_upload_route() -> None:
+    cfg = load_stack_config({**BASE, "saas:api": {}}, "dev")
+    assert cfg.api is not None
+    assert cfg.api.services == {}
+    assert (cfg.images.enabled, cfg.images.upload) == (True, True)  # the defaults: the route is served
+
+
 def test_api_config_defaults_and_absence() -> None:
     assert load_stack_config(BASE, "dev").api is None
     cfg = load_stack_config(
@@ -357,7 +372,7 @@ def test_platform_builds_the_api_when_configured() -> None:
         assert items[f"platform-registry-{tenant}"]["usageKey"] == {"S": keys[f"AIML-SaaS-{tenant}-Prod"]}
     assert "usageKey" not in items["platform-registry-system"]
     assert run.outputs["apiUrl"] == one(run, "aws:apigateway/stage:Stage").state["invokeUrl"]
-    assert len(run.of_type("aws:apigateway/method:Method")) == 96
+    assert len(run.of_type("aws:apigateway/method:Method")) == 97  # 96 microservice routes + POST /v1/images
     assert run.of_type("aws:apigateway/account:Account") == []
     plans = sorted(p.inputs["name"] for p in run.of_type("aws:apigateway/usagePlan:UsagePlan"))
     assert plans == ["AIML-SaaS-basic-Prod", "AIML-SaaS-premium-Prod", "AIML-SaaS-standard-Prod"]

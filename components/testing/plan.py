@@ -6,7 +6,9 @@ headroom; policy results) and, with ``--json FILE`` / ``--json-dir DIR``, writes
 
 A ``StackReference`` to another stack of the same project (``organization/<project>/<stack>``) is answered
 with that stack's outputs, planned offline first - so ``staging`` (identity ``mode: shared``) sees exactly
-what ``prod`` would export.
+what ``prod`` would export. The referenced stack is planned as deployed even under ``--preview``: a
+``StackReference`` reads the state of an existing stack (referencing one that was never deployed fails), so in
+the first preview of ``staging`` prod's outputs are known values, not the unknowns of prod's own first preview.
 
 Exit codes: 0 clean, 1 a mandatory policy violation, 2 invalid config or a program error.
 """
@@ -129,6 +131,7 @@ class Planner:
         self.config = dict(config or {})
         self.plans: dict[str, StackPlan] = {}
         self._in_progress: set[str] = set()
+        self._deployed: Planner | None = None
 
     def _policy_config(self, stack: str) -> dict[str, Any] | None:
         if self.policy_config_dir is None:
@@ -148,10 +151,22 @@ class Planner:
                 references[ref] = outputs
         return references
 
+    def _reference_planner(self) -> Planner:
+        """The planner that answers StackReferences: this one, or under ``preview`` one that plans the referenced
+        stacks as deployed (a StackReference reads an existing stack's state, whose outputs are known)."""
+        if not self.preview:
+            return self
+        if self._deployed is None:
+            self._deployed = Planner(self.program_dir, None, self.policy_config_dir, config=self.config)
+        return self._deployed
+
     def _outputs_of(self, ref: str, project: str) -> dict[str, Any] | None:
         parts = ref.split("/")
         if len(parts) != 3 or parts[1] != project or not (self.program_dir / f"Pulumi.{parts[2]}.yaml").exists():
             return None
+        planner = self._reference_planner()
+        if planner is not self:
+            return planner._outputs_of(ref, project)
         plan = self.plan(parts[2])
         if plan.run is None:
             return None
