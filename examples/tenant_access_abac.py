@@ -90,7 +90,9 @@ def identity_pool(tenant: str, *, principal_tags: bool) -> TenantIdentityPool:
             user_pool_id=identity.user_pool_id,
             client_ids=identity.outputs.environment_client_ids(ENV),
             identity_pool_id=pool.identity_pool_id,
-            app_clients=pulumi.Output.all(*identity.client_ids[ENV].values()).apply(lambda ids: dict.fromkeys(ids, ENV)),
+            app_clients=pulumi.Output.all(*identity.client_ids[ENV].values()).apply(
+                lambda ids: dict.fromkeys(ids, ENV)
+            ),
         ),
     )
     return pool

@@ -80,9 +80,7 @@ registry.register(
         user_pool_id=acme.user_pool_id,
         client_ids=acme.outputs.environment_client_ids("dev"),
         identity_pool_id=pool.identity_pool_id,
-        app_clients=pulumi.Output.all(*acme.client_ids["dev"].values()).apply(
-            lambda ids: dict.fromkeys(ids, "dev")
-        ),
+        app_clients=pulumi.Output.all(*acme.client_ids["dev"].values()).apply(lambda ids: dict.fromkeys(ids, "dev")),
     ),
 )
 

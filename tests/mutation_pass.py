@@ -345,7 +345,7 @@ SLIPS: Final[tuple[Slip, ...]] = (
         "pre-token-client-metadata",
         "handlers/pre_token_generation.py",
         "typed.user_pool_id, typed.caller_context.client_id, typed.request.user_attributes, settings",
-        'typed.user_pool_id, typed.caller_context.client_id, {**typed.request.user_attributes, '
+        "typed.user_pool_id, typed.caller_context.client_id, {**typed.request.user_attributes, "
         '**(event["request"].get("clientMetadata") or {})}, settings',
         "pre-token trigger reads client-supplied clientMetadata: the caller picks its tenant role in the token",
         (T_IDENTITY,),
@@ -353,8 +353,7 @@ SLIPS: Final[tuple[Slip, ...]] = (
     Slip(
         "identity-other-tenant-accepted",
         "handlers/_identity.py",
-        "    if tenant != tenant_id:\n"
-        '        raise SignInDenied("sign-in denied: user belongs to another tenant")\n',
+        '    if tenant != tenant_id:\n        raise SignInDenied("sign-in denied: user belongs to another tenant")\n',
         "",
         "the triggers no longer compare the user's tenant with the pool's: a token carries another tenant's id",
         (T_IDENTITY,),

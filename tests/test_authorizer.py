@@ -685,7 +685,9 @@ def _with_avp(avp: Any) -> Callable[[], tuple[Any, dict[str, Any]]]:
 def _stale_beyond_the_window() -> tuple[Any, dict[str, Any]]:
     clock = FakeClock()
     fetcher = OutageFetcher(clock)
-    authorizer = build_authorizer(config_json(), registry=fake_registry(), avp=avp_double(), jwks=JwksCache(fetcher, clock=clock))
+    authorizer = build_authorizer(
+        config_json(), registry=fake_registry(), avp=avp_double(), jwks=JwksCache(fetcher, clock=clock)
+    )
     assert effect(authorizer.decide(event(*ME, auth=bearer(token(ACME, "u-1"))))) == "Allow"
     fetcher.down = True
     clock.advance(3600 + 21600)
@@ -694,7 +696,9 @@ def _stale_beyond_the_window() -> tuple[Any, dict[str, Any]]:
 
 def _bad_owner_source() -> tuple[Any, dict[str, Any]]:
     routes = RouteTable({ME: Route("GET", "/v1/me/pim", "ReadPIM", "OptimalHR::PIM", "header:x-owner")})
-    authorizer = build_authorizer(config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double(), routes=routes)
+    authorizer = build_authorizer(
+        config_json(), registry=fake_registry(), fetch=CountingFetcher(), avp=avp_double(), routes=routes
+    )
     return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
 
 
@@ -704,7 +708,9 @@ class _BrokenRoutes:
 
 
 def _with_registry(table: FakeRegistryTable) -> tuple[Any, dict[str, Any]]:
-    authorizer = build_authorizer(config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=fake_registry(table))
+    authorizer = build_authorizer(
+        config_json(), fetch=CountingFetcher(), avp=avp_double(), registry=fake_registry(table)
+    )
     return authorizer, event(*ME, auth=bearer(token(ACME, "u-1")))
 
 
@@ -764,7 +770,9 @@ REFUSALS: list[tuple[str, Callable[[], tuple[Any, Any]]]] = [
     (
         "jwks-unavailable",
         lambda: (
-            build_authorizer(config_json(), registry=fake_registry(), fetch=OutageFetcher(FakeClock(), down=True), avp=avp_double()),
+            build_authorizer(
+                config_json(), registry=fake_registry(), fetch=OutageFetcher(FakeClock(), down=True), avp=avp_double()
+            ),
             event(*ME, auth=bearer(token(ACME, "u-1"))),
         ),
     ),
@@ -1143,7 +1151,9 @@ def test_the_system_pool_has_no_api(registry_table: Any, caplog: pytest.LogCaptu
         TableName=REGISTRY,
         Item=tenant_item(ACME, tenant_id="system", user_pool_id=system_pool, policy_store_id=None, usage_key=None),
     )
-    ev = event(*ME, auth=_bearer_for(claims(ACME, "s-1", iss=f"https://cognito-idp.{REGION}.amazonaws.com/{system_pool}")))
+    ev = event(
+        *ME, auth=_bearer_for(claims(ACME, "s-1", iss=f"https://cognito-idp.{REGION}.amazonaws.com/{system_pool}"))
+    )
     response, line = decide_logged(registry_table["authorizer"], ev, caplog)
     assert effect(response) == "Deny"
     assert line["reason"] == "issuer-unknown"

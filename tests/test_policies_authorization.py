@@ -486,7 +486,10 @@ REGISTRY_KEY = {
         ([*GOOD, {**REGISTRY_READ, "Resource": f"{REGISTRY_ARN}*"}], False, "only the tenant registry table"),
         ([*GOOD, {**REGISTRY_KEY, "Condition": {}}], False, "without kms:ViaService"),
         (
-            [*GOOD, {**REGISTRY_KEY, "Condition": {"StringEquals": {"kms:ViaService": "s3.ap-southeast-1.amazonaws.com"}}}],
+            [
+                *GOOD,
+                {**REGISTRY_KEY, "Condition": {"StringEquals": {"kms:ViaService": "s3.ap-southeast-1.amazonaws.com"}}},
+            ],
             False,
             "without kms:ViaService",
         ),
