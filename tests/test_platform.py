@@ -78,8 +78,10 @@ def test_no_tenant_role_can_reach_the_registry(prod: ProgramRun) -> None:
         text = policy.inputs.get("policy", "")
         if "TenantRegistry" in text:
             readers.add(policy.name)
-    # only the platform's handlers that check tenants: the MSK consumer and the shared sign-in triggers
+    # only the platform's handlers that check tenants: the MSK consumer, the API authorizer and the shared
+    # sign-in triggers
     assert readers == {
+        "platform-api-authorizer-policy",
         "platform-consumer-image-uploads-handler-policy",
         "platform-triggers-pre-auth-s00-policy",
         "platform-triggers-pre-token-s00-policy",
