@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
+import os
 import types
+import zipfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,6 +30,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from saas_platform.components import lambda_function
+from saas_platform.components.lambda_function import build_code_zip
 from saas_platform.components.testing.harness import run_function
 from saas_platform.components.testing.policy import (
     SHARED_CONVERSION,
@@ -361,3 +367,24 @@ def test_the_sdk_wait_loop_finds_every_output_done(monkeypatch: pytest.MonkeyPat
     run = run_function(program)
     assert len([r for r in run.resources if r.type == "aws:sqs/queue:Queue"]) == 60
     assert sum(seen) <= 5, seen  # only what the Stack registers after the program returns
+
+
+# ----------------------------------------------------------------------- packaging once per content, not per function
+
+
+def test_a_changed_handler_file_is_packaged_again(tmp_path: Path) -> None:
+    """The code zip (and the handler check) are reused across functions only while no file changed."""
+    (tmp_path / "h").mkdir()
+    module = tmp_path / "h" / "mod.py"
+    module.write_text("def handler(event, context):\n    return 1\n")
+    first = build_code_zip(tmp_path / "h", "pkg")
+    assert build_code_zip(tmp_path / "h", "pkg") is first  # reused
+    module.write_text("def handler(event, context):\n    return 2\n")  # same size, new content
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1_000_000))
+    second = build_code_zip(tmp_path / "h", "pkg")
+    assert second != first
+    with zipfile.ZipFile(io.BytesIO(second)) as archive:
+        assert archive.read("pkg/mod.py").endswith(b"return 2\n")
+    assert lambda_function._defines(module, "handler")
+    module.write_text("def other(event, context):\n    return 2\n")
+    assert not lambda_function._defines(module, "handler")
