@@ -388,3 +388,24 @@ def test_a_changed_handler_file_is_packaged_again(tmp_path: Path) -> None:
     assert lambda_function._defines(module, "handler")
     module.write_text("def other(event, context):\n    return 2\n")
     assert not lambda_function._defines(module, "handler")
+
+
+def _deliberate(_: object) -> str:
+    raise ValueError("deliberate")
+
+
+def test_a_failed_run_leaves_nothing_for_the_next_run() -> None:
+    """A run whose resources get failed inputs raises; the next run neither waits for nor raises its leftovers
+    (the SDK's tracked-output set outlives a run under MockSettings)."""
+
+    def fails() -> None:
+        bad = pulumi.Output.from_input("x").apply(_deliberate)
+        for n in range(3):
+            aws.s3.Bucket(f"b{n}", bucket=bad.apply(lambda v, n=n: f"{v}-{n}"))
+        aws.iam.Policy("p", policy=bad)
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="deliberate"):
+            run_function(fails)
+        run = run_function(lambda: aws.s3.Bucket("ok", bucket="ok"))
+        assert [r.name for r in run.resources if r.type == "aws:s3/bucket:Bucket"] == ["ok"]

@@ -432,6 +432,11 @@ def _mocked_runtime(
     )
     pulumi.runtime.set_all_config(dict(config), secret_keys)
     pulumi_settings.ROOT.set(None)  # run_in_stack registers the Stack resource, like the language host
+    # MockSettings keeps the process-wide set of tracked outputs, where a failed run leaves its failed outputs;
+    # they are not this run's (pulumi.runtime.test clears it the same way). They still finish on the loop.
+    settings: Any = pulumi_settings.SETTINGS
+    with settings.lock:
+        settings.outputs.clear()
     try:
         yield
     finally:
@@ -453,7 +458,7 @@ async def _settle_outputs() -> None:
     which raises it as before; resources, values and errors are unchanged.
     """
     while True:
-        settings: Any = pulumi_settings.SETTINGS  # its fields are replaced by each configure()
+        settings: Any = pulumi_settings.SETTINGS
         with settings.lock:
             tracked = list(settings.outputs)
         if any(t.done() and (t.cancelled() or t.exception() is not None) for t in tracked):
