@@ -146,7 +146,7 @@ class SharedConversionAnalyzer(_PolicyAnalyzerServicer):
     ``report_violation``, not-applicable answers, the advisory "can't run policy ... during preview"
     diagnostic for an ``UnknownValueError``, awaitable validators. Sharing assumes validators do not mutate
     their arguments, which the pack's rules (pure functions over the props) never do; tests compare every
-    response with the stock servicer's (``tests/test_harness.py``).
+    response with the stock servicer's (``tests/test_plan_speed.py``).
     """
 
     def _field(self, name: str) -> Any:
