@@ -44,6 +44,8 @@ from saas_platform.components.naming import (
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
 
 MAX_SESSION_SECONDS: Final = 3600
+SHARD_MAX: Final = 999
+"""Highest ABAC shard number: 1,000 shards, enough for 1,000 tenants at one per role."""
 """Identity-pool sessions last at most one hour (the role's ``max_session_duration``)."""
 
 AccessMode = Literal["perTenant", "abac"]
@@ -607,12 +609,13 @@ class SharedTenantAccessArgs:
     """Arguments of :class:`SharedTenantAccess` (one shard of tenants in ABAC mode).
 
     Attributes:
-        shard: shard number (``0``-``99``), part of the role names (``...-TenantAdminRole-S00-Dev``).
+        shard: shard number (``0``-``999``), part of the role names (``...-TenantAdminRole-S00-Dev``; three
+            digits from shard 100).
         tenant_ids: the tenants of this shard, in the same order as ``identity_pool_ids``.
         identity_pool_ids: each tenant's identity pool; every pool must map ``custom:tenantId`` to the
             ``TenantId`` principal tag (``IdentityPoolProviderPrincipalTag``, ``use_defaults=False``).
-        region: the stack's region; with ``trust_policy_max_chars`` it fixes how many pools fit in one trust
-            policy (:func:`saas_platform.components.iam.abac_tenants_per_role`).
+        region: the stack's region; with ``trust_policy_max_chars`` it fixes how many pools one trust policy
+            holds with 25% headroom (:func:`saas_platform.components.iam.abac_tenants_per_role`).
         trust_policy_max_chars: 2,048 (default quota) or 4,096 (after a recorded quota increase).
         table_arns, tenant_index_names, document_bucket_arn, user_tables, name_prefix, extra_tags: as for
             :class:`TenantAccessArgs`.
@@ -636,8 +639,8 @@ class SharedTenantAccessArgs:
 
     def __post_init__(self) -> None:
         _check_common(self.environment, self.name_prefix, self.table_arns, self.tenant_index_names)
-        if not 0 <= self.shard <= 99:
-            raise ComponentArgError(f"shard must be 0-99; got {self.shard}")
+        if not 0 <= self.shard <= SHARD_MAX:
+            raise ComponentArgError(f"shard must be 0-{SHARD_MAX}; got {self.shard}")
         bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t) or t == SYSTEM_TENANT]
         if bad or not self.tenant_ids or len(set(self.tenant_ids)) != len(self.tenant_ids):
             raise ComponentArgError(f"tenant_ids must be unique customer tenant ids; got {self.tenant_ids}")
@@ -650,8 +653,9 @@ class SharedTenantAccessArgs:
         if len(self.tenant_ids) > capacity:
             raise ComponentArgError(
                 f"shard {self.shard} has {len(self.tenant_ids)} tenants; a {self.trust_policy_max_chars}-character "
-                f"trust policy in {self.region} holds {capacity} identity pools. Use more shards "
-                "(saas:access.tenantsPerRole) or record a quota increase (saas:access.trustPolicyQuota: 4096)"
+                f"trust policy in {self.region} holds {capacity} identity pools with the 25% size headroom the "
+                "policy pack requires (iam-document-headroom). Use more shards (saas:access.tenantsPerRole) or "
+                "record a quota increase (saas:access.trustPolicyQuota: 4096)"
             )
         _check_user_tables(self.user_tables, self.table_arns)
         _check_role_names([shared_role_name(self.name_prefix, "TenantAdminRole", self.shard, self.environment)])

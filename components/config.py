@@ -312,8 +312,9 @@ class AccessConfig(_Model):
 
     ``perTenant`` (default): two roles and two customer-managed policies per tenant, each naming the tenant
     literally. ``abac``: one admin and one user role per shard of ``tenantsPerRole`` tenants, scoped by the
-    ``TenantId`` principal tag; the shard size defaults to what fits the trust-policy quota
-    (``trustPolicyQuota``: 2048, or 4096 once AWS raised it for the account).
+    ``TenantId`` principal tag; the shard size defaults to, and may not exceed, what fits 75% of the trust-policy
+    quota (``trustPolicyQuota``: 2048, or 4096 once AWS raised it for the account), the 25% headroom of
+    ``iam-document-headroom``.
     """
 
     mode: Literal["perTenant", "abac"] = "perTenant"
@@ -766,8 +767,8 @@ def _access_problems(config: StackConfig) -> list[tuple[str, str]]:
                 (
                     "saas:access.tenantsPerRole",
                     f"{access.tenants_per_role} identity pools do not fit a {access.trust_policy_quota}-character "
-                    f"trust policy in {config.region} (at most {capacity}); lower it or set trustPolicyQuota: 4096 "
-                    "after AWS raised the quota",
+                    f"trust policy in {config.region} with 25% headroom (at most {capacity}, iam-document-headroom); "
+                    "lower it or set trustPolicyQuota: 4096 after AWS raised the quota",
                 )
             ]
         return []

@@ -134,6 +134,9 @@ MANAGED_POLICY_MAX_CHARS: Final = 6144
 INLINE_POLICIES_PER_ROLE_MAX_CHARS: Final = 10240
 TRUST_POLICY_MAX_CHARS: Final = 2048
 TRUST_POLICY_MAX_CHARS_RAISED: Final = 4096
+DOCUMENT_HEADROOM: Final = 0.75
+"""The share of a size limit a document may use: the 25% headroom the policy pack's ``iam-document-headroom``
+requires (isolation invariant 13), so a stack that adds tenants is refused while it still deploys."""
 ABAC_TENANTS_PER_ROLE_CAP: Final = 10_000
 """Upper bound of :func:`abac_tenants_per_role` (far above any trust-policy quota)."""
 MANAGED_POLICIES_PER_ROLE: Final = 10
@@ -561,21 +564,26 @@ def identity_pool_id_length(region: str) -> int:
     return len(region) + 1 + 36
 
 
-def abac_tenants_per_role(region: str, trust_policy_max_chars: int = TRUST_POLICY_MAX_CHARS) -> int:
-    """How many tenant identity pools one shared ABAC role can trust within the trust-policy size quota.
+def abac_tenants_per_role(
+    region: str, trust_policy_max_chars: int = TRUST_POLICY_MAX_CHARS, *, share: float = DOCUMENT_HEADROOM
+) -> int:
+    """How many tenant identity pools one shared ABAC role can trust within ``share`` of the trust-policy quota.
 
     Exact, not estimated: it builds the trust policy with pool ids of the real length for ``region`` and
-    returns the largest count that fits, assuming the longest tenant ids. The trust holds one statement per pool,
-    binding it to its tenant (:func:`identity_pool_trust_policy`): in ``ap-southeast-1`` the first costs 438
-    characters and each further one 400, so 5 pools fit in 2,048 characters and 10 in 4,096.
+    returns the largest count whose size is at most ``int(share * trust_policy_max_chars)``, assuming the
+    longest tenant ids. The trust holds one statement per pool, binding it to its tenant
+    (:func:`identity_pool_trust_policy`): in ``ap-southeast-1`` the first costs 438 characters and each further
+    one 400. With the default ``share`` (:data:`DOCUMENT_HEADROOM`, 25% headroom) that is 3 pools in 2,048
+    characters and 7 in 4,096; at the quota itself (``share=1.0``), 5 and 10.
     """
     id_len = identity_pool_id_length(region)
+    budget = int(trust_policy_max_chars * share)
 
     def fits(count: int) -> bool:
         ids = [f"{region}:{n:0{id_len - len(region) - 1}d}" for n in range(count)]
         tenants = [f"t{n:0{TENANT_ID_MAX_CHARS - 1}d}" for n in range(count)]  # the longest tenant ids
         size = document_size(identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants))
-        return size <= trust_policy_max_chars
+        return size <= budget
 
     # Doubling, then bisection: O(log n) documents of O(n) size each. A linear scan rebuilt every document
     # (quadratic), and ran to the cap when the document stopped growing.

@@ -35,7 +35,7 @@ import pulumi_aws as aws
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.iam import TRUST_POLICY_MAX_CHARS, document_size
+from saas_platform.components.iam import DOCUMENT_HEADROOM, TRUST_POLICY_MAX_CHARS, document_size
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -179,10 +179,12 @@ class ScheduledJobsArgs:
             )
         role_arn = f"arn:aws:iam::123456789012:role/{runner_function_name(self.name_prefix, 'X' * 30, 'staging')}"
         trust = document_size(writer_trust(role_arn, self.tenant_ids))
-        if self.tenant_runners and trust > TRUST_POLICY_MAX_CHARS:
+        budget = int(TRUST_POLICY_MAX_CHARS * DOCUMENT_HEADROOM)
+        if self.tenant_runners and trust > budget:
             raise ComponentArgError(
                 f"{len(self.tenant_ids)} tenants make the runner writer roles' trust policy {trust} characters; IAM "
-                f"allows {TRUST_POLICY_MAX_CHARS}. Split tenants across cells (docs/jobs.md)."
+                f"allows {TRUST_POLICY_MAX_CHARS} and the policy pack keeps 25% of it free (at most {budget}, "
+                "iam-document-headroom). Split tenants across cells (docs/jobs.md)."
             )
         for runner in self.tenant_runners:
             role = runner_writer_role_name(self.name_prefix, runner, self.environment)

@@ -113,10 +113,19 @@ def archive_members(source: Path, prefix: str = "") -> list[tuple[str, Path]]:
 
 def build_code_zip(source: Path, prefix: str = "") -> bytes:
     """A deterministic zip of ``source`` (under ``prefix/`` in the archive): sorted members, fixed timestamps
-    and permissions, no bytecode. Two builds of the same files are byte-identical."""
+    and permissions, no bytecode. Two builds of the same files are byte-identical, so a build is reused while
+    no member changed (same names, sizes and modification times): a stack with a hundred functions packages
+    the handlers once."""
+    members = archive_members(source, prefix)
+    stamp = tuple((name, st.st_size, st.st_mtime_ns) for name, path in members for st in (path.stat(),))
+    return _zip(tuple(members), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _zip(members: tuple[tuple[str, Path], ...], _stamp: tuple[tuple[str, int, int], ...]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, path in archive_members(source, prefix):
+        for name, path in members:
             info = zipfile.ZipInfo(name, date_time=ARCHIVE_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the permission bits below are honoured
@@ -348,6 +357,12 @@ def missing_imports(source: CodeSource, module: str, provided: frozenset[str]) -
 
 
 def _defines(path: Path, name: str) -> bool:
+    st = path.stat()
+    return _defines_cached(path, name, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _defines_cached(path: Path, name: str, _size: int, _mtime_ns: int) -> bool:
     tree = ast.parse(path.read_text(), str(path))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:

@@ -128,7 +128,8 @@ def tenant_policy_name(prefix: str, tenant_id: str, policy: str, environment: st
 
 
 def shared_role_name(prefix: str, role: str, shard: int, environment: str) -> str:
-    """Shared ABAC role of one shard of tenants: ``AIML-SaaS-TenantAdminRole-S00-Dev`` (at most 48 characters)."""
+    """Shared ABAC role of one shard of tenants: ``AIML-SaaS-TenantAdminRole-S00-Dev`` (two digits below shard
+    100, three from it)."""
     return f"{prefix}-{role}-S{shard:02d}-{env_suffix(environment)}"
 
 

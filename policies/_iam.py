@@ -4,12 +4,17 @@ role attachments, principal-tag maps and tables by their properties (isolation i
 
 Pure functions over the engine's camelCase property maps; no Pulumi imports. Only the property keys a rule
 needs are read, so an unknown value elsewhere in a resource does not stop a rule at preview.
+
+:func:`stack_graph` is :func:`build_graph` with a one-entry cache: the stack rules of one ``AnalyzeStack``
+request share one graph when they are handed the same resource objects (the offline analyzer does that).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -497,6 +502,44 @@ def build_graph(resources: Sequence[Any]) -> Graph:
             if target in policy_docs:
                 role.docs.append(_doc(target, "managed", policy_docs[target]))
     return graph
+
+
+_GRAPH_LOCK = threading.Lock()
+_GRAPH_CACHE: list[tuple[tuple[weakref.ref[Any], ...], Graph]] = []
+"""At most one entry: weak references to the resource objects a graph was built from, and the graph."""
+
+
+def stack_graph(resources: Sequence[Any]) -> Graph:
+    """:func:`build_graph` of ``resources``, shared by every rule that asks for the same resource objects.
+
+    The cache holds one entry and hits only when ``resources`` holds the very objects the graph was built
+    from (same length, ``is`` element by element). It keeps weak references, so it never keeps a stack
+    alive, and a dead reference matches no new object even if the new one reuses the old one's ``id``. The
+    offline analyzer hands every stack rule of one ``AnalyzeStack`` request a list of the same
+    ``PolicyResource`` objects, so the graph is built once per request instead of once per rule. A key of
+    URNs would be wrong: a preview and the update after it analyse the same URNs with different values. In
+    ``pulumi preview --policy-pack`` the stock servicer converts the resources afresh for every rule, so each
+    rule builds its own graph, as before. Rules read the graph and never change it.
+    """
+    items = tuple(resources)
+    with _GRAPH_LOCK:
+        for refs, graph in _GRAPH_CACHE:
+            if len(refs) == len(items) and all(ref() is r for ref, r in zip(refs, items, strict=True)):
+                return graph
+    graph = build_graph(items)
+    try:
+        refs = tuple(weakref.ref(r) for r in items)
+    except TypeError:  # an object without weak-reference support (a test double): no caching
+        return graph
+    with _GRAPH_LOCK:
+        _GRAPH_CACHE[:] = [(refs, graph)]
+    return graph
+
+
+def clear_graph_cache() -> None:
+    """Drop the cached graph."""
+    with _GRAPH_LOCK:
+        _GRAPH_CACHE.clear()
 
 
 def _doc(urn: str, kind: str, value: Any) -> Doc:

@@ -47,13 +47,13 @@ from saas_platform.policies._iam import (
     Graph,
     Role,
     allows,
-    build_graph,
     cognito_statements,
     doc_size,
     granted,
     is_unknown,
     normalized_key,
     plain_props,
+    stack_graph,
     statement_conditions,
     tenant_docs,
     tenant_forbidden,
@@ -115,7 +115,7 @@ def _segments(graph: Graph, role: Role, tenants: set[str]) -> set[str]:
 
 def _stack(validate: Any) -> Any:
     def run(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        validate(build_graph(args.resources), args, report_violation)
+        validate(stack_graph(args.resources), args, report_violation)
 
     return run
 

@@ -23,7 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from saas_platform.policies._common import as_list, get_path, has_key, parse_json_document, statements
-from saas_platform.policies._iam import Graph, build_graph
+from saas_platform.policies._iam import Graph, stack_graph
 
 Report = Callable[..., None]
 """pulumi-policy's ``report_violation(message, urn=None)`` (its ``ReportViolation`` alias makes ``urn`` required)."""
@@ -786,7 +786,7 @@ def _roles_same_tenant(args: StackValidationArgs, report_violation: Report) -> N
         and principal-tag map are checked by the access rules (tenant-role-trust-binding, abac-principal-tag-provenance)."""
         nonlocal graph
         if graph is None:
-            graph = build_graph(args.resources)
+            graph = stack_graph(args.resources)
         found = [r for r in graph.roles if r.urn == role_urn]
         return bool(found) and graph.is_sanctioned_abac(found[0])
 

@@ -30,7 +30,7 @@ from pulumi_policy import (
 )
 
 from saas_platform.policies._common import as_list, get_path, index_keys, parse_json_document, statements
-from saas_platform.policies._iam import build_graph, is_unknown, plain_props, tenant_docs
+from saas_platform.policies._iam import is_unknown, plain_props, stack_graph, tenant_docs
 
 SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
 FUNCTION: Final = "aws:lambda/function:Function"
@@ -332,7 +332,7 @@ def _tenant_documents(args: StackValidationArgs) -> Iterable[tuple[str, dict[str
             if doc is not None and any(m in (text or str(doc)) for m in TENANT_MARKERS):
                 seen.add(r.urn)
                 yield r.urn, doc
-    for _role, _tenants, d in tenant_docs(build_graph(args.resources)):
+    for _role, _tenants, d in tenant_docs(stack_graph(args.resources)):
         if d.document is not None and d.urn not in seen:
             yield d.urn, d.document
 

@@ -235,7 +235,7 @@ def test_shared_access_refuses_more_pools_than_the_trust_policy_holds() -> None:
         "identity_pool_ids": tuple("p" for _ in tenants),
         "table_arns": TABLES,
     }
-    with pytest.raises(ComponentArgError, match="holds 5 identity pools"):
+    with pytest.raises(ComponentArgError, match="holds 3 identity pools with the 25% size headroom"):
         SharedTenantAccessArgs(**args)
     SharedTenantAccessArgs(**{**args, "trust_policy_max_chars": 4096})
     with pytest.raises(ComponentArgError, match="one pool per tenant"):
@@ -373,7 +373,7 @@ def test_access_config_defaults() -> None:
         ({"mode": "shared"}, "saas:access.mode", "'perTenant' or 'abac'"),
         ({"tenantsPerRole": 5}, "saas:access.tenantsPerRole", "only allowed with mode: abac"),
         ({"mode": "abac", "tenantsPerRole": 0}, "saas:access.tenantsPerRole", "at least 1"),
-        ({"mode": "abac", "tenantsPerRole": 6}, "saas:access.tenantsPerRole", "at most 5"),
+        ({"mode": "abac", "tenantsPerRole": 4}, "saas:access.tenantsPerRole", "at most 3, iam-document-headroom"),
         ({"mode": "abac", "trustPolicyQuota": 3000}, "saas:access.trustPolicyQuota", "2048 or 4096"),
         ({"scanEverything": True}, "saas:access.scanEverything", "unknown key"),
     ],
@@ -422,14 +422,14 @@ def test_abac_shards_for_many_tenants() -> None:
     tenants = [{"id": f"tenant{n:03d}"} for n in range(12)]
     run = run_stack("dev", {"saas:tenants": tenants, "saas:access": {"mode": "abac"}})
     shards = run.of_type("saas:access:SharedTenantAccess")
-    assert [s.name for s in shards] == ["platform-access-s00", "platform-access-s01", "platform-access-s02"]
-    # one trust statement per pool (each binds the session tag to the pool's tenant): 5 fit in 2,048 characters
+    assert [s.name for s in shards] == [f"platform-access-s{n:02d}" for n in range(4)]
+    # one trust statement per pool (each binds the session tag to the pool's tenant): 3 fit in 75% of 2,048
     sizes = sorted(
         len(json.loads(r.inputs["assumeRolePolicy"])["Statement"])
         for r in access_roles(run)
         if "-S0" in r.inputs["name"]
     )
-    assert sizes == [2, 2, 5, 5, 5, 5]
+    assert sizes == [3] * 8
     assert evaluate_run(run).mandatory == []
 
 

@@ -198,7 +198,7 @@ def test_shard_capacity_builds_logarithmically_many_documents(monkeypatch: pytes
         return real(doc)
 
     monkeypatch.setattr(iam, "document_size", counting)
-    assert iam.abac_tenants_per_role("ap-southeast-1") == 5
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 3
     assert len(calls) <= 12
     calls.clear()
     assert iam.abac_tenants_per_role("ap-southeast-1", 10**9) == 10_000  # the document never stops fitting
@@ -211,14 +211,33 @@ def test_shard_capacity_builds_logarithmically_many_documents(monkeypatch: pytes
 def test_shard_capacity_is_exact_arithmetic() -> None:
     # one trust statement per pool, binding it to its tenant: 438 characters for the first, 400 for each further
     # (51-character ap-southeast-1 pool ids, 31-character tenant ids: the worst case TENANT_ID_RE admits)
-    assert iam.abac_tenants_per_role("ap-southeast-1") == 5
-    assert iam.abac_tenants_per_role("ap-southeast-1", 4096) == 10
-    assert iam.abac_tenants_per_role("us-east-1") == 5
+    assert iam.abac_tenants_per_role("ap-southeast-1", share=1.0) == 5  # at the quota itself
+    assert iam.abac_tenants_per_role("ap-southeast-1", 4096, share=1.0) == 10
+    assert iam.abac_tenants_per_role("us-east-1", share=1.0) == 5
     ids = [f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(5)]
     tenants = [f"t{n:030d}" for n in range(6)]
     assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants[:5])) <= 2048
     ids.append("ap-southeast-1:99999999-0000-0000-0000-000000000000")
     assert iam.document_size(iam.identity_pool_trust_policy(ids, tag_session=True, tenant_ids=tenants)) > 2048
+
+
+def test_shard_capacity_keeps_a_quarter_of_the_trust_quota_free() -> None:
+    """The default shard size leaves 25% of the quota free (iam-document-headroom): 1,238 of 1,536 characters
+    for 3 pools, 1,638 for 4; 2,838 of 3,072 for 7 pools, 3,238 for 8."""
+    assert iam.abac_tenants_per_role("ap-southeast-1") == 3
+    assert iam.abac_tenants_per_role("ap-southeast-1", 4096) == 7
+    assert iam.abac_tenants_per_role("us-east-1") == 3
+    ids = [f"ap-southeast-1:{n:08d}-0000-0000-0000-000000000000" for n in range(8)]
+    tenants = [f"t{n:030d}" for n in range(8)]
+
+    def size(count: int) -> int:
+        return iam.document_size(
+            iam.identity_pool_trust_policy(ids[:count], tag_session=True, tenant_ids=tenants[:count])
+        )
+
+    assert (size(3), size(4), size(7), size(8)) == (1238, 1638, 2838, 3238)
+    assert size(3) <= 2048 * 0.75 < size(4)
+    assert size(7) <= 4096 * 0.75 < size(8)
 
 
 def test_abac_trust_binds_each_pool_to_its_tenant() -> None:

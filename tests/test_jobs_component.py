@@ -229,6 +229,7 @@ def test_the_component_alone_passes_the_policy_pack(run: ProgramRun) -> None:
         ({"tenant_ids": ()}, "tenant_ids must be non-empty"),
         ({"layers": []}, "does not provide aws_lambda_powertools"),
         ({"tenant_ids": tuple(f"t{i:03d}{'x' * 27}" for i in range(80))}, "trust policy"),
+        ({"tenant_ids": tuple(f"t{i:03d}{'x' * 27}" for i in range(35))}, "at most 1536, iam-document-headroom"),
         ({"name_prefix": "P" * 26, "environment": "staging"}, "writer role name"),
     ],
 )
