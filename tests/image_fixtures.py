@@ -72,6 +72,26 @@ def truncated_scan_png() -> bytes:
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
 
 
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """Received SQS messages in the shape Lambda's SQS event source delivers them from ``queue_arn``."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
 @dataclass
 class Pipeline:
     s3: Any
@@ -128,23 +148,7 @@ class Pipeline:
 
     def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """SQS messages in the shape Lambda's SQS event source delivers them."""
-        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:images"
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": arn,
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
+        return sqs_event(messages, f"arn:aws:sqs:{REGION}:{ACCOUNT}:images")
 
     def row(self, tenant: str, image_id: str) -> dict[str, Any] | None:
         return self.ddb.get_item(

@@ -28,7 +28,7 @@ from saas_platform.handlers import image_processor as proc
 from saas_platform.handlers import image_upload as up
 from saas_platform.handlers import msk_consumer as msk
 from tests.conftest import run_stack
-from tests.image_fixtures import REGION, api_event, image_bytes
+from tests.image_fixtures import REGION, api_event, image_bytes, sqs_event
 
 UPLOAD = "platform-images-upload-function"
 PROCESSOR = "platform-images-processor-function"
@@ -169,25 +169,6 @@ def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         out.extend(got)
     return out
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
 
 
 def msk_event(tenant: str, image_id: str, body: bytes, content_type: str) -> dict[str, Any]:
