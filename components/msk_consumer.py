@@ -135,6 +135,13 @@ class MskNetwork:
             )
 
 
+def ec2_arn(region: str, account_id: Any, kind: str, ident: str) -> Any:
+    """``arn:aws:ec2:<region>:<account>:<kind>/<ident>``: a string for a plain account id, else an Output."""
+    if isinstance(account_id, str):
+        return f"arn:aws:ec2:{region}:{account_id}:{kind}/{ident}"
+    return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, f":{kind}/{ident}")
+
+
 def network_interface_statements(network: MskNetwork, *, region: str, account_id: Any) -> list[dict[str, Any]]:
     """The mapping's EC2 statements, scoped to the cluster's network (pure when ``account_id`` is a string).
 
@@ -146,9 +153,7 @@ def network_interface_statements(network: MskNetwork, *, region: str, account_id
     """
 
     def ec2(kind: str, ident: str) -> Any:
-        if isinstance(account_id, str):
-            return f"arn:aws:ec2:{region}:{account_id}:{kind}/{ident}"
-        return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, f":{kind}/{ident}")
+        return ec2_arn(region, account_id, kind, ident)
 
     describe = {
         "Sid": "EventSourceMappingDescribeNetwork",
@@ -484,8 +489,8 @@ def network_interface_paths(
     Explicit networks use the first subnet and security group; tagged networks any subnet and group carrying the
     ``saas:mskNetwork`` tag (the ids are not known before they exist)."""
 
-    def ec2(kind: str, ident: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, f":{kind}/{ident}")
+    def ec2(kind: str, ident: str) -> Any:
+        return ec2_arn(region, account_id, kind, ident)
 
     consumer: dict[str, Any] = {"principal": consumer_role_arn, "principal_type": "role"}
     if network.tag_value is not None:

@@ -727,12 +727,17 @@ identity_pool_tenant_binding = StackValidationPolicy(
 )
 
 
+def _trust_document(role: PolicyResource) -> dict[str, Any] | None:
+    """The role's trust policy (``{}`` when absent or not JSON); ``None`` while unknown."""
+    policy = _get(role.props, "assumeRolePolicy")
+    return None if policy is UNKNOWN else parse_json_document(policy) or {}
+
+
 def _trust_audiences(role: PolicyResource) -> set[str] | None:
     """The ``cognito-identity.amazonaws.com:aud`` values a role trusts (``None`` while unknown)."""
-    policy = _get(role.props, "assumeRolePolicy")
-    if policy is UNKNOWN:
+    doc = _trust_document(role)
+    if doc is None:
         return None
-    doc = parse_json_document(policy) or {}
     auds: set[str] = set()
     for st in statements(doc):
         if st.get("Effect") != "Allow":
@@ -747,11 +752,11 @@ def _trust_audiences(role: PolicyResource) -> set[str] | None:
 def _trust_tag_bindings(role: PolicyResource, pool_id: str) -> list[list[str]] | None:
     """For each Allow statement trusting ``pool_id`` with ``sts:TagSession``, the ``aws:RequestTag/TenantId``
     values it requires (``[]`` when it requires none); ``None`` while the trust is unknown."""
-    policy = _get(role.props, "assumeRolePolicy")
-    if policy is UNKNOWN:
+    doc = _trust_document(role)
+    if doc is None:
         return None
     out: list[list[str]] = []
-    for st in statements(parse_json_document(policy) or {}):
+    for st in statements(doc):
         if st.get("Effect") != "Allow" or "sts:tagsession" not in {str(a).lower() for a in as_list(st.get("Action"))}:
             continue
         cond = st.get("Condition")

@@ -264,6 +264,13 @@ def _granted(stmts: list[dict[str, Any]], action: str, target: str | None) -> bo
     return False
 
 
+def _allows_action(stmts: list[dict[str, Any]], action: str) -> bool:
+    """Some Allow statement names ``action`` (whatever its resources and conditions)."""
+    return any(
+        st.get("Effect") == "Allow" and any(_matches(str(p), action) for p in as_list(st.get("Action"))) for st in stmts
+    )
+
+
 def _granted_on_any_resource(stmts: list[dict[str, Any]], action: str) -> bool:
     """``action`` allowed in an unconditional statement whose only ``Resource`` is ``"*"`` (how AWS authorizes
     an action without resource-level permissions)."""
@@ -315,25 +322,15 @@ def consumer_role_problems(
             "role lacks kafka:GetBootstrapBrokers on Resource '*' (it supports no resource-level permissions, so "
             "a grant on the cluster ARN is implicitly denied)"
         )
-    missing_eni = [
-        a
-        for a in ENI_ACTIONS
-        if not any(
-            st.get("Effect") == "Allow" and any(_matches(str(p), a) for p in as_list(st.get("Action"))) for st in stmts
-        )
-    ]
+    missing_eni = [a for a in ENI_ACTIONS if not _allows_action(stmts, a)]
     if missing_eni:
         problems.append(f"role lacks the EC2 network-interface actions {missing_eni}")
     problems.extend(network_interface_scope_problems(stmts))
-    writes = sorted(
-        {
-            a
-            for st in stmts
-            if st.get("Effect") == "Allow"
-            for a in ("kafka-cluster:WriteData", "kafka-cluster:WriteDataIdempotently", "kafka-cluster:CreateTopic")
-            if any(_matches(str(p), a) for p in as_list(st.get("Action")))
-        }
-    )
+    writes = [
+        a
+        for a in ("kafka-cluster:CreateTopic", "kafka-cluster:WriteData", "kafka-cluster:WriteDataIdempotently")
+        if _allows_action(stmts, a)
+    ]
     if writes:
         problems.append(
             f"consumer role may also produce ({writes}): the consumer trusts the tenantId its producers write, so it "
