@@ -619,6 +619,8 @@ class SharedTenantAccessArgs:
         trust_policy_max_chars: 2,048 (default quota) or 4,096 (after a recorded quota increase).
         table_arns, tenant_index_names, document_bucket_arn, user_tables, name_prefix, extra_tags: as for
             :class:`TenantAccessArgs`.
+        cell: Default ``None`` (the platform stack). In cell stack ``<env>-cell-NN`` its number, part of the role
+            names (``...-TenantAdminRole-C01-S00-Dev``) so the cells of an environment never collide.
     """
 
     shard: int
@@ -635,6 +637,7 @@ class SharedTenantAccessArgs:
     account_id: pulumi.Input[str] | None = None
     trust_policy_max_chars: Literal[2048, 4096] = 2048
     name_prefix: str = DEFAULT_NAME_PREFIX
+    cell: int | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -658,7 +661,9 @@ class SharedTenantAccessArgs:
                 "record a quota increase (saas:access.trustPolicyQuota: 4096)"
             )
         _check_user_tables(self.user_tables, self.table_arns)
-        _check_role_names([shared_role_name(self.name_prefix, "TenantAdminRole", self.shard, self.environment)])
+        _check_role_names(
+            [shared_role_name(self.name_prefix, "TenantAdminRole", self.shard, self.environment, self.cell)]
+        )
 
 
 class SharedTenantAccess(pulumi.ComponentResource):
@@ -722,11 +727,17 @@ class SharedTenantAccess(pulumi.ComponentResource):
 
         def pair(key: str, role: str, pol: str, doc: pulumi.Output[str] | None, what: str) -> aws.iam.Role:
             r = make.role(
-                key, shared_role_name(prefix, role, shard, env), trust, f"{what} of tenant shard S{shard:02d} ({env})"
+                key,
+                shared_role_name(prefix, role, shard, env, args.cell),
+                trust,
+                f"{what} of tenant shard S{shard:02d} ({env})",
             )
             if doc is not None:
                 p = make.policy(
-                    key, shared_role_name(prefix, pol, shard, env), doc, f"{what}: caller's tenant only (TenantId tag)"
+                    key,
+                    shared_role_name(prefix, pol, shard, env, args.cell),
+                    doc,
+                    f"{what}: caller's tenant only (TenantId tag)",
                 )
                 make.attach(key, r, p)
             return r
@@ -1069,13 +1080,14 @@ def build_tenant_access(
     trust_policy_max_chars: Literal[2048, 4096] = 2048,
     name_prefix: str = DEFAULT_NAME_PREFIX,
     extra_tags: Mapping[str, str] | None = None,
+    cell: int | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> dict[str, TenantRoles]:
     """Create every customer tenant's roles in ``mode`` and map each tenant's identity pool to its own roles.
 
     ``pools`` maps tenant id -> identity pool (config order). Each pool gets
     ``attach_roles({"admin": admin, "user": user}, default_role_arn=user)``: the least-privileged role is
-    the default.
+    the default. ``cell``: the cell stack's number (shared ABAC role names), ``None`` in the platform stack.
     """
     indexes = dict(tenant_index_names or {})
     out: dict[str, TenantRoles] = {}
@@ -1120,6 +1132,7 @@ def build_tenant_access(
                     account_id=account_id,
                     trust_policy_max_chars=trust_policy_max_chars,
                     name_prefix=name_prefix,
+                    cell=cell,
                     extra_tags=tag_extra,
                 ),
                 opts=opts,

@@ -191,8 +191,6 @@ class TenantApiArgs:
             raise ComponentArgError(
                 f"cedar_namespace must be a Cedar namespace like 'OptimalHR'; got {self.cedar_namespace!r}"
             )
-        if not self.tenants:
-            raise ComponentArgError("tenants must list at least one tenant with its issuer and policy store")
         ids = [t.tenant_id for t in self.tenants]
         bad = [i for i in ids if not TENANT_ID_RE.fullmatch(i)]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -225,6 +223,50 @@ class TenantApiArgs:
             raise ComponentArgError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}; got {self.log_retention_days}"
             )
+
+
+def usage_key(
+    name: str,
+    *,
+    tenant_id: str,
+    environment: str,
+    name_prefix: str,
+    extra_tags: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.apigateway.ApiKey:
+    """A tenant's usage identifier key (``<prefix>-<tenant>-<Env>``): the authorizer returns its value as
+    ``usageIdentifierKey``, so API Gateway meters and throttles the tenant by its tier's usage plan. Not a
+    credential: callers never send it."""
+    return aws.apigateway.ApiKey(
+        name,
+        name=f"{name_prefix}-{tenant_id}-{env_suffix(environment)}",
+        description=f"Usage identifier of tenant {tenant_id} (metering/throttling only; not a credential)",
+        enabled=True,
+        tags=tags(environment, "TenantApi", tenant_id, dict(extra_tags or {})),
+        opts=opts,
+    )
+
+
+def tenant_usage_key(
+    name: str,
+    *,
+    tenant_id: str,
+    environment: str,
+    name_prefix: str,
+    usage_plan_id: pulumi.Input[str],
+    extra_tags: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.apigateway.ApiKey:
+    """A tenant of a cell stack joins the platform's API: its usage key (:func:`usage_key`) on its tier's plan
+    (``TenantApi.usage_plan_ids``, read through the platform contract). Returns the key; its ``value`` goes into
+    the tenant's registry item."""
+    key = usage_key(
+        name, tenant_id=tenant_id, environment=environment, name_prefix=name_prefix, extra_tags=extra_tags, opts=opts
+    )
+    aws.apigateway.UsagePlanKey(
+        f"{name}-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=usage_plan_id, opts=opts
+    )
+    return key
 
 
 def authorizer_config(environment: str, region: str) -> str:
@@ -275,6 +317,8 @@ class TenantApi(pulumi.ComponentResource):
     authorizer_role_arn: pulumi.Output[str]
     authorizer_function_arn: pulumi.Output[str]
     usage_key_values: dict[str, pulumi.Output[str]]
+    usage_plan_ids: dict[str, pulumi.Output[str]]
+    """Tier -> usage plan id (every tier): what a cell stack's tenants join (``tenant_usage_key``)."""
     """Tenant -> the value of its usage-plan API key (a secret): written into the tenant's registry item, from
     which the authorizer returns it as ``usageIdentifierKey``."""
     routes: tuple[ApiRoute, ...]
@@ -304,12 +348,12 @@ class TenantApi(pulumi.ComponentResource):
 
         # --- usage plans and per-tenant keys (the authorizer returns the key as usageIdentifierKey)
         keys = {
-            t.tenant_id: aws.apigateway.ApiKey(
+            t.tenant_id: usage_key(
                 f"{name}-{t.tenant_id}-usage-key",
-                name=f"{args.name_prefix}-{t.tenant_id}-{suffix}",
-                description=f"Usage identifier of tenant {t.tenant_id} (metering/throttling only; not a credential)",
-                enabled=True,
-                tags=tags(args.environment, "TenantApi", t.tenant_id, dict(args.extra_tags)),
+                tenant_id=t.tenant_id,
+                environment=args.environment,
+                name_prefix=args.name_prefix,
+                extra_tags=args.extra_tags,
                 opts=child,
             )
             for t in args.tenants
@@ -585,7 +629,7 @@ class TenantApi(pulumi.ComponentResource):
                 source_arn=upload_source,
                 opts=child,
             )
-        tiers_in_use: list[Tier] = sorted({t.tier for t in args.tenants})
+        # Every tier has its plan, used or not: a cell stack's tenants join the plans of the platform's API.
         plans = {
             tier: aws.apigateway.UsagePlan(
                 f"{name}-{tier}-plan",
@@ -599,7 +643,7 @@ class TenantApi(pulumi.ComponentResource):
                 tags=resource_tags,
                 opts=child,
             )
-            for tier in tiers_in_use
+            for tier in sorted(args.tier_throttles)
         }
         for t in args.tenants:
             aws.apigateway.UsagePlanKey(
@@ -617,6 +661,7 @@ class TenantApi(pulumi.ComponentResource):
         self.authorizer_role_arn = function.role_arn
         self.authorizer_function_arn = function.function_arn
         self.usage_key_values = {tenant: key.value for tenant, key in keys.items()}
+        self.usage_plan_ids = {tier: plan.id for tier, plan in plans.items()}
         self.data_paths = datapaths.declare(invoke_paths)
         self.register_outputs(
             {

@@ -50,6 +50,10 @@ MSK_CLUSTER_ARN_RE: Final = re.compile(
 KAFKA_TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 STACK_REF_RE: Final = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+CELL_STACK_RE: Final = re.compile(r"(?P<environment>[a-z]+)-cell-(?P<number>\d{2,})")
+"""Cell stack names: ``<env>-cell-<NN>`` (two or more digits), e.g. ``prod-cell-03``."""
+PLATFORM_ONLY_KEYS: Final = ("msk", "jobs", "api", "images", "table_name_prefix")
+"""Keys that configure shared pieces, which a cell stack reads from its platform stack instead."""
 SMS_ROLE_ARN_RE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 Tier = Literal["basic", "standard", "premium"]
@@ -513,11 +517,30 @@ class ImagesConfig(_Model):
     processor_memory_mb: int = Field(default=2048, ge=128, le=10240)
 
 
+class CellConfig(_Model):
+    """``saas:cell``: this stack is a *tenant cell* of an environment (docs/fleet.md, "Cells").
+
+    A cell stack holds only its tenants (user pools, identity pools, policy stores, roles, sign-in triggers and
+    registry items) and reads the environment's shared pieces from the platform stack's ``platform`` output.
+    """
+
+    platform_stack: Annotated[str, StringConstraints(pattern=f"^(?:{STACK_REF_RE.pattern})$")]
+    """The environment's platform stack, fully qualified: ``<org>/<project>/<env>`` (``organization/saas/prod``)."""
+    api: bool = True
+    """Default ``True``: the platform serves the tenant API (``saas:api``), so each tenant gets a usage key on its
+    tier's plan. Set ``false`` when the platform stack has no ``saas:api`` (checked against its export)."""
+    number: int = Field(default=0, exclude=True)
+    """From the stack name ``<env>-cell-<NN>`` (set by :func:`load_stack_config`); part of shard-numbered names."""
+
+
 class StackConfig(_Model):
     """Everything under the ``saas:`` namespace of ``Pulumi.<stack>.yaml``, plus ``aws:region``."""
 
     environment: Environment
-    tenants: list[TenantConfig] = Field(min_length=1)
+    tenants: list[TenantConfig]
+    """Customer tenants of this stack. A platform stack may hold none (every tenant in cells); a cell holds >= 1."""
+    cell: CellConfig | None = None
+    """Set in a cell stack (``Pulumi.<env>-cell-<NN>.yaml``); absent in the environment's platform stack."""
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     retention_days: int | None = Field(default=None, validate_default=True)
     """Days raw/processed objects and job metadata live (S3 expiration, DynamoDB TTL)."""
@@ -703,10 +726,57 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, stack_file: str | None
             problems.append((key, msg))
     if config is not None:
         problems.extend(_semantic_problems(config))
+        cell_problems, config = _cell(config, stack)
+        problems.extend(cell_problems)
     if problems:
         raise StackConfigError(stack_file, problems)
     assert config is not None
     return config
+
+
+def _cell(config: StackConfig, stack: str) -> tuple[list[tuple[str, str]], StackConfig]:
+    """Cell stacks: the name carries the number, the shared pieces stay in the platform stack, the pools are own."""
+    match = CELL_STACK_RE.fullmatch(stack)
+    cell = config.cell
+    if cell is None:
+        if match:
+            return [
+                (
+                    f"{NAMESPACE}:cell",
+                    f"required in a cell stack ({stack!r}): {{platformStack: <org>/<project>/{match['environment']}}}; "
+                    "without it this stack would build a whole second platform",
+                )
+            ], config
+        return [], config  # a platform stack (its tenants may all live in cells)
+    problems: list[tuple[str, str]] = []
+    if not match:
+        problems.append(
+            (f"{NAMESPACE}:cell", f"a cell stack is named <environment>-cell-<NN> (e.g. dev-cell-01); got {stack!r}")
+        )
+    elif match["environment"] != config.environment:
+        problems.append(
+            (f"{NAMESPACE}:cell", f"stack {stack!r} is a cell of {match['environment']}, not of {config.environment}")
+        )
+    if not config.tenants:
+        problems.append((f"{NAMESPACE}:tenants", "a cell holds at least one tenant"))
+    for key in PLATFORM_ONLY_KEYS:
+        if key in config.model_fields_set:
+            problems.append(
+                (
+                    _key((key,)),
+                    "configures a shared piece, which lives in the platform stack "
+                    f"({cell.platform_stack}); remove it from the cell",
+                )
+            )
+    if config.identity.mode != "own":
+        problems.append(
+            (
+                f"{NAMESPACE}:identity.mode",
+                "a cell owns its tenants' user pools: use mode: own (shared pools are read by platform stacks only)",
+            )
+        )
+    number = int(match["number"]) if match else 0
+    return problems, config.model_copy(update={"cell": cell.model_copy(update={"number": number})})
 
 
 def _semantic_problems(config: StackConfig) -> list[tuple[str, str]]:

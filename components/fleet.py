@@ -4,9 +4,8 @@ or offboard tenants (docs/fleet.md, "Fleet rollout").
 **Stacks of an environment.** They are the project's stack files for it: ``Pulumi.<env>.yaml``, the *platform
 stack* (the shared pieces: key, tables, registry, jobs, pipeline), plus any *cell stacks*
 ``Pulumi.<env>-cell-<NN>.yaml``. A cell is a partition of the tenants. Cells are optional: with none, the
-platform stack holds every tenant, which is how the project deploys today. The program that builds a cell
-(tenants only, reading the shared pieces from the platform stack) is future work; until it exists a cell
-stack runs ``__main__.py`` like any other stack.
+platform stack holds every tenant. A cell stack (``saas:cell``) builds only its tenants and reads the shared
+pieces from the platform stack's ``platform`` output (:mod:`saas_platform.components.cell`).
 
 **Waves.** ``preview`` and ``up`` run the platform stack first, then a canary (the first cell), then the other
 cells, at most ``--parallel`` at a time. The first failure stops the rollout: stacks already running finish,
@@ -56,16 +55,19 @@ from saas_platform.components.stack_file import (
 )
 
 ENVIRONMENTS: Final = ("dev", "staging", "prod")
-CELL_SIZE: Final = 50
-"""Default: at most 50 tenants per stack (``--cell-size``). Why a cell stays this small:
+CELL_SIZE: Final = 32
+"""Default: at most 32 tenants per stack (``--cell-size``). Why a cell stays this small:
+
+* One pair of sign-in triggers serves the cell: with the pack's 25% size headroom a trigger's resource policy holds 33
+  Cognito pools with the default name prefix and 32 with the longest (``CognitoTriggers``): never a second shard.
 
 * Cognito and Verified Permissions control-plane calls (create/update user pool, app clients, policy store,
   schema, policies) are rate-limited per account and Region, and every stack deploying at once shares those
-  limits. A change that touches every tenant makes one call of each kind per tenant; 50 keeps that burst small
+  limits. A change that touches every tenant makes one call of each kind per tenant; 32 keeps that burst small
   enough for the provider's throttling retries (a judgement, not a limit measured against AWS).
 * IAM: each tenant adds roles and trust/permission statements; per-stack documents that grow with the tenant
   count (shared ABAC role trusts, handler policies) stay well inside their size quotas.
-* State: a tenant is about 38 resources (docs/benchmarks.md), so a 50-tenant cell is about 2,000 resources.
+* State: a tenant is about 38 resources (docs/benchmarks.md), so a 32-tenant cell is about 1,200 resources.
   Every preview and update reads the whole state, and the self-managed backends rewrite the whole checkpoint
   as resources change, so update time grows faster than linearly with the stack's size.
 """

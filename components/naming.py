@@ -127,10 +127,15 @@ def tenant_policy_name(prefix: str, tenant_id: str, policy: str, environment: st
     return f"{prefix}-{tenant_id}-{policy}-{env_suffix(environment)}"
 
 
-def shared_role_name(prefix: str, role: str, shard: int, environment: str) -> str:
+def cell_infix(cell: int | None) -> str:
+    """``C01-`` in the shard-numbered names of cell stack 1 (``<env>-cell-01``); empty in the platform stack."""
+    return "" if cell is None else f"C{cell:02d}-"
+
+
+def shared_role_name(prefix: str, role: str, shard: int, environment: str, cell: int | None = None) -> str:
     """Shared ABAC role of one shard of tenants: ``AIML-SaaS-TenantAdminRole-S00-Dev`` (two digits below shard
-    100, three from it)."""
-    return f"{prefix}-{role}-S{shard:02d}-{env_suffix(environment)}"
+    100, three from it); in cell stack 1 ``AIML-SaaS-TenantAdminRole-C01-S00-Dev``, so cells never collide."""
+    return f"{prefix}-{role}-{cell_infix(cell)}S{shard:02d}-{env_suffix(environment)}"
 
 
 def system_role_name(prefix: str, role: str, environment: str) -> str:
@@ -163,10 +168,11 @@ def app_client_name(prefix: str, tenant_id: str, frontend: str, environment: str
     return f"{prefix}-{tenant_id}-{frontend}-{environment}"
 
 
-def trigger_function_name(prefix: str, trigger: str, shard: int, environment: str) -> str:
+def trigger_function_name(prefix: str, trigger: str, shard: int, environment: str, cell: int | None = None) -> str:
     """``AIML-SaaS-PreAuth-S00-Prod``: the shared Cognito trigger of one shard of user pools, deployed by the stack
-    that owns the pools (at most 41 characters: always within Lambda's 64)."""
-    return f"{prefix}-{trigger}-S{shard:02d}-{env_suffix(environment)}"
+    that owns the pools (at most 41 characters: always within Lambda's 64); in cell stack 1
+    ``AIML-SaaS-PreAuth-C01-S00-Prod`` (at most 45)."""
+    return f"{prefix}-{trigger}-{cell_infix(cell)}S{shard:02d}-{env_suffix(environment)}"
 
 
 TENANT_ROLES: Final[tuple[str, ...]] = ("TenantAdminRole", "TenantUserRole")

@@ -17,18 +17,16 @@ from saas_platform.components import datapaths
 from saas_platform.components.access import SystemAccess, SystemAccessArgs, TenantRoles, build_tenant_access
 from saas_platform.components.alarms import alarm_topic_policy_resource
 from saas_platform.components.api import ApiTenant, ImageUploadIntegration, TenantApi, TenantApiArgs
-from saas_platform.components.authorization import TenantAuthorization, TenantAuthorizationArgs
+from saas_platform.components.authorization import TenantAuthorization
+from saas_platform.components.cell import IMAGE_METADATA_TABLE, kms_key_alias, platform_export
 from saas_platform.components.config import StackConfig
 from saas_platform.components.dashboard import PlatformDashboard, PlatformDashboardArgs
 from saas_platform.components.datapaths import DataPath
 from saas_platform.components.identity import (
     SharedTenantIdentities,
     SharedTenantIdentitiesArgs,
-    TenantIdentity,
-    TenantIdentityArgs,
     TenantIdentityOutputs,
     TenantIdentityPool,
-    TenantIdentityPoolArgs,
     identity_export,
 )
 from saas_platform.components.image_pipeline import ImagePipeline, ImagePipelineArgs
@@ -44,11 +42,16 @@ from saas_platform.components.msk_consumer import (
 )
 from saas_platform.components.naming import DEFAULT_NAME_PREFIX, POOL_TABLES, SYSTEM_TENANT, env_suffix, tags
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
-from saas_platform.components.registry import RegistryEntry, TenantRegistry, TenantRegistryArgs, TenantStatus
-from saas_platform.components.triggers import CognitoTriggers, CognitoTriggersArgs
+from saas_platform.components.registry import TenantRegistry, TenantRegistryArgs, TenantStatus
+from saas_platform.components.tenant_steps import (
+    authorization,
+    identity_pool,
+    owned_identity,
+    register_tenant,
+    sign_in_triggers,
+)
+from saas_platform.components.triggers import CognitoTriggers
 
-IMAGE_METADATA_TABLE = "ImageMetadata"
-"""Pool table of the image pipeline (the image-pipeline design): ``TENANT#<id>`` / ``IMAGE#<imageId>`` rows with a TTL."""
 ACCESS_LOG_RETENTION_DAYS = 90
 ACCESS_LOG_NONCURRENT_DAYS = 30
 DOCUMENT_NONCURRENT_DAYS = 30
@@ -146,7 +149,8 @@ class Platform(pulumi.ComponentResource):
     6. ``_outputs``: the attributes other steps and the program read;
     7. ``_access``: tenant and system roles, attached to the identity pools.
     8. ``_jobs``: the scheduler, job picker, runners, DLQs and alarms (``saas:jobs``); then the environment's
-       ``PlatformDashboard``.
+       ``PlatformDashboard`` and the registry items;
+    9. ``_contract``: the ``platform`` output that the environment's cell stacks read (``TenantCell``).
 
     Example::
 
@@ -189,6 +193,8 @@ class Platform(pulumi.ComponentResource):
     dashboard: PlatformDashboard
     registry: TenantRegistry
     triggers: CognitoTriggers | None
+    contract: dict[str, object]
+    """The ``platform`` stack output cell stacks read (``saas_platform.components.cell``)."""
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("saas:platform:Platform", name, None, opts)
@@ -216,6 +222,7 @@ class Platform(pulumi.ComponentResource):
             opts=self._child,
         )
         self._registry_entries()
+        self.contract = self._contract(foundation)
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
@@ -233,7 +240,7 @@ class Platform(pulumi.ComponentResource):
         base_tags = tags(cfg.environment, "Platform", extra=cfg.tags)
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        key_alias = f"alias/{cfg.name_prefix}-{cfg.environment}".lower()
+        key_alias = kms_key_alias(cfg.name_prefix, cfg.environment)
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{cfg.name_prefix} {env_suffix(cfg.environment)}: data at rest (tables, buckets, topics, logs)",
@@ -326,34 +333,21 @@ class Platform(pulumi.ComponentResource):
         usage_keys = self.api.usage_key_values if self.api is not None else {}
         entries: list[tuple[str, str, TenantStatus]] = [(t.id, t.tier, t.status) for t in cfg.tenants]
         entries.append((SYSTEM_TENANT, SYSTEM_TENANT, "active"))
+        keep = pulumi.ResourceOptions(parent=self.registry, depends_on=[self.registry.table])
         for tenant, tier, status in entries:
-            identity = self.identities[tenant]
-            app_clients = (
-                pulumi.Output.all(
-                    *[
-                        pulumi.Output.all(client, env)
-                        for env, clients in identity.client_ids.items()
-                        for client in clients.values()
-                    ]
-                ).apply(lambda pairs: {str(c): str(e) for c, e in pairs})
-                if owns_pools
-                else None
-            )
-            self.registry.register(
+            register_tenant(
                 f"{self._name}-registry-{tenant}",
-                RegistryEntry(
-                    tenant_id=tenant,
-                    tier=tier,
-                    status=status,
-                    user_pool_id=identity.user_pool_id,
-                    client_ids=identity.environment_client_ids(cfg.environment),
-                    identity_pool_id=self.identity_pools[tenant].identity_pool_id,
-                    policy_store_id=self.authorizations[tenant].policy_store_id
-                    if tenant in self.authorizations
-                    else None,
-                    usage_key=usage_keys.get(tenant),
-                    app_clients=app_clients,
-                ),
+                cfg,
+                table_name=self.registry.table.name,
+                tenant=tenant,
+                tier=tier,
+                status=status,
+                identity=self.identities[tenant],
+                pool=self.identity_pools[tenant],
+                policy_store_id=self.authorizations[tenant].policy_store_id if tenant in self.authorizations else None,
+                usage_key=usage_keys.get(tenant),
+                owns_pool=owns_pools,
+                opts=keep,
             )
 
     # ---- 2. lifecycle buckets (image pipeline, issue #6) ----------------------------------------------------
@@ -527,45 +521,21 @@ class Platform(pulumi.ComponentResource):
         self.triggers = None
         if cfg.identity.mode == "own":
             # One pair of sign-in triggers for every pool (sharded by resource-policy size), reading the registry.
-            triggers = CognitoTriggers(
+            triggers = sign_in_triggers(
                 f"{name}-triggers",
-                CognitoTriggersArgs(
-                    environment=cfg.environment,
-                    region=cfg.region,
-                    kms_key_arn=foundation.key.arn,
-                    kms_key_alias=foundation.key_alias,
-                    registry_table_name=self.registry.table_name,
-                    registry_table_arn=self.registry.table_arn,
-                    tenant_ids=[SYSTEM_TENANT, *cfg.tenant_ids],  # shard order: new tenants are appended
-                    client_environments=cfg.identity_client_environments,
-                    layers=[foundation.layer],
-                    account_id=foundation.account_id,
-                    name_prefix=cfg.name_prefix,
-                    log_retention_days=cfg.logs.sign_in_days,
-                    extra_tags=cfg.tags,
-                ),
+                cfg,
+                tenant_ids=[SYSTEM_TENANT, *cfg.tenant_ids],
+                kms_key_arn=foundation.key.arn,
+                kms_key_alias=foundation.key_alias,
+                registry_table_name=self.registry.table_name,
+                registry_table_arn=self.registry.table_arn,
+                layers=[foundation.layer],
+                account_id=foundation.account_id,
                 opts=child,
             )
             self.triggers = triggers
             owned = {
-                t: TenantIdentity(
-                    t,
-                    TenantIdentityArgs(
-                        tenant_id=t,
-                        environment=cfg.environment,
-                        triggers=triggers.functions_for(t),
-                        region=cfg.region,
-                        client_environments=cfg.identity_client_environments,
-                        mfa="ON" if t == SYSTEM_TENANT else cfg.identity.mfa,
-                        feature_plan=cfg.identity.feature_plan,
-                        sms_role_arn=cfg.identity.sms_role_arn,
-                        protect=cfg.protect,
-                        account_id=foundation.account_id,
-                        name_prefix=cfg.name_prefix,
-                        extra_tags=cfg.tags,
-                    ),
-                    opts=child,
-                )
+                t: owned_identity(cfg, t, triggers=triggers, account_id=foundation.account_id, opts=child)
                 for t in identity_tenants
             }
             self.identities = {t: i.outputs for t, i in owned.items()}
@@ -581,23 +551,7 @@ class Platform(pulumi.ComponentResource):
             )
             self.identities = shared.tenants
         # Roles are attached in `_access`, once TenantAccess/SystemAccess have built them with this pool's id in trust.
-        self.identity_pools = {
-            t: TenantIdentityPool(
-                t,
-                TenantIdentityPoolArgs(
-                    tenant_id=t,
-                    environment=cfg.environment,
-                    region=cfg.region,
-                    user_pool_id=self.identities[t].user_pool_id,
-                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
-                    name_prefix=cfg.name_prefix,
-                    principal_tags=cfg.access.mode == "abac" and t != SYSTEM_TENANT,
-                    extra_tags=cfg.tags,
-                ),
-                opts=child,
-            )
-            for t in identity_tenants
-        }
+        self.identity_pools = {t: identity_pool(cfg, t, self.identities[t], child) for t in identity_tenants}
 
     # ---- 5. authorization (issue #5): AVP policy stores, the tenant API ------------------------------------
 
@@ -605,20 +559,7 @@ class Platform(pulumi.ComponentResource):
         """One AVP policy store per customer tenant, bound to that tenant's pool and this environment's clients."""
         cfg = self._cfg
         return {
-            t: TenantAuthorization(
-                f"{self._name}-{t}-authz",
-                TenantAuthorizationArgs(
-                    tenant_id=t,
-                    environment=cfg.environment,
-                    user_pool_id=self.identities[t].user_pool_id,
-                    user_pool_arn=self.identities[t].user_pool_arn,
-                    client_ids=self.identities[t].environment_client_ids(cfg.environment),
-                    protect=cfg.protect,
-                    extra_tags=cfg.tags,
-                ),
-                opts=self._child,
-            )
-            for t in cfg.tenant_ids
+            t: authorization(f"{self._name}-{t}-authz", cfg, t, self.identities[t], self._child) for t in cfg.tenant_ids
         }
 
     def _images(self, foundation: _Foundation, buckets: _Buckets) -> ImagePipeline | None:
@@ -738,6 +679,28 @@ class Platform(pulumi.ComponentResource):
         )
         self.table_names = {base: t.table_name for base, t in self.tables.items()}
         self.table_arns = {base: t.table_arn for base, t in self.tables.items()}
+
+    # ---- 9. the platform contract (issue #11): what cell stacks read -------------------------------------------
+
+    def _contract(self, foundation: _Foundation) -> dict[str, object]:
+        """The ``platform`` output (contract version 1, :func:`saas_platform.components.cell.platform_export`)."""
+        cfg = self._cfg
+        return platform_export(
+            environment=cfg.environment,
+            region=cfg.region,
+            account_id=foundation.account_id,
+            name_prefix=cfg.name_prefix,
+            kms_key_arn=foundation.key.arn,
+            kms_key_alias=foundation.key_alias,
+            alarm_topic_arn=foundation.topic.arn,
+            handler_layer_arn=foundation.layer.arn,
+            handler_layer_modules=foundation.layer.modules,
+            tables={b: (t.table_name, t.table_arn, t.tenant_index_names) for b, t in self.tables.items()},
+            document_bucket_arn=self.document_bucket_arn,
+            registry_table_name=self.registry.table_name,
+            registry_table_arn=self.registry.table_arn,
+            usage_plan_ids=self.api.usage_plan_ids if self.api is not None else None,
+        )
 
     # ---- 8. system jobs (issue #12): scheduler, job picker, runners, DLQs, alarms --------------------------------
 

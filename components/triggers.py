@@ -53,7 +53,7 @@ TRIGGER_LABELS: Final[Mapping[str, str]] = {"PreAuth": "pre-auth", "PreToken": "
 COGNITO_PRINCIPAL: Final = "cognito-idp.amazonaws.com"
 LAMBDA_POLICY_MAX_BYTES: Final = 20_480
 """Lambda's limit on a function's resource-based policy (20 KB)."""
-POLICY_HEADROOM: Final = 0.10
+POLICY_HEADROOM: Final = 0.25
 """Share of the 20 KB kept free: the statements are computed at their worst case, the rest absorbs AWS changing
 its serialization."""
 USER_POOL_ID_MAX: Final = 55
@@ -134,6 +134,8 @@ class CognitoTriggersArgs:
         log_retention_days: of the functions' logs (the sign-in audit trail). Default 90.
         pools_per_function: Default ``None``: as many as fit (:func:`pools_per_function`). A smaller value makes
             more, smaller shards; a larger one is refused.
+        cell: Default ``None`` (the platform stack). In cell stack ``<env>-cell-NN`` its number, which goes into
+            the function names (``AIML-SaaS-PreAuth-C01-S00-Dev``) so the cells of an environment never collide.
         extra_tags: added to every taggable child.
     """
 
@@ -150,6 +152,7 @@ class CognitoTriggersArgs:
     name_prefix: str = DEFAULT_NAME_PREFIX
     log_retention_days: int = 90
     pools_per_function: int | None = None
+    cell: int | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -182,7 +185,8 @@ class CognitoTriggersArgs:
     def capacity(self) -> int:
         """Pools one function's resource policy holds (the longest function name of the stack decides)."""
         longest = max(
-            (trigger_function_name(self.name_prefix, t, 99, self.environment) for t in TRIGGER_HANDLERS), key=len
+            (trigger_function_name(self.name_prefix, t, 99, self.environment, self.cell) for t in TRIGGER_HANDLERS),
+            key=len,
         )
         return pools_per_function(self.region, longest)
 
@@ -262,7 +266,9 @@ class CognitoTriggers(pulumi.ComponentResource):
                 fn = HandlerFunction(
                     f"{name}-{label}",
                     HandlerFunctionArgs(
-                        function_name=trigger_function_name(args.name_prefix, trigger, shard, args.environment),
+                        function_name=trigger_function_name(
+                            args.name_prefix, trigger, shard, args.environment, args.cell
+                        ),
                         handler=handler,
                         environment=args.environment,
                         component="CognitoTriggers",

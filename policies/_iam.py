@@ -34,6 +34,9 @@ IDENTITY_POOL: Final = "aws:cognito/identityPool:IdentityPool"
 POOL_ROLE_ATTACHMENT: Final = "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment"
 PRINCIPAL_TAG: Final = "aws:cognito/identityPoolProviderPrincipalTag:IdentityPoolProviderPrincipalTag"
 TABLE: Final = "aws:dynamodb/table:Table"
+CELL: Final = "saas:cell:TenantCell"
+"""A cell stack's component; its :data:`PLATFORM_TABLES_OUTPUT` output names the platform's pool tables."""
+PLATFORM_TABLES_OUTPUT: Final = "platformTables"
 DDB_RESOURCE_POLICY: Final = "aws:dynamodb/resourcePolicy:ResourcePolicy"
 
 SYSTEM_TENANT: Final = "system"
@@ -437,6 +440,16 @@ def build_graph(resources: Sequence[Any]) -> Graph:
                 str(g.get("name")) for g in lsis
             }
             tables[name] = Table(r.urn, name, tenant_idx, {str(g.get("name")) for g in [*gsis, *lsis]})
+        elif t == CELL and isinstance(p.get(PLATFORM_TABLES_OUTPUT), Mapping):
+            # A cell stack's pool tables live in its platform stack: the cell declares them as read from the
+            # checked platform contract (TenantCell output), so its tenant roles are judged against them.
+            for name, declared in p[PLATFORM_TABLES_OUTPUT].items():
+                keyed = (
+                    {str(i) for i in as_list(declared.get("tenantIndexNames"))}
+                    if isinstance(declared, Mapping)
+                    else set()
+                )
+                tables.setdefault(str(name), Table(r.urn, str(name), keyed, set(keyed)))
     graph = Graph(roles, pools, [], {}, tables, policies)
     policy_by_arn = {arn: urn for urn, arn in policies.items() if arn}
 

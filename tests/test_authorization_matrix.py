@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from saas_platform.components.testing.harness import ProgramRun
 from tests.authz_matrix import ACCOUNT, MatrixResult, cases_for, evaluate_run, simulate
 from tests.authz_support import SERVICE_ARNS
 from tests.conftest import run_stack
@@ -99,6 +100,31 @@ def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     assume = {"platform-images:upload/assume-writer", "platform-images:processor/assume-writer"}
     assert assume <= paths("unregistered:"), sorted(assume - paths("unregistered:"))
     assert "platform-api:apigateway/invoke-images" in paths("missing:aws:SourceArn")
+
+
+def environment_run(platform: ProgramRun, *cells: ProgramRun) -> ProgramRun:
+    """An environment as the evaluator sees it: the platform stack's and its cells' resources and declared paths
+    together (one account), so a cell's paths meet the platform's key, bucket and table policies."""
+    resources = [r for run in (platform, *cells) for r in run.resources]
+    outputs = {k: v for run in (platform, *cells) for k, v in run.component_outputs.items()}
+    return ProgramRun(platform.project, "+".join(r.stack for r in (platform, *cells)), resources, {}, outputs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_environment_with_a_cell_every_path_allowed_every_variant_denied(mode: str) -> None:
+    """dev plus its cell dev-cell-01: the cell tenant's paths (its roles on the platform's tables, bucket and key,
+    its triggers on the registry) are allowed; another tenant of either stack is denied on them and they on it."""
+    config = _config("dev", mode)
+    result = evaluate_run(environment_run(run_stack("dev", config), run_stack("dev-cell-01", config)))
+    cell_cases = [c for c in result.cases if c.path.startswith("cell-")]
+    variants = {c.variant for c in cell_cases}
+    assert {"declared", "other-tenant:acme", "other-tenant:globex", "prefix-trap:umbrella-corp"} <= variants
+    assert sum(c.variant == "declared" for c in cell_cases) >= 10  # admin/user on tables, documents, key; triggers
+    platform_on_cell = [
+        c for c in result.cases if c.variant == "other-tenant:umbrella" and not c.path.startswith("cell")
+    ]
+    assert platform_on_cell, "the platform tenants' paths are tried against the cell's tenant"
+    assert not result.mismatches, "\n".join(result.mismatches[:40])
 
 
 def test_every_principal_kind_is_covered() -> None:

@@ -151,7 +151,7 @@ def test_data_paths_declare_every_role_s_registry_reads(prod: ProgramRun) -> Non
 def test_capacity_is_the_worst_case_that_fits_in_20_kb() -> None:
     name = "AIML-SaaS-PreToken-S99-Staging"
     capacity = pools_per_function("ap-southeast-1", name)
-    assert capacity == 40
+    assert capacity == 33  # 25% kept free, as iam-document-headroom requires of the real policy
 
     def policy_bytes(pools: int) -> int:
         statements = [
@@ -166,7 +166,7 @@ def test_capacity_is_the_worst_case_that_fits_in_20_kb() -> None:
         doc = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
         return len(json.dumps(doc, separators=(",", ":")).encode())
 
-    assert policy_bytes(capacity) <= 20_480 * 0.9 < policy_bytes(capacity + 1)
+    assert policy_bytes(capacity) <= 20_480 * 0.75 < policy_bytes(capacity + 1)
     real_pool = f"arn:aws:cognito-idp:ap-southeast-1:123456789012:userpool/ap-southeast-1_{'A' * 9}"
     assert len(real_pool) < len(f"arn:aws:cognito-idp:ap-southeast-1:123456789012:userpool/{'p' * 55}")
 
@@ -179,8 +179,8 @@ def test_pools_are_sharded_in_config_order_and_appending_moves_none() -> None:
     assert grown.shards[:2] == args.shards[:2]
     assert grown.shards[2] == ("umbrella", "hooli")
     fleet = triggers_args(tenant_ids=["system", *(f"tenant-{i:04d}" for i in range(1000))])
-    assert fleet.shard_size == 40
-    assert len(fleet.shards) == 26  # 52 functions and 52 roles for 1,001 pools, instead of 2,002 of each
+    assert fleet.shard_size == 33
+    assert len(fleet.shards) == 31  # 62 functions and 62 roles for 1,001 pools, instead of 2,002 of each
 
 
 def test_a_sharded_stack_wires_each_pool_to_its_shard() -> None:
@@ -210,7 +210,7 @@ def test_a_sharded_stack_wires_each_pool_to_its_shard() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"pools_per_function": 41}, r"pools_per_function=41 does not fit: .* holds at most 40 Cognito invoke"),
+        ({"pools_per_function": 34}, r"pools_per_function=34 does not fit: .* holds at most 33 Cognito invoke"),
         ({"pools_per_function": 0}, "pools_per_function=0 does not fit"),
         ({"tenant_ids": []}, "tenant_ids must list every served tenant once"),
         ({"tenant_ids": ["acme", "acme"]}, r"duplicated \['acme'\]"),

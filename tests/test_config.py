@@ -45,7 +45,12 @@ MSK_NETWORK: dict[str, Any] = {
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown-environment", {"saas:environment": "qa"}, "dev", "saas:environment"),
     ("missing-environment", {"saas:environment": None}, "dev", "saas:environment"),
-    ("no-tenants", {"saas:tenants": []}, "dev", "saas:tenants"),
+    (
+        "no-tenants-in-a-cell",
+        {"saas:tenants": [], "saas:cell": {"platformStack": "o/saas/dev"}},
+        "dev-cell-01",
+        "saas:tenants",
+    ),
     ("tenant-uppercase", {"saas:tenants": [{"id": "Acme"}]}, "dev", "saas:tenants[0].id"),
     ("tenant-starts-with-digit", {"saas:tenants": [{"id": "1acme"}]}, "dev", "saas:tenants[0].id"),
     ("tenant-too-long", {"saas:tenants": [{"id": "a" * 32}]}, "dev", "saas:tenants[0].id"),

@@ -181,7 +181,8 @@ def test_stage_has_xray_and_json_access_logs_to_an_encrypted_group(api: ProgramR
 
 def test_usage_plan_per_tier_and_each_tenant_keyed_to_its_tier(api: ProgramRun) -> None:
     plans = {p.inputs["name"]: p for p in api.of_type("aws:apigateway/usagePlan:UsagePlan")}
-    assert sorted(plans) == ["AIML-SaaS-premium-Dev", "AIML-SaaS-standard-Dev"]
+    assert sorted(plans) == ["AIML-SaaS-basic-Dev", "AIML-SaaS-premium-Dev", "AIML-SaaS-standard-Dev"]  # every tier
+    assert plans["AIML-SaaS-basic-Dev"].inputs["throttleSettings"] == {"rateLimit": 10, "burstLimit": 20}
     assert plans["AIML-SaaS-standard-Dev"].inputs["throttleSettings"] == {"rateLimit": 50, "burstLimit": 100}
     assert plans["AIML-SaaS-premium-Dev"].inputs["throttleSettings"] == {"rateLimit": 200, "burstLimit": 400}
     rest_api = one(api, "aws:apigateway/restApi:RestApi")
@@ -216,7 +217,6 @@ def test_api_passes_the_policy_pack(api: ProgramRun) -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"tenants": []}, "at least one tenant"),
         ({"services": {}}, "services must name at least one"),
         ({"services": {"hr": SERVICE_ARNS["leave"]}}, r"unknown: \['hr'\]"),
         (

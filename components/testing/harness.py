@@ -253,6 +253,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.records: list[CapturedResource] = []
+        self._components: dict[str, CapturedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.component_outputs: dict[str, dict[str, Any]] = {}
         self.errors: list[BaseException] = []
@@ -305,6 +306,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         with self._lock:
             self.records.append(record)
+            if not record.custom:
+                self._components[record.urn] = record
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -313,6 +316,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.stack_outputs = outputs
         else:
             self.component_outputs[request.urn] = outputs
+            # As in the engine's snapshot, a component's outputs are its properties in AnalyzeStack.
+            with self._lock:
+                component = self._components.get(request.urn)
+                if component is not None:
+                    component.raw_outputs = request.outputs
         return super().RegisterResourceOutputs(request)
 
 
