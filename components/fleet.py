@@ -919,10 +919,10 @@ def main(
             with tempfile.TemporaryDirectory(prefix="fleet-plan-") as tmp:
                 offline = OfflineRunner(env, args.json_dir or Path(tmp), echo=echo)
                 report = rollout(env, offline.preview, parallel=args.parallel)
-                echo(report.table())
                 quotas = fleet_quotas.check_environment(env, fleet_quotas.read_plan_documents(env, offline.json_dir))
-                for line in quotas.lines():
+                for line in quotas.lines():  # before the table, whose closing line stays the last
                     echo(line)
+                echo(report.table())
                 return max(report.exit_code, quotas.exit_code)
         packs = [] if args.no_policy_pack else (args.policy_packs or default_policy_packs())
         runner = AutomationRunner(env, factory, packs, refresh=args.refresh, echo=echo)

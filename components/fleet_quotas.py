@@ -29,15 +29,37 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import yaml
 
 from saas_platform.components.config import AccessConfig, IdentityConfig
-from saas_platform.components.fleet import EnvironmentStacks, FleetError
+from saas_platform.components.fleet import FleetError
 from saas_platform.components.iam import abac_tenants_per_role
 from saas_platform.components.naming import DEFAULT_NAME_PREFIX, trigger_function_name
 from saas_platform.components.triggers import TRIGGER_HANDLERS, pools_per_function
+
+
+class EnvironmentStacks(Protocol):
+    """What the checks read of :class:`saas_platform.components.fleet.EnvironmentStacks`."""
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def program_dir(self) -> Path: ...
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def cells(self) -> tuple[str, ...]: ...
+
+    @property
+    def stacks(self) -> tuple[str, ...]: ...
+
+    def stack_file(self, stack: str) -> Path: ...
+
 
 POLICY_CONFIG_DIR: Final = Path("policies") / "config"
 """Per-stack policy config, relative to the program folder: ``<stack>.json`` (as ``--policy-pack-config``)."""
@@ -232,14 +254,15 @@ class EnvironmentQuotaReport:
         env = self.environment
         used = [u for u in self.usage if u.used]
         lines = [f"environment {env.environment} quotas (all {len(env.stacks)} stacks share one account and Region):"]
+        if not used:
+            lines[0] += " nothing counted"
         width = max([len("quota"), *(len(u.quota.label) for u in used)])
-        lines.append(f"  {'quota':<{width}}  {'used':>6}  {'limit':>7}  {'share':>6}  top stacks")
+        if used:
+            lines.append(f"  {'quota':<{width}}  {'used':>6}  {'limit':>7}  {'share':>6}  top stacks")
         for u in used:
             mark = "  OVER" if u.exceeded else ""
             limit = f"{u.limit}{'*' if u.recorded else ''}"
-            lines.append(
-                f"  {u.quota.label:<{width}}  {u.used:>6}  {limit:>7}  {u.share:>6.1%}  {u.breakdown()}{mark}"
-            )
+            lines.append(f"  {u.quota.label:<{width}}  {u.used:>6}  {limit:>7}  {u.share:>6.1%}  {u.breakdown()}{mark}")
         if any(u.recorded for u in used):
             lines.append(f"  (* recorded increase, {increase_config_file(env)})")
         if self.missing:
@@ -354,9 +377,7 @@ def estimate_stack(shape: StackShape) -> dict[str, int]:
     if shape.access.mode == "perTenant":
         tenant_roles = 2 * shape.tenants
     else:
-        per_role = shape.access.tenants_per_role or abac_tenants_per_role(
-            shape.region, shape.access.trust_policy_quota
-        )
+        per_role = shape.access.tenants_per_role or abac_tenants_per_role(shape.region, shape.access.trust_policy_quota)
         tenant_roles = 2 * math.ceil(shape.tenants / per_role)
     trigger_roles = 0
     if shape.owns_pools and pools:
@@ -370,9 +391,7 @@ def estimate_stack(shape: StackShape) -> dict[str, int]:
     }
 
 
-def estimate_environment(
-    env: EnvironmentStacks, shapes: Sequence[StackShape] | None = None
-) -> list[EnvironmentUsage]:
+def estimate_environment(env: EnvironmentStacks, shapes: Sequence[StackShape] | None = None) -> list[EnvironmentUsage]:
     """The estimate (:func:`estimate_stack`) of every stack of ``env``, per quota of :data:`ESTIMATED`."""
     shapes = list(shapes) if shapes is not None else [stack_shape(env, s) for s in env.stacks]
     per_stack = {s.stack: estimate_stack(s) for s in shapes}
@@ -407,6 +426,4 @@ def check_refused_up_front(env: EnvironmentStacks, shapes: Sequence[StackShape] 
     """
     problems = refusals(env, shapes)
     if problems:
-        raise FleetError(
-            f"refused before planning {env.environment}: " + " | ".join(problems)
-        )
+        raise FleetError(f"refused before planning {env.environment}: " + " | ".join(problems))

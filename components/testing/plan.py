@@ -367,7 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.policy_config_dir if args.policy_config_dir.is_absolute() else program_dir / args.policy_config_dir
     )
     known = json.loads(args.stack_outputs.read_text()) if args.stack_outputs else None
-    planner = Planner(program_dir, _load_evaluator(args.evaluator), policy_dir, preview=args.preview, known_outputs=known)
+    planner = Planner(
+        program_dir, _load_evaluator(args.evaluator), policy_dir, preview=args.preview, known_outputs=known
+    )
     code = EXIT_OK
     planned_outputs: dict[str, Any] = {}
     for stack in args.stacks:
