@@ -97,7 +97,10 @@ def test_plan_json_without_quota_rows_is_counted_from_its_types(tmp_path: Path) 
     assert report.exit_code == 1
 
 
-OFFLINE_MAIN = '''"""Like the fleet fixture program, plus one API Gateway usage plan per tenant (a counted quota)."""
+OFFLINE_MAIN = '''"""Like the fleet fixture program, plus one API Gateway usage plan per tenant (a counted quota); the
+platform exports the id of the process that planned it, and each cell reads it through a StackReference."""
+import os
+
 import pulumi
 import pulumi_aws as aws
 
@@ -108,6 +111,11 @@ config = stack_config_from_pulumi()
 for t in config.tenant_ids:
     aws.apigateway.UsagePlan(f"{t}-plan", name=f"{t}-plan", tags=tags(config.environment, "UsagePlan", tenant=t))
 pulumi.export("tenants", config.tenant_ids)
+if pulumi.get_stack() == "prod":
+    pulumi.export("plannedBy", os.getpid())
+else:
+    platform = pulumi.StackReference(f"organization/{pulumi.get_project()}/prod")
+    pulumi.export("platformPlannedBy", platform.get_output("plannedBy"))
 '''
 
 
@@ -125,8 +133,12 @@ def test_offline_preview_fails_an_environment_over_80_percent_summed(tmp_path: P
         "(prod 2, prod-cell-01 2, prod-cell-02 1), over 80% of the quota 6 (the increase recorded in "
         "policies/config/prod.json)"
     ) in out
-    # the cells answered their (absent) references from the platform's planned outputs file
-    assert json.loads((plans / "stack-outputs" / "prod.json").read_text()) == {"prod": {"tenants": ["acme", "globex"]}}
+    # the platform was planned once: every cell read the outputs of prod's own process, not a re-plan in its own
+    platform = json.loads((plans / "stack-outputs" / "prod.json").read_text())["prod"]
+    assert platform["tenants"] == ["acme", "globex"]
+    for cell in ("prod-cell-01", "prod-cell-02"):
+        outputs = json.loads((plans / f"{cell}.json").read_text())["outputs"]
+        assert outputs["platformPlannedBy"] == platform["plannedBy"], cell
 
 
 # ---- refused up front -------------------------------------------------------------------------------------------
