@@ -20,6 +20,11 @@ Deletion protection (``saas:protect``) is never bypassed.
 Deploys go through the Pulumi Automation API (``pulumi.automation``; it drives the ``pulumi`` CLI, which must be
 on ``PATH`` with a logged-in backend). ``preview --offline`` uses the offline plan instead, one process per stack.
 
+**Environment quotas** (:mod:`saas_platform.components.fleet_quotas`). Every stack of an environment shares one
+account and Region. ``preview``, ``up`` and ``onboard`` first estimate the tenant-driven quota usage from the stack
+files and refuse (exit 2) an environment that needs more than the account can have; ``preview --offline`` then
+sums the planned usage of all stacks and fails (exit 1) a quota over 80% of the environment's quota.
+
 Exit codes, as ``scripts/plan``: 0 every stack succeeded, 1 a mandatory policy violation, 2 anything else
 (invalid config, a refused command, a program or deployment error).
 """
@@ -37,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, get_args
 
@@ -438,14 +443,29 @@ class OfflineRunner:
     echo: Callable[[str], None] = print
     timeout: float = 3600.0
 
+    @property
+    def platform_outputs_file(self) -> Path:
+        """The platform stack's planned outputs (``<json_dir>/stack-outputs/<platform>.json``), written by its plan."""
+        return self.json_dir / "stack-outputs" / f"{self.env.platform}.json"
+
     def preview(self, stack: str) -> StackResult:
-        """The offline plan of one stack; its exit code is the stack's."""
+        """The offline plan of one stack; its exit code is the stack's.
+
+        The platform stack's plan also writes its outputs (:attr:`platform_outputs_file`); a cell's plan answers
+        its StackReference to the platform from that file (``--stack-outputs``) instead of planning the platform
+        again in every cell's process. Without the file (the platform did not plan) the cell plans it itself."""
         started = time.perf_counter()
         self.json_dir.mkdir(parents=True, exist_ok=True)
         json_file = self.json_dir / f"{stack}.json"
         json_file.unlink(missing_ok=True)
         cmd = [self.python, "-m", PLAN_MODULE, stack, "--json", str(json_file)]
         cmd += ["--program-dir", str(self.env.program_dir), "--quiet"]
+        if stack == self.env.platform:
+            self.platform_outputs_file.parent.mkdir(exist_ok=True)
+            self.platform_outputs_file.unlink(missing_ok=True)
+            cmd += ["--outputs", str(self.platform_outputs_file)]
+        elif self.platform_outputs_file.is_file():
+            cmd += ["--stack-outputs", str(self.platform_outputs_file)]
         try:
             # argv built from our own module name and validated stack names, never through a shell
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, check=False)  # noqa: S603
@@ -708,6 +728,11 @@ def onboard(
     previous: str | None = None
     if where is None:
         where = place_tenant(env, tenants, cell_size)
+        from saas_platform.components import fleet_quotas
+
+        shapes = [fleet_quotas.stack_shape(env, s) for s in env.stacks]
+        shapes = [replace(s, tenants=s.tenants + 1) if s.stack == where else s for s in shapes]
+        fleet_quotas.check_refused_up_front(env, shapes)  # with the new tenant counted, before the file changes
         previous, config = edit_stack_file(env, where, lambda text, name: add_tenant(text, entry, name))
         echo(f"onboard: wrote {tenant} ({entry['tier']}) into Pulumi.{where}.yaml ({len(tenants[where]) + 1} tenants)")
     else:
@@ -890,14 +915,23 @@ def main(
         if getattr(args, "offline", False):
             if args.command != "preview":
                 raise FleetError("--offline runs the offline plan, which deploys nothing; it works with preview only")
+            from saas_platform.components import fleet_quotas
+
+            fleet_quotas.check_refused_up_front(env)
             with tempfile.TemporaryDirectory(prefix="fleet-plan-") as tmp:
                 offline = OfflineRunner(env, args.json_dir or Path(tmp), echo=echo)
                 report = rollout(env, offline.preview, parallel=args.parallel)
+                quotas = fleet_quotas.check_environment(env, fleet_quotas.read_plan_documents(env, offline.json_dir))
+                for line in quotas.lines():  # before the table, whose closing line stays the last
+                    echo(line)
                 echo(report.table())
-                return report.exit_code
+                return max(report.exit_code, quotas.exit_code)
         packs = [] if args.no_policy_pack else (args.policy_packs or default_policy_packs())
         runner = AutomationRunner(env, factory, packs, refresh=args.refresh, echo=echo)
         if args.command in ("preview", "up"):
+            from saas_platform.components import fleet_quotas
+
+            fleet_quotas.check_refused_up_front(env)  # before any stack is previewed or deployed
             report = rollout(env, runner.preview if args.command == "preview" else runner.up, parallel=args.parallel)
             echo(report.table())
             return report.exit_code

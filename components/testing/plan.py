@@ -121,14 +121,19 @@ class Planner:
         *,
         preview: bool = False,
         config: Mapping[str, Any] | None = None,
+        known_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """``evaluate``: the policy evaluator, or ``None`` to plan outputs only. ``config``: overrides of
-        stack-file keys applied to every stack planned (as ``run_program(config=...)``), e.g. in tests."""
+        stack-file keys applied to every stack planned (as ``run_program(config=...)``), e.g. in tests.
+        ``known_outputs``: outputs (secrets unwrapped) of stacks already planned elsewhere, by stack name, e.g.
+        the platform stack planned once for all of its cells (``--stack-outputs``). A StackReference to one of
+        them is answered from here, without planning that stack again; they are trusted as given."""
         self.program_dir = program_dir
         self.evaluate = evaluate
         self.policy_config_dir = policy_config_dir
         self.preview = preview
         self.config = dict(config or {})
+        self.known_outputs = {k: dict(v) for k, v in (known_outputs or {}).items()}
         self.plans: dict[str, StackPlan] = {}
         self._in_progress: set[str] = set()
         self._deployed: Planner | None = None
@@ -157,13 +162,17 @@ class Planner:
         if not self.preview:
             return self
         if self._deployed is None:
-            self._deployed = Planner(self.program_dir, None, self.policy_config_dir, config=self.config)
+            self._deployed = Planner(
+                self.program_dir, None, self.policy_config_dir, config=self.config, known_outputs=self.known_outputs
+            )
         return self._deployed
 
     def _outputs_of(self, ref: str, project: str) -> dict[str, Any] | None:
         parts = ref.split("/")
         if len(parts) != 3 or parts[1] != project or not (self.program_dir / f"Pulumi.{parts[2]}.yaml").exists():
             return None
+        if parts[2] in self.known_outputs:  # planned elsewhere (the platform stack of a fleet preview)
+            return dict(self.known_outputs[parts[2]])
         planner = self._reference_planner()
         if planner is not self:
             return planner._outputs_of(ref, project)
@@ -331,6 +340,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="simulate the first preview of a new stack: provider-computed outputs (ids, ARNs) are unknown, so "
         'policies that read them report "can\'t run during preview" (isolation invariant 48)',
     )
+    parser.add_argument(
+        "--stack-outputs",
+        type=Path,
+        metavar="FILE",
+        help='JSON {"<stack>": {outputs}} of stacks planned before (e.g. by --outputs): StackReferences to them are '
+        "answered from the file instead of planning them again",
+    )
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        metavar="FILE",
+        help='write {"<stack>": {outputs}} of the planned stacks, secrets unwrapped as a StackReference reads them '
+        "(mock values), for a later --stack-outputs",
+    )
     parser.add_argument("--quiet", action="store_true", help="one line per stack plus violations")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of program errors")
     args = parser.parse_args(argv)
@@ -343,8 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy_dir = (
         args.policy_config_dir if args.policy_config_dir.is_absolute() else program_dir / args.policy_config_dir
     )
-    planner = Planner(program_dir, _load_evaluator(args.evaluator), policy_dir, preview=args.preview)
+    known = json.loads(args.stack_outputs.read_text()) if args.stack_outputs else None
+    planner = Planner(
+        program_dir, _load_evaluator(args.evaluator), policy_dir, preview=args.preview, known_outputs=known
+    )
     code = EXIT_OK
+    planned_outputs: dict[str, Any] = {}
     for stack in args.stacks:
         plan = planner.plan(stack)
         render(plan, console, quiet=args.quiet)
@@ -356,7 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json_dir:
             args.json_dir.mkdir(parents=True, exist_ok=True)
             (args.json_dir / f"{stack}.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+        if plan.run is not None:
+            planned_outputs[stack] = _unsecret(plan.run.outputs)
         code = max(code, plan.exit_code)
+    if args.outputs:
+        args.outputs.write_text(json.dumps(planned_outputs, default=str) + "\n")
     return code
 
 
