@@ -153,7 +153,7 @@ def _spawn(kind: str, n: int, *extra: str) -> dict[str, Any]:
 RECORDED_INCREASES: dict[str, int] = {"userPools": 2000, "identityPools": 2000, "iamRoles": 2000}
 """What ``policies/config/dev.json`` records for the environment (``quota-headroom``), as the operator would
 after AWS granted the increases. 1,000 tenants need at least 1,001 user pools and as many identity pools (one
-per tenant plus the platform's system tenant; one more per cell until the cell program exists), over the
+per tenant plus the platform's system tenant), over the
 default maximum of 1,000 per Region, so without a record that environment is refused up front; and at least 2
 ABAC roles per 3 tenants plus 2 trigger roles per cell, over 80% of the default 1,000 IAM roles. So 2,000 of
 each is recorded. 2,000 tenants then need more than 2,000 pools and are refused up front (exit 2) with the
@@ -167,8 +167,7 @@ def _cell_template(platform: dict[str, Any], platform_stack: str) -> dict[str, A
     keep += ("saas:tags", "saas:namePrefix")
     cell = {k: v for k, v in platform["config"].items() if k in keep}
     cell["saas:access"] = {"mode": "abac"}
-    if (ROOT / "components" / "cell.py").exists():  # the cell program: tenants only, shared pieces by reference
-        cell["saas:cell"] = {"platformStack": f"organization/saas/{platform_stack}"}
+    cell["saas:cell"] = {"platformStack": f"organization/saas/{platform_stack}"}  # tenants only, shared by reference
     return cell
 
 
@@ -280,11 +279,6 @@ def run_cells(tenant_counts: list[int], parallel: int, increases: dict[str, int]
         f"cells mode: Pulumi.dev.yaml (2 tenants) + ceil(N / {CELL_SIZE}) ABAC cells, --parallel {parallel}; "
         f"recorded increases (policies/config/dev.json): {increases}"
     )
-    if not (ROOT / "components" / "cell.py").exists():
-        print(
-            "note: no cell program (components/cell.py) yet: every cell plans a whole platform (its own shared "
-            "pieces and system tenant) and references nothing, so these counts and times are not the cells' final ones"
-        )
     print(
         f"{'tenants':>7} {'stacks':>6} {'resources':>9} {'wall s':>8} {'floor s':>8} {'time x':>7} {'cpu s':>8} "
         f"{'floor cpu':>9} {'cpu x':>6} {'max MB':>7} {'floor MB':>9} {'mandatory':>9} {'env vio':>7}"

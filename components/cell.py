@@ -68,9 +68,9 @@ CONTRACT_KEYS: Final[tuple[str, ...]] = (
     "tables",
     "documentBucketArn",
     "registry",
-    "api",
 )
-"""The keys of contract version 1 besides ``contractVersion``."""
+"""The keys of contract version 1 besides ``contractVersion`` (and ``api``, which is null or absent without the
+tenant API: a stack output drops a null value)."""
 IMAGE_METADATA_TABLE: Final = "ImageMetadata"
 CELL_TABLES: Final[tuple[str, ...]] = (*POOL_TABLES, IMAGE_METADATA_TABLE)
 """The pool tables a cell's tenant roles are granted on (the platform's ``tables``)."""
@@ -197,7 +197,7 @@ def read_platform_export(exported: Any, platform_stack: str, expect: CellExpecta
             "which the cell's sign-in triggers import; rebuild the layer (scripts/build-lambda-layer) and redeploy "
             "the platform stack"
         )
-    api = exported["api"]
+    api = exported.get("api")
     if expect.uses_api and not (isinstance(api, Mapping) and api.get("usagePlanIds")):
         raise PlatformContractError(
             f"{where}: the platform serves no tenant API (saas:api), so there is no usage plan for this cell's "

@@ -68,9 +68,8 @@ SYSTEM_ROLES: Final = 3
 """``SystemAccess``: ``SystemAdminRole``, ``SystemSuperuserRole`` and ``SystemSupportRole``, in the stack that
 holds the system tenant (config.py's per-tenant check counts ``2 * tenants + 3`` the same way)."""
 CELL_KEY: Final = "saas:cell"
-"""A stack file with this key is built by the cell program: its tenants only, no system tenant (whose pool,
-identity pool and roles stay in the platform stack). A cell file without it runs the whole platform program and
-so holds a system tenant of its own, as every stack does until the cell program exists."""
+"""A stack file with this key is a cell (``TenantCell``): its tenants only, no system tenant (whose pool, identity
+pool and roles stay in the platform stack). A stack named like a cell without it is refused by the config check."""
 ESTIMATED: Final = ("userPools", "identityPools", "iamRoles", "policyStores")
 """Quota keys the up-front estimate covers (:func:`estimate_stack`)."""
 TOP_STACKS: Final = 3
@@ -316,7 +315,7 @@ class StackShape:
     stack: str
     tenants: int
     system_tenant: bool
-    """The stack builds the system tenant (every stack but a cell built by the cell program, :data:`CELL_KEY`)."""
+    """The stack builds the system tenant (every stack but a cell, :data:`CELL_KEY`)."""
     owns_pools: bool
     """``saas:identity.mode: own`` (user pools and their triggers are in this stack)."""
     access: AccessConfig

@@ -155,16 +155,16 @@ def add_cell(root: Path, number: int, tenants: int, access: dict[str, Any] | Non
 
 
 def test_preview_is_refused_before_anything_runs_when_the_pools_cannot_fit(tmp_path: Path) -> None:
-    """8 pools in the fixture's 3 stacks (5 tenants, a system tenant each) + 993 in cell 03: 1,001 > 1,000."""
+    """6 pools in the fixture's 3 stacks (5 tenants, the platform's system tenant) + 995 in cell 03: 1,001."""
     root = program(tmp_path)
-    add_cell(root, 3, 992, access={"mode": "abac"})
+    add_cell(root, 3, 995, access={"mode": "abac"})
     for args in (("preview", "--env", "prod"), ("preview", "--env", "prod", "--offline"), ("up", "--env", "prod")):
         code, out = cli(root, *args, "--yes")  # _no_automation: nothing may be previewed or deployed
         assert code == 2, out
         assert out.startswith(
             "error: refused before planning prod: Cognito user pools per Region: the 4 stack "
-            "files of prod (997 tenants) need at least 1001 (prod-cell-03 993, prod 3, "
-            "prod-cell-01 3, 1 more stack; from Pulumi.prod-cell-03.yaml, Pulumi.prod.yaml, "
+            "files of prod (1000 tenants) need at least 1001 (prod-cell-03 995, prod 3, "
+            "prod-cell-01 2, 1 more stack; from Pulumi.prod-cell-03.yaml, Pulumi.prod.yaml, "
             "Pulumi.prod-cell-01.yaml and 1 more stack file), more than the 1000 the account can "
             "have (the AWS default; no increase recorded in policies/config/prod.json)"
         ), out
@@ -172,7 +172,7 @@ def test_preview_is_refused_before_anything_runs_when_the_pools_cannot_fit(tmp_p
         assert '{"quota-headroom": {"userPools": <new quota>}} in policies/config/prod.json' in out
         assert "or put further cells in another account or Region" in out
         assert "Cognito identity pools per Region" in out  # the same count of identity pools
-        assert "IAM roles" not in out  # ABAC: 662 tenant roles + 50 trigger roles + 9 fit
+        assert "IAM roles" not in out  # ABAC: 664 tenant roles + 38 trigger roles + 3 system roles fit
     assert not (root / "plans").exists()
 
     record(root, "prod", {"userPools": 2000, "identityPools": 2000})
@@ -184,13 +184,14 @@ def test_per_tenant_roles_are_refused_by_the_iam_role_quota(tmp_path: Path) -> N
     add_cell(root, 3, 500)  # perTenant: 1,000 tenant roles
     code, out = cli(root, "preview", "--env", "prod")
     assert code == 2
-    assert "IAM roles per account: the 4 stack files of prod (505 tenants) need at least 1054" in out
+    # 1,010 tenant roles + 3 system roles (platform) + 2 trigger roles per shard of 33 pools: 2 + 2 + 2 + 32
+    assert "IAM roles per account: the 4 stack files of prod (505 tenants) need at least 1051" in out
     assert "Cognito" not in out
 
 
 def test_onboard_is_refused_when_the_new_tenant_would_not_fit_and_writes_nothing(tmp_path: Path) -> None:
     root = program(tmp_path)
-    add_cell(root, 3, 991, access={"mode": "abac"})  # exactly 1,000 pools: still fits
+    add_cell(root, 3, 994, access={"mode": "abac"})  # exactly 1,000 pools: still fits
     assert fleet_quotas.refusals(fleet.discover_stacks(root, "prod")) == []
     before = snapshot(root)
     code, out = cli(root, "onboard", "newco", "--env", "prod", "--yes")
@@ -212,7 +213,7 @@ TENANT_DRIVEN = {
 
 def small_environment(tmp_path: Path) -> Path:
     """dev (2 tenants, per-tenant roles; no MSK, jobs or API, to plan in seconds) and a generated cell of 7 ABAC
-    tenants, in a copy of the program. With the cell program (components/cell.py) the cell file says so."""
+    tenants, in a copy of the program."""
     root = tmp_path / "env"
     root.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
@@ -224,8 +225,7 @@ def small_environment(tmp_path: Path) -> Path:
     cell = {k: v for k, v in dev["config"].items() if k != "saas:tenants"}
     cell["saas:tenants"] = [{"id": f"cell{i:02d}", "tier": "standard"} for i in range(7)]
     cell["saas:access"] = {"mode": "abac"}
-    if (ROOT / "components" / "cell.py").exists():
-        cell["saas:cell"] = {"platformStack": "organization/saas/dev"}
+    cell["saas:cell"] = {"platformStack": "organization/saas/dev", "api": False}  # dev here has no saas:api
     (root / "Pulumi.dev-cell-01.yaml").write_text(yaml.safe_dump({"config": cell}, sort_keys=False))
     return root
 
@@ -260,15 +260,14 @@ def test_the_estimate_matches_a_real_plan_of_dev_and_a_cell_exactly(tmp_path: Pa
         assert estimate == planned_counts(planner.plan(stack)), stack
     cell = fleet_quotas.estimate_stack(fleet_quotas.stack_shape(env, "dev-cell-01"))
     # spelled out: 7 ABAC tenants in shards of 3 -> 3 shards, 2 roles each; one trigger shard, 2 roles
-    system = 0 if (ROOT / "components" / "cell.py").exists() else 1
     assert cell == {
-        "userPools": 7 + system,
-        "identityPools": 7 + system,
+        "userPools": 7,
+        "identityPools": 7,
         "policyStores": 7,
-        "iamRoles": 2 * math.ceil(7 / 3) + 3 * system + 2,
+        "iamRoles": 2 * math.ceil(7 / 3) + 2,  # no system tenant in a cell: its roles are the platform's
     }
     totals = {u.quota.key: u.used for u in fleet_quotas.estimate_environment(env)}
-    assert totals["userPools"] == 3 + 7 + system
+    assert totals["userPools"] == 3 + 7
 
 
 @pytest.mark.parametrize("mode", ["perTenant", "abac"])
@@ -277,7 +276,7 @@ def test_the_estimate_follows_the_access_mode(tmp_path: Path, mode: str) -> None
     add_cell(root, 3, 10, access={"mode": mode})
     env = fleet.discover_stacks(root, "prod")
     roles = fleet_quotas.estimate_stack(fleet_quotas.stack_shape(env, "prod-cell-03"))["iamRoles"]
-    assert roles == (20 if mode == "perTenant" else 8) + 3 + 2  # tenant roles, system roles, one trigger shard
+    assert roles == (20 if mode == "perTenant" else 8) + 2  # tenant roles, one trigger shard (system: platform)
 
 
 def test_known_outputs_answer_a_stack_reference_without_planning_that_stack() -> None:
