@@ -382,6 +382,22 @@ SLIPS: Final[tuple[Slip, ...]] = (
         "runners accept events for tenants outside the registry (the picker's key is the only source)",
         (T_RUNNERS,),
     ),
+    Slip(
+        "cell-contract-environment-unchecked",
+        "components/cell.py",
+        '            ("environment", expect.environment),\n',
+        "",
+        "a cell reads another environment's platform: its tenants' roles are granted on that environment's tables",
+        ("tests/test_cell.py",),
+    ),
+    Slip(
+        "cell-keyed-index-check-misspelt",
+        "components/cell.py",
+        'keyed = {base: t.get("tenantIndexNames") for base, t in tables.items() if t.get("tenantIndexNames")}',
+        'keyed = {base: t.get("indexNames") for base, t in tables.items() if t.get("indexNames")}',
+        "a cell accepts tables with tenant-keyed indexes its roles cannot scope (the check reads a key never set)",
+        ("tests/test_cell.py",),
+    ),
 )
 
 
