@@ -634,7 +634,9 @@ class Platform(pulumi.ComponentResource):
                 environment=cfg.environment,
                 region=cfg.region,
                 account_id=foundation.account_id,
-                tenant_ids=tuple(cfg.tenant_ids),
+                registry_table_name=self.registry.table_name,
+                registry_table_arn=self.registry.table_arn,
+                tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
                 kms_key_arn=foundation.key.arn,
                 kms_key_alias=foundation.key_alias,
                 raw_bucket_name=buckets.raw.bucket_name,

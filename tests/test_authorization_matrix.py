@@ -80,8 +80,9 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
 def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     """Both legs of the image pipeline (API upload, processing) are in the matrix of every stack: allowed as
     declared; the writer sessions denied on another tenant's rows and objects and on a prefix-trap tenant; the
-    functions' AssumeRole into the writers denied for an unregistered tenant; API Gateway's invocation of the
-    upload function denied without its source ARN."""
+    functions' AssumeRole into the writers denied without the TenantId tag (an unregistered tenant is the
+    registry's refusal, in the handler tests); API Gateway's invocation of the upload function denied without its
+    source ARN."""
     cases = matrix(stack, "perTenant").cases
 
     def paths(prefix: str) -> set[str]:
@@ -98,7 +99,10 @@ def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     }
     assert writer_data <= paths("other-tenant:") & paths("prefix-trap:"), sorted(writer_data - paths("other-tenant:"))
     assume = {"platform-images:upload/assume-writer", "platform-images:processor/assume-writer"}
-    assert assume <= paths("unregistered:"), sorted(assume - paths("unregistered:"))
+    # constant-size IAM: which tenants exist is the registry's call (handler tests), so IAM is not expected to
+    # refuse an unregistered tenant's tag; a session without the TenantId tag is still denied
+    assert not assume & paths("unregistered:"), sorted(assume & paths("unregistered:"))
+    assert assume <= paths("missing:aws:RequestTag/TenantId"), sorted(assume - paths("missing:aws:RequestTag/TenantId"))
     assert "platform-api:apigateway/invoke-images" in paths("missing:aws:SourceArn")
 
 

@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 
 from saas_platform.components.api import ApiTenant, TenantApi
+from saas_platform.components.image_pipeline import ImagePipeline
 from saas_platform.components.jobs import ScheduledJobs
 from saas_platform.components.testing.harness import ProgramRun, run_function
 from saas_platform.policies._iam import doc_size
 from saas_platform.policies.access import INLINE_PER_ROLE_MAX, TRUST_POLICY_MAX
 from saas_platform.policies.iam_headroom import budget
+from tests import test_image_pipeline_component as images_support
 from tests import test_jobs_component as jobs_support
 from tests import test_tenant_api as api_support
 
@@ -53,7 +55,11 @@ def _jobs(tenants: Sequence[str]) -> Callable[[], None]:
     return lambda: ScheduledJobs("jobs", jobs_support.args(tenant_ids=tuple(tenants)))
 
 
-BUILDERS: dict[str, Callable[[Sequence[str]], Callable[[], None]]] = {"api": _api, "jobs": _jobs}
+def _images(tenants: Sequence[str]) -> Callable[[], None]:
+    return lambda: ImagePipeline("images", images_support.args(tenant_ids=tuple(tenants)))
+
+
+BUILDERS: dict[str, Callable[[Sequence[str]], Callable[[], None]]] = {"api": _api, "images": _images, "jobs": _jobs}
 
 
 @functools.cache
@@ -94,7 +100,8 @@ def test_documents_do_not_grow_with_the_tenants(component: str) -> None:
 
 
 def test_the_measured_documents_include_the_ones_that_used_to_list_tenants() -> None:
-    """The authorizer's role policy, every runner's writer trust and policy, and the runners' environments."""
+    """The authorizer's role policy, every runner's writer trust and policy, the runners' environments, and the
+    image functions' policies and environments (their AssumeTenantWriter and KNOWN_TENANTS used to list tenants)."""
     api = documents(planned("api", "many"))
     assert "platform-api-authorizer-policy" in api
     jobs = documents(planned("jobs", "many"))
@@ -103,5 +110,8 @@ def test_the_measured_documents_include_the_ones_that_used_to_list_tenants() -> 
         assert f"jobs-{runner}-writer-policy" in jobs
         assert f"jobs-{runner}-policy" in jobs
     assert "AIML-SaaS-AttGen-System-Dev environment" in jobs
+    images = documents(planned("images", "many"))
+    assert {"images-processor-policy", "images-upload-policy"} <= images.keys()
+    assert {"AIML-SaaS-ImageProcessor-Dev environment", "AIML-SaaS-ImageUpload-Dev environment"} <= images.keys()
     text = json.dumps([r.inputs for r in planned("jobs", "many").resources if r.type.startswith("aws:iam/")])
     assert "tenant-0999" not in text
