@@ -84,10 +84,13 @@ def test_no_tenant_role_can_reach_the_registry(prod: ProgramRun) -> None:
         if "TenantRegistry" in text:
             readers.add(policy.name)
     # only the platform's handlers that check tenants: the MSK consumer, the API authorizer, the shared
-    # sign-in triggers and the job runners (which check each job's tenant; AttGen-System lists the active ones)
+    # sign-in triggers, the image functions and the job runners (which check each job's tenant; AttGen-System
+    # lists the active ones)
     assert readers == {
         "platform-api-authorizer-policy",
         "platform-consumer-image-uploads-handler-policy",
+        "platform-images-processor-policy",
+        "platform-images-upload-policy",
         "platform-triggers-pre-auth-s00-policy",
         "platform-triggers-pre-token-s00-policy",
         *(
