@@ -483,7 +483,8 @@ def registry_problems(runner: str, stmts: list[dict[str, Any]]) -> list[str]:
 
 
 def _tenant_tag_problems(runner: str, what: str, st: Mapping[str, Any]) -> list[str]:
-    condition = st.get("Condition") if isinstance(st.get("Condition"), Mapping) else {}
+    raw = st.get("Condition")
+    condition: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     keys = get_path(st, "Condition", "ForAllValues:StringEquals", "aws:TagKeys")
     listed = sorted(
         op for op, block in condition.items() if op != "Null" and isinstance(block, Mapping) and TENANT_TAG_KEY in block

@@ -52,11 +52,17 @@ def _api(tenants: Sequence[str]) -> Callable[[], None]:
 
 
 def _jobs(tenants: Sequence[str]) -> Callable[[], None]:
-    return lambda: ScheduledJobs("jobs", jobs_support.args(tenant_ids=tuple(tenants)))
+    def program() -> None:
+        ScheduledJobs("jobs", jobs_support.args(tenant_ids=tuple(tenants)))
+
+    return program
 
 
 def _images(tenants: Sequence[str]) -> Callable[[], None]:
-    return lambda: ImagePipeline("images", images_support.args(tenant_ids=tuple(tenants)))
+    def program() -> None:
+        ImagePipeline("images", images_support.args(tenant_ids=tuple(tenants)))
+
+    return program
 
 
 BUILDERS: dict[str, Callable[[Sequence[str]], Callable[[], None]]] = {"api": _api, "images": _images, "jobs": _jobs}
