@@ -196,6 +196,14 @@ SLIPS: Final[tuple[Slip, ...]] = (
         ("tests/test_msk_consumer_component.py", T_AUTHZ),
     ),
     Slip(
+        "authorizer-store-grant-environment-dropped",
+        "components/api.py",
+        '                f"aws:ResourceTag/{TAG_ENVIRONMENT}": environment,\n',
+        "",
+        "authorizer store grant without the environment tag: one environment's authorizer asks another's stores",
+        ("tests/test_tenant_api.py", T_AUTHZ),
+    ),
+    Slip(
         "jobs-writer-trust-principal-arn-dropped",
         "components/jobs.py",
         '                    "ArnEquals": {"aws:PrincipalArn": runner_role_arn},\n',
