@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
@@ -36,7 +36,16 @@ from saas_platform.components.lambda_function import (
     HandlerFunctionArgs,
     LayerLike,
 )
-from saas_platform.components.naming import LOG_RETENTION_DAYS, TENANT_ID_RE, Environment, env_suffix, tags
+from saas_platform.components.naming import (
+    LOG_RETENTION_DAYS,
+    TAG_COMPONENT,
+    TAG_ENVIRONMENT,
+    TAG_TENANT,
+    TENANT_ID_RE,
+    Environment,
+    env_suffix,
+    tags,
+)
 from saas_platform.components.registry import (
     REGISTRY_TABLE_ENV,
     registry_key_statement,
@@ -95,13 +104,19 @@ def load_routes(path: Path = ROUTES_FILE) -> tuple[ApiRoute, ...]:
 
 @dataclass(frozen=True)
 class ApiTenant:
-    """One tenant as the API sees it at deploy time: its usage plan (tier) and the policy store the authorizer may
-    ask (``TenantAuthorization.policy_store_arn``). Everything the authorizer decides with at run time - the
-    issuer's pool, the app clients, the store id, the status, the usage key - comes from the tenant registry."""
+    """One tenant as the API sees it at deploy time: its usage plan (tier) and usage key. Everything the
+    authorizer decides with at run time - the issuer's pool, the app clients, the store id, the status, the usage
+    key - comes from the tenant registry.
+
+    ``policy_store_arn`` (``TenantAuthorization.policy_store_arn``) is optional and feeds the data-path inventory
+    only (the authorization matrix evaluates the authorizer's call on that store). The authorizer's role never
+    names a store: it may ask any store of this environment tagged by ``TenantAuthorization``
+    (:func:`authorizer_store_statement`), so its policy does not grow with the tenants and covers the stores of
+    cell stacks too."""
 
     tenant_id: str
     tier: Tier
-    policy_store_arn: pulumi.Input[str]
+    policy_store_arn: pulumi.Input[str] | None = None
 
 
 IMAGE_SERVICE: Final = "images"
@@ -129,7 +144,8 @@ class TenantApiArgs:
     Attributes:
         environment: ``dev`` | ``staging`` | ``prod``; also the stage name.
         name_prefix: physical-name prefix (``AIML-SaaS``).
-        tenants: every customer tenant with its tier and policy store (non-empty).
+        tenants: every customer tenant with its tier (non-empty): one usage key each, on its tier's usage plan.
+            A tenant's ``policy_store_arn`` only adds its store to the data-path inventory.
         region: the stack's region: the only region whose issuers the authorizer looks up, and the registry key's.
         account_id: the account (the registry key's ARN).
         kms_key_alias: the environment key's alias; the registry table is encrypted with it.
@@ -269,6 +285,36 @@ def tenant_usage_key(
     return key
 
 
+STORE_COMPONENT: Final = "TenantAuthorization"
+"""The ``saas:component`` tag of every tenant policy store (``TenantAuthorization`` tags its store with it)."""
+
+
+def authorizer_store_statement(environment: str, account_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The authorizer's one grant on Verified Permissions, constant in the number of tenants.
+
+    ``IsAuthorizedWithToken`` on ``policy-store/*`` of the account, only on stores whose tags say they belong to
+    this environment (``saas:environment``), were created by ``TenantAuthorization`` (``saas:component``) and
+    belong to a tenant (``saas:tenant`` present). The Service Authorization Reference lists
+    ``aws:ResourceTag/${TagKey}`` for this action on the policy-store resource, so the tags are checked on the
+    store the request names. A store of another environment, an untagged store or one some other component
+    created is refused; a store a cell stack of the same environment creates is covered without changing this
+    role. Which store a token may be asked of is the registry's answer (``policyStoreId`` of the issuer's tenant).
+    """
+    return {
+        "Sid": "IsAuthorizedWithTokenOnTenantStores",
+        "Effect": "Allow",
+        "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
+        "Resource": pulumi.Output.concat("arn:aws:verifiedpermissions::", account_id, ":policy-store/*"),
+        "Condition": {
+            "StringEquals": {
+                f"aws:ResourceTag/{TAG_ENVIRONMENT}": environment,
+                f"aws:ResourceTag/{TAG_COMPONENT}": STORE_COMPONENT,
+            },
+            "Null": {f"aws:ResourceTag/{TAG_TENANT}": "false"},
+        },
+    }
+
+
 def authorizer_config(environment: str, region: str) -> str:
     """The authorizer's ``AUTHZ_CONFIG``: environment-level settings only, ``{"environment", "region"}`` (pure; the
     handler's ``AuthorizerConfig.from_json`` reads it). The tenants are in the registry, not here."""
@@ -284,7 +330,8 @@ class TenantApi(pulumi.ComponentResource):
     * ``RestApi`` (regional, ``api_key_source="AUTHORIZER"``: the authorizer returns the caller's tenant usage key,
       so each tenant is throttled by its own tier's usage plan - the OptimalHR design "Rate Limiting & Throttling").
     * The authorizer: ``HandlerFunction`` running ``saas_platform.handlers.authorizer`` whose role may call only
-      ``verifiedpermissions:IsAuthorizedWithToken`` on the tenants' policy-store ARNs and read the tenant registry
+      ``verifiedpermissions:IsAuthorizedWithToken`` on this environment's tenant policy stores (``policy-store/*``
+      under tag conditions, :func:`authorizer_store_statement`; no store list) and read the tenant registry
       (``GetItem``/``Query`` on the table and its ``byUserPool`` index, the key through DynamoDB); a ``REQUEST``
       ``Authorizer`` with identity source ``method.request.header.Authorization`` and result TTL 0.
     * One ``Resource`` per path segment and one ``Method`` (``CUSTOM`` auth, API key required) plus a Lambda proxy
@@ -361,7 +408,6 @@ class TenantApi(pulumi.ComponentResource):
 
         # --- the authorizer: environment-level settings in AUTHZ_CONFIG, the tenants in the registry
         config = authorizer_config(args.environment, args.region)
-        store_arns = [t.policy_store_arn for t in args.tenants]
         function = HandlerFunction(
             f"{name}-authorizer",
             HandlerFunctionArgs(
@@ -378,12 +424,7 @@ class TenantApi(pulumi.ComponentResource):
                     REGISTRY_TABLE_ENV: args.registry_table_name,
                 },
                 statements=[
-                    {
-                        "Sid": "IsAuthorizedWithTokenOnTenantStores",
-                        "Effect": "Allow",
-                        "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
-                        "Resource": store_arns,
-                    },
+                    authorizer_store_statement(args.environment, args.account_id),
                     registry_read_statement(args.registry_table_arn),
                     registry_key_statement(
                         region=args.region, account_id=args.account_id, kms_key_alias=args.kms_key_alias
@@ -430,6 +471,19 @@ class TenantApi(pulumi.ComponentResource):
                 table_arn=args.registry_table_arn,
                 kms_key_arn=args.kms_key_arn,
                 region=args.region,
+            ),
+            *(
+                DataPath(
+                    name=f"authorizer/is-authorized/{t.tenant_id}",
+                    principal=function.role_arn,
+                    principal_type="role",
+                    actions=("verifiedpermissions:IsAuthorizedWithToken",),
+                    resource=t.policy_store_arn,
+                    description=f"the authorizer asks tenant {t.tenant_id}'s policy store (found in the registry); "
+                    "the matrix reads the store's tags from the plan",
+                )
+                for t in args.tenants
+                if t.policy_store_arn is not None
             ),
         ]
 

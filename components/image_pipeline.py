@@ -46,6 +46,12 @@ from saas_platform.components.naming import (
     tags,
 )
 from saas_platform.components.pool_table import TENANT_KEY_PREFIX
+from saas_platform.components.registry import (
+    REGISTRY_TABLE_ENV,
+    registry_key_statement,
+    registry_read_paths,
+    registry_read_statement,
+)
 from saas_platform.handlers._tenant_session import SessionScope, session_policy
 
 TENANT_TAG: Final = "TenantId"
@@ -66,10 +72,6 @@ QUEUE_CONSUMER_ACTIONS: Final = (
     "sqs:GetQueueAttributes",
     "sqs:ChangeMessageVisibility",
 )
-
-TENANT_LIST_MAX_CHARS: Final = 6_000
-"""Budget of the tenant list in the upload and processor roles' ``AssumeTenantWriter`` condition (inline
-policies are limited to 10,240 characters; the rest of the document needs the remainder)."""
 
 
 def _tenant() -> str:
@@ -208,18 +210,31 @@ def processor_writer_policy(
     }
 
 
-def assume_writer_statement(writer_role_arn: Any, tenant_ids: Sequence[str]) -> dict[str, Any]:
-    """The function may assume its writer only with one ``TenantId`` tag naming a configured tenant."""
+def assume_writer_statement(writer_role_arn: Any) -> dict[str, Any]:
+    """The function may assume its writer only with exactly one ``TenantId`` tag (no tenant list: constant size).
+
+    Which tenants are valid is the tenant registry's call, checked by the handler before every session
+    (``handlers._tenant_session.RegistryTenants``); the session tag plus the session policy confine the session."""
     return {
         "Sid": "AssumeTenantWriter",
         "Effect": "Allow",
         "Action": ["sts:AssumeRole", "sts:TagSession"],
         "Resource": writer_role_arn,
         "Condition": {
-            "StringEquals": {f"aws:RequestTag/{TENANT_TAG}": list(tenant_ids)},
+            "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
             "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
         },
     }
+
+
+def registry_statements(
+    *, registry_table_arn: Any, region: str, account_id: Any, kms_key_alias: str
+) -> list[dict[str, Any]]:
+    """What a pipeline function needs to check a tenant in the registry: ``GetItem``/``Query`` and the key."""
+    return [
+        registry_read_statement(registry_table_arn),
+        registry_key_statement(region=region, account_id=account_id, kms_key_alias=kms_key_alias),
+    ]
 
 
 def processor_statements(
@@ -230,7 +245,8 @@ def processor_statements(
     region: str,
     account_id: Any,
     writer_role_arn: Any,
-    tenant_ids: Sequence[str],
+    registry_table_arn: Any,
+    kms_key_alias: str,
 ) -> list[dict[str, Any]]:
     """The processor's execution role beyond logs/X-Ray (pure with strings; Outputs resolve in json_dumps)."""
     keys = (
@@ -251,7 +267,10 @@ def processor_statements(
                 "StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"},
             },
         },
-        assume_writer_statement(writer_role_arn, tenant_ids),
+        assume_writer_statement(writer_role_arn),
+        *registry_statements(
+            registry_table_arn=registry_table_arn, region=region, account_id=account_id, kms_key_alias=kms_key_alias
+        ),
     ]
 
 
@@ -378,6 +397,10 @@ def pipeline_paths(
             description="SQS encrypts dead letters with the queue key for the handler",
             **processor,
         ),
+    ]
+    if not tenants:  # every tenant lives in a cell stack: the writer sessions are declared there
+        return paths
+    paths.append(
         DataPath(
             name="processor/assume-writer",
             actions=("sts:AssumeRole", "sts:TagSession"),
@@ -385,11 +408,12 @@ def pipeline_paths(
             context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
             tenants=tenants,
             tenant_bound=False,
+            registry_checked=True,
             guards=(f"aws:RequestTag/{TENANT_TAG}",),
-            description="the processor assumes its writer for the tenant an object key names",
+            description="the processor assumes its writer for the (registry-checked) tenant an object key names",
             **processor,
-        ),
-    ]
+        )
+    )
     processor_grants = pulumi.Output.all(raw_bucket_arn, processed_bucket_arn).apply(
         lambda v: [(v[0], "raw/*", ["s3:GetObject"]), (v[1], "processed/*", ["s3:PutObject", "s3:GetObject"])]
     )
@@ -414,6 +438,7 @@ def pipeline_paths(
                 context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
                 tenants=tenants,
                 tenant_bound=False,
+                registry_checked=True,
                 guards=(f"aws:RequestTag/{TENANT_TAG}",),
                 description="the upload function assumes its writer for the caller's tenant (authorizer context)",
             )
@@ -438,7 +463,11 @@ class ImagePipelineArgs:
     Attributes:
         environment: ``dev`` | ``staging`` | ``prod``.
         region / account_id: the stack's region and account (ARNs built from known parts, known at preview).
-        tenant_ids: the tenant registry (deploy-time config): the only ``TenantId`` tags the functions may send.
+        registry_table_name / registry_table_arn: the tenant registry (``TenantRegistry``): both functions check
+            the tenant there before every writer session (``SAAS_REGISTRY_TABLE``) and refuse unknown, suspended
+            and offboarded tenants (fail closed when it cannot be read).
+        tenant_ids: Default ``()``. The tenants of this stack, for the data-path inventory only; no IAM document or
+            environment variable holds them (a platform stack whose tenants all live in cells passes none).
         kms_key_arn / kms_key_alias: the environment key (bucket keys, function env vars, logs).
         raw_bucket_name / raw_bucket_arn: where both ingestion legs store images (``<tenant>/raw/<imageId>``).
         processed_bucket_name / processed_bucket_arn: renditions (``<tenant>/processed/<imageId>/...``).
@@ -458,7 +487,8 @@ class ImagePipelineArgs:
     environment: Environment
     region: str
     account_id: pulumi.Input[str]
-    tenant_ids: tuple[str, ...]
+    registry_table_name: pulumi.Input[str]
+    registry_table_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
     kms_key_alias: str
     raw_bucket_name: pulumi.Input[str]
@@ -468,6 +498,7 @@ class ImagePipelineArgs:
     metadata_table_name: pulumi.Input[str]
     metadata_table_arn: pulumi.Input[str]
     retention_days: int
+    tenant_ids: tuple[str, ...] = ()
     name_prefix: str = DEFAULT_NAME_PREFIX
     upload: bool = True
     max_receive_count: int = 5
@@ -487,16 +518,9 @@ class ImagePipelineArgs:
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise ComponentArgError(f"environment must be one of {ENVIRONMENTS}; got {self.environment!r}")
-        if not self.tenant_ids:
-            raise ComponentArgError("tenant_ids must name at least one tenant (the pipeline's tenant registry)")
         bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t)]
         if bad:
             raise ComponentArgError(f"tenant_ids must match {TENANT_ID_RE.pattern!r}; got {bad}")
-        if sum(len(t) + 4 for t in self.tenant_ids) > TENANT_LIST_MAX_CHARS:
-            raise ComponentArgError(
-                f"{len(self.tenant_ids)} tenants do not fit the AssumeTenantWriter condition of an inline policy "
-                f"(budget {TENANT_LIST_MAX_CHARS} characters); split the registry"
-            )
         if not self.kms_key_alias.startswith("alias/"):
             raise ComponentArgError(f"kms_key_alias must start with 'alias/'; got {self.kms_key_alias!r}")
         bounds = {
@@ -572,7 +596,8 @@ class ImagePipeline(pulumi.ComponentResource):
     Example::
 
         pipeline = ImagePipeline("platform-images", ImagePipelineArgs(environment="dev", region="ap-southeast-1",
-            account_id=account, tenant_ids=("acme", "globex"), kms_key_arn=key.arn, kms_key_alias="alias/x-dev",
+            account_id=account, registry_table_name=registry.table_name, registry_table_arn=registry.table_arn,
+            kms_key_arn=key.arn, kms_key_alias="alias/x-dev",
             raw_bucket_name=raw.bucket_name, raw_bucket_arn=raw.bucket_arn,
             processed_bucket_name=processed.bucket_name, processed_bucket_arn=processed.bucket_arn,
             metadata_table_name=table.table_name, metadata_table_arn=table.table_arn, retention_days=7))
@@ -698,7 +723,7 @@ class ImagePipeline(pulumi.ComponentResource):
                     "WRITER_ROLE_ARN": processor_writer_arn,
                     "KMS_KEY_ARN": args.kms_key_arn,
                     "DLQ_URL": dlq.url,
-                    "KNOWN_TENANTS": ",".join(args.tenant_ids),
+                    REGISTRY_TABLE_ENV: args.registry_table_name,
                     "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
                     "MAX_PIXELS": str(args.max_pixels),
                     "RENDITION_PX": str(args.rendition_px),
@@ -712,7 +737,8 @@ class ImagePipeline(pulumi.ComponentResource):
                     region=args.region,
                     account_id=args.account_id,
                     writer_role_arn=processor_writer_arn,
-                    tenant_ids=args.tenant_ids,
+                    registry_table_arn=args.registry_table_arn,
+                    kms_key_alias=args.kms_key_alias,
                 ),
                 layers=args.layers,
                 memory_size=args.processor_memory_mb,
@@ -776,14 +802,22 @@ class ImagePipeline(pulumi.ComponentResource):
                         "METADATA_TABLE_ARN": args.metadata_table_arn,
                         "WRITER_ROLE_ARN": upload_writer_arn,
                         "KMS_KEY_ARN": args.kms_key_arn,
-                        "KNOWN_TENANTS": ",".join(args.tenant_ids),
+                        REGISTRY_TABLE_ENV: args.registry_table_name,
                         "RETENTION_DAYS": str(args.retention_days),
                         "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
                         "INLINE_MAX_BYTES": str(INLINE_MAX_BYTES),
                         "MAX_PIXELS": str(args.max_pixels),
                         "ALLOWED_CONTENT_TYPES": ",".join(IMAGE_CONTENT_TYPES),
                     },
-                    statements=[assume_writer_statement(upload_writer_arn, args.tenant_ids)],
+                    statements=[
+                        assume_writer_statement(upload_writer_arn),
+                        *registry_statements(
+                            registry_table_arn=args.registry_table_arn,
+                            region=args.region,
+                            account_id=args.account_id,
+                            kms_key_alias=args.kms_key_alias,
+                        ),
+                    ],
                     layers=args.layers,
                     memory_size=args.upload_memory_mb,
                     timeout=29,  # API Gateway's integration timeout
@@ -879,8 +913,23 @@ class ImagePipeline(pulumi.ComponentResource):
         self.dlq_arn, self.dlq_url = dlq.arn, dlq.url
         self.queue_key_arn = queue_key.arn
         self._notification = notification
+        readers = [("processor", processor.role_arn)] + (
+            [("upload", self.upload_role_arn)] if self.upload_role_arn is not None else []
+        )
+        registry_paths = [
+            path
+            for label, role in readers
+            for path in registry_read_paths(
+                principal=role,
+                table_arn=args.registry_table_arn,
+                kms_key_arn=args.kms_key_arn,
+                region=args.region,
+                label=label,
+            )
+        ]
         self.data_paths = datapaths.declare(
-            pipeline_paths(
+            registry_paths
+            + pipeline_paths(
                 processor_role_arn=processor.role_arn,
                 processor_writer_arn=processor_writer.arn,
                 upload_role_arn=self.upload_role_arn,

@@ -9,9 +9,11 @@
   functions it may dispatch to (the allow-list it also receives as ``RUNNERS``);
 * the **runners** (``handlers/job_runners.py``), one ``HandlerFunction`` each, named ``<prefix>-<Runner>-<Env>``.
   Per-tenant runners hold no tenant data themselves: each has a **writer role** whose policy allows only that
-  runner's table actions under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}``, trusted only by
-  the runner's role with exactly one ``TenantId`` session tag; the runner passes a session policy naming the
-  tenant as well. AttGen-System is a system runner: it may only invoke AttGen-Tenant;
+  runner's table actions under ``dynamodb:LeadingKeys = TENANT#${aws:PrincipalTag/TenantId}``, trusted only for
+  the runner's role with exactly one ``TenantId`` session tag (no tenant list: constant size); the runner checks
+  the job's tenant against the tenant registry first and passes a session policy naming the tenant as well.
+  AttGen-System is a system runner: it lists the active tenant ids (the registry's keys-only ``byStatus``
+  index) and may only invoke AttGen-Tenant;
 * a KMS-encrypted SQS **dead-letter queue for every function** (all are invoked asynchronously), the
   asynchronous-invoke retry settings, and **alarms** on DLQ depth, errors, throttles, P99 duration, picker
   failures and job lag (``JobLagSeconds``, the age of the oldest due job) to the alarm topic;
@@ -35,7 +37,6 @@ import pulumi_aws as aws
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
-from saas_platform.components.iam import DOCUMENT_HEADROOM, TRUST_POLICY_MAX_CHARS, document_size
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -52,6 +53,14 @@ from saas_platform.components.naming import (
     tags,
 )
 from saas_platform.components.pool_table import TableIndex
+from saas_platform.components.registry import (
+    REGISTRY_TABLE_ENV,
+    STATUS_INDEX,
+    registry_key_statement,
+    registry_list_statement,
+    registry_read_paths,
+    registry_read_statement,
+)
 from saas_platform.handlers._jobs import (
     DUE_ATTRIBUTE,
     DUE_INDEX,
@@ -82,6 +91,7 @@ ASYNC_RETRIES: Final = 2
 ASYNC_MAX_EVENT_AGE: Final = 3600
 PICKER_TIMEOUT: Final = 60
 RUNNER_TIMEOUT: Final = 60
+TENANT_TAG: Final = "TenantId"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,8 +111,13 @@ class ScheduledJobsArgs:
         region / account_id: build the ARNs of the picker, runners and schedule from known parts, so every
             policy document is known at preview.
         tables: the pool tables by base name (``TenantJob`` is required; runners need theirs).
-        tenant_ids: the tenant registry (deploy-time config): runners refuse other tenants, writer roles accept
-            only these ``TenantId`` tags, AttGen-System iterates exactly these.
+        registry_table_name / registry_table_arn: the tenant registry (``TenantRegistry``): every per-tenant
+            runner checks the job's tenant there before it assumes its writer role (``SAAS_REGISTRY_TABLE``), and
+            refuses an unknown, suspended or offboarded tenant (fail closed when the registry cannot be read);
+            AttGen-System lists the active tenants on its keys-only ``byStatus`` index.
+        tenant_ids: Default ``()``. The tenants of this stack, for the data-path inventory only (the authorization
+            matrix). No IAM document and no environment variable holds them; a platform stack whose tenants all
+            live in cell stacks passes none.
         kms_key_arn: the environment key (queues, topic, log groups, function environments).
         kms_key_alias: the key's alias (``alias/aiml-saas-dev``). When set, the data-key grants for the queues and
             the topic name ``key/*`` narrowed by ``kms:ResourceAliases``, so the documents are known at the first
@@ -123,8 +138,10 @@ class ScheduledJobsArgs:
     region: str
     account_id: pulumi.Input[str]
     tables: Mapping[str, JobTable]
-    tenant_ids: tuple[str, ...]
+    registry_table_name: pulumi.Input[str]
+    registry_table_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    tenant_ids: tuple[str, ...] = ()
     kms_key_alias: str | None = None
     name_prefix: str = DEFAULT_NAME_PREFIX
     runners: tuple[str, ...] = RUNNERS
@@ -153,8 +170,8 @@ class ScheduledJobsArgs:
         if missing:
             raise ComponentArgError(f"tables is missing {missing}, which the picker or the runners {self.runners} use")
         bad = [t for t in self.tenant_ids if not TENANT_ID_RE.fullmatch(t)]
-        if bad or not self.tenant_ids:
-            raise ComponentArgError(f"tenant_ids must be non-empty tenant ids; bad: {bad}")
+        if bad:
+            raise ComponentArgError(f"tenant_ids must be tenant ids matching {TENANT_ID_RE.pattern!r}; bad: {bad}")
         for label, value, low, high in (
             ("shards", self.shards, 1, 100),
             ("lease_seconds", self.lease_seconds, 60, 900),
@@ -176,15 +193,6 @@ class ScheduledJobsArgs:
             raise ComponentArgError(
                 f"lease_seconds ({self.lease_seconds}) must exceed the picker's timeout ({PICKER_TIMEOUT} s), or a "
                 "running picker's claims could be recovered by the next one"
-            )
-        role_arn = f"arn:aws:iam::123456789012:role/{runner_function_name(self.name_prefix, 'X' * 30, 'staging')}"
-        trust = document_size(writer_trust(role_arn, self.tenant_ids))
-        budget = int(TRUST_POLICY_MAX_CHARS * DOCUMENT_HEADROOM)
-        if self.tenant_runners and trust > budget:
-            raise ComponentArgError(
-                f"{len(self.tenant_ids)} tenants make the runner writer roles' trust policy {trust} characters; IAM "
-                f"allows {TRUST_POLICY_MAX_CHARS} and the policy pack keeps 25% of it free (at most {budget}, "
-                "iam-document-headroom). Split tenants across cells (docs/jobs.md)."
             )
         for runner in self.tenant_runners:
             role = runner_writer_role_name(self.name_prefix, runner, self.environment)
@@ -222,24 +230,60 @@ def scheduler_trust_policy(account_id: str, schedule_arn: str) -> dict[str, Any]
     }
 
 
-def writer_trust(runner_role_arn: str, tenant_ids: Sequence[str]) -> dict[str, Any]:
-    """Who may assume a runner's writer role: only the runner's role, with exactly one ``TenantId`` tag whose value
-    is a registered tenant. The tag values are checked here, in the trust policy, because a trust policy that names
-    the caller's role grants on its own (same account): a condition only in the caller's policy would not hold."""
+def writer_trust(runner_role_arn: str) -> dict[str, Any]:
+    """Who may assume a runner's writer role: only the runner's role, only with exactly one ``TenantId`` tag.
+
+    Constant in the number of tenants, like the MSK consumer's writer trust: which tenant ids are valid is the
+    tenant registry's call (the runner checks the job's tenant there before every session), and the session's
+    ``TenantId`` tag plus the session policy naming that tenant confine what the session may touch.
+
+    The trust names the account (``:root``) and pins the caller with ``aws:PrincipalArn`` rather than naming the
+    runner's role as principal: within one account a trust that names the role grants ``sts:AssumeRole`` on its
+    own, so the runner's identity policy (:func:`assume_writer_statement`) would never be evaluated. Naming the
+    account makes both policies required."""
+    account = runner_role_arn.split(":")[4]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "RunnerAssumesForARegisteredTenant",
+                "Sid": "RunnerAssumesWithOneTenantTag",
                 "Effect": "Allow",
-                "Principal": {"AWS": runner_role_arn},
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
-                    "StringEquals": {"aws:RequestTag/TenantId": list(tenant_ids)},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+                    "ArnEquals": {"aws:PrincipalArn": runner_role_arn},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
+                    "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
                 },
             }
         ],
+    }
+
+
+def assume_writer_statement(writer_role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The runner's own grant to take tenant sessions in its writer role: exactly one ``TenantId`` tag, no list."""
+    return {
+        "Sid": "AssumeTenantWriter",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Resource": writer_role_arn,
+        "Condition": {
+            "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
+        },
+    }
+
+
+def registry_key(args: ScheduledJobsArgs) -> dict[str, Any]:
+    """DynamoDB's use of the environment key to read the registry for a runner (through DynamoDB only)."""
+    if args.kms_key_alias is not None:
+        return registry_key_statement(region=args.region, account_id=args.account_id, kms_key_alias=args.kms_key_alias)
+    return {
+        "Sid": "TenantRegistryKeyThroughDynamoDB",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:DescribeKey"],
+        "Resource": args.kms_key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{args.region}.amazonaws.com"}},
     }
 
 
@@ -270,7 +314,8 @@ class ScheduledJobs(pulumi.ComponentResource):
         jobs = ScheduledJobs("platform-jobs", ScheduledJobsArgs(
             environment="dev", region="ap-southeast-1", account_id=account, kms_key_arn=key.arn,
             tables={b: JobTable(name=t.table_name, arn=t.table_arn) for b, t in tables.items()},
-            tenant_ids=("acme", "globex"), alarm_topic_arn=topic.arn))
+            registry_table_name=registry.table_name, registry_table_arn=registry.table_arn,
+            alarm_topic_arn=topic.arn))
         pulumi.export("scheduleName", jobs.schedule_name)
 
     Documentation:
@@ -366,7 +411,10 @@ class ScheduledJobs(pulumi.ComponentResource):
         ddb_key = datapaths.dynamodb_kms_context(region)
         for runner, fn in runner_names.items():
             statements: list[Mapping[str, Any]] = [key_statement("DeadLetterQueueKey", "sqs", args)]
-            env_vars: dict[str, pulumi.Input[str]] = {"RUNNER": runner, "KNOWN_TENANTS": ",".join(args.tenant_ids)}
+            env_vars: dict[str, pulumi.Input[str]] = {"RUNNER": runner, REGISTRY_TABLE_ENV: args.registry_table_name}
+            if runner not in SYSTEM_RUNNERS:  # checks one tenant per job; AttGen-System lists them (below)
+                statements.append(registry_read_statement(args.registry_table_arn))
+            statements.append(registry_key(args))
             used = RUNNER_TABLE_ACTIONS.get(runner, {})
             if used:
                 env_vars["TABLES"] = pulumi.Output.json_dumps(
@@ -377,18 +425,7 @@ class ScheduledJobs(pulumi.ComponentResource):
             if runner not in SYSTEM_RUNNERS:
                 env_vars["WRITER_ROLE_ARN"] = writer_arn
                 env_vars["KMS_KEY_ARN"] = args.kms_key_arn
-                statements.append(
-                    {
-                        "Sid": "AssumeTenantWriter",
-                        "Effect": "Allow",
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        "Resource": writer_arn,
-                        "Condition": {
-                            "StringEquals": {"aws:RequestTag/TenantId": list(args.tenant_ids)},
-                            "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
-                        },
-                    }
-                )
+                statements.append(assume_writer_statement(writer_arn))
             if runner == "Tenant-Notification-Dispatcher":
                 env_vars["NOTIFY_TOPIC_ARN"] = topic_arn_known
                 statements += [
@@ -402,14 +439,15 @@ class ScheduledJobs(pulumi.ComponentResource):
                 ]
             if runner == "AttGen-System":
                 env_vars["ATTGEN_TENANT_FUNCTION"] = runner_names["AttGen-Tenant"]
-                statements.append(
+                statements += [
+                    registry_list_statement(args.registry_table_arn),
                     {
                         "Sid": "FanOutToAttGenTenant",
                         "Effect": "Allow",
                         "Action": "lambda:InvokeFunction",
                         "Resource": function_arn(runner_names["AttGen-Tenant"]),
-                    }
-                )
+                    },
+                ]
             function = HandlerFunction(
                 f"{name}-{runner.lower()}",
                 HandlerFunctionArgs(
@@ -452,7 +490,28 @@ class ScheduledJobs(pulumi.ComponentResource):
                     description="SQS uses the environment key for the dead letter",
                 ),
             ]
+            paths += [
+                path
+                for path in registry_read_paths(
+                    principal=function.role_arn,
+                    table_arn=args.registry_table_arn,
+                    kms_key_arn=args.kms_key_arn,
+                    region=region,
+                    label=label,
+                )
+                if runner not in SYSTEM_RUNNERS or path.name.endswith("/key")
+            ]
             if runner == "AttGen-System":
+                paths.append(
+                    DataPath(
+                        name=f"registry/{label}/list-active",
+                        principal=function.role_arn,
+                        principal_type="role",
+                        actions=("dynamodb:Query",),
+                        resource=pulumi.Output.concat(args.registry_table_arn, f"/index/{STATUS_INDEX}"),
+                        description="AttGen-System lists the active tenant ids (the registry's keys-only byStatus index)",
+                    )
+                )
                 paths.append(
                     DataPath(
                         name=f"{label}/fan-out",
@@ -479,9 +538,7 @@ class ScheduledJobs(pulumi.ComponentResource):
                     f"{name}-{runner.lower()}-writer-role",
                     name=writer_name,
                     description=f"Tenant-scoped writer of {fn}: assumed per job with a TenantId session tag",
-                    assume_role_policy=pulumi.Output.json_dumps(
-                        function.role_arn.apply(lambda arn: writer_trust(arn, args.tenant_ids))
-                    ),
+                    assume_role_policy=pulumi.Output.json_dumps(function.role_arn.apply(writer_trust)),
                     max_session_duration=3600,
                     tags={**resource_tags, "saas:runner": runner},
                     opts=child,
@@ -510,6 +567,8 @@ class ScheduledJobs(pulumi.ComponentResource):
                     "session_policy": session_policy,
                     "tenants": args.tenant_ids,
                 }
+                if not args.tenant_ids:  # the tenants live in cell stacks: no tenant path to declare here
+                    continue
                 paths.append(
                     DataPath(
                         name=f"{label}/assume-writer",
@@ -517,11 +576,13 @@ class ScheduledJobs(pulumi.ComponentResource):
                         principal_type="role",
                         actions=("sts:AssumeRole", "sts:TagSession"),
                         resource=writer_arn,
-                        context={"aws:RequestTag/TenantId": TENANT, "aws:TagKeys": ["TenantId"]},
+                        context={f"aws:RequestTag/{TENANT_TAG}": TENANT, "aws:TagKeys": [TENANT_TAG]},
                         tenants=args.tenant_ids,
                         tenant_bound=False,
-                        guards=("aws:RequestTag/TenantId",),
-                        description=f"{runner} assumes its writer role for the job's tenant, tagged with it",
+                        registry_checked=True,
+                        guards=(f"aws:RequestTag/{TENANT_TAG}",),
+                        description=f"{runner} assumes its writer role for the job's tenant (active in the registry), "
+                        "tagged with it",
                     )
                 )
                 for base in bases:

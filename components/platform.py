@@ -575,7 +575,9 @@ class Platform(pulumi.ComponentResource):
                 environment=cfg.environment,
                 region=cfg.region,
                 account_id=foundation.account_id,
-                tenant_ids=tuple(cfg.tenant_ids),
+                registry_table_name=self.registry.table_name,
+                registry_table_arn=self.registry.table_arn,
+                tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
                 kms_key_arn=foundation.key.arn,
                 kms_key_alias=foundation.key_alias,
                 raw_bucket_name=buckets.raw.bucket_name,
@@ -716,7 +718,9 @@ class Platform(pulumi.ComponentResource):
                 region=cfg.region,
                 account_id=foundation.account_id,
                 tables={b: JobTable(name=t.table_name, arn=t.table_arn) for b, t in self.tables.items()},
-                tenant_ids=tuple(cfg.tenant_ids),
+                registry_table_name=self.registry.table_name,
+                registry_table_arn=self.registry.table_arn,
+                tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
                 kms_key_arn=foundation.key.arn,
                 kms_key_alias=foundation.key_alias,
                 name_prefix=cfg.name_prefix,

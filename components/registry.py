@@ -8,7 +8,7 @@ tenant written by the stack that holds the tenant (``aws.dynamodb.TableItem``):
 in the stack that owns the user pools, ``appClients`` (every app client of the pool -> the environment it serves;
 the shared Cognito triggers read it). The ``system`` tenant has an item too (no policy store): the triggers serve
 its pool like any other. A GSI ``byUserPool`` on ``userPoolId`` answers "whose pool is this?" for the Cognito triggers and the API
-authorizer. The handlers read it through ``saas_platform.handlers._registry`` (TTL and negative caching, fail
+authorizer; a keys-only GSI ``byStatus`` answers "which tenants are active?" for the system jobs (AttGen-System). The handlers read it through ``saas_platform.handlers._registry`` (TTL and negative caching, fail
 closed when unreachable).
 
 Why a table and not SSM parameters: one item per tenant is one ``GetItem``/``Query`` on the hot path with
@@ -43,6 +43,10 @@ REGISTRY_TABLE_ENV: Final = "SAAS_REGISTRY_TABLE"
 REGISTRY_KEY: Final = "tenantId"
 USER_POOL_INDEX: Final = "byUserPool"
 USER_POOL_ATTRIBUTE: Final = "userPoolId"
+STATUS_INDEX: Final = "byStatus"
+"""GSI on ``status``, keys only (``tenantId`` and ``status``): "which tenants are active?" for the system jobs,
+without a Scan and without ever returning a usage key or a pool id."""
+STATUS_ATTRIBUTE: Final = "status"
 TENANT_STATUSES: Final = ("active", "suspended", "offboarded")
 REGISTRY_READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query")
 """What a handler that checks tenants may do on the registry (and its index): read one tenant, query one pool."""
@@ -210,6 +214,7 @@ class TenantRegistry(pulumi.ComponentResource):
             attributes=[
                 aws.dynamodb.TableAttributeArgs(name=REGISTRY_KEY, type="S"),
                 aws.dynamodb.TableAttributeArgs(name=USER_POOL_ATTRIBUTE, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=STATUS_ATTRIBUTE, type="S"),
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
@@ -220,7 +225,16 @@ class TenantRegistry(pulumi.ComponentResource):
                         )
                     ],
                     projection_type="ALL",
-                )
+                ),
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=STATUS_INDEX,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=STATUS_ATTRIBUTE, key_type="HASH"
+                        )
+                    ],
+                    projection_type="KEYS_ONLY",
+                ),
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
@@ -255,6 +269,17 @@ def registry_read_statement(table_arn: pulumi.Input[str]) -> dict[str, Any]:
         "Effect": "Allow",
         "Action": list(REGISTRY_READ_ACTIONS),
         "Resource": [table_arn, pulumi.Output.concat(table_arn, f"/index/{USER_POOL_INDEX}")],
+    }
+
+
+def registry_list_statement(table_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """``Query`` on the registry's keys-only ``byStatus`` index and nothing else: lists the tenant ids of one
+    status (the system jobs' fan-out), constant in the number of tenants, never a usage key."""
+    return {
+        "Sid": "ListTenantsByStatus",
+        "Effect": "Allow",
+        "Action": "dynamodb:Query",
+        "Resource": pulumi.Output.concat(table_arn, f"/index/{STATUS_INDEX}"),
     }
 
 

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from saas_platform.components.jobs import DUE_JOBS_INDEX, JobTable, ScheduledJobs, ScheduledJobsArgs
 from saas_platform.components.lambda_function import LayerRef
 from saas_platform.components.pool_table import PoolTable, PoolTableArgs
+from saas_platform.components.registry import TenantRegistry, TenantRegistryArgs
 
 ENV = "dev"
 REGION = "ap-southeast-1"
@@ -28,6 +29,11 @@ tenant_job = PoolTable(
     ),
 )
 leave = PoolTable("jobs-Leave", PoolTableArgs(base_name="Leave", environment=ENV, kms_key_arn=key.arn, protect=False))
+# The tenant registry: the runners check each job's tenant here before they take a tenant session.
+registry = TenantRegistry(
+    "jobs-registry",
+    TenantRegistryArgs(environment=ENV, kms_key_arn=key.arn, account_id=account, region=REGION, protect=False),
+)
 
 jobs = ScheduledJobs(
     "jobs",
@@ -39,7 +45,9 @@ jobs = ScheduledJobs(
             "TenantJob": JobTable(name=tenant_job.table_name, arn=tenant_job.table_arn),
             "Leave": JobTable(name=leave.table_name, arn=leave.table_arn),
         },
-        tenant_ids=("acme", "globex"),
+        registry_table_name=registry.table_name,
+        registry_table_arn=registry.table_arn,
+        tenant_ids=("acme", "globex"),  # the data-path inventory only; the registry decides at run time
         kms_key_arn=key.arn,
         runners=("Employee-Earn-AL", "Tenant-Notification-Dispatcher"),
         shards=2,

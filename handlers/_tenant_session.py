@@ -9,11 +9,14 @@ a wrong session policy alone cannot open another tenant. One session per tenant 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Container
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import boto3
+
+from saas_platform.handlers._registry import SYSTEM_TENANT, TenantNotActive, TenantRegistry
 
 TENANT_TAG: Final = "TenantId"
 TENANT_KEY_PREFIX: Final = "TENANT#"
@@ -87,14 +90,50 @@ class TenantSession:
 
 
 class UnknownTenant(Exception):
-    """The tenant is not in this environment's registry (deploy-time config)."""
+    """The tenant is not active in this environment's tenant registry (unknown, suspended or offboarded)."""
+
+
+class RegistryTenants:
+    """ "Is this tenant active?" answered by the tenant registry, as a container: ``tenant in tenants``.
+
+    Reads go through one cached ``TenantRegistry`` reader per table and execution environment (TTL and negative
+    caching, LRU). ``system`` is never a tenant here. Raises ``RegistryUnavailable`` (a ``RegistryError``) when the
+    registry is not configured or cannot be read with nothing cached: the caller fails closed (the upload answers
+    503, the processor retries the message). Nothing about the tenants is deployed with the function."""
+
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self._client = client
+
+    def reader(self) -> TenantRegistry:
+        return _reader(self.table) if self._client is None else TenantRegistry(self.table, self._client)
+
+    def __contains__(self, tenant_id: object) -> bool:
+        if not isinstance(tenant_id, str) or not tenant_id or tenant_id == SYSTEM_TENANT:
+            return False
+        try:
+            self.reader().active_tenant(tenant_id)
+        except TenantNotActive:
+            return False
+        return True
+
+
+@lru_cache(maxsize=2)
+def _reader(table: str) -> TenantRegistry:
+    return TenantRegistry(table, boto3.client("dynamodb"))
+
+
+def reset_registry() -> None:
+    """Forget the cached registry readers (tests)."""
+    _reader.cache_clear()
 
 
 class TenantSessions:
-    """One STS session per tenant for the lifetime of this object (one invocation); never shared across tenants."""
+    """One STS session per tenant for the lifetime of this object (one invocation); never shared across tenants.
+    ``known_tenants`` answers ``tenant in known_tenants``: a :class:`RegistryTenants` in the handlers."""
 
-    def __init__(self, scope: SessionScope, known_tenants: Sequence[str] | frozenset[str], sts: Any) -> None:
-        self._scope, self._known, self._sts = scope, frozenset(known_tenants), sts
+    def __init__(self, scope: SessionScope, known_tenants: Container[str], sts: Any) -> None:
+        self._scope, self._known, self._sts = scope, known_tenants, sts
         self._cache: dict[str, TenantSession] = {}
         self.requests: list[dict[str, Any]] = []
 

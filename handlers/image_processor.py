@@ -56,14 +56,17 @@ from saas_platform.handlers._image_checks import (
     decode,
     inspect_image,
 )
+from saas_platform.handlers._registry import TABLE_ENV, RegistryError
 from saas_platform.handlers._tenant_session import (
     IMAGE_KEY_PREFIX,
     TENANT_KEY_PREFIX,
+    RegistryTenants,
     SessionScope,
     TenantSession,
     TenantSessions,
     UnknownTenant,
     items,
+    reset_registry,
 )
 
 logger = Logger()
@@ -104,7 +107,8 @@ class Settings:
     writer_role_arn: str
     kms_key_arn: str
     dlq_url: str
-    known_tenants: frozenset[str]
+    registry_table: str
+    """The tenant registry table (``SAAS_REGISTRY_TABLE``): which tenants exist and are active."""
     max_image_bytes: int = MAX_IMAGE_BYTES
     max_pixels: int = MAX_PIXELS
     rendition_px: int = 1024
@@ -124,13 +128,18 @@ class Settings:
             writer_role_arn=e["WRITER_ROLE_ARN"],
             kms_key_arn=e["KMS_KEY_ARN"],
             dlq_url=e["DLQ_URL"],
-            known_tenants=items(e.get("KNOWN_TENANTS", "")),
+            registry_table=e.get(TABLE_ENV, "").strip(),
             max_image_bytes=int(e.get("MAX_IMAGE_BYTES", str(MAX_IMAGE_BYTES))),
             max_pixels=int(e.get("MAX_PIXELS", str(MAX_PIXELS))),
             rendition_px=int(e.get("RENDITION_PX", "1024")),
             thumbnail_px=int(e.get("THUMBNAIL_PX", "256")),
             allowed_content_types=items(e.get("ALLOWED_CONTENT_TYPES", "")) or frozenset(ALLOWED_TYPES),
         )
+
+    @property
+    def known_tenants(self) -> RegistryTenants:
+        """The tenants active in the registry (``tenant in cfg.known_tenants``; raises ``RegistryUnavailable``)."""
+        return RegistryTenants(self.registry_table)
 
     @property
     def scope(self) -> SessionScope:
@@ -160,9 +169,10 @@ def system_clients() -> tuple[Any, Any]:
 
 
 def reset_clients() -> None:
-    """Forget cached settings and clients (tests)."""
+    """Forget cached settings, clients and registry reads (tests)."""
     settings.cache_clear()
     system_clients.cache_clear()
+    reset_registry()
 
 
 def _code(exc: ClientError) -> str:
@@ -454,11 +464,13 @@ def process_message(
             if poison.tenant in cfg.known_tenants and poison.key:
                 mark_rejected(sessions.get(poison.tenant), poison.key, poison.tenant, poison.reason, cfg=cfg, now=now())
             dead_letter(sqs, cfg, record, poison, now())
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, RegistryError) as exc:
             raise Retry(f"dead-letter write failed: {exc}") from None
         return Outcome("dead-lettered", poison.reason, [poison.key] if poison.key else [])
     except (ClientError, BotoCoreError) as exc:
         raise Retry(f"transient: {exc}") from None
+    except RegistryError as exc:  # cannot tell whether the tenant is active: retry, never process (fail closed)
+        raise Retry(f"tenant registry: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------------ adapter

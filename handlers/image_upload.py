@@ -54,14 +54,17 @@ from saas_platform.handlers._image_checks import (
     ImageRejected,
     inspect_image,
 )
+from saas_platform.handlers._registry import TABLE_ENV, RegistryError
 from saas_platform.handlers._tenant_session import (
     IMAGE_KEY_PREFIX,
     TENANT_KEY_PREFIX,
+    RegistryTenants,
     SessionScope,
     TenantSession,
     TenantSessions,
     UnknownTenant,
     items,
+    reset_registry,
 )
 
 logger = Logger()
@@ -91,7 +94,8 @@ class Settings:
     table_arn: str
     writer_role_arn: str
     kms_key_arn: str
-    known_tenants: frozenset[str]
+    registry_table: str
+    """The tenant registry table (``SAAS_REGISTRY_TABLE``): which tenants exist and are active."""
     retention_days: int
     max_image_bytes: int = MAX_IMAGE_BYTES
     inline_max_bytes: int = INLINE_MAX_BYTES
@@ -108,13 +112,18 @@ class Settings:
             table_arn=e["METADATA_TABLE_ARN"],
             writer_role_arn=e["WRITER_ROLE_ARN"],
             kms_key_arn=e["KMS_KEY_ARN"],
-            known_tenants=items(e.get("KNOWN_TENANTS", "")),
+            registry_table=e.get(TABLE_ENV, "").strip(),
             retention_days=int(e["RETENTION_DAYS"]),
             max_image_bytes=int(e.get("MAX_IMAGE_BYTES", str(MAX_IMAGE_BYTES))),
             inline_max_bytes=int(e.get("INLINE_MAX_BYTES", str(INLINE_MAX_BYTES))),
             max_pixels=int(e.get("MAX_PIXELS", str(MAX_PIXELS))),
             allowed_content_types=items(e.get("ALLOWED_CONTENT_TYPES", "")) or frozenset(ALLOWED_TYPES),
         )
+
+    @property
+    def known_tenants(self) -> RegistryTenants:
+        """The tenants active in the registry (``tenant in cfg.known_tenants``; raises ``RegistryUnavailable``)."""
+        return RegistryTenants(self.registry_table)
 
     @property
     def scope(self) -> SessionScope:
@@ -141,9 +150,10 @@ def sts_client() -> Any:
 
 
 def reset_clients() -> None:
-    """Forget cached settings and clients (tests)."""
+    """Forget cached settings, clients and registry reads (tests)."""
     settings.cache_clear()
     sts_client.cache_clear()
+    reset_registry()
 
 
 class HttpError(Exception):
@@ -390,6 +400,11 @@ def handle(
         return response(err.status, {"message": err.message}, err.headers)
     except UnknownTenant:
         return response(403, {"message": "Forbidden"})
+    except RegistryError as exc:  # the registry cannot say the tenant is active: refuse, retryable
+        logger.warning("tenant registry unavailable", extra={"error": str(exc)})
+        return response(
+            503, {"message": "temporarily unavailable; retry with the same Idempotency-Key"}, {"Retry-After": "2"}
+        )
     except (ClientError, BotoCoreError) as exc:
         logger.warning("transient AWS error", extra={"error": type(exc).__name__})
         return response(

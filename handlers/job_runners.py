@@ -18,13 +18,19 @@ keyed by the job id and its due time, through conditional writes:
   tenant's work schedules (``SCHEDULE#...`` in WorkSchedule, one Query of the tenant's partition), each
   written with ``attribute_not_exists``.
 * ``Job-Runner`` - contract start/end: the employee's ``EmploymentStatus`` in Employment, once per event.
-* ``AttGen-System`` - system-wide: for every tenant of this environment's registry (deploy-time config, never a
-  table Scan) an asynchronous invoke of AttGen-Tenant for that tenant.
+* ``AttGen-System`` - system-wide: for every **active** tenant of this environment's tenant registry (a
+  ``Query`` of its keys-only ``byStatus`` index: tenant ids only, never a pool table) an asynchronous invoke
+  of AttGen-Tenant for that tenant.
 
-Tenant isolation: a per-tenant runner's own role holds no tenant data. For the event's tenant (checked
-against ``KNOWN_TENANTS``) it assumes its writer role with the session tag ``TenantId=<tenant>`` and a session
-policy naming that tenant literally (``_jobs.tenant_data_policy``); every read and write goes through that
-session, so a runner for tenant A cannot touch tenant B's rows even with a bug.
+Tenant isolation: a per-tenant runner's own role holds no tenant data. It first checks the event's tenant
+against the tenant registry (``SAAS_REGISTRY_TABLE``, ``saas_platform.handlers._registry``, cached per TTL):
+an unknown, suspended or offboarded tenant (or the ``system`` tenant) is refused with :class:`JobError`, and a
+registry that cannot be read with nothing cached raises ``RegistryUnavailable``; either way no session is taken
+and the event ends in the runner's dead-letter queue after Lambda's retries (fail closed). For an active tenant it
+assumes its writer role with the session tag ``TenantId=<tenant>`` and a session policy naming that tenant
+literally (``_jobs.tenant_data_policy``); every read and write goes through that session, so a runner for
+tenant A cannot touch tenant B's rows even with a bug. No list of tenants is deployed with the runners: neither
+their environment nor any IAM document grows with the fleet.
 """
 
 from __future__ import annotations
@@ -54,10 +60,13 @@ from saas_platform.handlers._jobs import (
     table_key_statement,
     tenant_data_policy,
 )
+from saas_platform.handlers._registry import TABLE_ENV, TenantNotActive, TenantRegistry
 
 logger = Logger()
 
 TENANT_TAG: Final = "TenantId"
+STATUS_INDEX: Final = "byStatus"
+"""The registry's keys-only GSI on ``status`` (``saas_platform.components.registry.STATUS_INDEX``)."""
 PROTECTED_ATTRIBUTES: Final = frozenset({"TenantId", "EntityItem", "Version", "LastJobRun", "ExpiresAt"})
 WEEKDAYS: Final = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
@@ -90,9 +99,11 @@ class Settings:
     """Deploy-time configuration (environment variables written by ``ScheduledJobs``)."""
 
     runner: str
-    known_tenants: frozenset[str]
     tables: Mapping[str, Mapping[str, str]]
     """Pool table base name -> ``{"name": ..., "arn": ...}`` for the tables this runner uses."""
+    registry_table: str = ""
+    """The tenant registry table (``SAAS_REGISTRY_TABLE``): which tenants exist and are active. Unset: every
+    tenant job is refused (``RegistryUnavailable``)."""
     writer_role_arn: str = ""
     kms_key_arn: str = ""
     """The tables' key: the session policy lets the tenant session use it through DynamoDB only."""
@@ -105,8 +116,8 @@ class Settings:
         e = os.environ if env is None else env
         return cls(
             runner=e["RUNNER"],
-            known_tenants=frozenset(t for t in e.get("KNOWN_TENANTS", "").split(",") if t),
             tables=json.loads(e.get("TABLES", "{}")),
+            registry_table=e.get(TABLE_ENV, "").strip(),
             writer_role_arn=e.get("WRITER_ROLE_ARN", ""),
             kms_key_arn=e.get("KMS_KEY_ARN", ""),
             region=e.get("AWS_REGION", ""),
@@ -132,10 +143,63 @@ def system_clients() -> tuple[Any, Any, Any]:
     return boto3.client("sts"), boto3.client("sns"), boto3.client("lambda")
 
 
+@lru_cache(maxsize=1)
+def registry_client() -> Any:
+    """The function role's own DynamoDB client, for the tenant registry only (lazy, moto-friendly)."""
+    return boto3.client("dynamodb")
+
+
+@lru_cache(maxsize=2)
+def tenant_registry(table: str) -> TenantRegistry:
+    """The execution environment's cached registry reader for ``table`` (TTL and negative caching, fail closed)."""
+    return TenantRegistry(table, registry_client())
+
+
 def reset_clients() -> None:
-    """Forget cached settings and clients (tests)."""
+    """Forget cached settings, clients and registry reads (tests)."""
     settings.cache_clear()
     system_clients.cache_clear()
+    registry_client.cache_clear()
+    tenant_registry.cache_clear()
+
+
+def check_tenant(tenant_id: str, cfg: Settings) -> None:
+    """The job's tenant must be a customer tenant that is active in the registry, or no session is taken.
+
+    Raises:
+        JobError: ``system``, or a tenant that is unknown, suspended or offboarded in the registry (permanent for
+            this event: Lambda's retries end in the dead-letter queue, from where it can be redriven).
+        RegistryUnavailable: the registry is not configured, or cannot be read with nothing cached (fail closed;
+            retried by Lambda, then dead-lettered).
+    """
+    if tenant_id == SYSTEM_TENANT:
+        raise JobError(f"{cfg.runner} runs tenant jobs; the system tenant has no tenant data")
+    try:
+        tenant_registry(cfg.registry_table).active_tenant(tenant_id)
+    except TenantNotActive as exc:
+        raise JobError(f"tenant {tenant_id!r} refused: {exc}") from None
+
+
+def registry_tenants(table: str, client: Any) -> list[str]:
+    """The active customer tenants of the registry, sorted: a ``Query`` of the keys-only ``byStatus`` index for
+    ``status = active`` (what AttGen-System's role may do), paginated; never a Scan, never a usage key."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": "#s = :active",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":active": {"S": "active"}},
+    }
+    tenants: list[str] = []
+    while True:
+        page = client.query(**kwargs)
+        for row in page.get("Items", []):
+            tenant = row.get("tenantId", {}).get("S")
+            if row.get("status", {}).get("S") == "active" and tenant and tenant != SYSTEM_TENANT:
+                tenants.append(tenant)
+        if "LastEvaluatedKey" not in page:
+            return sorted(tenants)
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def parse_event(raw: Mapping[str, Any], cfg: Settings) -> RunnerEvent:
@@ -150,8 +214,6 @@ def parse_event(raw: Mapping[str, Any], cfg: Settings) -> RunnerEvent:
     system = cfg.runner == "AttGen-System"
     if system and event.tenant_id != SYSTEM_TENANT:
         raise JobError(f"{cfg.runner} runs only system jobs (TENANT#system); got tenant {event.tenant_id!r}")
-    if not system and event.tenant_id not in cfg.known_tenants:
-        raise JobError(f"unknown tenant {event.tenant_id!r}: not in this environment's tenant registry")
     return event
 
 
@@ -179,9 +241,9 @@ def assume_role_request(tenant_id: str, cfg: Settings) -> dict[str, Any]:
 
 
 def tenant_dynamodb(tenant_id: str, cfg: Settings, sts: Any) -> Any:
-    """A DynamoDB client whose credentials reach only ``TENANT#<tenant_id>`` rows of this runner's tables."""
-    if tenant_id not in cfg.known_tenants:  # defence in depth: parse_event checked already
-        raise JobError(f"unknown tenant {tenant_id!r}")
+    """A DynamoDB client whose credentials reach only ``TENANT#<tenant_id>`` rows of this runner's tables, for a
+    tenant active in the registry (:func:`check_tenant`, before any ``AssumeRole``)."""
+    check_tenant(tenant_id, cfg)
     creds = sts.assume_role(**assume_role_request(tenant_id, cfg))["Credentials"]
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
@@ -463,11 +525,13 @@ def run_contract(event: RunnerEvent, cfg: Settings, ddb: Any, now: datetime) -> 
 # -------------------------------------------------------------------------------------------- AttGen-System
 
 
-def run_attgen_system(event: RunnerEvent, cfg: Settings, lam: Any) -> Result:
-    """Fan out to AttGen-Tenant, one asynchronous invoke per tenant of the registry (config), in a stable order."""
+def run_attgen_system(event: RunnerEvent, cfg: Settings, lam: Any, registry: Any) -> Result:
+    """Fan out to AttGen-Tenant, one asynchronous invoke per active tenant of the registry, in a stable order.
+    ``registry`` is a DynamoDB client for the registry table (:func:`registry_tenants`); AttGen-Tenant checks each
+    tenant again before it takes a session."""
     p = _payload(AttGenPayload, event)
     invoked = []
-    for tenant in sorted(cfg.known_tenants):
+    for tenant in registry_tenants(cfg.registry_table, registry):
         child = {
             "tenantId": tenant,
             "jobId": f"{event.job_id}/{tenant}",
@@ -540,6 +604,6 @@ def attgen_system_handler(event: dict[str, Any], context: LambdaContext) -> Resu
     cfg = settings()
     parsed = parse_event(event, cfg)
     _, _, lam = system_clients()
-    result = run_attgen_system(parsed, cfg, lam)
+    result = run_attgen_system(parsed, cfg, lam, registry_client())
     logger.info("job run", extra={"job": parsed.run_id, **result})
     return result

@@ -42,6 +42,11 @@ MAX_TTL: Final = 3600
 MAX_TEMPLATES: Final = 40
 MAX_POLICY_BYTES: Final = 10_000
 STORE_ARN_RE: Final = re.compile(r"arn:aws:verifiedpermissions::\d{12}:policy-store/[A-Za-z0-9]{1,200}")
+STORE_WILDCARD_RE: Final = re.compile(r"arn:aws:verifiedpermissions::\d{12}:policy-store/\*")
+"""The authorizer's one Verified Permissions resource: every store of the account, narrowed by the store's tags."""
+STORE_COMPONENT: Final = "TenantAuthorization"
+TENANT_TAG_KEY: Final = "saas:tenant"
+ENVIRONMENTS: Final = ("dev", "staging", "prod")
 ENTITY_LITERAL_RE: Final = re.compile(r'(\w+)::(User|UserGroup)::"([^"|]*)\|')
 UNCONSTRAINED_RE: Final = re.compile(
     r"^\s*permit\s*\(\s*principal\s*,\s*action[^,]*,\s*resource\s*\)\s*;?\s*$", re.DOTALL
@@ -516,20 +521,24 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                 continue
             text = plain_props(r.props).get("policy")
             if is_unknown(text):
-                # First preview: the document embeds the new stores' ARNs. Judge what is known - it may embed
-                # nothing but policy-store ARNs (its property dependencies) - and the document on `pulumi up`.
-                others = sorted(
-                    {
-                        d.urn.rsplit("::", 1)[-1]
-                        for d in r.property_dependencies.get("policy", [])
-                        if d.resource_type != STORE
-                    }
-                )
+                # Unknown at preview: judge what is known - its property dependencies - and the document on
+                # `pulumi up`. The accepted document names no resource of the stack (stores are reached by tag,
+                # the registry by name), so any dependency is a violation; one on a store means the old store list.
+                deps = r.property_dependencies.get("policy", [])
+                stores = sorted({d.urn.rsplit("::", 1)[-1] for d in deps if d.resource_type == STORE})
+                others = sorted({d.urn.rsplit("::", 1)[-1] for d in deps if d.resource_type != STORE})
+                if stores:
+                    _say(
+                        report_violation,
+                        f"authorizer role policy depends on the policy stores {stores}: it lists stores, which grows "
+                        "with the tenants; grant policy-store/* under the store-tag conditions instead",
+                        r.urn,
+                    )
                 if others:
                     _say(
                         report_violation,
-                        f"authorizer role policy is unknown at preview and depends on {others}; only policy-store "
-                        "ARNs may be unknown (build the other ARNs from names, account and region)",
+                        f"authorizer role policy is unknown at preview and depends on {others}; build its ARNs from "
+                        "names, account and region so it is known at preview",
                         r.urn,
                     )
                 continue
@@ -554,15 +563,74 @@ def _authorizer_privilege(args: StackValidationArgs, report_violation: ReportVio
                         r.urn,
                     )
                 if any(a.startswith("verifiedpermissions:") for a in actions):
-                    resources = as_list(st.get("Resource"))
-                    bad = [x for x in resources if not (isinstance(x, str) and STORE_ARN_RE.fullmatch(x))]
-                    if bad or not resources:
-                        _say(
-                            report_violation,
-                            f"verifiedpermissions actions on {bad or 'no resource'}; only "
-                            "policy-store ARNs are allowed",
-                            r.urn,
-                        )
+                    environment = get_path(plain_props(fn.props), "tags", "saas:environment")
+                    for problem in store_grant_problems(st, environment if isinstance(environment, str) else None):
+                        _say(report_violation, problem, r.urn)
+
+
+STORE_GRANT_TAGS: Final = ("saas:environment", "saas:component")
+"""The store tags the authorizer's grant must require with ``StringEquals`` (``saas:component`` =
+``TenantAuthorization``, ``saas:environment`` = the function's environment)."""
+
+
+def store_grant_problems(st: Mapping[str, Any], environment: str | None) -> list[str]:
+    """What is wrong with the authorizer's Verified Permissions statement (empty when it is the one accepted shape).
+
+    Accepted: ``Resource`` exactly ``arn:aws:verifiedpermissions::<account>:policy-store/*`` (one string),
+    ``Condition`` exactly ``StringEquals`` on ``aws:ResourceTag/saas:environment`` (one environment, the
+    function's when it is tagged) and ``aws:ResourceTag/saas:component`` = ``TenantAuthorization``, and
+    ``Null`` ``aws:ResourceTag/saas:tenant`` = ``"false"``. A list of store ARNs is refused (it grows with the
+    fleet, constant-size IAM), and so is ``policy-store/*`` without the tag conditions (any store of the
+    account, every environment's)."""
+    resource = st.get("Resource")
+    if isinstance(resource, list) and len(resource) == 1:
+        resource = resource[0]
+    if not isinstance(resource, str) or not STORE_WILDCARD_RE.fullmatch(resource):
+        listed = [x for x in as_list(resource) if isinstance(x, str) and STORE_ARN_RE.fullmatch(x)]
+        why = (
+            "lists policy stores, which grows with the tenants"
+            if listed
+            else f"is on {as_list(resource) or 'no resource'}"
+        )
+        return [
+            f"the authorizer's verifiedpermissions statement {why}; the only accepted resource is "
+            "arn:aws:verifiedpermissions::<account>:policy-store/* under the store-tag conditions"
+        ]
+    condition = st.get("Condition")
+    if not isinstance(condition, Mapping) or not condition:
+        return [
+            "the authorizer may call verifiedpermissions on policy-store/* without conditions (every store of the "
+            "account); require aws:ResourceTag/saas:environment, aws:ResourceTag/saas:component = "
+            f"{STORE_COMPONENT} and Null aws:ResourceTag/saas:tenant = false"
+        ]
+    problems: list[str] = []
+    extra = sorted(set(condition) - {"StringEquals", "Null"})
+    equals = condition.get("StringEquals")
+    equals = equals if isinstance(equals, Mapping) else {}
+    null = condition.get("Null")
+    null = null if isinstance(null, Mapping) else {}
+    wanted = {f"aws:ResourceTag/{k}" for k in STORE_GRANT_TAGS}
+    extra_keys = sorted((set(equals) - wanted) | (set(null) - {f"aws:ResourceTag/{TENANT_TAG_KEY}"}))
+    if extra or extra_keys:
+        problems.append(f"the authorizer's store grant has other conditions {extra + extra_keys}; only the store tags")
+    env = equals.get("aws:ResourceTag/saas:environment")
+    if not isinstance(env, str) or env not in ENVIRONMENTS or (environment is not None and env != environment):
+        problems.append(
+            f"the authorizer's store grant must require aws:ResourceTag/saas:environment = "
+            f"{environment or 'its environment'} (StringEquals, one value); got {env!r}"
+        )
+    component = equals.get("aws:ResourceTag/saas:component")
+    if component != STORE_COMPONENT:
+        problems.append(
+            f"the authorizer's store grant must require aws:ResourceTag/saas:component = {STORE_COMPONENT} "
+            f"(StringEquals); got {component!r}"
+        )
+    if null.get(f"aws:ResourceTag/{TENANT_TAG_KEY}") != "false":
+        problems.append(
+            f"the authorizer's store grant must require a tenant store: Null aws:ResourceTag/{TENANT_TAG_KEY} = "
+            f"'false'; got {null.get(f'aws:ResourceTag/{TENANT_TAG_KEY}')!r}"
+        )
+    return problems
 
 
 def _registry_statement(st: Mapping[str, Any], actions: list[str], report_violation: ReportViolation, urn: str) -> None:
@@ -596,7 +664,8 @@ def _registry_statement(st: Mapping[str, Any], actions: list[str], report_violat
 
 authorizer_least_privilege = StackValidationPolicy(
     name="authorizer-least-privilege",
-    description="The API authorizer's role may call only IsAuthorizedWithToken on policy-store ARNs, and read the "
+    description="The API authorizer's role may call only IsAuthorizedWithToken on policy-store/* narrowed to this "
+    "environment's TenantAuthorization stores by tag (no store list), and read the "
     "tenant registry (GetItem/Query on its table and index, the key through DynamoDB) (invariant 33).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_authorizer_privilege,

@@ -8,7 +8,9 @@
 * ``cross-tenant-index-not-in-tenant-policies`` - an index whose partition key is not ``TenantId`` (the job
   picker's ``DueJobs``) never appears, by name or wildcard, in a tenant-scoped policy (one that uses
   ``dynamodb:LeadingKeys`` or the ``TenantId`` principal tag, or that a tenant identity pool reaches).
-* ``runner-role-least-privilege`` - a job runner's roles (tag ``saas:runner``) hold only that runner's actions.
+* ``runner-role-least-privilege`` - a job runner's roles (tag ``saas:runner``) hold only that runner's actions;
+  an execution role reads only the tenant registry (AttGen-System: only its keys-only ``byStatus`` index) and takes
+  tenant sessions with exactly one ``TenantId`` tag and no tenant list; a writer role's trust lists no tenants.
 
 Resources are joined through the engine's property dependencies and by function name (``:function:<name>``),
 which are known at preview. An absent property is a violation.
@@ -41,6 +43,7 @@ ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY: Final = "aws:iam/policy:Policy"
 FUNCTION_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(?::[^:]+)?")
 TENANT_MARKERS: Final = ("dynamodb:LeadingKeys", "${aws:PrincipalTag/TenantId}")
+TENANT_TAG_KEY: Final = "aws:RequestTag/TenantId"
 
 BASE_ACTIONS: Final = frozenset(
     {
@@ -54,10 +57,14 @@ BASE_ACTIONS: Final = frozenset(
     }
 )
 """Every job function: its log group, X-Ray, its dead-letter queue and that queue's key."""
-TENANT_SESSION: Final = frozenset({"sts:AssumeRole", "sts:TagSession"})
+REGISTRY_CHECK: Final = frozenset({"dynamodb:GetItem", "dynamodb:Query", "kms:DescribeKey"})
+"""A per-tenant runner checks the job's tenant in the tenant registry (its table and ``byUserPool`` index only)."""
+REGISTRY_LIST: Final = frozenset({"dynamodb:Query", "kms:DescribeKey"})
+"""AttGen-System lists the active tenant ids (a Query of the registry's keys-only ``byStatus`` index only)."""
+TENANT_SESSION: Final = frozenset({"sts:AssumeRole", "sts:TagSession"}) | REGISTRY_CHECK
 EXECUTION_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
     "JobPicker": frozenset({"dynamodb:Query", "dynamodb:UpdateItem", "lambda:InvokeFunction", "kms:DescribeKey"}),
-    "AttGen-System": frozenset({"lambda:InvokeFunction"}),
+    "AttGen-System": frozenset({"lambda:InvokeFunction"}) | REGISTRY_LIST,
     "AttGen-Tenant": TENANT_SESSION,
     "Job-Runner": TENANT_SESSION,
     "Employee-Earn-AL": TENANT_SESSION,
@@ -65,6 +72,11 @@ EXECUTION_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
     "Tenant-Notification-Dispatcher": TENANT_SESSION | {"sns:Publish"},
 }
 """Beyond :data:`BASE_ACTIONS`, what each job function's own role may do."""
+REGISTRY_TABLE_ARN_RE: Final = re.compile(
+    r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/([A-Za-z][A-Za-z0-9-]{0,19}-)?TenantRegistry(Dev|Staging|Prod)"
+    r"(?P<index>/index/(byUserPool|byStatus))?"
+)
+"""The tenant registry table and its two indexes (``byUserPool``: pool -> tenant; ``byStatus``: keys only)."""
 WRITER_ACTIONS: Final[Mapping[str, frozenset[str]]] = {
     "AttGen-Tenant": frozenset({"dynamodb:Query", "dynamodb:PutItem"}),
     "Job-Runner": frozenset({"dynamodb:UpdateItem"}),
@@ -393,14 +405,22 @@ def _runners(args: StackValidationArgs, report: ReportViolation) -> None:
             if not roles:
                 report(f"runner {runner}: its role is not part of this stack; its permissions cannot be checked", r.urn)
                 continue
-            extra = excess_actions(role_statements(args.resources, roles[0]), BASE_ACTIONS | EXECUTION_ACTIONS[runner])
+            stmts = role_statements(args.resources, roles[0])
+            extra = excess_actions(stmts, BASE_ACTIONS | EXECUTION_ACTIONS[runner])
             if extra:
                 report(f"runner {runner}'s execution role holds actions outside its job: {extra}", r.urn)
+            if runner != "JobPicker":
+                for problem in registry_problems(runner, stmts):
+                    report(problem, r.urn)
             continue
         if runner not in WRITER_ACTIONS:
             report(f"role tagged saas:runner={runner!r}, which has no tenant writer role", r.urn)
             continue
         stmts = role_statements(args.resources, r)
+        trust_text = props.get("assumeRolePolicy")
+        if not is_unknown(trust_text):
+            for problem in writer_trust_problems(runner, parse_json_document(trust_text)):
+                report(problem, r.urn)
         attached = [p for p in args.resources if p.resource_type == ROLE_POLICY and _deps(p, "role", ROLE)]
         if not stmts and not any(d.urn == r.urn for p in attached for d in _deps(p, "role", ROLE)):
             report(f"runner {runner}'s writer role has no policy in this stack", r.urn)
@@ -425,6 +445,72 @@ def _runners(args: StackValidationArgs, report: ReportViolation) -> None:
                     f"runner {runner}'s writer statement {st.get('Sid', '<no Sid>')} has no LeadingKeys condition",
                     r.urn,
                 )
+
+
+def registry_problems(runner: str, stmts: list[dict[str, Any]]) -> list[str]:
+    """A runner's own DynamoDB actions reach only the tenant registry, and its tenant sessions are constant in size.
+
+    * ``GetItem``/``Query`` only on a ``TenantRegistry<Env>`` table and its indexes: never a pool table, whose
+      tenant data only a writer session may reach; AttGen-System only on the keys-only ``byStatus`` index;
+    * ``sts:AssumeRole`` with exactly one ``TenantId`` tag (``ForAllValues:StringEquals aws:TagKeys``) and no tenant
+      list (``aws:RequestTag/TenantId`` only under ``Null``): which tenant is valid is the registry's call.
+    """
+    problems: list[str] = []
+    for st in stmts:
+        if st.get("Effect") != "Allow":
+            continue
+        acts = set(_actions(st))
+        sid = st.get("Sid", "<no Sid>")
+        if acts & {"dynamodb:GetItem", "dynamodb:Query"}:
+            resources = as_list(st.get("Resource"))
+            matches = [REGISTRY_TABLE_ARN_RE.fullmatch(x) if isinstance(x, str) else None for x in resources]
+            if runner == "AttGen-System":
+                bad = [
+                    x for x, m in zip(resources, matches, strict=True) if not (m and m["index"] == "/index/byStatus")
+                ]
+                where = "the tenant registry's byStatus index"
+            else:
+                bad = [x for x, m in zip(resources, matches, strict=True) if m is None]
+                where = "the tenant registry (TenantRegistry<Env> and its indexes)"
+            if bad or not resources:
+                problems.append(
+                    f"runner {runner}'s statement {sid} reads {sorted(acts)} on {bad or 'no resource'}; its own role "
+                    f"may read only {where}"
+                )
+        if "sts:AssumeRole" in acts:
+            problems += _tenant_tag_problems(runner, f"statement {sid}", st)
+    return problems
+
+
+def _tenant_tag_problems(runner: str, what: str, st: Mapping[str, Any]) -> list[str]:
+    raw = st.get("Condition")
+    condition: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    keys = get_path(st, "Condition", "ForAllValues:StringEquals", "aws:TagKeys")
+    listed = sorted(
+        op for op, block in condition.items() if op != "Null" and isinstance(block, Mapping) and TENANT_TAG_KEY in block
+    )
+    problems = []
+    if [str(k) for k in as_list(keys)] != ["TenantId"]:
+        problems.append(f"runner {runner}'s {what} does not limit the session tags to TenantId (aws:TagKeys)")
+    if get_path(st, "Condition", "Null", TENANT_TAG_KEY) != "false":
+        problems.append(f"runner {runner}'s {what} does not require a TenantId session tag (Null {TENANT_TAG_KEY})")
+    if listed:
+        problems.append(
+            f"runner {runner}'s {what} lists tenant ids in {TENANT_TAG_KEY} ({listed}), which grows with the "
+            "tenants; require the tag with Null and check the tenant in the registry"
+        )
+    return problems
+
+
+def writer_trust_problems(runner: str, trust: Mapping[str, Any] | None) -> list[str]:
+    """A writer role's trust: every Allow takes exactly one ``TenantId`` tag and lists no tenant ids."""
+    if trust is None:
+        return [f"runner {runner}'s writer role has no trust policy document"]
+    problems: list[str] = []
+    for st in statements(trust):
+        if st.get("Effect") == "Allow":
+            problems += _tenant_tag_problems(runner, f"writer trust {st.get('Sid', '<no Sid>')}", st)
+    return problems
 
 
 runner_role_least_privilege = StackValidationPolicy(

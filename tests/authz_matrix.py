@@ -90,6 +90,11 @@ AWS_MANAGED: Final[dict[str, dict[str, Any]]] = {
     }
 }
 """AWS managed policies the stacks attach, with their documented content, so paths through them are evaluated."""
+TAG_AUTHORIZED_TYPES: Final = ("aws:verifiedpermissions/policyStore:PolicyStore",)
+"""Resources whose grants are narrowed by ``aws:ResourceTag/*`` (the authorizer's policy-store grant): AWS sets those
+keys from the resource's tags, so the matrix reads the tags from the plan and adds them to the request, and asks the
+same call on a store tagged for another environment, by another component, for no tenant, or untagged."""
+OTHER_ENVIRONMENT: Final = {"dev": "prod", "staging": "prod", "prod": "staging"}
 
 
 @dataclass
@@ -103,6 +108,7 @@ class Policies:
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # function ARN -> {name, env, policy}
     pools: dict[str, str] = field(default_factory=dict)  # tenant -> identity pool id
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)  # topic ARN -> topic policy
+    resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # ARN -> tags (aws:ResourceTag/*)
 
     @classmethod
     def of(cls, run: ProgramRun) -> Policies:
@@ -144,6 +150,8 @@ class Policies:
             out.functions[arn]["statements"].append(_permission_statement(perm.inputs, arn))
         for t in run.of_type("aws:sns/topicPolicy:TopicPolicy"):
             out.topics[str(t.inputs["arn"])] = _json(t.inputs["policy"])
+        for store in (r for type_ in TAG_AUTHORIZED_TYPES for r in run.of_type(type_)):
+            out.resource_tags[store.state["arn"]] = dict(store.inputs.get("tags") or {})
         for pool in run.of_type("aws:cognito/identityPool:IdentityPool"):
             out.pools[pool.inputs["tags"]["saas:tenant"]] = str(pool.id)
         return out
@@ -255,6 +263,7 @@ def cases_for(run: ProgramRun, policies: Policies | None = None) -> list[Case]:
             target_user: str,
             drop: str | None = None,
             context_override: Mapping[str, Any] | None = None,
+            resource_tags: Mapping[str, str] | None = None,
             *,
             p: Mapping[str, Any] = p,
             role: Mapping[str, Any] | None = role,
@@ -292,6 +301,9 @@ def cases_for(run: ProgramRun, policies: Policies | None = None) -> list[Case]:
                     simulation["sessionPolicy"] = session_policy(caller, Settings.from_env(env))
             if action.startswith("kms:") and resource in pol.key_aliases:
                 ctx["kms:ResourceAliases"] = pol.key_aliases[resource]  # AWS sets it from the key's aliases
+            if resource in pol.resource_tags:  # AWS sets aws:ResourceTag/* from the resource's tags
+                tags = pol.resource_tags[resource] if resource_tags is None else resource_tags
+                ctx.update({f"aws:ResourceTag/{k}": v for k, v in tags.items()})
             resource_policy = pol.resource_policy(action, resource)
             if resource_policy is not None:
                 simulation["resourcePolicy"] = resource_policy
@@ -308,6 +320,19 @@ def cases_for(run: ProgramRun, policies: Policies | None = None) -> list[Case]:
                 add("declared", "Allowed", build(action, caller, caller, USER, USER))
                 for guard in p["guards"]:
                     add(f"missing:{guard}", "Denied", build(action, caller, caller, USER, USER, drop=guard))
+                tags = pol.resource_tags.get(substitute(p["resource"], tenant=caller, user=USER))
+                if tags is not None:  # the same resource tagged otherwise: another environment, component, none
+                    env = tags.get("saas:environment", "dev")
+                    for variant, changed in (
+                        (
+                            f"store-tags:environment={OTHER_ENVIRONMENT[env]}",
+                            {**tags, "saas:environment": OTHER_ENVIRONMENT[env]},
+                        ),
+                        ("store-tags:component=TenantApi", {**tags, "saas:component": "TenantApi"}),
+                        ("store-tags:no-tenant", _without(tags, "saas:tenant")),
+                        ("store-tags:untagged", {}),
+                    ):
+                        add(variant, "Denied", build(action, caller, caller, USER, USER, resource_tags=changed))
                 if p["principalType"] == "federated":
                     allowed = trusted[p["resource"]]
                     for other, pool_id in sorted(pol.pools.items()):

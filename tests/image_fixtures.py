@@ -14,6 +14,8 @@ from typing import Any
 import boto3
 from PIL import Image
 
+from tests.registry_support import registry_table
+
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 _counter = itertools.count()
@@ -104,6 +106,8 @@ class Pipeline:
     queue_url: str
     dlq_url: str
     writer_role_arn: str
+    registry: str = ""
+    """The moto tenant registry (acme and globex active)."""
 
     def upload_env(self, **extra: str) -> dict[str, str]:
         return {
@@ -112,7 +116,7 @@ class Pipeline:
             "METADATA_TABLE_ARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table}",
             "WRITER_ROLE_ARN": self.writer_role_arn,
             "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/env",
-            "KNOWN_TENANTS": "acme,globex",
+            "SAAS_REGISTRY_TABLE": self.registry,
             "RETENTION_DAYS": "7",
             **extra,
         }
@@ -126,7 +130,7 @@ class Pipeline:
             "WRITER_ROLE_ARN": self.writer_role_arn,
             "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/env",
             "DLQ_URL": self.dlq_url,
-            "KNOWN_TENANTS": "acme,globex",
+            "SAAS_REGISTRY_TABLE": self.registry,
             **extra,
         }
 
@@ -194,7 +198,10 @@ def make_pipeline() -> Pipeline:
         NotificationConfiguration={"QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]},
     )
     role = iam.create_role(RoleName=f"image-writer-{n}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    return Pipeline(s3, ddb, sqs, boto3.client("sts", region_name=REGION), raw, processed, table, queue, dlq, role)
+    registry = registry_table(ddb, f"TenantRegistry{n}", {"acme": "pool-acme", "globex": "pool-globex"})
+    return Pipeline(
+        s3, ddb, sqs, boto3.client("sts", region_name=REGION), raw, processed, table, queue, dlq, role, registry
+    )
 
 
 def api_event(

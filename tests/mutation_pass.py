@@ -196,11 +196,19 @@ SLIPS: Final[tuple[Slip, ...]] = (
         ("tests/test_msk_consumer_component.py", T_AUTHZ),
     ),
     Slip(
-        "jobs-writer-trust-tenant-list-dropped",
-        "components/jobs.py",
-        '                    "StringEquals": {"aws:RequestTag/TenantId": list(tenant_ids)},\n',
+        "authorizer-store-grant-environment-dropped",
+        "components/api.py",
+        '                f"aws:ResourceTag/{TAG_ENVIRONMENT}": environment,\n',
         "",
-        "runner writer trust without the registered-tenant list: the runner opens sessions for unregistered tenants",
+        "authorizer store grant without the environment tag: one environment's authorizer asks another's stores",
+        ("tests/test_tenant_api.py", T_AUTHZ),
+    ),
+    Slip(
+        "jobs-writer-trust-principal-arn-dropped",
+        "components/jobs.py",
+        '                    "ArnEquals": {"aws:PrincipalArn": runner_role_arn},\n',
+        "",
+        "runner writer trust names the account without pinning the runner: any role of the account writes as any tenant",
         ("tests/test_jobs_component.py", T_AUTHZ),
     ),
     # ---- the policy pack (policies/) --------------------------------------------------------------------------
@@ -377,9 +385,9 @@ SLIPS: Final[tuple[Slip, ...]] = (
     Slip(
         "runner-unknown-tenant-accepted",
         "handlers/job_runners.py",
-        "if not system and event.tenant_id not in cfg.known_tenants:",
-        "if not system and not event.tenant_id:",
-        "runners accept events for tenants outside the registry (the picker's key is the only source)",
+        "        tenant_registry(cfg.registry_table).active_tenant(tenant_id)\n",
+        "        tenant_registry(cfg.registry_table).by_tenant(tenant_id)\n",
+        "runners look the tenant up but do not require it active: unknown, suspended and offboarded tenants get sessions",
         (T_RUNNERS,),
     ),
     Slip(

@@ -7,7 +7,14 @@ from typing import Any
 
 import pulumi
 
-from saas_platform.components.registry import REGISTRY_KEY, USER_POOL_ATTRIBUTE, USER_POOL_INDEX, registry_item
+from saas_platform.components.registry import (
+    REGISTRY_KEY,
+    STATUS_ATTRIBUTE,
+    STATUS_INDEX,
+    USER_POOL_ATTRIBUTE,
+    USER_POOL_INDEX,
+    registry_item,
+)
 from saas_platform.components.triggers import TriggerFunctions
 
 
@@ -20,13 +27,19 @@ def registry_table(client: Any, name: str, tenants: Mapping[str, str] | None = N
         AttributeDefinitions=[
             {"AttributeName": REGISTRY_KEY, "AttributeType": "S"},
             {"AttributeName": USER_POOL_ATTRIBUTE, "AttributeType": "S"},
+            {"AttributeName": STATUS_ATTRIBUTE, "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": USER_POOL_INDEX,
                 "KeySchema": [{"AttributeName": USER_POOL_ATTRIBUTE, "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": [{"AttributeName": STATUS_ATTRIBUTE, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     for tenant, pool in (tenants or {}).items():

@@ -66,10 +66,11 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
     result = matrix(stack, mode)
     counts = result.counts()
     print(f"authorization matrix {stack}/{mode}: {counts}")
-    assert counts["paths"] >= 150  # with both image legs: staging 159-174 paths, dev 177-192, prod 185-226
+    assert counts["paths"] >= 150  # 2026-12-06: staging 193-208 paths, dev 209-224, prod 214-255
     assert counts["variant:other-tenant"] > 0
     assert counts["variant:prefix-trap"] > 0
     assert counts["variant:other-user"] > 0
+    assert counts["variant:store-tags"] > 0  # the authorizer's store grant, judged on the stores' own tags
     if mode == "abac":  # the shared trust binds each pool to its tenant: another tenant's tag is refused
         assert counts["variant:other-tenant-tag"] > 0
     mismatches = result.mismatches
@@ -80,8 +81,9 @@ def test_every_path_allowed_every_variant_denied(stack: str, mode: str) -> None:
 def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     """Both legs of the image pipeline (API upload, processing) are in the matrix of every stack: allowed as
     declared; the writer sessions denied on another tenant's rows and objects and on a prefix-trap tenant; the
-    functions' AssumeRole into the writers denied for an unregistered tenant; API Gateway's invocation of the
-    upload function denied without its source ARN."""
+    functions' AssumeRole into the writers denied without the TenantId tag (an unregistered tenant is the
+    registry's refusal, in the handler tests); API Gateway's invocation of the upload function denied without its
+    source ARN."""
     cases = matrix(stack, "perTenant").cases
 
     def paths(prefix: str) -> set[str]:
@@ -98,7 +100,10 @@ def test_image_pipeline_paths_are_in_every_stack_matrix(stack: str) -> None:
     }
     assert writer_data <= paths("other-tenant:") & paths("prefix-trap:"), sorted(writer_data - paths("other-tenant:"))
     assume = {"platform-images:upload/assume-writer", "platform-images:processor/assume-writer"}
-    assert assume <= paths("unregistered:"), sorted(assume - paths("unregistered:"))
+    # constant-size IAM: which tenants exist is the registry's call (handler tests), so IAM is not expected to
+    # refuse an unregistered tenant's tag; a session without the TenantId tag is still denied
+    assert not assume & paths("unregistered:"), sorted(assume & paths("unregistered:"))
+    assert assume <= paths("missing:aws:RequestTag/TenantId"), sorted(assume - paths("missing:aws:RequestTag/TenantId"))
     assert "platform-api:apigateway/invoke-images" in paths("missing:aws:SourceArn")
 
 
@@ -125,6 +130,55 @@ def test_an_environment_with_a_cell_every_path_allowed_every_variant_denied(mode
     ]
     assert platform_on_cell, "the platform tenants' paths are tried against the cell's tenant"
     assert not result.mismatches, "\n".join(result.mismatches[:40])
+
+
+@pytest.mark.parametrize("stack", [*STACKS, API])
+def test_the_authorizer_reaches_only_its_environments_tenant_stores(stack: str) -> None:
+    """The authorizer's grant names no store: for every tenant store of the plan the call is allowed with the
+    store's own tags (read from the plan), and denied on the same store tagged for another environment, by another
+    component, for no tenant, or untagged."""
+    cases = matrix(stack, "perTenant").cases
+    stores = [c for c in cases if ":authorizer/is-authorized/" in c.path]
+    declared = {c.path for c in stores if c.variant == "declared" and c.expect == "Allowed"}
+    assert len(declared) >= 2, declared
+    for path in declared:
+        variants = {c.variant.split("=", 1)[0] for c in stores if c.path == path and c.expect == "Denied"}
+        assert variants == {
+            "store-tags:environment",
+            "store-tags:component",
+            "store-tags:no-tenant",
+            "store-tags:untagged",
+        }, (path, variants)
+
+
+def test_an_unconditioned_store_grant_would_fail_the_store_tag_variants() -> None:
+    """The variants can fail: ``policy-store/*`` without the tag conditions allows another environment's store."""
+    store = f"arn:aws:verifiedpermissions::{ACCOUNT}:policy-store/PSOTHERENV000000000001"
+    action = "verifiedpermissions:IsAuthorizedWithToken"
+    grant = {"Effect": "Allow", "Action": action, "Resource": f"arn:aws:verifiedpermissions::{ACCOUNT}:policy-store/*"}
+    tagged = {
+        **grant,
+        "Condition": {
+            "StringEquals": {
+                "aws:ResourceTag/saas:environment": "prod",
+                "aws:ResourceTag/saas:component": "TenantAuthorization",
+            },
+            "Null": {"aws:ResourceTag/saas:tenant": "false"},
+        },
+    }
+    staging = {
+        "aws:ResourceTag/saas:environment": "staging",
+        "aws:ResourceTag/saas:component": "TenantAuthorization",
+        "aws:ResourceTag/saas:tenant": "acme",
+    }
+    prod = {**staging, "aws:ResourceTag/saas:environment": "prod"}
+    results = simulate([
+        _sim(action, store, identity=[_doc(grant)], context=staging),
+        _sim(action, store, identity=[_doc(tagged)], context=staging),
+        _sim(action, store, identity=[_doc(tagged)], context=prod),
+        _sim(action, store, identity=[_doc(tagged)], context={}),
+    ])  # fmt: skip
+    assert [r["result"] for r in results] == ["Allowed", "ImplicitlyDenied", "Allowed", "ImplicitlyDenied"]
 
 
 def test_every_principal_kind_is_covered() -> None:

@@ -21,12 +21,21 @@ PROCESSED = "arn:aws:s3:::aiml-saas-dev-processed-images-123456789012"
 TABLE = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/ImageMetadata-Dev"
 
 
+REGISTRY_ARN = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev"
+ONE_TENANT_TAG = {
+    "Null": {"aws:RequestTag/TenantId": "false"},
+    "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+}
+
+
 def args(**kw: Any) -> ImagePipelineArgs:
     base: dict[str, Any] = {
         "environment": "dev",
         "region": "ap-southeast-1",
         "account_id": ACCOUNT,
         "tenant_ids": ("acme", "globex"),
+        "registry_table_name": "TenantRegistryDev",
+        "registry_table_arn": REGISTRY_ARN,
         "kms_key_arn": "arn:aws:kms:ap-southeast-1:123456789012:key/env",
         "kms_key_alias": "alias/aiml-saas-dev",
         "raw_bucket_name": "aiml-saas-dev-raw-images-123456789012",
@@ -171,18 +180,37 @@ def test_processor_role_has_queue_dlq_and_writer_only(run: ProgramRun) -> None:
     assert key["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/aiml-saas-dev-image-events"}
     assume = stmts["AssumeTenantWriter"]
     assert assume["Resource"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageProcessorWriter-Dev"
-    assert assume["Condition"]["StringEquals"] == {"aws:RequestTag/TenantId": ["acme", "globex"]}
+    assert assume["Condition"] == ONE_TENANT_TAG  # no tenant list: the handler checks the registry
+    assert stmts["ReadTenantRegistry"]["Resource"] == [REGISTRY_ARN, f"{REGISTRY_ARN}/index/byUserPool"]
+    assert stmts["TenantRegistryKeyThroughDynamoDB"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"
+    }
     text = json.dumps(doc)
-    assert "dynamodb:" not in text
+    assert "acme" not in text
+    assert "globex" not in text
     assert "s3:" not in text  # the function's own role never touches tenant objects
+    tables = {s["Resource"] if isinstance(s["Resource"], str) else tuple(s["Resource"]) for s in doc["Statement"]
+              if any(str(a).startswith("dynamodb:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))}  # fmt: skip
+    assert tables == {(REGISTRY_ARN, f"{REGISTRY_ARN}/index/byUserPool")}  # DynamoDB: the registry only
+    env = run.named("images-processor-function").inputs["environment"]["variables"]
+    assert env["SAAS_REGISTRY_TABLE"] == "TenantRegistryDev"
+    assert "KNOWN_TENANTS" not in env
 
 
 def test_upload_role_may_only_assume_its_writer(run: ProgramRun) -> None:
     doc = policy_of(run, "images-upload-policy")
     custom = [s for s in doc["Statement"] if s["Sid"] not in ("OwnLogGroup", "XRay")]
-    assert [s["Sid"] for s in custom] == ["AssumeTenantWriter"]
+    assert [s["Sid"] for s in custom] == [
+        "AssumeTenantWriter",
+        "ReadTenantRegistry",
+        "TenantRegistryKeyThroughDynamoDB",
+    ]
     assert custom[0]["Resource"] == "arn:aws:iam::123456789012:role/AIML-SaaS-ImageUploadWriter-Dev"
+    assert custom[0]["Condition"] == ONE_TENANT_TAG
+    assert "acme" not in json.dumps(doc)
     fn = run.named("images-upload-function").inputs
+    assert fn["environment"]["variables"]["SAAS_REGISTRY_TABLE"] == "TenantRegistryDev"
+    assert "KNOWN_TENANTS" not in fn["environment"]["variables"]
     assert fn["timeout"] == 29
     assert fn["environment"]["variables"]["INLINE_MAX_BYTES"] == str(4 * 1024 * 1024)
 
@@ -229,7 +257,6 @@ def test_upload_can_be_left_out() -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"tenant_ids": ()}, "tenant_ids must name at least one tenant"),
         ({"tenant_ids": ("Acme",)}, "tenant_ids must match"),
         ({"kms_key_alias": "aiml"}, "kms_key_alias must start with 'alias/'"),
         ({"batch_size": 11}, "batch_size must be 1-10; got 11"),

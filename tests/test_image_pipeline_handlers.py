@@ -29,7 +29,7 @@ from tests.image_fixtures import (
     png_bomb,
     truncated_scan_png,
 )
-from tests.registry_support import registry_table
+from tests.registry_support import put_tenant, registry_table
 
 NOW = 1_700_000_000.0
 
@@ -652,3 +652,47 @@ def test_no_loss_every_accepted_upload_ends_processed_or_dead_lettered_with_a_re
                 assert row["Status"]["S"] == "processed", (key, row)
                 assert f"{tenant}/processed/{image_id}/thumbnail.webp" in processed
         assert len(p.ddb.scan(TableName=p.table)["Items"]) == len(accepted)
+
+
+# ------------------------------------------------------------------------------------------- tenant registry
+
+
+@pytest.mark.parametrize("status", ["suspended", "offboarded"])
+def test_a_tenant_not_active_in_the_registry_cannot_upload_or_be_processed(status: str) -> None:
+    """No tenant list is deployed with the functions: the registry says who may write, before any session."""
+    p = make_pipeline()
+    put_tenant(p.ddb, p.registry, "acme", "pool-acme", status=status)
+    assert upload(p, api_event(image_bytes("PNG")))[0] == 403
+    assert p.keys(p.raw) == []
+    p.receive()  # drop the test event
+    (outcome,) = process(p, [_s3_message(p, "acme/raw/a-1", None, size=10, name="ObjectCreated:Put")])
+    assert isinstance(outcome, proc.Outcome)
+    assert outcome.status == "dead-lettered"
+    (letter,) = dlq(p)
+    assert "unknown tenant 'acme'" in letter["reason"]
+    assert p.keys(p.processed) == []
+
+
+def test_the_registry_unreachable_refuses_uploads_and_retries_processing() -> None:
+    """Fail closed: with the registry unset (or unreadable with nothing cached) nothing is stored or processed;
+    the upload answers 503 (retry with the same key), the processor retries the message."""
+    p = make_pipeline()
+    status, body = upload(p, api_event(image_bytes("PNG")), SAAS_REGISTRY_TABLE="")
+    assert status == 503, body
+    assert p.keys(p.raw) == []
+    p.receive()
+    (outcome,) = process(
+        p, [_s3_message(p, "acme/raw/a-1", None, size=10, name="ObjectCreated:Put")], SAAS_REGISTRY_TABLE=""
+    )
+    assert isinstance(outcome, str)
+    assert outcome.startswith("retry: tenant registry")
+    assert dlq(p) == []
+
+
+def test_the_functions_read_the_registry_table_and_no_tenant_list() -> None:
+    p = make_pipeline()
+    for cfg in (up.Settings.from_env(p.upload_env()), proc.Settings.from_env(p.processor_env())):
+        assert cfg.registry_table == p.registry
+        assert "acme" in cfg.known_tenants
+        assert "initech" not in cfg.known_tenants
+        assert "system" not in cfg.known_tenants

@@ -31,7 +31,7 @@ ENV = {
     "METADATA_TABLE_ARN": TABLE,
     "WRITER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/w",
     "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/env",
-    "KNOWN_TENANTS": ",".join(TENANTS),
+    "SAAS_REGISTRY_TABLE": "TenantRegistryDev",
     "RETENTION_DAYS": "7",
     "DLQ_URL": "https://sqs/q",
 }

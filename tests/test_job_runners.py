@@ -14,12 +14,15 @@ from moto import mock_aws
 
 from saas_platform.handlers import job_runners as r
 from saas_platform.handlers._jobs import JobError
+from saas_platform.handlers._registry import RegistryUnavailable
 from tests.iam_oracle import Request, evaluate
+from tests.registry_support import put_tenant, registry_table
 
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 TABLES = ("Employment", "Leave", "WorkSchedule", "TimeAttendance", "TenantJob", "PIM", "Payroll")
+REGISTRY = "TenantRegistryDev"
 
 
 def arn(table: str) -> str:
@@ -42,19 +45,21 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                     {"AttributeName": "EntityItem", "KeyType": "RANGE"},
                 ],
             )
+        registry_table(ddb, REGISTRY, {"acme": "pool-acme", "globex": "pool-globex"})
+        put_tenant(ddb, REGISTRY, "system", "pool-system", policy_store_id=None)
         r.reset_clients()
         yield ddb
     r.reset_clients()
 
 
 def cfg(runner: str, **kw: Any) -> r.Settings:
-    return r.Settings(
-        runner=runner,
-        known_tenants=frozenset({"acme", "globex"}),
-        tables={t: {"name": f"{t}Dev", "arn": arn(t)} for t in TABLES},
-        writer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/writer",
-        **kw,
-    )
+    base: dict[str, Any] = {
+        "runner": runner,
+        "tables": {t: {"name": f"{t}Dev", "arn": arn(t)} for t in TABLES},
+        "registry_table": REGISTRY,
+        "writer_role_arn": f"arn:aws:iam::{ACCOUNT}:role/writer",
+    }
+    return r.Settings(**{**base, **kw})
 
 
 def event(
@@ -227,7 +232,9 @@ class FakeLambda:
         return {"StatusCode": 202}
 
 
-def test_attgen_system_fans_out_per_registry_tenant_without_reading_any_table() -> None:
+def test_attgen_system_fans_out_per_active_registry_tenant_without_reading_any_pool_table(ddb: Any) -> None:
+    put_tenant(ddb, REGISTRY, "hooli", "pool-hooli", status="suspended")
+    put_tenant(ddb, REGISTRY, "initech", "pool-initech", status="offboarded")
     c = cfg("AttGen-System", attgen_tenant_function="AIML-SaaS-AttGen-Tenant-Dev")
     raw = {
         "tenantId": "system",
@@ -238,7 +245,21 @@ def test_attgen_system_fans_out_per_registry_tenant_without_reading_any_table() 
         "payload": {"date": "2026-12-01"},
     }
     lam = FakeLambda()
-    assert r.run_attgen_system(r.parse_event(raw, c), c, lam)["tenants"] == ["acme", "globex"]
+    reads: list[dict[str, Any]] = []
+
+    class Spy:
+        def query(self, **kw: Any) -> Any:
+            reads.append(kw)
+            return ddb.query(**kw)
+
+    assert r.run_attgen_system(r.parse_event(raw, c), c, lam, Spy())["tenants"] == ["acme", "globex"]
+    assert {k: v for k, v in reads[0].items() if k != "ExclusiveStartKey"} == {
+        "TableName": REGISTRY,
+        "IndexName": "byStatus",
+        "KeyConditionExpression": "#s = :active",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":active": {"S": "active"}},
+    }  # what ListTenantsByStatus allows: Query on the keys-only index, no Scan
     assert [(x["fn"], x["type"], x["tenantId"], x["runner"]) for x in lam.calls] == [
         ("AIML-SaaS-AttGen-Tenant-Dev", "Event", "acme", "AttGen-Tenant"),
         ("AIML-SaaS-AttGen-Tenant-Dev", "Event", "globex", "AttGen-Tenant"),
@@ -253,16 +274,6 @@ def test_attgen_system_fans_out_per_registry_tenant_without_reading_any_table() 
 @pytest.mark.parametrize(
     ("raw", "match"),
     [
-        (
-            {
-                "tenantId": "umbrella",
-                "jobId": "j",
-                "dueAt": "2026-12-01T00:00:00Z",
-                "runner": "CRUD-Item",
-                "attempt": 1,
-            },
-            "unknown tenant",
-        ),
         (
             {
                 "tenantId": "acme",
@@ -291,6 +302,86 @@ def test_attgen_system_fans_out_per_registry_tenant_without_reading_any_table() 
 def test_malformed_or_misrouted_events_fail_closed(raw: dict[str, Any], match: str) -> None:
     with pytest.raises(JobError, match=match):
         r.parse_event(raw, cfg("CRUD-Item"))
+
+
+def test_attgen_system_pages_through_a_large_registry(ddb: Any) -> None:
+    """1,000 tenants, one in ten suspended: every active one exactly once (paginated), from keys only."""
+    for i in range(1000):
+        put_tenant(ddb, REGISTRY, f"t{i:04d}", f"pool-{i}", status="active" if i % 10 else "suspended")
+    tenants = r.registry_tenants(REGISTRY, ddb)
+    assert len(tenants) == 900 + 2  # 100 suspended left out; acme and globex; never system
+    assert tenants == sorted(tenants)
+    assert "system" not in tenants
+    assert "t0000" not in tenants
+    page = ddb.query(
+        TableName=REGISTRY,
+        IndexName="byStatus",
+        KeyConditionExpression="#s = :a",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":a": {"S": "active"}},
+        Limit=1,
+    )
+    assert set(page["Items"][0]) == {"tenantId", "status"}  # keys only: no usage key, no pool id
+
+
+# ------------------------------------------------------------------------------------- registry check
+
+
+@pytest.mark.parametrize(
+    ("tenant", "status", "match"),
+    [
+        ("umbrella", None, "not in the tenant registry"),
+        ("hooli", "suspended", "is suspended"),
+        ("initech", "offboarded", "is offboarded"),
+        ("system", "active", "system tenant has no tenant data"),
+    ],
+)
+def test_runners_refuse_tenants_the_registry_does_not_call_active_before_any_session(
+    ddb: Any, tenant: str, status: str | None, match: str
+) -> None:
+    if status is not None and tenant != "system":
+        put_tenant(ddb, REGISTRY, tenant, f"pool-{tenant}", status=status)
+
+    class NoSts:
+        def assume_role(self, **kw: Any) -> Any:
+            raise AssertionError("a refused tenant must never get a session")
+
+    for runner in ("Employee-Earn-AL", "CRUD-Item", "AttGen-Tenant", "Job-Runner", "Tenant-Notification-Dispatcher"):
+        r.reset_clients()
+        with pytest.raises(JobError, match=match):
+            r.tenant_dynamodb(tenant, cfg(runner), NoSts())
+
+
+def test_a_tenant_suspended_after_its_job_was_scheduled_is_refused_within_one_registry_ttl(ddb: Any) -> None:
+    """The registry reader is cached per TTL: a fresh reader (a new execution environment, or after the TTL)
+    sees the suspension and refuses."""
+    r.check_tenant("acme", cfg("CRUD-Item"))
+    put_tenant(ddb, REGISTRY, "acme", "pool-acme", status="suspended")
+    r.reset_clients()
+    with pytest.raises(JobError, match="is suspended"):
+        r.check_tenant("acme", cfg("CRUD-Item"))
+
+
+def test_the_registry_unset_or_unreachable_refuses_every_tenant_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RegistryUnavailable, match="SAAS_REGISTRY_TABLE is not set"):
+        r.check_tenant("acme", cfg("CRUD-Item", registry_table=""))
+
+    class Down:
+        def get_item(self, **kw: Any) -> Any:
+            raise ConnectionError("registry down")
+
+    r.reset_clients()
+    with monkeypatch.context() as m:
+        m.setattr(r, "registry_client", Down)
+        with pytest.raises(RegistryUnavailable, match="unreachable"):
+            r.check_tenant("acme", cfg("CRUD-Item"))
+    r.reset_clients()
+
+
+def test_settings_read_the_registry_table_and_no_tenant_list() -> None:
+    c = r.Settings.from_env({"RUNNER": "CRUD-Item", "SAAS_REGISTRY_TABLE": " TenantRegistryDev ", "KNOWN_TENANTS": "x"})
+    assert c.registry_table == "TenantRegistryDev"
+    assert not hasattr(c, "known_tenants")
 
 
 # ----------------------------------------------------------------------------------------- tenant scoping
@@ -343,8 +434,8 @@ def test_a_runner_session_touches_only_its_tenant_under_moto(ddb: Any, monkeypat
     role = iam.create_role(RoleName="writer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     c = r.Settings(
         runner="Employee-Earn-AL",
-        known_tenants=frozenset({"acme", "globex"}),
         tables={"Leave": {"name": "LeaveDev", "arn": arn("Leave")}},
+        registry_table=REGISTRY,
         writer_role_arn=role,
     )
     with monkeypatch.context() as m:

@@ -20,6 +20,8 @@ REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 BASES = ("Employment", "TenantJob", "WorkSchedule", "PIM", "Leave", "TimeAttendance", "Payroll")
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k-1"
+REGISTRY_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/TenantRegistryDev"
+TENANT_RUNNERS = ("Job-Runner", "AttGen-Tenant", "Employee-Earn-AL", "CRUD-Item", "Tenant-Notification-Dispatcher")
 
 
 def table_arn(base: str) -> str:
@@ -33,6 +35,8 @@ def args(**kw: Any) -> ScheduledJobsArgs:
         "account_id": ACCOUNT,
         "tables": {b: JobTable(name=f"{b}Dev", arn=table_arn(b)) for b in BASES},
         "tenant_ids": ("acme", "globex"),
+        "registry_table_name": "TenantRegistryDev",
+        "registry_table_arn": REGISTRY_ARN,
         "kms_key_arn": KEY,
         "alarm_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
         "layers": [DEPS_LAYER],
@@ -163,23 +167,89 @@ def test_writer_roles_hold_only_their_runners_actions_for_the_session_tenant(run
     assert "dynamodb:Scan" not in text
     trust = json.loads(run.named("jobs-crud-item-writer-role").inputs["assumeRolePolicy"])
     crud_role = function(run, "AIML-SaaS-CRUD-Item-Dev").inputs["role"]
-    assert trust["Statement"][0]["Principal"] == {"AWS": crud_role}
-    assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:RequestTag/TenantId": ["acme", "globex"]}
+    assert trust["Statement"] == [
+        {
+            "Sid": "RunnerAssumesWithOneTenantTag",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "ArnEquals": {"aws:PrincipalArn": crud_role},
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+                "Null": {"aws:RequestTag/TenantId": "false"},
+            },
+        }
+    ]  # no tenant list: the registry decides which tenants exist
+
+
+def test_tenant_runners_check_the_registry_and_assume_with_exactly_one_tenant_tag(run: ProgramRun) -> None:
+    for runner in TENANT_RUNNERS:
+        fn = function(run, f"AIML-SaaS-{runner}-Dev")
+        env = fn.inputs["environment"]["variables"]
+        assert env["SAAS_REGISTRY_TABLE"] == "TenantRegistryDev"
+        assert "KNOWN_TENANTS" not in env
+        assert not any("acme" in str(v) for v in env.values()), env
+        doc = policy_of(run, f"jobs-{runner.lower()}-policy")
+        assert "acme" not in json.dumps(doc)
+        assert "globex" not in json.dumps(doc)
+        by_sid = {st["Sid"]: st for st in doc["Statement"]}
+        assert by_sid["ReadTenantRegistry"]["Resource"] == [REGISTRY_ARN, f"{REGISTRY_ARN}/index/byUserPool"]
+        assert by_sid["TenantRegistryKeyThroughDynamoDB"]["Condition"]["StringEquals"] == {
+            "kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"
+        }
+        assert by_sid["AssumeTenantWriter"]["Condition"] == {
+            "Null": {"aws:RequestTag/TenantId": "false"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+        }
+        assert evaluate([doc], Request("dynamodb:Scan", REGISTRY_ARN)) == "Deny"
+        assert evaluate([doc], Request("dynamodb:PutItem", REGISTRY_ARN)) == "Deny"
+
+
+def test_a_platform_stack_without_tenants_still_builds_the_jobs() -> None:
+    """All tenants in cell stacks: no tenant ids here; the runners, writer roles and documents are the same."""
+    empty = run_function(lambda: ScheduledJobs("jobs", args(tenant_ids=())), stack="dev")
+    full = run_function(lambda: ScheduledJobs("jobs", args()), stack="dev")
+    for name in ("jobs-crud-item-writer-policy", "jobs-crud-item-policy", "jobs-attgen-system-policy"):
+        assert empty.named(name).inputs["policy"] == full.named(name).inputs["policy"]
+    names = {p["name"] for p in empty.data_paths()}
+    assert "crud-item/assume-writer" not in names
+    assert "registry/crud-item/get" in names
 
 
 def test_attgen_system_is_a_system_runner_that_only_fans_out(run: ProgramRun) -> None:
     doc = policy_of(run, "jobs-attgen-system-policy")
-    extra = [s for s in doc["Statement"] if s["Sid"] not in ("OwnLogGroup", "XRay", "DeadLetter", "DeadLetterQueueKey")]
+    extra = [
+        s
+        for s in doc["Statement"]
+        if s["Sid"]
+        not in ("OwnLogGroup", "XRay", "DeadLetter", "DeadLetterQueueKey", "TenantRegistryKeyThroughDynamoDB")
+    ]
     assert extra == [
+        {
+            "Sid": "ListTenantsByStatus",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{REGISTRY_ARN}/index/byStatus",
+        },
         {
             "Sid": "FanOutToAttGenTenant",
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
             "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:AIML-SaaS-AttGen-Tenant-Dev",
-        }
+        },
     ]
+    assert evaluate([doc], Request("dynamodb:Query", f"{REGISTRY_ARN}/index/byStatus")) == "Allow"
+    for action, resource in (
+        ("dynamodb:Scan", REGISTRY_ARN),
+        ("dynamodb:Query", REGISTRY_ARN),
+        ("dynamodb:GetItem", REGISTRY_ARN),  # the items hold usage keys
+        ("dynamodb:Query", f"{REGISTRY_ARN}/index/byUserPool"),
+        ("dynamodb:Query", table_arn("Payroll")),
+    ):
+        assert evaluate([doc], Request(action, resource)) == "Deny", (action, resource)
     env = function(run, "AIML-SaaS-AttGen-System-Dev").inputs["environment"]["variables"]
-    assert env["KNOWN_TENANTS"] == "acme,globex"
+    assert env["SAAS_REGISTRY_TABLE"] == "TenantRegistryDev"
+    assert "KNOWN_TENANTS" not in env
     assert "WRITER_ROLE_ARN" not in env
     assert not [r for r in run.of_type("aws:iam/role:Role") if r.inputs.get("name") == "AIML-SaaS-AttGen-System-W-Dev"]
 
@@ -226,10 +296,8 @@ def test_the_component_alone_passes_the_policy_pack(run: ProgramRun) -> None:
         ({"lease_seconds": 30}, "lease_seconds must be 60-900"),
         ({"lease_seconds": 60}, "must exceed the picker's timeout"),
         ({"tables": {}}, "tables is missing"),
-        ({"tenant_ids": ()}, "tenant_ids must be non-empty"),
+        ({"tenant_ids": ("Acme",)}, "tenant_ids must be tenant ids"),
         ({"layers": []}, "does not provide aws_lambda_powertools"),
-        ({"tenant_ids": tuple(f"t{i:03d}{'x' * 27}" for i in range(80))}, "trust policy"),
-        ({"tenant_ids": tuple(f"t{i:03d}{'x' * 27}" for i in range(35))}, "at most 1536, iam-document-headroom"),
         ({"name_prefix": "P" * 26, "environment": "staging"}, "writer role name"),
     ],
 )

@@ -38,7 +38,12 @@ def test_registry_table_and_one_item_per_tenant(prod: ProgramRun) -> None:
             "name": "byUserPool",
             "keySchemas": [{"attributeName": "userPoolId", "keyType": "HASH"}],
             "projectionType": "ALL",
-        }
+        },
+        {  # keys only: the system jobs list active tenant ids without reading usage keys
+            "name": "byStatus",
+            "keySchemas": [{"attributeName": "status", "keyType": "HASH"}],
+            "projectionType": "KEYS_ONLY",
+        },
     ]
     assert i["pointInTimeRecovery"] == {"enabled": True}
     assert i["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
@@ -78,13 +83,27 @@ def test_no_tenant_role_can_reach_the_registry(prod: ProgramRun) -> None:
         text = policy.inputs.get("policy", "")
         if "TenantRegistry" in text:
             readers.add(policy.name)
-    # only the platform's handlers that check tenants: the MSK consumer, the API authorizer and the shared
-    # sign-in triggers
+    # only the platform's handlers that check tenants: the MSK consumer, the API authorizer, the shared
+    # sign-in triggers, the image functions and the job runners (which check each job's tenant; AttGen-System
+    # lists the active ones)
     assert readers == {
         "platform-api-authorizer-policy",
         "platform-consumer-image-uploads-handler-policy",
+        "platform-images-processor-policy",
+        "platform-images-upload-policy",
         "platform-triggers-pre-auth-s00-policy",
         "platform-triggers-pre-token-s00-policy",
+        *(
+            f"platform-jobs-{r}-policy"
+            for r in (
+                "job-runner",
+                "attgen-system",
+                "attgen-tenant",
+                "employee-earn-al",
+                "crud-item",
+                "tenant-notification-dispatcher",
+            )
+        ),
     }
 
 

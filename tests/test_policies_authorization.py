@@ -427,16 +427,45 @@ def authorizer_program(statements: list[dict[str, Any]], attach: bool = False) -
             handler="saas_platform.handlers.authorizer.lambda_handler",
             runtime="python3.13",
             code=pulumi.AssetArchive({}),
+            tags={"saas:environment": "prod", "saas:component": "TenantApi"},
         )
 
     return program
 
 
 STORE_ARN = "arn:aws:verifiedpermissions::123456789012:policy-store/PSACME0000000000000001"
+ALL_STORES = "arn:aws:verifiedpermissions::123456789012:policy-store/*"
+STORE_TAGS = {
+    "StringEquals": {
+        "aws:ResourceTag/saas:environment": "prod",
+        "aws:ResourceTag/saas:component": "TenantAuthorization",
+    },
+    "Null": {"aws:ResourceTag/saas:tenant": "false"},
+}
+STORE_GRANT = {
+    "Effect": "Allow",
+    "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
+    "Resource": ALL_STORES,
+    "Condition": STORE_TAGS,
+}
 GOOD = [
-    {"Effect": "Allow", "Action": ["verifiedpermissions:IsAuthorizedWithToken"], "Resource": [STORE_ARN]},
+    STORE_GRANT,
     {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "arn:aws:logs:x"},
 ]
+
+
+def store_grant(**changes: Any) -> list[dict[str, Any]]:
+    """GOOD with the store grant changed (a key set to None is removed)."""
+    grant = {k: v for k, v in {**STORE_GRANT, **changes}.items() if v is not None}
+    return [grant, *GOOD[1:]]
+
+
+def tags_without(operator: str, key: str) -> dict[str, Any]:
+    out = json.loads(json.dumps(STORE_TAGS))
+    del out[operator][key]
+    return {k: v for k, v in out.items() if v}
+
+
 REGISTRY_ARN = "arn:aws:dynamodb:ap-southeast-1:123456789012:table/TenantRegistryDev"
 REGISTRY_READ = {
     "Effect": "Allow",
@@ -462,7 +491,41 @@ REGISTRY_KEY = {
         (
             [{"Effect": "Allow", "Action": "verifiedpermissions:IsAuthorizedWithToken", "Resource": "*"}],
             False,
-            "only policy-store ARNs",
+            "the only accepted resource",
+        ),
+        (store_grant(Condition=None), False, "without conditions"),
+        (store_grant(Resource=[STORE_ARN]), False, "lists policy stores"),
+        (store_grant(Resource=[ALL_STORES]), False, None),
+        (
+            store_grant(Condition=tags_without("StringEquals", "aws:ResourceTag/saas:environment")),
+            False,
+            "saas:environment = prod",
+        ),
+        (
+            store_grant(
+                Condition={
+                    **STORE_TAGS,
+                    "StringEquals": {**STORE_TAGS["StringEquals"], "aws:ResourceTag/saas:environment": "dev"},
+                }
+            ),
+            False,
+            "saas:environment = prod",
+        ),
+        (
+            store_grant(Condition=tags_without("StringEquals", "aws:ResourceTag/saas:component")),
+            False,
+            "saas:component = TenantAuthorization",
+        ),
+        (store_grant(Condition=tags_without("Null", "aws:ResourceTag/saas:tenant")), False, "Null aws:ResourceTag"),
+        (
+            store_grant(
+                Condition={
+                    **STORE_TAGS,
+                    "StringLike": {"aws:ResourceTag/saas:environment": "*"},
+                }
+            ),
+            False,
+            "other conditions",
         ),
         (
             [*GOOD, {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": "arn:aws:dynamodb:x"}],
@@ -471,7 +534,7 @@ REGISTRY_KEY = {
         ),
         ([{"Effect": "Allow", "NotAction": "iam:*", "Resource": STORE_ARN}], False, "NotAction"),
         (GOOD, True, "managed policy attached"),
-        ([{"Effect": "Allow", "Action": "verifiedpermissions:IsAuthorizedWithToken"}], False, "only policy-store"),
+        ([{"Effect": "Allow", "Action": "verifiedpermissions:IsAuthorizedWithToken"}], False, "no resource"),
         ([*GOOD, REGISTRY_READ, REGISTRY_KEY], False, None),
         (
             [*GOOD, {**REGISTRY_READ, "Resource": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/PayrollDev"}],
@@ -499,6 +562,14 @@ REGISTRY_KEY = {
         "compliant",
         "wildcard",
         "any-resource",
+        "all-stores-unconditioned",
+        "store-list",
+        "all-stores-as-list",
+        "missing-environment-tag",
+        "other-environment-tag",
+        "missing-component-tag",
+        "missing-tenant-null",
+        "extra-condition",
         "dynamodb",
         "not-action",
         "managed",
@@ -521,33 +592,28 @@ def test_authorizer_least_privilege(statements: list[dict[str, Any]], attach: bo
 
 
 def test_authorizer_privilege_at_first_preview_judges_the_known_part_and_never_degrades() -> None:
-    """First preview: the role policy embeds new stores' ARNs, so its text is unknown. The rule does not degrade
-    to "can't run during preview": it requires that only policy-store ARNs are unknown in it (the property
-    dependencies), still sees managed attachments, and judges the document itself on `pulumi up`."""
+    """A role policy unknown at preview is judged on its property dependencies, never degraded to "can't run
+    during preview": the accepted document names no resource of the stack, so a dependency on a policy store (the
+    old store list) or on any other resource is a violation; managed attachments are still seen; the document
+    itself is judged on `pulumi up`."""
 
-    def program(extra: bool, attach: bool) -> Callable[[], None]:
+    def program(shape: str, attach: bool) -> Callable[[], None]:
         def run() -> None:
             store = aws.verifiedpermissions.PolicyStore("acme-store", validation_settings={"mode": "STRICT"})
             table = aws.dynamodb.Table(
                 "acme-table", hash_key="TenantId", attributes=[{"name": "TenantId", "type": "S"}]
             )
-            resources: list[Any] = [store.arn, table.arn] if extra else [store.arn]
+            grant: dict[str, Any] = {
+                "tagged": STORE_GRANT,
+                "stores": {**STORE_GRANT, "Resource": [store.arn], "Condition": None},
+                "table": {**STORE_GRANT, "Resource": [store.arn, table.arn], "Condition": None},
+            }[shape]
+            grant = {k: v for k, v in grant.items() if v is not None}
             role = aws.iam.Role("authz-role", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
             aws.iam.RolePolicy(
                 "authz-policy",
                 role=role.id,
-                policy=pulumi.Output.json_dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": "verifiedpermissions:IsAuthorizedWithToken",
-                                "Resource": resources,
-                            }
-                        ],
-                    }
-                ),
+                policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [grant]}),
             )
             if attach:
                 aws.iam.RolePolicyAttachment(
@@ -559,23 +625,26 @@ def test_authorizer_privilege_at_first_preview_judges_the_known_part_and_never_d
                 handler="saas_platform.handlers.authorizer.lambda_handler",
                 runtime="python3.13",
                 code=pulumi.AssetArchive({}),
+                tags={"saas:environment": "prod"},
             )
 
         return run
 
-    def messages(extra: bool, attach: bool, preview: bool) -> list[str]:
+    def messages(shape: str, attach: bool, preview: bool) -> list[str]:
         mocks = AwsMocks(region="ap-southeast-1", first_preview=preview)
-        run = run_function(program(extra, attach), stack="prod", preview=preview, mocks=mocks)
+        run = run_function(program(shape, attach), stack="prod", preview=preview, mocks=mocks)
         report = evaluate(run, [authorizer_least_privilege])
         assert [v for v in report.violations if v.level != "mandatory"] == []  # nothing degrades to advisory
         return [v.message for v in report.violations]
 
-    assert messages(extra=False, attach=False, preview=True) == []
-    assert messages(extra=False, attach=False, preview=False) == []
-    unknown_table = messages(extra=True, attach=False, preview=True)
+    assert messages("tagged", attach=False, preview=True) == []
+    assert messages("tagged", attach=False, preview=False) == []
+    listed = messages("stores", attach=False, preview=True)
+    assert any("depends on the policy stores ['acme-store']" in m for m in listed), listed
+    assert any("lists policy stores" in m for m in messages("stores", attach=False, preview=False))
+    unknown_table = messages("table", attach=False, preview=True)
     assert any("unknown at preview and depends on ['acme-table']" in m for m in unknown_table), unknown_table
-    assert any("only policy-store ARNs are allowed" in m for m in messages(extra=True, attach=False, preview=False))
-    assert any("managed policy attached" in m for m in messages(extra=False, attach=True, preview=True))
+    assert any("managed policy attached" in m for m in messages("tagged", attach=True, preview=True))
 
 
 def test_pools_built_in_the_stack_are_joined_by_dependency_not_by_value() -> None:

@@ -260,8 +260,49 @@ def test_index_rule_missing_indexes_or_resource() -> None:
 # ------------------------------------------------------------------------------------------ runners
 
 
+ONE_TENANT_TAG = {
+    "Null": {"aws:RequestTag/TenantId": "false"},
+    "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantId"]},
+}
+ASSUME = {
+    "Effect": "Allow",
+    "Action": ["sts:AssumeRole", "sts:TagSession"],
+    "Resource": f"arn:aws:iam::{ACCOUNT}:role/w",
+    "Condition": ONE_TENANT_TAG,
+}
+WRITER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "RunnerAssumesWithOneTenantTag",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {**ONE_TENANT_TAG, "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/exec"}},
+        }
+    ],
+}
+REGISTRY = f"arn:aws:dynamodb:ap-southeast-1:{ACCOUNT}:table/TenantRegistryDev"
+REGISTRY_READ = {
+    "Sid": "ReadTenantRegistry",
+    "Effect": "Allow",
+    "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+    "Resource": [REGISTRY, f"{REGISTRY}/index/byUserPool"],
+}
+LIST_ACTIVE = {
+    "Sid": "ListTenantsByStatus",
+    "Effect": "Allow",
+    "Action": "dynamodb:Query",
+    "Resource": f"{REGISTRY}/index/byStatus",
+}
+
+
 def runner_program(
-    runner: str, *statements: dict[str, Any], role_in_stack: bool = True, writer: tuple[dict[str, Any], ...] = ()
+    runner: str,
+    *statements: dict[str, Any],
+    role_in_stack: bool = True,
+    writer: tuple[dict[str, Any], ...] = (),
+    trust: dict[str, Any] = WRITER_TRUST,
 ) -> PolicyReport:
     def program() -> None:
         role_arn: pulumi.Input[str] = f"arn:aws:iam::{ACCOUNT}:role/elsewhere"
@@ -279,17 +320,12 @@ def runner_program(
             tags={"saas:runner": runner},
         )
         if writer:
-            w = aws.iam.Role("w", assume_role_policy=doc(SCHEDULER_TRUST), tags={"saas:runner": runner})
+            w = aws.iam.Role("w", assume_role_policy=json.dumps(trust), tags={"saas:runner": runner})
             aws.iam.RolePolicy("w-policy", role=w.id, policy=doc(*writer))
 
     return evaluate(run_function(program), [jobs.runner_role_least_privilege])
 
 
-ASSUME = {
-    "Effect": "Allow",
-    "Action": ["sts:AssumeRole", "sts:TagSession"],
-    "Resource": f"arn:aws:iam::{ACCOUNT}:role/w",
-}
 LOGS = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "arn:aws:logs:x"}
 
 
@@ -300,9 +336,48 @@ def test_runner_rule_compliant() -> None:
         "Resource": TABLE_ARN,
         "Condition": LEADING,
     }
-    assert messages(runner_program("CRUD-Item", LOGS, ASSUME, writer=(writer,))) == []
+    assert messages(runner_program("CRUD-Item", LOGS, ASSUME, REGISTRY_READ, writer=(writer,))) == []
     fan_out = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": OTHER}
-    assert messages(runner_program("AttGen-System", LOGS, fan_out)) == []
+    assert messages(runner_program("AttGen-System", LOGS, fan_out, LIST_ACTIVE)) == []
+
+
+def test_runner_rule_refuses_tenant_lists_and_reads_beyond_the_registry() -> None:
+    """Constant-size IAM: a tenant list in the runner's AssumeRole grant or in the writer's trust is refused, and
+    so is a session without exactly one TenantId tag; the runner's own reads reach only the registry."""
+    listed = {
+        **ASSUME,
+        "Condition": {**ONE_TENANT_TAG, "StringEquals": {"aws:RequestTag/TenantId": ["acme", "globex"]}},
+    }
+    assert messages(runner_program("CRUD-Item", LOGS, listed)) == [
+        "runner CRUD-Item's statement <no Sid> lists tenant ids in aws:RequestTag/TenantId (['StringEquals']), which "
+        "grows with the tenants; require the tag with Null and check the tenant in the registry"
+    ]
+    untagged = {k: v for k, v in ASSUME.items() if k != "Condition"}
+    assert messages(runner_program("CRUD-Item", LOGS, untagged)) == [
+        "runner CRUD-Item's statement <no Sid> does not limit the session tags to TenantId (aws:TagKeys)",
+        "runner CRUD-Item's statement <no Sid> does not require a TenantId session tag (Null aws:RequestTag/TenantId)",
+    ]
+    old_trust = json.loads(json.dumps(WRITER_TRUST))
+    old_trust["Statement"][0]["Condition"]["StringEquals"] = {"aws:RequestTag/TenantId": ["acme", "globex"]}
+    writer = {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": TABLE_ARN, "Condition": LEADING}
+    assert messages(runner_program("Job-Runner", LOGS, ASSUME, writer=(writer,), trust=old_trust)) == [
+        "runner Job-Runner's writer trust RunnerAssumesWithOneTenantTag lists tenant ids in aws:RequestTag/TenantId "
+        "(['StringEquals']), which grows with the tenants; require the tag with Null and check the tenant in the "
+        "registry"
+    ]
+    pool_read = {**REGISTRY_READ, "Resource": [REGISTRY, TABLE_ARN]}
+    assert messages(runner_program("CRUD-Item", LOGS, ASSUME, pool_read)) == [
+        f"runner CRUD-Item's statement ReadTenantRegistry reads ['dynamodb:GetItem', 'dynamodb:Query'] on "
+        f"['{TABLE_ARN}']; its own role may read only the tenant registry (TenantRegistry<Env> and its indexes)"
+    ]
+    wide_list = {**LIST_ACTIVE, "Resource": f"{REGISTRY}/index/byUserPool"}
+    assert messages(runner_program("AttGen-System", LOGS, wide_list)) == [
+        f"runner AttGen-System's statement ListTenantsByStatus reads ['dynamodb:Query'] on "
+        f"['{REGISTRY}/index/byUserPool']; its own role may read only the tenant registry's byStatus index"
+    ]
+    assert messages(runner_program("AttGen-System", LOGS, {**LIST_ACTIVE, "Action": "dynamodb:Scan"})) == [
+        "runner AttGen-System's execution role holds actions outside its job: ['dynamodb:Scan']"
+    ]
 
 
 def test_runner_rule_violations() -> None:

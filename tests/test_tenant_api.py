@@ -89,9 +89,17 @@ def test_authorizer_role_may_only_call_is_authorized_with_token_on_the_stores(ap
             "Sid": "IsAuthorizedWithTokenOnTenantStores",
             "Effect": "Allow",
             "Action": ["verifiedpermissions:IsAuthorizedWithToken"],
-            "Resource": [STORE_ARN["acme"], STORE_ARN["globex"]],
+            "Resource": "arn:aws:verifiedpermissions::123456789012:policy-store/*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:ResourceTag/saas:environment": "dev",
+                    "aws:ResourceTag/saas:component": "TenantAuthorization",
+                },
+                "Null": {"aws:ResourceTag/saas:tenant": "false"},
+            },
         }
     ]
+    assert not any(arn in policy.inputs["policy"] for arn in STORE_ARN.values())  # no store is named
     actions = sorted(
         a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     )
@@ -128,6 +136,25 @@ def test_authorizer_config_round_trips_through_the_handler_parser(api: ProgramRu
 def test_the_authorizer_declares_its_registry_reads(api: ProgramRun) -> None:
     names = {p["name"] for p in api.data_paths() if "TenantApi::" in p["component"]}
     assert {"registry/get", "registry/query-pool", "registry/key"} <= names
+    assert {"authorizer/is-authorized/acme", "authorizer/is-authorized/globex"} <= names
+
+
+def test_the_authorizer_role_does_not_depend_on_the_tenants_stores() -> None:
+    """Tenants without a store ARN (held by cell stacks) give the same role policy, byte for byte."""
+    with_stores = run_function(lambda: TenantApi("platform-api", api_args()), stack="dev")
+    without = run_function(
+        lambda: TenantApi(
+            "platform-api",
+            api_args(
+                tenants=[ApiTenant(tenant_id="acme", tier="standard"), ApiTenant(tenant_id="globex", tier="premium")]
+            ),
+        ),
+        stack="dev",
+    )
+    (a,) = with_stores.of_type("aws:iam/rolePolicy:RolePolicy")
+    (b,) = without.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert a.inputs["policy"] == b.inputs["policy"]
+    assert not [p for p in without.data_paths() if p["name"].startswith("authorizer/is-authorized/")]
 
 
 def test_methods_are_the_routes_of_configured_services_with_custom_auth(api: ProgramRun) -> None:
