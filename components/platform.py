@@ -8,7 +8,7 @@ constructor is a list of composition steps (see :class:`Platform`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -52,6 +52,8 @@ from saas_platform.components.tenant_steps import (
 )
 from saas_platform.components.triggers import CognitoTriggers
 
+INVENTORY_TENANT: Final = "example"
+"""Stand-in tenant of the data-path inventory in a platform stack that holds no tenants (all in cells)."""
 ACCESS_LOG_RETENTION_DAYS = 90
 ACCESS_LOG_NONCURRENT_DAYS = 30
 DOCUMENT_NONCURRENT_DAYS = 30
@@ -428,6 +430,12 @@ class Platform(pulumi.ComponentResource):
         return _Buckets(access_logs=access_logs, raw=raw, processed=processed, documents=documents)
 
     @property
+    def _inventory_tenants(self) -> tuple[str, ...]:
+        """The tenants the shared pieces' data paths are declared for: this stack's, or :data:`INVENTORY_TENANT`
+        when every tenant lives in cells (the grants name no tenant, so one example proves their shape)."""
+        return tuple(self._cfg.tenant_ids) or (INVENTORY_TENANT,)
+
+    @property
     def _retention_days(self) -> int:
         return self._cfg.retention_days or 7
 
@@ -481,7 +489,7 @@ class Platform(pulumi.ComponentResource):
                     topic=topic_name,
                     registry_table_name=self.registry.table_name,
                     registry_table_arn=self.registry.table_arn,
-                    tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
+                    tenant_ids=self._inventory_tenants,  # data-path inventory only (the authorization matrix)
                     kms_key_arn=foundation.key.arn,
                     kms_key_alias=foundation.key_alias,
                     raw_bucket_name=buckets.raw.bucket_name,
@@ -577,7 +585,7 @@ class Platform(pulumi.ComponentResource):
                 account_id=foundation.account_id,
                 registry_table_name=self.registry.table_name,
                 registry_table_arn=self.registry.table_arn,
-                tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
+                tenant_ids=self._inventory_tenants,  # data-path inventory only (the authorization matrix)
                 kms_key_arn=foundation.key.arn,
                 kms_key_alias=foundation.key_alias,
                 raw_bucket_name=buckets.raw.bucket_name,
@@ -720,7 +728,7 @@ class Platform(pulumi.ComponentResource):
                 tables={b: JobTable(name=t.table_name, arn=t.table_arn) for b, t in self.tables.items()},
                 registry_table_name=self.registry.table_name,
                 registry_table_arn=self.registry.table_arn,
-                tenant_ids=tuple(cfg.tenant_ids),  # data-path inventory only (the authorization matrix)
+                tenant_ids=self._inventory_tenants,  # data-path inventory only (the authorization matrix)
                 kms_key_arn=foundation.key.arn,
                 kms_key_alias=foundation.key_alias,
                 name_prefix=cfg.name_prefix,

@@ -253,3 +253,11 @@ def test_bad_cell_config_names_the_file_and_key(overrides: dict[str, Any], stack
     assert f"Pulumi.{stack}.yaml" in str(err.value)
     assert key in str(err.value)
     assert needle in str(err.value)
+
+
+def test_a_platform_stack_may_hold_no_tenants() -> None:
+    run = run_stack("dev", {"saas:tenants": []})
+    report = evaluate_run(run)
+    assert not report.mandatory, [v.message for v in report.mandatory]
+    assert run.outputs["tenants"] == []
+    assert len(run.of_type("aws:cognito/userPool:UserPool")) == 1  # the system tenant's
