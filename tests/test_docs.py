@@ -273,7 +273,12 @@ def test_cited_tests_exist(page: Path) -> None:
 
 # ---- links and docstrings ------------------------------------------------------------------------------------
 
-PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "CHANGELOG.md",
+    ROOT / "benchmarks" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 LINK_RE = re.compile(r"(?<!!)\[[^\]]*\]\(([^()\s]+)\)")
 FENCE_RE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 
