@@ -194,7 +194,7 @@ def _children_usage() -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def child_cells(n: int, root: Path, parallel: int) -> dict[str, Any]:
+def child_cells(n: int, root: Path, parallel: int, fork_server: bool = True) -> dict[str, Any]:
     """Refuse or plan the environment in ``root`` with the fleet's code, then the onboard of one tenant."""
     from saas_platform.components import fleet, fleet_quotas
     from saas_platform.components.stack_file import add_tenant
@@ -207,7 +207,7 @@ def child_cells(n: int, root: Path, parallel: int) -> dict[str, Any]:
         fleet_quotas.check_refused_up_front(env)
     except fleet.FleetError as exc:
         return out | {"refused": str(exc)}
-    runner = fleet.OfflineRunner(env, root / "plans", echo=lambda _line: None)
+    runner = fleet.OfflineRunner(env, root / "plans", echo=lambda _line: None, fork_server=fork_server)
 
     def plan(stack: str) -> fleet.StackResult:
         """The fleet's offline preview of one stack, except that a mandatory violation (counted below) does not
@@ -219,6 +219,7 @@ def child_cells(n: int, root: Path, parallel: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     report = fleet.rollout(env, plan, parallel=parallel)
+    runner.close()  # stops the fork server, so its and its children's CPU is in RUSAGE_CHILDREN
     wall = time.perf_counter() - started
     cpu, peak = _children_usage()
     docs = fleet_quotas.read_plan_documents(env, runner.json_dir)
@@ -251,10 +252,11 @@ def child_cells(n: int, root: Path, parallel: int) -> dict[str, Any]:
         config["saas:tenants"] = [{"id": "newco", "tier": "standard"}]
         env.stack_file(where).write_text(yaml.safe_dump({"config": config}, sort_keys=False))
         env = fleet.discover_stacks(root, "dev")
-        runner = fleet.OfflineRunner(env, runner.json_dir, echo=lambda _line: None)
+        runner = fleet.OfflineRunner(env, runner.json_dir, echo=lambda _line: None, fork_server=fork_server)
     cpu_before = _children_usage()[0]
     started = time.perf_counter()
     onboard = runner.preview(where)
+    runner.close()
     out["onboard"] = {
         "stack": where,
         "tenants": len(tenants.get(where, [])) + 1,
@@ -266,11 +268,12 @@ def child_cells(n: int, root: Path, parallel: int) -> dict[str, Any]:
     return out
 
 
-def run_cells(tenant_counts: list[int], parallel: int, increases: dict[str, int]) -> None:
+def run_cells(tenant_counts: list[int], parallel: int, increases: dict[str, int], fork_server: bool = True) -> None:
     from saas_platform.components.fleet import CELL_SIZE
 
     print(
-        f"cells mode: Pulumi.dev.yaml (2 tenants) + ceil(N / {CELL_SIZE}) ABAC cells, --parallel {parallel}; "
+        f"cells mode: Pulumi.dev.yaml (2 tenants) + ceil(N / {CELL_SIZE}) ABAC cells, --parallel {parallel}, "
+        f"{'processes forked from a fork server' if fork_server else 'a new interpreter per stack'}; "
         f"recorded increases (policies/config/dev.json): {increases}"
     )
     print(
@@ -280,7 +283,7 @@ def run_cells(tenant_counts: list[int], parallel: int, increases: dict[str, int]
     for n in sorted(tenant_counts):
         with tempfile.TemporaryDirectory(prefix=f"plan-cells-{n}-") as tmp:
             write_environment(Path(tmp), n, CELL_SIZE, increases)
-            env = _spawn("cells", n, tmp, str(parallel))
+            env = _spawn("cells", n, tmp, str(parallel), "fork" if fork_server else "spawn")
         if "refused" in env:
             print(f"{n:>7} {env['stacks']:>6}  refused up front (exit 2), nothing planned: {env['refused']}")
             continue
@@ -321,12 +324,18 @@ def main() -> None:
         metavar="QUOTA=N",
         help="with --cells: record another increase, e.g. userPools=3000",
     )
+    parser.add_argument(
+        "--no-fork-server",
+        action="store_true",
+        help="with --cells: one new interpreter per stack (python -m), as without a fork server",
+    )
     parser.add_argument("--child", nargs="+", metavar="ARG")
     args = parser.parse_args()
     if args.child:
         kind, n = args.child[0], int(args.child[1])
         if kind == "cells":
-            print(json.dumps(child_cells(n, Path(args.child[2]), int(args.child[3])), default=str))
+            fork_server = args.child[4:5] != ["spawn"]
+            print(json.dumps(child_cells(n, Path(args.child[2]), int(args.child[3]), fork_server), default=str))
         else:
             print(json.dumps(child_plan(n) if kind == "plan" else child_floor(n)))
         return
@@ -335,7 +344,7 @@ def main() -> None:
         for item in args.record:
             key, _, value = item.partition("=")
             increases[key] = int(value)
-        run_cells(args.tenants or [10, 100, 1000, 2000], args.parallel, increases)
+        run_cells(args.tenants or [10, 100, 1000, 2000], args.parallel, increases, not args.no_fork_server)
         return
     args.tenants = args.tenants or [10, 100, 500]
     print(

@@ -7,6 +7,7 @@ preview/up (and what the stack file said at that moment) and fail on demand.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -670,6 +671,25 @@ def test_offline_preview_runs_each_stack_in_its_own_process_in_waves(tmp_path: P
     last = out.splitlines()[-1]
     assert last == "2 succeeded, 1 failed (prod-cell-02), 1 not started (prod-cell-03)"
     assert "[prod-cell-01] prod-cell-01: clean" in out
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["fork-server", "new-interpreter"])
+def test_the_offline_runner_gives_the_same_results_forked_or_spawned(tmp_path: Path, fork_server: bool) -> None:
+    """Both ways of starting a stack's process: a clean stack, a broken one (exit 2 with the config message), and
+    the same JSON; each stack in a process of its own (the fixture exports no pid, so compare the plan files)."""
+    root = program(tmp_path)
+    broken = root / "Pulumi.prod-cell-02.yaml"
+    broken.write_text(broken.read_text().replace("retentionDays: 7", "retentionDays: 30"))
+    env = fleet.discover_stacks(root, "prod")
+    lines: list[str] = []
+    with fleet.OfflineRunner(env, tmp_path / "plans", echo=lines.append, fork_server=fork_server) as runner:
+        clean, bad = runner.preview("prod"), runner.preview("prod-cell-02")
+    assert (clean.status, clean.exit_code) == ("succeeded", 0)
+    assert (bad.status, bad.exit_code) == ("failed", 2)
+    assert "saas:retentionDays" in (bad.error or "")
+    assert any(line.startswith("[prod] prod: clean") for line in lines)
+    doc = json.loads((tmp_path / "plans" / "prod.json").read_text())
+    assert doc["outputs"]["tenants"] == ["acme", "globex"]
 
 
 def test_offline_is_preview_only(tmp_path: Path) -> None:
