@@ -17,6 +17,8 @@
  * Shared once: the KMS keys, 8 pool tables + the registry table with their alarms, 5 buckets, the alarm topic, the
  * trigger functions (one pair per 40 pools), the system pool and roles, the system jobs (up to 146 tenants, as
  * plan_scale.py), the image pipeline's processing leg, the dev MSK cluster with its consumer, and the dashboard.
+ * Each tenant's resources sit in one construct (tagged saas:tenant), the app is tagged as ours is, and the feature
+ * flags are those `cdk init` writes.
  * docs/benchmarks.md ("Peer: CDK + cdk-nag") lists what is left out.
  */
 const fs = require('fs');
@@ -24,6 +26,7 @@ const path = require('path');
 const cdk = require('aws-cdk-lib');
 const cxapi = require('aws-cdk-lib/cx-api');
 const { AwsSolutionsChecks } = require('cdk-nag');
+const { Construct } = require('constructs');
 
 const {
   aws_cloudwatch: cw,
@@ -316,7 +319,7 @@ class Platform extends cdk.Stack {
       });
       shard.forEach((t, i) => {
         const id = identities[i];
-        new cognito.CfnIdentityPoolPrincipalTag(this, `${t}PrincipalTags`, {
+        new cognito.CfnIdentityPoolPrincipalTag(id.scope, 'PrincipalTags', {
           identityPoolId: id.identityPool.ref,
           identityProviderName: id.pool.userPoolProviderName,
           useDefaults: false,
@@ -479,7 +482,10 @@ class Platform extends cdk.Stack {
 
   /** User pool (the shard's triggers), its two app clients and its identity pool, as TenantIdentity builds them. */
   identity(tenant, triggers) {
-    const pool = new cognito.UserPool(this, `${tenant}UserPool`, {
+    // One construct per tenant, as a CDK user would write a TenantIdentity L3 (ours: one component per tenant).
+    const scope = new Construct(this, tenant);
+    cdk.Tags.of(scope).add('saas:tenant', tenant);
+    const pool = new cognito.UserPool(scope, 'UserPool', {
       userPoolName: `${PREFIX}-${tenant}`,
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -523,17 +529,17 @@ class Platform extends cdk.Stack {
         supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
       }),
     );
-    const identityPool = new cognito.CfnIdentityPool(this, `${tenant}IdentityPool`, {
+    const identityPool = new cognito.CfnIdentityPool(scope, 'IdentityPool', {
       identityPoolName: `${PREFIX}-${tenant}-Dev`,
       allowUnauthenticatedIdentities: false,
       allowClassicFlow: false,
       cognitoIdentityProviders: clients.map((c) => ({ clientId: c.userPoolClientId, providerName: pool.userPoolProviderName, serverSideTokenCheck: true })),
     });
-    return { pool, clients, identityPool };
+    return { scope, pool, clients, identityPool };
   }
 
   attachRoles(tenant, id, authenticated, rules) {
-    new cognito.CfnIdentityPoolRoleAttachment(this, `${tenant}Roles`, {
+    new cognito.CfnIdentityPoolRoleAttachment(id.scope, 'Roles', {
       identityPoolId: id.identityPool.ref,
       roles: { authenticated: authenticated.roleArn },
       roleMappings: Object.fromEntries(
@@ -552,7 +558,7 @@ class Platform extends cdk.Stack {
 
   /** Verified Permissions store, templates, static and template-linked policies, identity source (TenantAuthorization). */
   authorization(tenant, id, cedar) {
-    const store = new avp.CfnPolicyStore(this, `${tenant}AuthzStore`, {
+    const store = new avp.CfnPolicyStore(id.scope, 'AuthzStore', {
       description: `OptimalHR authorization for tenant ${tenant} in ${ENVIRONMENT}`,
       validationSettings: { mode: 'STRICT' },
       schema: { cedarJson: cedar.schema },
@@ -560,16 +566,16 @@ class Platform extends cdk.Stack {
     });
     const templates = {};
     for (const t of cedar.templates) {
-      templates[t.id] = new avp.CfnPolicyTemplate(this, `${tenant}AuthzTemplate-${t.id}`, { policyStoreId: store.attrPolicyStoreId, statement: t.statement, description: t.description });
+      templates[t.id] = new avp.CfnPolicyTemplate(id.scope, `AuthzTemplate-${t.id}`, { policyStoreId: store.attrPolicyStoreId, statement: t.statement, description: t.description });
     }
     for (const p of cedar.policies) {
-      new avp.CfnPolicy(this, `${tenant}AuthzPolicy-${p.id}`, {
+      new avp.CfnPolicy(id.scope, `AuthzPolicy-${p.id}`, {
         policyStoreId: store.attrPolicyStoreId,
         definition: { static: { statement: p.statement.split('"{{tenantId}}"').join(JSON.stringify(tenant)), description: p.description } },
       });
     }
     for (const link of cedar.links) {
-      new avp.CfnPolicy(this, `${tenant}AuthzLink-${link.template}-${link.group}`, {
+      new avp.CfnPolicy(id.scope, `AuthzLink-${link.template}-${link.group}`, {
         policyStoreId: store.attrPolicyStoreId,
         definition: {
           templateLinked: {
@@ -580,7 +586,7 @@ class Platform extends cdk.Stack {
         },
       });
     }
-    new avp.CfnIdentitySource(this, `${tenant}AuthzIdentitySource`, {
+    new avp.CfnIdentitySource(id.scope, 'AuthzIdentitySource', {
       policyStoreId: store.attrPolicyStoreId,
       principalEntityType: 'OptimalHR::User',
       configuration: {
@@ -606,7 +612,7 @@ class Platform extends cdk.Stack {
       ...(store ? { policyStoreId: { S: store.attrPolicyStoreId } } : {}),
     };
     const put = { service: 'DynamoDB', action: 'putItem', parameters: { TableName: this.registry.tableName, Item: item }, physicalResourceId: cr.PhysicalResourceId.of(`registry-${tenant}`) };
-    new cr.AwsCustomResource(this, `Registry-${tenant}`, {
+    new cr.AwsCustomResource(id.scope, 'RegistryItem', {
       onCreate: put,
       onUpdate: put,
       onDelete: { service: 'DynamoDB', action: 'deleteItem', parameters: { TableName: this.registry.tableName, Key: { tenantId: { S: tenant } } } },
@@ -689,6 +695,8 @@ function main() {
   // CDK's own synth-time validation (the default CloudFormation rules) refuses a template over 500 resources; the
   // other rules stay on.
   cdk.Validations.of(stack).acknowledge({ id: 'CloudFormation-Validate::F0007', reason: 'one stack, as the Pulumi program it is compared with' });
+  cdk.Tags.of(app).add('cost-center', 'hr-platform');
+  cdk.Tags.of(app).add('saas:environment', ENVIRONMENT);
   cdk.Aspects.of(app).add(new AwsSolutionsChecks({ verbose: false }));
   const built = process.hrtime.bigint();
   const assembly = app.synth();
