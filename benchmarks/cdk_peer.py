@@ -6,7 +6,9 @@ RSS of that process tree from ``os.wait4``; the machine's 1-minute load average 
   ours - ``benchmarks/plan_scale.py --child plan N``: the real Pulumi program (``dev``, N generated tenants, ABAC
          role layout, no tenant API) under the recording mocks plus the policy pack, as ``scripts/plan dev`` does;
   cdk  - ``node benchmarks/cdk_peer/app.js N``: the same environment as one AWS CDK stack, synthesized by
-         ``app.synth()`` (what ``cdk synth`` runs) with cdk-nag's ``AwsSolutionsChecks`` as an aspect.
+         ``app.synth()`` (what ``cdk synth`` runs) with cdk-nag's ``AwsSolutionsChecks`` as an aspect. CDK's
+         built-in CloudFormation Validate is off unless ``--cfn-validation`` (it gives up on templates over 10 MB,
+         which this one is from about 120 tenants).
 
 It prints one row per N with both sides' resource counts, wall and CPU seconds, peak memory, findings (our pack's
 mandatory violations; cdk-nag's errors and warnings) and the ratios ours/CDK: below 1.0 our plan is the faster.
@@ -14,7 +16,7 @@ The ratios compare whole processes (interpreter start and imports included on bo
 in ``benchmarks/cdk_peer`` when its ``node_modules`` is missing. The figures and what the CDK app models are in
 docs/benchmarks.md ("Peer: CDK + cdk-nag").
 
-    .venv/bin/python benchmarks/cdk_peer.py [--tenants 10 100 1000] [--repeat 1] [--json FILE]
+    .venv/bin/python benchmarks/cdk_peer.py [--tenants 10 100 1000] [--repeat 1] [--json FILE] [--cfn-validation]
 """
 
 from __future__ import annotations
@@ -115,9 +117,12 @@ def run_ours(n: int) -> Measured:
     return measure([sys.executable, str(PLAN_SCALE), "--child", "plan", str(n)], cwd=ROOT)
 
 
-def run_cdk(n: int) -> Measured:
+def run_cdk(n: int, *, cfn_validation: bool = False) -> Measured:
+    """``node app.js N`` into a fresh cloud-assembly folder; ``cfn_validation`` keeps CDK's built-in CloudFormation
+    Validate on (app.js turns it off by default: the peer is synth + cdk-nag)."""
+    env = {**os.environ, "CDK_PEER_CFN_VALIDATION": "1" if cfn_validation else "0"}
     with tempfile.TemporaryDirectory(prefix="cdk-peer-") as outdir:
-        return measure(["node", "app.js", str(n)], cwd=CDK_DIR, env={**os.environ, "CDK_OUTDIR": outdir})
+        return measure(["node", "app.js", str(n)], cwd=CDK_DIR, env={**env, "CDK_OUTDIR": outdir})
 
 
 HEADER = (
@@ -162,15 +167,25 @@ def benchmark(
     ours: Callable[[int], Measured] = run_ours,
     cdk: Callable[[int], Measured] = run_cdk,
     emit: Callable[[str], None] = print,
+    done: Callable[[list[Row]], None] = lambda rows: None,
 ) -> list[Row]:
-    """Each N ``repeat`` times, ours then CDK; prints the header and each row as it is measured."""
+    """Each N ``repeat`` times, ours then CDK; prints the header and each row as it is measured, and calls
+    ``done`` with the rows so far after each. A side that fails is reported (its stderr's last line) and skipped."""
     emit(HEADER)
-    rows = []
+    rows: list[Row] = []
     for n in sorted(tenants):
         for _ in range(repeat):
-            row = Row(n, ours(n), cdk(n))
+            try:
+                row = Row(n, ours(n), cdk(n))
+            except subprocess.CalledProcessError as failed:
+                last = (failed.stderr or "").strip().splitlines()[-1:] or ["(no stderr)"]
+                emit(
+                    f"{n:>7} failed: {' '.join(map(str, failed.cmd))[-60:]} exited {failed.returncode}: {last[0][:200]}"
+                )
+                continue
             rows.append(row)
             emit(format_row(row))
+            done(rows)
     return rows
 
 
@@ -178,12 +193,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Our offline plan against CDK + cdk-nag synth, same run.")
     parser.add_argument("--tenants", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per tenant count (each ours, then CDK)")
-    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file (after each row)")
+    parser.add_argument(
+        "--cfn-validation", action="store_true", help="keep CDK's built-in CloudFormation Validate on (default off)"
+    )
     args = parser.parse_args()
     ensure_node_modules()
-    rows = benchmark(args.tenants, args.repeat)
-    if args.json:
-        args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
+
+    def write(rows: list[Row]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
+
+    benchmark(args.tenants, args.repeat, cdk=lambda n: run_cdk(n, cfn_validation=args.cfn_validation), done=write)
 
 
 if __name__ == "__main__":

@@ -127,3 +127,26 @@ def test_package_lock_pins_the_versions_package_json_names() -> None:
 def test_node_modules_is_ignored_by_git() -> None:
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "node_modules/" in ignored
+
+
+def test_a_failed_side_is_reported_and_the_run_goes_on() -> None:
+    def cdk(n: int) -> object:
+        if n == 500:
+            raise peer.subprocess.CalledProcessError(
+                1, ["node", "app.js", "500"], "", "warn\nRangeError: heap out of memory\n"
+            )
+        return _cdk(wall=7.5, cpu=12.0)
+
+    lines: list[str] = []
+    saved: list[int] = []
+    rows = peer.benchmark(
+        [500, 100],
+        ours=lambda n: _ours(wall=30.0, cpu=24.0),
+        cdk=cdk,
+        emit=lines.append,
+        done=lambda so_far: saved.append(len(so_far)),
+    )
+    assert [r.tenants for r in rows] == [100]
+    assert saved == [1]
+    assert lines[-1].split()[:2] == ["500", "failed:"]
+    assert lines[-1].endswith("exited 1: RangeError: heap out of memory")
