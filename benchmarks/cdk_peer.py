@@ -17,6 +17,7 @@ in ``benchmarks/cdk_peer`` when its ``node_modules`` is missing. The figures and
 docs/benchmarks.md ("Peer: CDK + cdk-nag").
 
     .venv/bin/python benchmarks/cdk_peer.py [--tenants 10 100 1000] [--repeat 1] [--json FILE] [--cfn-validation]
+        [--tenants-per-stack 18]
 """
 
 from __future__ import annotations
@@ -117,10 +118,15 @@ def run_ours(n: int) -> Measured:
     return measure([sys.executable, str(PLAN_SCALE), "--child", "plan", str(n)], cwd=ROOT)
 
 
-def run_cdk(n: int, *, cfn_validation: bool = False) -> Measured:
-    """``node app.js N`` into a fresh cloud-assembly folder; ``cfn_validation`` keeps CDK's built-in CloudFormation
-    Validate on (app.js turns it off by default: the peer is synth + cdk-nag)."""
-    env = {**os.environ, "CDK_PEER_CFN_VALIDATION": "1" if cfn_validation else "0"}
+def run_cdk(n: int, *, cfn_validation: bool = False, tenants_per_stack: int = 0) -> Measured:
+    """``node app.js N`` into a fresh cloud-assembly folder. ``cfn_validation`` keeps CDK's built-in CloudFormation
+    Validate on (app.js turns it off by default: the peer is synth + cdk-nag); ``tenants_per_stack`` > 0 puts the
+    tenants in stacks of that many (the deployable layout) instead of one stack."""
+    env = {
+        **os.environ,
+        "CDK_PEER_CFN_VALIDATION": "1" if cfn_validation else "0",
+        "CDK_PEER_TENANTS_PER_STACK": str(tenants_per_stack),
+    }
     with tempfile.TemporaryDirectory(prefix="cdk-peer-") as outdir:
         return measure(["node", "app.js", str(n)], cwd=CDK_DIR, env={**env, "CDK_OUTDIR": outdir})
 
@@ -197,6 +203,12 @@ def main() -> None:
     parser.add_argument(
         "--cfn-validation", action="store_true", help="keep CDK's built-in CloudFormation Validate on (default off)"
     )
+    parser.add_argument(
+        "--tenants-per-stack",
+        type=int,
+        default=0,
+        help="CDK side: tenants per stack, a multiple of 3 (18 keeps each under 500 resources); 0: one stack (default)",
+    )
     args = parser.parse_args()
     ensure_node_modules()
 
@@ -204,7 +216,12 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
 
-    benchmark(args.tenants, args.repeat, cdk=lambda n: run_cdk(n, cfn_validation=args.cfn_validation), done=write)
+    benchmark(
+        args.tenants,
+        args.repeat,
+        cdk=lambda n: run_cdk(n, cfn_validation=args.cfn_validation, tenants_per_stack=args.tenants_per_stack),
+        done=write,
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@
  * plan_scale.py), the image pipeline's processing leg, the dev MSK cluster with its consumer, and the dashboard.
  * Each tenant's resources sit in one construct (tagged saas:tenant), the app is tagged as ours is, and the feature
  * flags are those `cdk init` writes.
- * docs/benchmarks.md ("Peer: CDK + cdk-nag") lists what is left out.
+ * CDK_PEER_TENANTS_PER_STACK=K puts the tenants in stacks of K (a multiple of 3; 18 keeps each under 500 resources), the
+ * layout a deployable CDK app needs. docs/benchmarks.md ("Peer: CDK + cdk-nag") lists what is left out.
  */
 const fs = require('fs');
 const path = require('path');
@@ -99,320 +100,76 @@ function cedarAssets() {
   };
 }
 
-class Platform extends cdk.Stack {
-  constructor(scope, id, n) {
-    super(scope, id, { env: ENV });
-    const tenants = tenantIds(n);
-    const cedar = cedarAssets();
-    const key = new kms.Key(this, 'Key', {
-      enableKeyRotation: true,
-      alias: `alias/aiml-saas-${ENVIRONMENT}`,
-      description: `${PREFIX} Dev: data at rest (tables, buckets, topics, logs)`,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-    );
-    key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
-    this.key = key;
-    this.code = lambda.Code.fromAsset(path.join(ROOT, 'handlers'), { exclude: ['__pycache__', '*.pyc'] });
-    const artifacts = s3.Bucket.fromBucketName(this, 'Artifacts', `aiml-saas-${ENVIRONMENT}-artifacts-${this.account}`);
-    this.layer = new lambda.LayerVersion(this, 'DepsLayer', {
-      code: lambda.Code.fromBucket(artifacts, 'layers/deps.zip'),
-      compatibleRuntimes: [lambda.Runtime.PYTHON_3_13],
-      compatibleArchitectures: [lambda.Architecture.ARM_64],
-      description: 'Powertools, PyJWT and cryptography for the saas handlers (handlers/requirements.txt)',
-    });
-    this.alarms = new sns.Topic(this, 'Alarms', { topicName: `${PREFIX}-Alarms-Dev`, masterKey: key, enforceSSL: true });
-    this.alarms.addSubscription(new subscriptions.EmailSubscription('platform-oncall+dev@example.com'));
-
-    // ---- data: pool tables and the registry -------------------------------------------------------------------
-    const tables = {};
-    for (const name of POOL_TABLES) {
-      const table = new dynamodb.Table(this, `${name}Table`, {
-        tableName: `${name}Dev`,
-        partitionKey: { name: 'TenantId', type: dynamodb.AttributeType.STRING },
-        sortKey: { name: 'EntityItem', type: dynamodb.AttributeType.STRING },
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-        encryptionKey: key,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        timeToLiveAttribute: 'ExpiresAt',
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      if (name === 'TenantJob') {
-        table.addGlobalSecondaryIndex({
-          indexName: 'DueJobs',
-          partitionKey: { name: 'DueShard', type: dynamodb.AttributeType.STRING },
-          sortKey: { name: 'DueAt', type: dynamodb.AttributeType.STRING },
-        });
-      }
-      for (const [kind, metric] of [['read', 'ReadThrottleEvents'], ['write', 'WriteThrottleEvents']]) {
-        this.alarm(`${name}-${kind}-throttles`, table.metric(metric, { statistic: 'Sum', period: Duration.minutes(5) }), 0);
-      }
-      tables[name] = table;
-    }
-    this.registry = new dynamodb.Table(this, 'RegistryTable', {
-      tableName: 'TenantRegistryDev',
-      partitionKey: { name: 'tenantId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: key,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.registry.addGlobalSecondaryIndex({
-      indexName: 'byUserPool',
-      partitionKey: { name: 'userPoolId', type: dynamodb.AttributeType.STRING },
-    });
-    this.registryWriter = new iam.Role(this, 'RegistryWriterRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Writes the tenant registry items (AwsCustomResource)',
-    });
-    this.registryWriter.addToPolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], resources: [this.registry.tableArn] }),
-    );
-    key.grantEncryptDecrypt(this.registryWriter);
-
-    // ---- buckets ---------------------------------------------------------------------------------------------------
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      bucketName: `aiml-saas-${ENVIRONMENT}-access-logs-${this.account}`,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
-      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const bucket = (name, days) =>
-      new s3.Bucket(this, `${name}Bucket`, {
-        bucketName: `aiml-saas-${ENVIRONMENT}-${name}-${this.account}`,
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: key,
-        bucketKeyEnabled: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        versioned: true,
-        serverAccessLogsBucket: accessLogs,
-        serverAccessLogsPrefix: `${name}/`,
-        lifecycleRules: [
-          { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1), ...(days ? { expiration: Duration.days(days) } : {}) },
-        ],
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-    const raw = bucket('raw-images', 7);
-    const processed = bucket('processed-images', 7);
-    const documents = bucket('documents', 0);
-    const failures = bucket('msk-failures', 7);
-
-    // ---- shared sign-in triggers: one pair per 40 pools (the system pool first) ----------------------------------
-    const pools = ['system', ...tenants];
-    const triggerShards = [];
-    for (let s = 0; s * POOLS_PER_TRIGGER < pools.length; s++) {
-      const count = Math.min(POOLS_PER_TRIGGER, pools.length - s * POOLS_PER_TRIGGER);
-      const pair = {};
-      for (const [trigger, handler] of [['PreAuth', 'pre_authentication'], ['PreToken', 'pre_token_generation']]) {
-        const fn = this.handler(`${trigger}-S${String(s).padStart(2, '0')}`, `saas_platform.handlers.${handler}.lambda_handler`, {
-          description: `shard ${s} (${count} pools)`,
-          environment: { SAAS_REGISTRY_TABLE: 'TenantRegistryDev', SAAS_TENANT_ROLES: 'admin,user', SAAS_SYSTEM_ROLES: 'admin,superuser,support', SAAS_CLIENT_ENVIRONMENTS: ENVIRONMENT },
-          timeout: 5,
-        });
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [this.registry.tableArn, `${this.registry.tableArn}/index/byUserPool`] }),
-        );
-        key.grantDecrypt(fn);
-        pair[trigger] = fn;
-      }
-      triggerShards.push(pair);
-    }
-
-    // ---- system pool, its identity pool and the system roles ---------------------------------------------------
-    const system = this.identity('system', triggerShards[0]);
-    const systemRoles = {};
-    for (const role of ['Admin', 'Superuser', 'Support']) {
-      systemRoles[role] = new iam.Role(this, `System${role}Role`, {
-        roleName: `${PREFIX}-System${role}Role-Dev`,
-        description: `Platform ${role.toLowerCase()}s (dev)`,
+/** The helpers both stacks share; `Platform` holds the shared pieces, `TenantStack` a slice of the tenants. */
+class SaasStack extends cdk.Stack {
+  /** One ABAC shard of tenants: their identities, the shard's two roles and policies, authorization, registry. */
+  tenantShard(s, shard, p) {
+    const label = `S${String(s).padStart(2, '0')}`;
+    const identities = shard.map((t, i) => this.identity(t, p.triggerShards[Math.floor((s * TENANTS_PER_ROLE + i + 1) / POOLS_PER_TRIGGER)]));
+    const roles = {};
+    for (const role of ['Admin', 'User']) {
+      const r = new iam.Role(this, `Tenant${role}Role${label}`, {
+        roleName: `${PREFIX}-Tenant${role}Role-${label}-Dev`,
+        description: `Tenant ${role.toLowerCase()}s of tenant shard ${label} (dev)`,
         maxSessionDuration: Duration.hours(1),
-        assumedBy: this.cognitoPrincipal(system.identityPool.ref),
+        assumedBy: this.cognitoPrincipal(identities[0].identityPool.ref, shard[0]).withSessionTags(),
       });
-    }
-    for (const [role, tableNames] of [['Admin', POOL_TABLES], ['Support', ['Employment', 'PIM']]]) {
-      new iam.ManagedPolicy(this, `System${role}Policy`, {
-        roles: role === 'Admin' ? [systemRoles.Admin, systemRoles.Superuser] : [systemRoles.Support],
-        statements: [
+      for (let i = 1; i < shard.length; i++) {
+        r.assumeRolePolicy.addStatements(
           new iam.PolicyStatement({
-            actions: role === 'Admin' ? ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : ['dynamodb:GetItem', 'dynamodb:Query'],
-            resources: tableNames.flatMap((t) => [tables[t].tableArn, `${tables[t].tableArn}/index/*`]),
+            principals: [new iam.FederatedPrincipal('cognito-identity.amazonaws.com')],
+            actions: ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession'],
+            conditions: this.cognitoConditions(identities[i].identityPool.ref, shard[i]),
           }),
-        ],
-      });
-    }
-    this.attachRoles('system', system, systemRoles.Support, [['admin', systemRoles.Admin], ['superuser', systemRoles.Superuser], ['support', systemRoles.Support]]);
-    this.registryItem('system', system);
-
-    // ---- tenants: identity, authorization, registry; ABAC roles per shard of 3 -----------------------------------
-    for (let s = 0; s * TENANTS_PER_ROLE < tenants.length; s++) {
-      const shard = tenants.slice(s * TENANTS_PER_ROLE, (s + 1) * TENANTS_PER_ROLE);
-      const label = `S${String(s).padStart(2, '0')}`;
-      const identities = shard.map((t, i) => this.identity(t, triggerShards[Math.floor((s * TENANTS_PER_ROLE + i + 1) / POOLS_PER_TRIGGER)]));
-      const roles = {};
-      for (const role of ['Admin', 'User']) {
-        const r = new iam.Role(this, `Tenant${role}Role${label}`, {
-          roleName: `${PREFIX}-Tenant${role}Role-${label}-Dev`,
-          description: `Tenant ${role.toLowerCase()}s of tenant shard ${label} (dev)`,
-          maxSessionDuration: Duration.hours(1),
-          assumedBy: this.cognitoPrincipal(identities[0].identityPool.ref, shard[0]).withSessionTags(),
-        });
-        for (let i = 1; i < shard.length; i++) {
-          r.assumeRolePolicy.addStatements(
-            new iam.PolicyStatement({
-              principals: [new iam.FederatedPrincipal('cognito-identity.amazonaws.com')],
-              actions: ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession'],
-              conditions: this.cognitoConditions(identities[i].identityPool.ref, shard[i]),
-            }),
-          );
-        }
-        roles[role] = r;
+        );
       }
-      new iam.ManagedPolicy(this, `TenantUserPolicy${label}`, {
-        managedPolicyName: `${PREFIX}-TenantUserPolicy-${label}-Dev`,
-        description: "Tenant users: caller's tenant only (TenantId tag)",
-        roles: [roles.User],
-        statements: [
-          new iam.PolicyStatement({
-            actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-            resources: [documents.arnForObjects('tenants/${aws:PrincipalTag/TenantId}/users/${cognito-identity.amazonaws.com:sub}/*')],
-          }),
-          new iam.PolicyStatement({
-            actions: ['s3:ListBucket'],
-            resources: [documents.bucketArn],
-            conditions: { StringLike: { 's3:prefix': ['tenants/${aws:PrincipalTag/TenantId}/users/${cognito-identity.amazonaws.com:sub}/*'] } },
-          }),
-          new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } } }),
-        ],
-      });
-      new iam.ManagedPolicy(this, `TenantAdminPolicy${label}`, {
-        managedPolicyName: `${PREFIX}-TenantAdminPolicy-${label}-Dev`,
-        description: "Tenant administrators: caller's tenant only (TenantId tag)",
-        roles: [roles.Admin],
-        statements: [
-          new iam.PolicyStatement({
-            actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
-            resources: POOL_TABLES.flatMap((t) => [tables[t].tableArn, `${tables[t].tableArn}/index/*`]),
-            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#${aws:PrincipalTag/TenantId}*'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
-          }),
-          new iam.PolicyStatement({
-            actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-            resources: [documents.arnForObjects('tenants/${aws:PrincipalTag/TenantId}/*')],
-          }),
-          new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn], conditions: { StringEquals: { 'kms:ViaService': [`s3.${this.region}.amazonaws.com`, `dynamodb.${this.region}.amazonaws.com`] } } }),
-        ],
-      });
-      shard.forEach((t, i) => {
-        const id = identities[i];
-        new cognito.CfnIdentityPoolPrincipalTag(id.scope, 'PrincipalTags', {
-          identityPoolId: id.identityPool.ref,
-          identityProviderName: id.pool.userPoolProviderName,
-          useDefaults: false,
-          principalTags: { TenantId: 'custom:tenantId' },
-        });
-        this.attachRoles(t, id, roles.User, [['admin', roles.Admin], ['user', roles.User]]);
-        const store = this.authorization(t, id, cedar);
-        this.registryItem(t, id, store);
-      });
+      roles[role] = r;
     }
-
-    // ---- system jobs (scheduler, picker, six runners), as plan_scale.py up to 146 tenants ------------------------
-    if (n <= JOBS_MAX_TENANTS) this.jobs(tenants, tables.TenantJob);
-
-    // ---- image pipeline processing leg: raw bucket -> SQS -> processor -----------------------------------------------
-    const queueKey = new kms.Key(this, 'ImagesQueueKey', { enableKeyRotation: true, alias: `alias/aiml-saas-${ENVIRONMENT}-images-queue`, removalPolicy: RemovalPolicy.DESTROY });
-    queueKey.grantEncryptDecrypt(new iam.ServicePrincipal('s3.amazonaws.com'));
-    const imagesDlq = new sqs.Queue(this, 'ImagesDlq', { queueName: `${PREFIX}-ImageEvents-Dev-DLQ`, encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: queueKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
-    const images = new sqs.Queue(this, 'ImagesQueue', {
-      queueName: `${PREFIX}-ImageEvents-Dev`,
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: queueKey,
-      enforceSSL: true,
-      visibilityTimeout: Duration.minutes(6),
-      deadLetterQueue: { queue: imagesDlq, maxReceiveCount: 5 },
-    });
-    raw.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(images), { prefix: 'tenants/' });
-    const processor = this.handler('ImageProcessor', 'saas_platform.handlers.image_processor.lambda_handler', { timeout: 60, memorySize: 1024 });
-    processor.addEventSource(new sources.SqsEventSource(images, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true, maxConcurrency: 10 }));
-    raw.grantRead(processor);
-    this.writerRole('ImageProcessor', processor, tenants, (r) => {
-      processed.grantPut(r);
-      tables.ImageMetadata.grantWriteData(r);
-    });
-    this.alarm('images-dlq-depth', imagesDlq.metricApproximateNumberOfMessagesVisible(), 0);
-    this.alarm('images-queue-age', images.metricApproximateAgeOfOldestMessage(), 900);
-    this.alarm('images-processor-errors', processor.metricErrors(), 0);
-
-    // ---- dev MSK Serverless cluster and its consumer ----------------------------------------------------------------
-    const vpc = new ec2.Vpc(this, 'MskVpc', {
-      ipAddresses: ec2.IpAddresses.cidr('10.42.0.0/16'),
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }],
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-    });
-    const clusterSg = new ec2.SecurityGroup(this, 'MskClusterSg', { vpc, allowAllOutbound: false, description: 'MSK Serverless brokers and the Lambda event source mapping pollers (IAM auth, port 9098)' });
-    clusterSg.addIngressRule(clusterSg, ec2.Port.tcp(9098), 'Kafka IAM auth (TLS)');
-    clusterSg.addEgressRule(clusterSg, ec2.Port.tcp(9098), 'pollers to brokers');
-    clusterSg.addEgressRule(ec2.Peer.ipv4('10.42.0.0/16'), ec2.Port.tcp(443), 'interface endpoints (STS, Lambda) inside the VPC');
-    const endpointSg = new ec2.SecurityGroup(this, 'MskEndpointSg', { vpc, allowAllOutbound: false, description: 'STS and Lambda interface endpoints for the MSK pollers' });
-    endpointSg.addIngressRule(ec2.Peer.ipv4('10.42.0.0/16'), ec2.Port.tcp(443), 'HTTPS from the VPC');
-    for (const [name, service] of [['Sts', ec2.InterfaceVpcEndpointAwsService.STS], ['Lambda', ec2.InterfaceVpcEndpointAwsService.LAMBDA]]) {
-      vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, securityGroups: [endpointSg], privateDnsEnabled: true });
-    }
-    const cluster = new msk.CfnServerlessCluster(this, 'MskCluster', {
-      clusterName: `aiml-saas-images-${ENVIRONMENT}`,
-      clientAuthentication: { sasl: { iam: { enabled: true } } },
-      vpcConfigs: [{ subnetIds: vpc.isolatedSubnets.map((s) => s.subnetId), securityGroups: [clusterSg.securityGroupId] }],
-    });
-    const consumer = this.handler('ImageConsumer-image-uploads', 'saas_platform.handlers.msk_consumer.lambda_handler', { timeout: 120, memorySize: 512 });
-    consumer.addEventSource(
-      new sources.ManagedKafkaEventSource({
-        clusterArn: cluster.attrArn,
-        topic: 'image-uploads',
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        consumerGroupId: `aiml-saas-${ENVIRONMENT}-image-consumer-image-uploads`,
-        onFailure: new sources.S3OnFailureDestination(failures),
-        reportBatchItemFailures: true,
-        bisectBatchOnError: true,
-        retryAttempts: 3,
-        maxRecordAge: Duration.hours(6),
-        provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2 },
-      }),
-    );
-    consumer.addToRolePolicy(new iam.PolicyStatement({ actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup', 'kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: [cluster.attrArn, `arn:aws:kafka:${this.region}:${this.account}:topic/aiml-saas-images-${ENVIRONMENT}/*`, `arn:aws:kafka:${this.region}:${this.account}:group/aiml-saas-images-${ENVIRONMENT}/*`] }));
-    failures.grantPut(consumer);
-    this.writerRole('ImageConsumer', consumer, tenants, (r) => {
-      raw.grantPut(r);
-      tables.ImageMetadata.grantWriteData(r);
-    });
-    this.alarm('consumer-image-uploads-rejected', new cw.Metric({ namespace: 'saas', metricName: 'ImagesRejected', statistic: 'Sum' }), 0);
-    this.alarm('consumer-image-uploads-transient', new cw.Metric({ namespace: 'saas', metricName: 'ImagesTransientFailures', statistic: 'Sum' }), 0);
-    this.alarm('consumer-image-uploads-errors', consumer.metricErrors(), 0);
-
-    new cw.Dashboard(this, 'Dashboard', {
-      dashboardName: `${PREFIX}-Dev`,
-      widgets: [
-        [new cw.GraphWidget({ title: 'Pool table throttles', left: POOL_TABLES.map((t) => tables[t].metric('ReadThrottleEvents')) })],
-        [new cw.GraphWidget({ title: 'Image pipeline', left: [images.metricApproximateAgeOfOldestMessage(), processor.metricErrors(), consumer.metricErrors()] })],
+    new iam.ManagedPolicy(this, `TenantUserPolicy${label}`, {
+      managedPolicyName: `${PREFIX}-TenantUserPolicy-${label}-Dev`,
+      description: "Tenant users: caller's tenant only (TenantId tag)",
+      roles: [roles.User],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          resources: [p.documents.arnForObjects('tenants/${aws:PrincipalTag/TenantId}/users/${cognito-identity.amazonaws.com:sub}/*')],
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [p.documents.bucketArn],
+          conditions: { StringLike: { 's3:prefix': ['tenants/${aws:PrincipalTag/TenantId}/users/${cognito-identity.amazonaws.com:sub}/*'] } },
+        }),
+        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [p.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } } }),
       ],
+    });
+    new iam.ManagedPolicy(this, `TenantAdminPolicy${label}`, {
+      managedPolicyName: `${PREFIX}-TenantAdminPolicy-${label}-Dev`,
+      description: "Tenant administrators: caller's tenant only (TenantId tag)",
+      roles: [roles.Admin],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+          resources: POOL_TABLES.flatMap((t) => [p.tables[t].tableArn, `${p.tables[t].tableArn}/index/*`]),
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#${aws:PrincipalTag/TenantId}*'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: [p.documents.arnForObjects('tenants/${aws:PrincipalTag/TenantId}/*')],
+        }),
+        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [p.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': [`s3.${this.region}.amazonaws.com`, `dynamodb.${this.region}.amazonaws.com`] } } }),
+      ],
+    });
+    shard.forEach((t, i) => {
+      const id = identities[i];
+      new cognito.CfnIdentityPoolPrincipalTag(id.scope, 'PrincipalTags', {
+        identityPoolId: id.identityPool.ref,
+        identityProviderName: id.pool.userPoolProviderName,
+        useDefaults: false,
+        principalTags: { TenantId: 'custom:tenantId' },
+      });
+      this.attachRoles(t, id, roles.User, [['admin', roles.Admin], ['user', roles.User]]);
+      const store = this.authorization(t, id, p.cedar);
+      this.registryItem(t, id, store);
     });
   }
 
@@ -668,22 +425,295 @@ class Platform extends cdk.Stack {
   }
 }
 
-function countResources(assembly, stack) {
-  const template = assembly.getStackArtifact(stack.artifactId).template;
+class Platform extends SaasStack {
+  constructor(scope, id, n, tenantsPerStack = 0) {
+    super(scope, id, { env: ENV });
+    const tenants = tenantIds(n);
+    const cedar = cedarAssets();
+    const key = new kms.Key(this, 'Key', {
+      enableKeyRotation: true,
+      alias: `alias/aiml-saas-${ENVIRONMENT}`,
+      description: `${PREFIX} Dev: data at rest (tables, buckets, topics, logs)`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
+    this.key = key;
+    this.code = lambda.Code.fromAsset(path.join(ROOT, 'handlers'), { exclude: ['__pycache__', '*.pyc'] });
+    const artifacts = s3.Bucket.fromBucketName(this, 'Artifacts', `aiml-saas-${ENVIRONMENT}-artifacts-${this.account}`);
+    this.layer = new lambda.LayerVersion(this, 'DepsLayer', {
+      code: lambda.Code.fromBucket(artifacts, 'layers/deps.zip'),
+      compatibleRuntimes: [lambda.Runtime.PYTHON_3_13],
+      compatibleArchitectures: [lambda.Architecture.ARM_64],
+      description: 'Powertools, PyJWT and cryptography for the saas handlers (handlers/requirements.txt)',
+    });
+    this.alarms = new sns.Topic(this, 'Alarms', { topicName: `${PREFIX}-Alarms-Dev`, masterKey: key, enforceSSL: true });
+    this.alarms.addSubscription(new subscriptions.EmailSubscription('platform-oncall+dev@example.com'));
+
+    // ---- data: pool tables and the registry -------------------------------------------------------------------
+    const tables = {};
+    for (const name of POOL_TABLES) {
+      const table = new dynamodb.Table(this, `${name}Table`, {
+        tableName: `${name}Dev`,
+        partitionKey: { name: 'TenantId', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'EntityItem', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: key,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: 'ExpiresAt',
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      if (name === 'TenantJob') {
+        table.addGlobalSecondaryIndex({
+          indexName: 'DueJobs',
+          partitionKey: { name: 'DueShard', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'DueAt', type: dynamodb.AttributeType.STRING },
+        });
+      }
+      for (const [kind, metric] of [['read', 'ReadThrottleEvents'], ['write', 'WriteThrottleEvents']]) {
+        this.alarm(`${name}-${kind}-throttles`, table.metric(metric, { statistic: 'Sum', period: Duration.minutes(5) }), 0);
+      }
+      tables[name] = table;
+    }
+    this.registry = new dynamodb.Table(this, 'RegistryTable', {
+      tableName: 'TenantRegistryDev',
+      partitionKey: { name: 'tenantId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.registry.addGlobalSecondaryIndex({
+      indexName: 'byUserPool',
+      partitionKey: { name: 'userPoolId', type: dynamodb.AttributeType.STRING },
+    });
+    this.registryWriter = new iam.Role(this, 'RegistryWriterRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Writes the tenant registry items (AwsCustomResource)',
+    });
+    this.registryWriter.addToPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], resources: [this.registry.tableArn] }),
+    );
+    key.grantEncryptDecrypt(this.registryWriter);
+
+    // ---- buckets ---------------------------------------------------------------------------------------------------
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      bucketName: `aiml-saas-${ENVIRONMENT}-access-logs-${this.account}`,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const bucket = (name, days) =>
+      new s3.Bucket(this, `${name}Bucket`, {
+        bucketName: `aiml-saas-${ENVIRONMENT}-${name}-${this.account}`,
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: key,
+        bucketKeyEnabled: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        versioned: true,
+        serverAccessLogsBucket: accessLogs,
+        serverAccessLogsPrefix: `${name}/`,
+        lifecycleRules: [
+          { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1), ...(days ? { expiration: Duration.days(days) } : {}) },
+        ],
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+    const raw = bucket('raw-images', 7);
+    const processed = bucket('processed-images', 7);
+    const documents = bucket('documents', 0);
+    const failures = bucket('msk-failures', 7);
+
+    // ---- shared sign-in triggers: one pair per 40 pools (the system pool first) ----------------------------------
+    const pools = ['system', ...tenants];
+    const triggerShards = [];
+    for (let s = 0; s * POOLS_PER_TRIGGER < pools.length; s++) {
+      const count = Math.min(POOLS_PER_TRIGGER, pools.length - s * POOLS_PER_TRIGGER);
+      const pair = {};
+      for (const [trigger, handler] of [['PreAuth', 'pre_authentication'], ['PreToken', 'pre_token_generation']]) {
+        const fn = this.handler(`${trigger}-S${String(s).padStart(2, '0')}`, `saas_platform.handlers.${handler}.lambda_handler`, {
+          description: `shard ${s} (${count} pools)`,
+          environment: { SAAS_REGISTRY_TABLE: 'TenantRegistryDev', SAAS_TENANT_ROLES: 'admin,user', SAAS_SYSTEM_ROLES: 'admin,superuser,support', SAAS_CLIENT_ENVIRONMENTS: ENVIRONMENT },
+          timeout: 5,
+        });
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [this.registry.tableArn, `${this.registry.tableArn}/index/byUserPool`] }),
+        );
+        key.grantDecrypt(fn);
+        pair[trigger] = fn;
+      }
+      triggerShards.push(pair);
+    }
+
+    // ---- system pool, its identity pool and the system roles ---------------------------------------------------
+    const system = this.identity('system', triggerShards[0]);
+    const systemRoles = {};
+    for (const role of ['Admin', 'Superuser', 'Support']) {
+      systemRoles[role] = new iam.Role(this, `System${role}Role`, {
+        roleName: `${PREFIX}-System${role}Role-Dev`,
+        description: `Platform ${role.toLowerCase()}s (dev)`,
+        maxSessionDuration: Duration.hours(1),
+        assumedBy: this.cognitoPrincipal(system.identityPool.ref),
+      });
+    }
+    for (const [role, tableNames] of [['Admin', POOL_TABLES], ['Support', ['Employment', 'PIM']]]) {
+      new iam.ManagedPolicy(this, `System${role}Policy`, {
+        roles: role === 'Admin' ? [systemRoles.Admin, systemRoles.Superuser] : [systemRoles.Support],
+        statements: [
+          new iam.PolicyStatement({
+            actions: role === 'Admin' ? ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : ['dynamodb:GetItem', 'dynamodb:Query'],
+            resources: tableNames.flatMap((t) => [tables[t].tableArn, `${tables[t].tableArn}/index/*`]),
+          }),
+        ],
+      });
+    }
+    this.attachRoles('system', system, systemRoles.Support, [['admin', systemRoles.Admin], ['superuser', systemRoles.Superuser], ['support', systemRoles.Support]]);
+    this.registryItem('system', system);
+
+    // ---- tenants: identity, authorization, registry; ABAC roles per shard of 3 -----------------------------------
+    // In this stack, or (tenantsPerStack > 0) in TenantStacks of that many tenants each, built by main().
+    Object.assign(this, { tables, documents, triggerShards, cedar });
+    this.shards = [];
+    for (let s = 0; s * TENANTS_PER_ROLE < tenants.length; s++) {
+      const shard = tenants.slice(s * TENANTS_PER_ROLE, (s + 1) * TENANTS_PER_ROLE);
+      if (tenantsPerStack) this.shards.push([s, shard]);
+      else this.tenantShard(s, shard, this);
+    }
+
+    // ---- system jobs (scheduler, picker, six runners), as plan_scale.py up to 146 tenants ------------------------
+    if (n <= JOBS_MAX_TENANTS) this.jobs(tenants, tables.TenantJob);
+
+    // ---- image pipeline processing leg: raw bucket -> SQS -> processor -----------------------------------------------
+    const queueKey = new kms.Key(this, 'ImagesQueueKey', { enableKeyRotation: true, alias: `alias/aiml-saas-${ENVIRONMENT}-images-queue`, removalPolicy: RemovalPolicy.DESTROY });
+    queueKey.grantEncryptDecrypt(new iam.ServicePrincipal('s3.amazonaws.com'));
+    const imagesDlq = new sqs.Queue(this, 'ImagesDlq', { queueName: `${PREFIX}-ImageEvents-Dev-DLQ`, encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: queueKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    const images = new sqs.Queue(this, 'ImagesQueue', {
+      queueName: `${PREFIX}-ImageEvents-Dev`,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: queueKey,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(6),
+      deadLetterQueue: { queue: imagesDlq, maxReceiveCount: 5 },
+    });
+    raw.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(images), { prefix: 'tenants/' });
+    const processor = this.handler('ImageProcessor', 'saas_platform.handlers.image_processor.lambda_handler', { timeout: 60, memorySize: 1024 });
+    processor.addEventSource(new sources.SqsEventSource(images, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true, maxConcurrency: 10 }));
+    raw.grantRead(processor);
+    this.writerRole('ImageProcessor', processor, tenants, (r) => {
+      processed.grantPut(r);
+      tables.ImageMetadata.grantWriteData(r);
+    });
+    this.alarm('images-dlq-depth', imagesDlq.metricApproximateNumberOfMessagesVisible(), 0);
+    this.alarm('images-queue-age', images.metricApproximateAgeOfOldestMessage(), 900);
+    this.alarm('images-processor-errors', processor.metricErrors(), 0);
+
+    // ---- dev MSK Serverless cluster and its consumer ----------------------------------------------------------------
+    const vpc = new ec2.Vpc(this, 'MskVpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.42.0.0/16'),
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }],
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+    const clusterSg = new ec2.SecurityGroup(this, 'MskClusterSg', { vpc, allowAllOutbound: false, description: 'MSK Serverless brokers and the Lambda event source mapping pollers (IAM auth, port 9098)' });
+    clusterSg.addIngressRule(clusterSg, ec2.Port.tcp(9098), 'Kafka IAM auth (TLS)');
+    clusterSg.addEgressRule(clusterSg, ec2.Port.tcp(9098), 'pollers to brokers');
+    clusterSg.addEgressRule(ec2.Peer.ipv4('10.42.0.0/16'), ec2.Port.tcp(443), 'interface endpoints (STS, Lambda) inside the VPC');
+    const endpointSg = new ec2.SecurityGroup(this, 'MskEndpointSg', { vpc, allowAllOutbound: false, description: 'STS and Lambda interface endpoints for the MSK pollers' });
+    endpointSg.addIngressRule(ec2.Peer.ipv4('10.42.0.0/16'), ec2.Port.tcp(443), 'HTTPS from the VPC');
+    for (const [name, service] of [['Sts', ec2.InterfaceVpcEndpointAwsService.STS], ['Lambda', ec2.InterfaceVpcEndpointAwsService.LAMBDA]]) {
+      vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, securityGroups: [endpointSg], privateDnsEnabled: true });
+    }
+    const cluster = new msk.CfnServerlessCluster(this, 'MskCluster', {
+      clusterName: `aiml-saas-images-${ENVIRONMENT}`,
+      clientAuthentication: { sasl: { iam: { enabled: true } } },
+      vpcConfigs: [{ subnetIds: vpc.isolatedSubnets.map((s) => s.subnetId), securityGroups: [clusterSg.securityGroupId] }],
+    });
+    const consumer = this.handler('ImageConsumer-image-uploads', 'saas_platform.handlers.msk_consumer.lambda_handler', { timeout: 120, memorySize: 512 });
+    consumer.addEventSource(
+      new sources.ManagedKafkaEventSource({
+        clusterArn: cluster.attrArn,
+        topic: 'image-uploads',
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        consumerGroupId: `aiml-saas-${ENVIRONMENT}-image-consumer-image-uploads`,
+        onFailure: new sources.S3OnFailureDestination(failures),
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(6),
+        provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2 },
+      }),
+    );
+    consumer.addToRolePolicy(new iam.PolicyStatement({ actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup', 'kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: [cluster.attrArn, `arn:aws:kafka:${this.region}:${this.account}:topic/aiml-saas-images-${ENVIRONMENT}/*`, `arn:aws:kafka:${this.region}:${this.account}:group/aiml-saas-images-${ENVIRONMENT}/*`] }));
+    failures.grantPut(consumer);
+    this.writerRole('ImageConsumer', consumer, tenants, (r) => {
+      raw.grantPut(r);
+      tables.ImageMetadata.grantWriteData(r);
+    });
+    this.alarm('consumer-image-uploads-rejected', new cw.Metric({ namespace: 'saas', metricName: 'ImagesRejected', statistic: 'Sum' }), 0);
+    this.alarm('consumer-image-uploads-transient', new cw.Metric({ namespace: 'saas', metricName: 'ImagesTransientFailures', statistic: 'Sum' }), 0);
+    this.alarm('consumer-image-uploads-errors', consumer.metricErrors(), 0);
+
+    new cw.Dashboard(this, 'Dashboard', {
+      dashboardName: `${PREFIX}-Dev`,
+      widgets: [
+        [new cw.GraphWidget({ title: 'Pool table throttles', left: POOL_TABLES.map((t) => tables[t].metric('ReadThrottleEvents')) })],
+        [new cw.GraphWidget({ title: 'Image pipeline', left: [images.metricApproximateAgeOfOldestMessage(), processor.metricErrors(), consumer.metricErrors()] })],
+      ],
+    });
+  }
+}
+
+/** A slice of the tenants in a stack of its own, referring to the platform stack's shared pieces (exports). */
+class TenantStack extends SaasStack {
+  constructor(scope, id, platform, shards) {
+    super(scope, id, { env: ENV });
+    Object.assign(this, { key: platform.key, registry: platform.registry, registryWriter: platform.registryWriter });
+    for (const [s, shard] of shards) this.tenantShard(s, shard, platform);
+  }
+}
+
+function countResources(assembly, stacks) {
   const byType = {};
-  for (const r of Object.values(template.Resources || {})) byType[r.Type] = (byType[r.Type] || 0) + 1;
+  for (const stack of stacks) {
+    const template = assembly.getStackArtifact(stack.artifactId).template;
+    for (const r of Object.values(template.Resources || {})) byType[r.Type] = (byType[r.Type] || 0) + 1;
+  }
   return { resources: Object.values(byType).reduce((a, b) => a + b, 0), byType };
 }
 
 function main() {
   const n = Number.parseInt(process.argv[2] || process.env.CDK_PEER_TENANTS || '10', 10);
   if (!Number.isInteger(n) || n < 1) throw new Error(`tenant count must be a positive integer; got ${process.argv[2]}`);
+  // 0 (the default): one stack, as ours. K > 0: the tenants in stacks of K (a multiple of the 3-tenant shard), the
+  // layout a deployable CDK app needs (500 resources per stack: K = 18 gives about 460).
+  const tenantsPerStack = Number.parseInt(process.env.CDK_PEER_TENANTS_PER_STACK || '0', 10);
+  if (!Number.isInteger(tenantsPerStack) || tenantsPerStack < 0 || tenantsPerStack % TENANTS_PER_ROLE) {
+    throw new Error(`CDK_PEER_TENANTS_PER_STACK must be 0 or a multiple of ${TENANTS_PER_ROLE}; got ${process.env.CDK_PEER_TENANTS_PER_STACK}`);
+  }
   const started = process.hrtime.bigint();
   // The feature flags `cdk init` writes into a new project's cdk.json (there is no cdk.json: no CDK CLI here), but
   // with annotations reported as before: with `annotationsInValidationReport` the cdk-nag errors make app.synth()
   // throw after writing the assembly, and we count them instead.
-  // One stack, as ours: a stack resource limit of 0 turns off CDK's check of CloudFormation's 500 resources per stack
-  // (a deployable CDK app would split the tenants over stacks; docs/benchmarks.md).
+  // A stack resource limit of 0 turns off CDK's check of CloudFormation's 500 resources per stack (one stack holds
+  // them all unless CDK_PEER_TENANTS_PER_STACK is set; docs/benchmarks.md).
   const context = {
     ...cxapi.CURRENTLY_RECOMMENDED_FLAGS,
     [cxapi.ANNOTATIONS_IN_VALIDATION_REPORT]: false,
@@ -696,11 +726,18 @@ function main() {
   // Construct stack traces in the metadata: off, as `cdk synth` without --debug; CDK_PEER_STACK_TRACES=1 keeps them.
   const stackTraces = process.env.CDK_PEER_STACK_TRACES === '1';
   const app = new cdk.App({ context, stackTraces, builtinCloudFormationValidation });
-  const stack = new Platform(app, `saas-${ENVIRONMENT}`, n);
+  const platform = new Platform(app, `saas-${ENVIRONMENT}`, n, tenantsPerStack);
+  const stacks = [platform];
+  for (let first = 0; first < platform.shards.length; first += tenantsPerStack / TENANTS_PER_ROLE) {
+    const shards = platform.shards.slice(first, first + tenantsPerStack / TENANTS_PER_ROLE);
+    stacks.push(new TenantStack(app, `saas-${ENVIRONMENT}-tenants-${String(stacks.length).padStart(2, '0')}`, platform, shards));
+  }
   // With it on, CloudFormation Validate refuses a template over 500 resources (from 17 tenants) and over 10 MB (from
   // about 120: each store carries the 52 KB Cedar schema); its other rules stay on.
-  for (const rule of ['F0007', 'F1101']) {
-    cdk.Validations.of(stack).acknowledge({ id: `CloudFormation-Validate::${rule}`, reason: 'one stack, as the Pulumi program it is compared with' });
+  for (const stack of stacks) {
+    for (const rule of ['F0007', 'F1101']) {
+      cdk.Validations.of(stack).acknowledge({ id: `CloudFormation-Validate::${rule}`, reason: 'one stack, as the Pulumi program it is compared with' });
+    }
   }
   cdk.Tags.of(app).add('cost-center', 'hr-platform');
   cdk.Tags.of(app).add('saas:environment', ENVIRONMENT);
@@ -708,13 +745,16 @@ function main() {
   const built = process.hrtime.bigint();
   const assembly = app.synth();
   const synthed = process.hrtime.bigint();
-  const messages = assembly.getStackArtifact(stack.artifactId).messages;
+  const messages = stacks.flatMap((stack) => assembly.getStackArtifact(stack.artifactId).messages);
   const level = (l) => messages.filter((m) => m.level === l && /AwsSolutions-/.test(String(m.entry.data))).length;
-  const { resources, byType } = countResources(assembly, stack);
+  const { resources, byType } = countResources(assembly, stacks);
+  const perStack = stacks.map((stack) => Object.keys(assembly.getStackArtifact(stack.artifactId).template.Resources || {}).length);
   process.stdout.write(
     JSON.stringify({
       tenants: n,
+      stacks: stacks.length,
       resources,
+      max_stack_resources: Math.max(...perStack),
       nag_errors: level('error'),
       nag_warnings: level('warning'),
       construct_s: Number(built - started) / 1e9,
