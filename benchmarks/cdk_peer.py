@@ -121,7 +121,7 @@ def run_ours(n: int) -> Measured:
 def run_cdk(n: int, *, cfn_validation: bool = False, tenants_per_stack: int = 0) -> Measured:
     """``node app.js N`` into a fresh cloud-assembly folder. ``cfn_validation`` keeps CDK's built-in CloudFormation
     Validate on (app.js turns it off by default: the peer is synth + cdk-nag); ``tenants_per_stack`` > 0 puts the
-    tenants in stacks of that many (the deployable layout) instead of one stack."""
+    tenants in stacks of that many (a multiple of 3) instead of one stack."""
     env = {
         **os.environ,
         "CDK_PEER_CFN_VALIDATION": "1" if cfn_validation else "0",

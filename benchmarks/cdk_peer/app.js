@@ -19,8 +19,8 @@
  * plan_scale.py), the image pipeline's processing leg, the dev MSK cluster with its consumer, and the dashboard.
  * Each tenant's resources sit in one construct (tagged saas:tenant), the app is tagged as ours is, and the feature
  * flags are those `cdk init` writes.
- * CDK_PEER_TENANTS_PER_STACK=K puts the tenants in stacks of K (a multiple of 3; 18 keeps each under 500 resources), the
- * layout a deployable CDK app needs. docs/benchmarks.md ("Peer: CDK + cdk-nag") lists what is left out.
+ * CDK_PEER_TENANTS_PER_STACK=K puts the tenants in stacks of K (a multiple of 3; 18 keeps each under 500 resources, 9
+ * each template under 1 MB), as a deployable CDK app needs. docs/benchmarks.md ("Peer: CDK + cdk-nag") lists what is left out.
  */
 const fs = require('fs');
 const path = require('path');
@@ -702,8 +702,8 @@ function countResources(assembly, stacks) {
 function main() {
   const n = Number.parseInt(process.argv[2] || process.env.CDK_PEER_TENANTS || '10', 10);
   if (!Number.isInteger(n) || n < 1) throw new Error(`tenant count must be a positive integer; got ${process.argv[2]}`);
-  // 0 (the default): one stack, as ours. K > 0: the tenants in stacks of K (a multiple of the 3-tenant shard), the
-  // layout a deployable CDK app needs (500 resources per stack: K = 18 gives about 460).
+  // 0 (the default): one stack, as ours. K > 0: the tenants in stacks of K (a multiple of the 3-tenant shard), as a
+  // deployable CDK app needs: K = 18 keeps each stack under 500 resources (458), K = 9 each template under 1 MB.
   const tenantsPerStack = Number.parseInt(process.env.CDK_PEER_TENANTS_PER_STACK || '0', 10);
   if (!Number.isInteger(tenantsPerStack) || tenantsPerStack < 0 || tenantsPerStack % TENANTS_PER_ROLE) {
     throw new Error(`CDK_PEER_TENANTS_PER_STACK must be 0 or a multiple of ${TENANTS_PER_ROLE}; got ${process.env.CDK_PEER_TENANTS_PER_STACK}`);
