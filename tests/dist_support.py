@@ -52,7 +52,7 @@ def _source_digest() -> str:
         path = ROOT / entry
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
         for file in files:
-            if "__pycache__" in file.parts or file.suffix == ".pyc":
+            if "__pycache__" in file.parts or "node_modules" in file.parts or file.suffix == ".pyc":
                 continue
             digest.update(file.relative_to(ROOT).as_posix().encode())
             digest.update(file.read_bytes())
