@@ -23,6 +23,7 @@ docs/benchmarks.md ("Peer: CDK + cdk-nag").
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -118,6 +119,41 @@ def run_ours(n: int) -> Measured:
     return measure([sys.executable, str(PLAN_SCALE), "--child", "plan", str(n)], cwd=ROOT)
 
 
+def run_ours_cells(n: int, *, fork_server: bool = True) -> Measured:
+    """Our environment as ``fleet preview --offline`` plans it: the platform stack plus cells of ``CELL_SIZE``
+    (``plan_scale.py --child cells``), each stack in its own process, two at a time. The figures are the plan's own
+    (``wall_s``/``cpu_s`` of the child: the processes of every stack, fork server included; the onboard row after
+    it is left out); peak memory is the largest stack process."""
+    sys.path.insert(0, str(PLAN_SCALE.parent))
+    import plan_scale  # the benchmark next door, imported only in this mode
+
+    from saas_platform.components.fleet import CELL_SIZE
+
+    with tempfile.TemporaryDirectory(prefix=f"cdk-peer-cells-{n}-") as tmp:
+        plan_scale.write_environment(Path(tmp), n, CELL_SIZE, dict(plan_scale.RECORDED_INCREASES))
+        cmd = [
+            sys.executable,
+            str(PLAN_SCALE),
+            "--child",
+            "cells",
+            str(n),
+            tmp,
+            "2",
+            "fork" if fork_server else "spawn",
+        ]
+        whole = measure(cmd, cwd=ROOT)
+    result = whole.result
+    if "refused" in result:
+        raise subprocess.CalledProcessError(2, cmd, "", str(result["refused"]))
+    return Measured(
+        result=result,
+        wall_s=float(result["wall_s"]),
+        cpu_s=float(result["cpu_s"]),
+        peak_mb=float(result["peak_mb"]),
+        load_1m=whole.load_1m,
+    )
+
+
 def run_cdk(n: int, *, cfn_validation: bool = False, tenants_per_stack: int = 0) -> Measured:
     """``node app.js N`` into a fresh cloud-assembly folder. ``cfn_validation`` keeps CDK's built-in CloudFormation
     Validate on (app.js turns it off by default: the peer is synth + cdk-nag); ``tenants_per_stack`` > 0 puts the
@@ -209,6 +245,13 @@ def main() -> None:
         default=0,
         help="CDK side: tenants per stack, a multiple of 3 (18 keeps each under 500 resources); 0: one stack (default)",
     )
+    parser.add_argument(
+        "--ours",
+        choices=("stack", "cells", "cells-spawn"),
+        default="stack",
+        help="our side: one stack (default), the environment in cells (fork server), or cells with a new "
+        "interpreter per stack",
+    )
     args = parser.parse_args()
     ensure_node_modules()
 
@@ -216,9 +259,13 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
 
+    ours: Callable[[int], Measured] = run_ours
+    if args.ours != "stack":
+        ours = functools.partial(run_ours_cells, fork_server=args.ours == "cells")
     benchmark(
         args.tenants,
         args.repeat,
+        ours=ours,
         cdk=lambda n: run_cdk(n, cfn_validation=args.cfn_validation, tenants_per_stack=args.tenants_per_stack),
         done=write,
     )
