@@ -501,6 +501,51 @@ def service_trust_policy(service: str) -> PolicyDocument:
     }
 
 
+def assume_tenant_writer_statement(writer_role_arn: Any) -> Statement:
+    """A handler's grant to take tenant sessions in its writer role: ``sts:AssumeRole`` + ``sts:TagSession`` with
+    exactly one ``TenantId`` session tag, and no tenant list (constant in the number of tenants).
+
+    Which tenant ids are valid is the tenant registry's call, checked by the handler before every session; the
+    session's ``TenantId`` tag plus its session policy confine what the session may touch. Used by the MSK
+    consumer, the image pipeline's functions and the job runners."""
+    return {
+        "Sid": "AssumeTenantWriter",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Resource": writer_role_arn,
+        "Condition": {
+            "Null": {f"aws:RequestTag/{TENANT_TAG_KEY}": "false"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG_KEY]},
+        },
+    }
+
+
+def tenant_writer_trust(caller_role_arn: str, sid: str) -> PolicyDocument:
+    """Who may assume a writer role: only ``caller_role_arn``, only with exactly one ``TenantId`` session tag.
+
+    The trust names the account (``:root``) and pins the caller with ``aws:PrincipalArn`` rather than naming the
+    caller's role as principal: within one account a trust that names the role grants ``sts:AssumeRole`` on its
+    own, so the caller's identity policy (:func:`assume_tenant_writer_statement`) would never be evaluated. Naming
+    the account makes both policies required. Neither document lists tenants."""
+    account = caller_role_arn.split(":")[4]
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": caller_role_arn},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG_KEY]},
+                    "Null": {f"aws:RequestTag/{TENANT_TAG_KEY}": "false"},
+                },
+            }
+        ],
+    }
+
+
 def identity_pool_trust_policy(
     identity_pool_ids: Sequence[str], *, tag_session: bool = False, tenant_ids: Sequence[str] | None = None
 ) -> PolicyDocument:

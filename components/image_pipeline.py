@@ -32,6 +32,7 @@ import pulumi_aws as aws
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import assume_tenant_writer_statement
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.lifecycle_bucket import depends_on_of
 from saas_platform.components.msk_consumer import writer_trust_policy
@@ -214,17 +215,9 @@ def assume_writer_statement(writer_role_arn: Any) -> dict[str, Any]:
     """The function may assume its writer only with exactly one ``TenantId`` tag (no tenant list: constant size).
 
     Which tenants are valid is the tenant registry's call, checked by the handler before every session
-    (``handlers._tenant_session.RegistryTenants``); the session tag plus the session policy confine the session."""
-    return {
-        "Sid": "AssumeTenantWriter",
-        "Effect": "Allow",
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Resource": writer_role_arn,
-        "Condition": {
-            "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
-            "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
-        },
-    }
+    (``handlers._tenant_session.RegistryTenants``); the session tag plus the session policy confine the session
+    (:func:`saas_platform.components.iam.assume_tenant_writer_statement`)."""
+    return assume_tenant_writer_statement(writer_role_arn)
 
 
 def registry_statements(

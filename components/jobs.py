@@ -37,6 +37,7 @@ import pulumi_aws as aws
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import assume_tenant_writer_statement, tenant_writer_trust
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike, check_layers
 from saas_platform.components.naming import (
     DEFAULT_NAME_PREFIX,
@@ -231,47 +232,16 @@ def scheduler_trust_policy(account_id: str, schedule_arn: str) -> dict[str, Any]
 
 
 def writer_trust(runner_role_arn: str) -> dict[str, Any]:
-    """Who may assume a runner's writer role: only the runner's role, only with exactly one ``TenantId`` tag.
-
-    Constant in the number of tenants, like the MSK consumer's writer trust: which tenant ids are valid is the
-    tenant registry's call (the runner checks the job's tenant there before every session), and the session's
-    ``TenantId`` tag plus the session policy naming that tenant confine what the session may touch.
-
-    The trust names the account (``:root``) and pins the caller with ``aws:PrincipalArn`` rather than naming the
-    runner's role as principal: within one account a trust that names the role grants ``sts:AssumeRole`` on its
-    own, so the runner's identity policy (:func:`assume_writer_statement`) would never be evaluated. Naming the
-    account makes both policies required."""
-    account = runner_role_arn.split(":")[4]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "RunnerAssumesWithOneTenantTag",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": runner_role_arn},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
-                    "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
-                },
-            }
-        ],
-    }
+    """Who may assume a runner's writer role: only the runner's role, only with exactly one ``TenantId`` tag
+    (:func:`saas_platform.components.iam.tenant_writer_trust`). Constant in the number of tenants, like the MSK
+    consumer's writer trust: the runner checks the job's tenant in the registry before every session."""
+    return tenant_writer_trust(runner_role_arn, "RunnerAssumesWithOneTenantTag")
 
 
 def assume_writer_statement(writer_role_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """The runner's own grant to take tenant sessions in its writer role: exactly one ``TenantId`` tag, no list."""
-    return {
-        "Sid": "AssumeTenantWriter",
-        "Effect": "Allow",
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Resource": writer_role_arn,
-        "Condition": {
-            "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
-            "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
-        },
-    }
+    """The runner's own grant to take tenant sessions in its writer role: exactly one ``TenantId`` tag, no list
+    (:func:`saas_platform.components.iam.assume_tenant_writer_statement`)."""
+    return assume_tenant_writer_statement(writer_role_arn)
 
 
 def registry_key(args: ScheduledJobsArgs) -> dict[str, Any]:

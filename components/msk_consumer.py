@@ -40,6 +40,7 @@ import pulumi_aws as aws
 from saas_platform.components import datapaths
 from saas_platform.components.datapaths import TENANT, DataPath
 from saas_platform.components.errors import ComponentArgError
+from saas_platform.components.iam import assume_tenant_writer_statement, tenant_writer_trust
 from saas_platform.components.lambda_function import HandlerFunction, HandlerFunctionArgs, LayerLike
 from saas_platform.components.lifecycle_bucket import depends_on_of
 from saas_platform.components.naming import (
@@ -364,18 +365,9 @@ def consumer_statements(
                 },
             },
         },
-        {
-            "Sid": "AssumeTenantWriter",
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Resource": writer_role_arn,
-            # Constant size: which tenant ids are valid is the registry's call (checked in the handler before
-            # every session); the session tag plus the session policy scope what the session may write.
-            "Condition": {
-                "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
-                "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
-            },
-        },
+        # Constant size: which tenant ids are valid is the registry's call (checked in the handler before every
+        # session); the session tag plus the session policy scope what the session may write.
+        assume_tenant_writer_statement(writer_role_arn),
         registry_read_statement(registry_table_arn),
         registry_key_statement(region=region, account_id=account_id, kms_key_alias=kms_key_alias),
     ]
@@ -392,23 +384,7 @@ def writer_trust_policy(consumer_role_arn: str) -> dict[str, Any]:
     record's tenant against the tenant registry before it assumes the session, and the session's ``TenantId`` tag
     plus its session policy confine what the session may write.
     """
-    account = consumer_role_arn.split(":")[4]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ConsumerAssumesWithOneTenantTag",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": consumer_role_arn},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]},
-                    "Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
-                },
-            }
-        ],
-    }
+    return tenant_writer_trust(consumer_role_arn, "ConsumerAssumesWithOneTenantTag")
 
 
 def writer_policy(

@@ -188,12 +188,12 @@ SLIPS: Final[tuple[Slip, ...]] = (
         ("tests/test_lifecycle_bucket.py", T_AUTHZ),
     ),
     Slip(
-        "msk-writer-trust-principal-arn-dropped",
-        "components/msk_consumer.py",
-        '                    "ArnEquals": {"aws:PrincipalArn": consumer_role_arn},\n',
+        "writer-trust-principal-arn-dropped",
+        IAM,
+        '                    "ArnEquals": {"aws:PrincipalArn": caller_role_arn},\n',
         "",
-        "writer trust names the account without pinning the consumer: any role of the account writes as any tenant",
-        ("tests/test_msk_consumer_component.py", T_AUTHZ),
+        "writer trusts (consumer, runners) name the account without pinning the caller: any role writes as any tenant",
+        ("tests/test_msk_consumer_component.py", "tests/test_jobs_component.py", T_AUTHZ),
     ),
     Slip(
         "authorizer-store-grant-environment-dropped",
@@ -202,14 +202,6 @@ SLIPS: Final[tuple[Slip, ...]] = (
         "",
         "authorizer store grant without the environment tag: one environment's authorizer asks another's stores",
         ("tests/test_tenant_api.py", T_AUTHZ),
-    ),
-    Slip(
-        "jobs-writer-trust-principal-arn-dropped",
-        "components/jobs.py",
-        '                    "ArnEquals": {"aws:PrincipalArn": runner_role_arn},\n',
-        "",
-        "runner writer trust names the account without pinning the runner: any role of the account writes as any tenant",
-        ("tests/test_jobs_component.py", T_AUTHZ),
     ),
     # ---- the policy pack (policies/) --------------------------------------------------------------------------
     Slip(
