@@ -16,8 +16,7 @@ is a plan within 2.0x the floor; the figures, before and after the plan-speed wo
 ``--cells``: the environment in cells. For each N (default 10, 100, 1000, 2000) it writes, in a temporary copy
 of the project (``Pulumi.yaml``, ``__main__.py`` and stack files; the package is the installed one), the
 platform stack ``Pulumi.dev.yaml`` as it is (its 2 tenants) plus ceil(N / CELL_SIZE) cell stacks
-``Pulumi.dev-cell-<NN>.yaml`` holding the N generated tenants (ABAC roles; ``saas:cell`` once the cell program
-``components/cell.py`` exists), and ``policies/config/dev.json`` with the quota increases the environment has
+``Pulumi.dev-cell-<NN>.yaml`` holding the N generated tenants (ABAC roles, ``saas:cell``), and ``policies/config/dev.json`` with the quota increases the environment has
 recorded (:data:`RECORDED_INCREASES`). Then, in one child process, the fleet's own checks and planner:
 
   refused up front - ``fleet_quotas.check_refused_up_front``: an environment that needs more than a quota's

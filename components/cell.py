@@ -39,7 +39,7 @@ from saas_platform.components.lambda_function import (
     LayerRef,
     missing_imports,
 )
-from saas_platform.components.naming import POOL_TABLES
+from saas_platform.components.naming import CELL_TYPE, PLATFORM_TABLES_OUTPUT, POOL_TABLES
 from saas_platform.components.tenant_steps import (
     authorization,
     identity_pool,
@@ -49,8 +49,6 @@ from saas_platform.components.tenant_steps import (
 )
 from saas_platform.components.triggers import TRIGGER_HANDLERS, CognitoTriggers
 
-PLATFORM_TABLES_OUTPUT: Final = "platformTables"
-"""The :class:`TenantCell` output naming the platform's pool tables (read by the policy pack's access rules)."""
 PLATFORM_EXPORT: Final = "platform"
 """The platform stack's output that cell stacks read (:func:`platform_export`)."""
 PLATFORM_CONTRACT_VERSION: Final = 1
@@ -253,7 +251,7 @@ class TenantCell(pulumi.ComponentResource):
     user_pool_ids: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: TenantCellArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("saas:cell:TenantCell", name, None, opts)
+        super().__init__(CELL_TYPE, name, None, opts)
         cfg = args.config
         cell = cfg.cell
         assert cell is not None  # TenantCellArgs

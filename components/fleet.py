@@ -667,11 +667,14 @@ def place_tenant(env: EnvironmentStacks, tenants: Mapping[str, Sequence[str]], c
         copy_from = f"copy Pulumi.{env.cells[-1]}.yaml"
     else:
         where = f"Pulumi.{env.platform}.yaml holds {cell_size} tenants (--cell-size) and {env.environment} has no cells"
-        copy_from = f"copy Pulumi.{env.platform}.yaml"
+        copy_from = (
+            f"write a cell file (saas:cell: {{platformStack: <org>/<project>/{env.platform}}}, without the platform's "
+            "msk, jobs, api, images and tableNamePrefix keys; docs/fleet.md, Cells)"
+        )
     raise FleetError(
         f"no stack has room: {where}. Add a cell: {copy_from} to Pulumi.{new}.yaml with this tenant as its only "
         f"entry under saas:tenants, commit it, and deploy it with `up --env {env.environment} --yes` (the first "
-        "up creates the stack; cells need the cell program, see docs/fleet.md). Or raise --cell-size."
+        "up creates the stack). Or raise --cell-size."
     )
 
 

@@ -127,6 +127,13 @@ def tenant_policy_name(prefix: str, tenant_id: str, policy: str, environment: st
     return f"{prefix}-{tenant_id}-{policy}-{env_suffix(environment)}"
 
 
+CELL_TYPE: Final = "saas:cell:TenantCell"
+"""Type token of a cell stack's component (``TenantCell``)."""
+PLATFORM_TABLES_OUTPUT: Final = "platformTables"
+"""The ``TenantCell`` output naming the platform's pool tables as its checked contract declares them; the policy
+pack's access rules judge the cell's tenant roles against it."""
+
+
 def cell_infix(cell: int | None) -> str:
     """``C01-`` in the shard-numbered names of cell stack 1 (``<env>-cell-01``); empty in the platform stack."""
     return "" if cell is None else f"C{cell:02d}-"

@@ -23,6 +23,7 @@ from typing import Any, Final
 from parliament import UnknownActionException, UnknownPrefixException, expand_action
 from pulumi_policy import proxy
 
+from saas_platform.components.naming import CELL_TYPE, PLATFORM_TABLES_OUTPUT
 from saas_platform.policies._common import as_list, index_keys, parse_json_document, statements
 
 ROLE: Final = "aws:iam/role:Role"
@@ -34,9 +35,6 @@ IDENTITY_POOL: Final = "aws:cognito/identityPool:IdentityPool"
 POOL_ROLE_ATTACHMENT: Final = "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment"
 PRINCIPAL_TAG: Final = "aws:cognito/identityPoolProviderPrincipalTag:IdentityPoolProviderPrincipalTag"
 TABLE: Final = "aws:dynamodb/table:Table"
-CELL: Final = "saas:cell:TenantCell"
-"""A cell stack's component; its :data:`PLATFORM_TABLES_OUTPUT` output names the platform's pool tables."""
-PLATFORM_TABLES_OUTPUT: Final = "platformTables"
 DDB_RESOURCE_POLICY: Final = "aws:dynamodb/resourcePolicy:ResourcePolicy"
 
 SYSTEM_TENANT: Final = "system"
@@ -440,7 +438,7 @@ def build_graph(resources: Sequence[Any]) -> Graph:
                 str(g.get("name")) for g in lsis
             }
             tables[name] = Table(r.urn, name, tenant_idx, {str(g.get("name")) for g in [*gsis, *lsis]})
-        elif t == CELL and isinstance(p.get(PLATFORM_TABLES_OUTPUT), Mapping):
+        elif t == CELL_TYPE and isinstance(p.get(PLATFORM_TABLES_OUTPUT), Mapping):
             # A cell stack's pool tables live in its platform stack: the cell declares them as read from the
             # checked platform contract (TenantCell output), so its tenant roles are judged against them.
             for name, declared in p[PLATFORM_TABLES_OUTPUT].items():

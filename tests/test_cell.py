@@ -15,7 +15,6 @@ from saas_platform.components.cell import (
     CELL_TABLES,
     PLATFORM_CONTRACT_VERSION,
     PLATFORM_EXPORT,
-    PLATFORM_TABLES_OUTPUT,
     CellExpectations,
     PlatformContractError,
     read_platform_export,
@@ -23,6 +22,7 @@ from saas_platform.components.cell import (
 )
 from saas_platform.components.config import load_stack_config
 from saas_platform.components.errors import StackConfigError
+from saas_platform.components.naming import PLATFORM_TABLES_OUTPUT
 from saas_platform.components.testing.harness import ProgramRun, run_program
 from saas_platform.components.testing.mocks import AwsMocks
 from saas_platform.policies.offline import evaluate_run
@@ -140,16 +140,12 @@ def test_the_pack_judges_cell_roles_against_the_contracts_tables(cell: ProgramRu
     """Drop one table from what the cell declares: the roles that name it are refused."""
     run = copy.deepcopy(cell)
     (component,) = [r for r in run.resources if r.type == "saas:cell:TenantCell"]
-    declared = json.loads(json.dumps(component_outputs(run, component.urn)[PLATFORM_TABLES_OUTPUT]))
+    declared = json.loads(json.dumps(run.component_outputs[component.urn][PLATFORM_TABLES_OUTPUT]))
     declared.pop("PayrollDev")
     component.raw_outputs.update({PLATFORM_TABLES_OUTPUT: declared})
     report = evaluate_run(run)
     assert {v.policy for v in report.mandatory} == {"tenant-dynamodb-resource-scope"}
     assert all("PayrollDev" in v.message for v in report.mandatory)
-
-
-def component_outputs(run: ProgramRun, urn: str) -> dict[str, Any]:
-    return run.component_outputs[urn]
 
 
 # ---- the contract -------------------------------------------------------------------------------------------
